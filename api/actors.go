@@ -1,0 +1,264 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/postwatch/postwatch/domain"
+)
+
+// actorIn is the writable part of an actor; server-set fields are ignored.
+type actorIn struct {
+	ID          *string         `json:"id"`
+	Name        string          `json:"name"`
+	Kind        string          `json:"kind"`
+	Aliases     []string        `json:"aliases"`
+	Country     string          `json:"country"`
+	Description string          `json:"description"`
+	CreatedAt   json.RawMessage `json:"created_at"`
+	UpdatedAt   json.RawMessage `json:"updated_at"`
+	Version     json.RawMessage `json:"version"`
+	Links       json.RawMessage `json:"links"`
+}
+
+func decodeActor(body []byte) (*domain.Actor, error) {
+	var in actorIn
+	if err := decodeStrict(body, &in, ""); err != nil {
+		return nil, err
+	}
+	a := &domain.Actor{Name: in.Name, Kind: domain.ActorKind(in.Kind), Aliases: in.Aliases,
+		Country: in.Country, Description: in.Description}
+	if in.ID != nil {
+		a.ID = *in.ID
+	}
+	return a, nil
+}
+
+func (s *Server) writeActor(c *gin.Context, status int, a *domain.Actor) {
+	c.Header("ETag", etag(a.Version))
+	c.JSON(status, a)
+}
+
+func (s *Server) listActors(c *gin.Context) {
+	q := c.Request.URL.Query()
+	page, err := ParsePage(q)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	f := domain.ActorFilter{Text: q.Get("q"), Page: page}
+	if v, ok := lookup(q, "kind"); ok {
+		if f.Kind, err = domain.ParseEnumList("kind", v, domain.ActorKinds); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
+	actors, total, err := s.actors.FindActors(c.Request.Context(), f)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	self := selfURL(c)
+	links := []link{{Href: self, Rel: "self", Type: "application/json"}}
+	if page.Offset+len(actors) < total {
+		links = append(links, link{Href: withParam(self, "offset", strconv.Itoa(page.Offset+len(actors))), Rel: "next", Type: "application/json"})
+	}
+	c.JSON(http.StatusOK, gin.H{"actors": actors, "numberMatched": total, "numberReturned": len(actors), "links": links})
+}
+
+func (s *Server) createActor(c *gin.Context) {
+	body, err := readBody(c, "application/json")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	a, err := decodeActor(body)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if a.ID == "" {
+		a.ID = domain.Slug(a.Name)
+	}
+	if err := s.actors.CreateActor(c.Request.Context(), a); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Header("Location", baseURL(c)+"/actors/"+a.ID)
+	s.writeActor(c, http.StatusCreated, a)
+}
+
+func (s *Server) getActor(c *gin.Context) {
+	a, err := s.actors.FindActorByID(c.Request.Context(), c.Param("actorId"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.writeActor(c, http.StatusOK, a)
+}
+
+func (s *Server) replaceActor(c *gin.Context) {
+	want, err := ifMatch(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	body, err := readBody(c, "application/json")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.putActor(c, body, want)
+}
+
+// putActor replaces the actor of the path with the decoded body; an id in
+// the body must name the same actor.
+func (s *Server) putActor(c *gin.Context, body []byte, want int) {
+	id := c.Param("actorId")
+	a, err := decodeActor(body)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if a.ID != "" && a.ID != id {
+		s.writeError(c, domain.InvalidField("id", "%q differs from the actor in the path; ids cannot change", a.ID))
+		return
+	}
+	if err := s.actors.ReplaceActor(c.Request.Context(), id, a, want); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.writeActor(c, http.StatusOK, a)
+}
+
+func (s *Server) patchActor(c *gin.Context) {
+	want, err := ifMatch(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	body, err := readBody(c, "application/merge-patch+json", "application/json")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	cur, err := s.actors.FindActorByID(c.Request.Context(), c.Param("actorId"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if want == 0 {
+		want = cur.Version
+	} else if want != cur.Version {
+		s.writeError(c, domain.Errorf(domain.EPRECONDITION, "the actor is at version %d, not %d", cur.Version, want))
+		return
+	}
+	curJSON, _ := json.Marshal(cur)
+	merged, err := mergePatch(curJSON, body)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.putActor(c, merged, want)
+}
+
+func (s *Server) deleteActor(c *gin.Context) {
+	want, err := ifMatch(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if err := s.actors.DeleteActor(c.Request.Context(), c.Param("actorId"), want); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (s *Server) actorHistory(c *gin.Context) {
+	vs, err := s.actors.ActorHistory(c.Request.Context(), c.Param("actorId"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	type entry struct {
+		Version   int          `json:"version"`
+		Op        string       `json:"op"`
+		ChangedAt time.Time    `json:"changed_at"`
+		ChangedBy string       `json:"changed_by"`
+		Actor     domain.Actor `json:"actor"`
+	}
+	out := make([]entry, len(vs))
+	for i, v := range vs {
+		out[i] = entry{v.Version, v.Op, v.ChangedAt, v.ChangedBy, v.Record}
+	}
+	c.JSON(http.StatusOK, gin.H{"versions": out})
+}
+
+type relationIn struct {
+	Kind      string  `json:"kind"`
+	TargetID  string  `json:"target_id"`
+	ValidFrom *string `json:"valid_from"`
+	ValidTo   *string `json:"valid_to"`
+	Source    string  `json:"source"`
+}
+
+func (s *Server) listRelations(c *gin.Context) {
+	rels, err := s.actors.FindRelations(c.Request.Context(), c.Param("actorId"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"relations": rels})
+}
+
+func (s *Server) createRelation(c *gin.Context) {
+	body, err := readBody(c, "application/json")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	var in relationIn
+	if err := decodeStrict(body, &in, ""); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	r := &domain.Relation{SubjectID: c.Param("actorId"), Kind: domain.RelationKind(in.Kind), TargetID: in.TargetID, Source: in.Source}
+	for _, bound := range []struct {
+		field string
+		in    *string
+		out   **time.Time
+	}{{"valid_from", in.ValidFrom, &r.ValidFrom}, {"valid_to", in.ValidTo, &r.ValidTo}} {
+		if bound.in != nil {
+			t, err := parseTime(bound.field, *bound.in)
+			if err != nil {
+				s.writeError(c, err)
+				return
+			}
+			*bound.out = &t
+		}
+	}
+	if err := s.actors.CreateRelation(c.Request.Context(), r); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Header("Location", baseURL(c)+"/actors/"+r.SubjectID+"/relations")
+	c.JSON(http.StatusCreated, r)
+}
+
+func (s *Server) deleteRelation(c *gin.Context) {
+	id, err := strconv.ParseInt(c.Param("relationId"), 10, 64)
+	if err != nil {
+		s.writeError(c, domain.Errorf(domain.ENOTFOUND, "no relation %q", c.Param("relationId")))
+		return
+	}
+	if err := s.actors.DeleteRelation(c.Request.Context(), c.Param("actorId"), id); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

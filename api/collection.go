@@ -1,0 +1,341 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/postwatch/postwatch/domain"
+)
+
+// collection binds the OGC items handlers to one kind of feature. The
+// handlers are the same for incidents and facilities; the functions here
+// are where the two differ.
+type collection struct {
+	s           *Server
+	id          string
+	title       string
+	description string
+	formats     []string // item list formats beyond json/geojson
+	list        func(ctx context.Context, q map[string][]string) (*featurePage, error)
+	get         func(ctx context.Context, id int64) (*feature, error)
+	decode      func(body []byte) (any, error)
+	create      func(ctx context.Context, rec any) (*feature, error)
+	replace     func(ctx context.Context, id int64, rec any, ifVersion int) (*feature, error)
+	delete      func(ctx context.Context, id int64, ifVersion int) error
+	history     func(ctx context.Context, id int64) ([]historyEntry, error)
+	extent      func(ctx context.Context) (*domain.Extent, error)
+	writeCSV    func(w http.ResponseWriter, features []feature)
+}
+
+// featurePage is a page of features ready to render.
+type featurePage struct {
+	features []feature
+	matched  int
+	next     *domain.Cursor
+}
+
+type historyEntry struct {
+	Version   int       `json:"version"`
+	Op        string    `json:"op"`
+	ChangedAt time.Time `json:"changed_at"`
+	ChangedBy string    `json:"changed_by"`
+	Feature   feature   `json:"feature"`
+}
+
+func historyEntries[T any](vs []domain.Version[T], toFeature func(*T) feature) []historyEntry {
+	out := make([]historyEntry, len(vs))
+	for i := range vs {
+		out[i] = historyEntry{Version: vs[i].Version, Op: vs[i].Op, ChangedAt: vs[i].ChangedAt,
+			ChangedBy: vs[i].ChangedBy, Feature: toFeature(&vs[i].Record)}
+	}
+	return out
+}
+
+const geoJSONType = "application/geo+json"
+
+var featureBodyTypes = []string{"application/geo+json", "application/json"}
+
+func (col *collection) listItems(c *gin.Context) {
+	f, err := negotiate(c, append([]string{"json", "geojson", "html"}, col.formats...))
+	if err != nil {
+		col.s.writeError(c, err)
+		return
+	}
+	page, err := col.list(c.Request.Context(), c.Request.URL.Query())
+	if err != nil {
+		col.s.writeError(c, err)
+		return
+	}
+	switch f {
+	case "csv":
+		col.writeCSV(c.Writer, page.features)
+		return
+	case "stix":
+		writeSTIX(c, page.features)
+		return
+	case "html":
+		col.s.itemsPage(c, col, page)
+		return
+	}
+	self := selfURL(c)
+	links := []link{
+		{Href: withParam(self, "f", "json"), Rel: "self", Type: geoJSONType, Title: "this page"},
+		{Href: withParam(self, "f", "html"), Rel: "alternate", Type: "text/html", Title: "this page as HTML"},
+		{Href: baseURL(c) + "/collections/" + col.id, Rel: "collection", Type: "application/json", Title: col.title},
+	}
+	if page.next != nil {
+		next := withParam(self, "cursor", EncodeCursor(page.next))
+		next = withParam(next, "offset", "")
+		links = append(links, link{Href: withParam(next, "f", "json"), Rel: "next", Type: geoJSONType, Title: "next page"})
+	}
+	for i := range page.features {
+		page.features[i].Links = nil
+	}
+	c.Header("Content-Type", geoJSONType)
+	c.Status(http.StatusOK)
+	writeFeatureCollection(c.Writer, page, links)
+}
+
+func (col *collection) featureID(c *gin.Context) (int64, bool) {
+	id, err := strconv.ParseInt(c.Param("featureId"), 10, 64)
+	if err != nil || id <= 0 {
+		col.s.writeError(c, domain.Errorf(domain.ENOTFOUND, "%s has no feature %q", col.id, c.Param("featureId")))
+		return 0, false
+	}
+	return id, true
+}
+
+func (col *collection) getItem(c *gin.Context) {
+	id, ok := col.featureID(c)
+	if !ok {
+		return
+	}
+	format, err := negotiate(c, []string{"json", "geojson", "html"})
+	if err != nil {
+		col.s.writeError(c, err)
+		return
+	}
+	ft, err := col.get(c.Request.Context(), id)
+	if err != nil {
+		col.s.writeError(c, err)
+		return
+	}
+	if format == "html" {
+		col.s.itemPage(c, col, ft)
+		return
+	}
+	col.writeFeature(c, http.StatusOK, ft)
+}
+
+// writeFeature renders one feature with its ETag and links.
+func (col *collection) writeFeature(c *gin.Context, status int, ft *feature) {
+	self := baseURL(c) + "/collections/" + col.id + "/items/" + strconv.FormatInt(ft.ID, 10)
+	ft.Links = []link{
+		{Href: self, Rel: "self", Type: geoJSONType},
+		{Href: baseURL(c) + "/collections/" + col.id, Rel: "collection", Type: "application/json"},
+		{Href: self + "/history", Rel: "version-history", Type: "application/json"},
+	}
+	c.Header("ETag", etag(ft.version))
+	c.Header("Content-Type", geoJSONType)
+	c.JSON(status, ft)
+}
+
+func etag(version int) string { return `"` + strconv.Itoa(version) + `"` }
+
+// ifMatch reads If-Match as a version; 0 means no precondition.
+func ifMatch(c *gin.Context) (int, error) {
+	h := strings.TrimSpace(c.GetHeader("If-Match"))
+	if h == "" || h == "*" {
+		return 0, nil
+	}
+	for _, tag := range strings.Split(h, ",") {
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if v, err := strconv.Atoi(strings.Trim(tag, `"`)); err == nil && v > 0 {
+			return v, nil
+		}
+	}
+	return 0, domain.Errorf(domain.EPRECONDITION, "If-Match %s matches no version of this record", h)
+}
+
+func (col *collection) createItem(c *gin.Context) {
+	body, err := readBody(c, featureBodyTypes...)
+	if err != nil {
+		col.s.writeError(c, err)
+		return
+	}
+	rec, err := col.decode(body)
+	if err != nil {
+		col.s.writeError(c, err)
+		return
+	}
+	ft, err := col.create(c.Request.Context(), rec)
+	if err != nil {
+		col.s.writeError(c, err)
+		return
+	}
+	c.Header("Location", baseURL(c)+"/collections/"+col.id+"/items/"+strconv.FormatInt(ft.ID, 10))
+	col.writeFeature(c, http.StatusCreated, ft)
+}
+
+func (col *collection) replaceItem(c *gin.Context) {
+	id, ok := col.featureID(c)
+	if !ok {
+		return
+	}
+	want, err := ifMatch(c)
+	if err != nil {
+		col.s.writeError(c, err)
+		return
+	}
+	body, err := readBody(c, featureBodyTypes...)
+	if err != nil {
+		col.s.writeError(c, err)
+		return
+	}
+	rec, err := col.decode(body)
+	if err != nil {
+		col.s.writeError(c, err)
+		return
+	}
+	ft, err := col.replace(c.Request.Context(), id, rec, want)
+	if err != nil {
+		col.s.writeError(c, err)
+		return
+	}
+	col.writeFeature(c, http.StatusOK, ft)
+}
+
+// patchItem applies an RFC 7396 merge patch to the feature's geometry and
+// properties. Without If-Match it retries when another write slipped in
+// between the read and the write, so no concurrent change is overwritten.
+func (col *collection) patchItem(c *gin.Context) {
+	id, ok := col.featureID(c)
+	if !ok {
+		return
+	}
+	want, err := ifMatch(c)
+	if err != nil {
+		col.s.writeError(c, err)
+		return
+	}
+	body, err := readBody(c, "application/merge-patch+json", "application/json", "application/geo+json")
+	if err != nil {
+		col.s.writeError(c, err)
+		return
+	}
+	var patch map[string]json.RawMessage
+	if err := json.Unmarshal(body, &patch); err != nil {
+		col.s.writeError(c, jsonError(err, ""))
+		return
+	}
+	for k := range patch {
+		if k != "geometry" && k != "properties" && k != "type" && k != "id" && k != "links" {
+			col.s.writeError(c, domain.InvalidField(k, "a merge patch may change geometry and properties only"))
+			return
+		}
+	}
+	ctx := c.Request.Context()
+	for attempt := 0; ; attempt++ {
+		cur, err := col.get(ctx, id)
+		if err != nil {
+			col.s.writeError(c, err)
+			return
+		}
+		if want != 0 && want != cur.version {
+			col.s.writeError(c, domain.Errorf(domain.EPRECONDITION, "the record is at version %d, not %d", cur.version, want))
+			return
+		}
+		curJSON, err := json.Marshal(cur)
+		if err != nil {
+			col.s.writeError(c, err)
+			return
+		}
+		merged, err := mergePatch(curJSON, body)
+		if err != nil {
+			col.s.writeError(c, err)
+			return
+		}
+		rec, err := col.decode(merged)
+		if err != nil {
+			col.s.writeError(c, err)
+			return
+		}
+		ft, err := col.replace(ctx, id, rec, cur.version)
+		if domain.ErrorCodeOf(err) == domain.EPRECONDITION && want == 0 && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			col.s.writeError(c, err)
+			return
+		}
+		col.writeFeature(c, http.StatusOK, ft)
+		return
+	}
+}
+
+func (col *collection) removeItem(c *gin.Context) {
+	id, ok := col.featureID(c)
+	if !ok {
+		return
+	}
+	want, err := ifMatch(c)
+	if err != nil {
+		col.s.writeError(c, err)
+		return
+	}
+	if err := col.delete(c.Request.Context(), id, want); err != nil {
+		col.s.writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (col *collection) itemHistory(c *gin.Context) {
+	id, ok := col.featureID(c)
+	if !ok {
+		return
+	}
+	vs, err := col.history(c.Request.Context(), id)
+	if err != nil {
+		col.s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"versions": vs})
+}
+
+// mergePatch applies an RFC 7396 merge patch to a JSON document.
+func mergePatch(doc, patch []byte) ([]byte, error) {
+	var d, p any
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(patch, &p); err != nil {
+		return nil, jsonError(err, "")
+	}
+	return json.Marshal(mergeValue(d, p))
+}
+
+func mergeValue(target, patch any) any {
+	p, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	t, ok := target.(map[string]any)
+	if !ok {
+		t = map[string]any{}
+	}
+	for k, v := range p {
+		if v == nil {
+			delete(t, k)
+		} else {
+			t[k] = mergeValue(t[k], v)
+		}
+	}
+	return t
+}

@@ -1,0 +1,179 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geojson"
+
+	"github.com/postwatch/postwatch/domain"
+)
+
+// readBody reads a JSON request body whose media type is one of accepted
+// (or absent), reporting an oversize body as ETOOLARGE.
+func readBody(c *gin.Context, accepted ...string) ([]byte, error) {
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || !slices.Contains(accepted, mt) {
+			return nil, domain.Errorf(domain.EUNSUPPORTED, "Content-Type %q is not accepted here; send %s", ct, strings.Join(accepted, " or "))
+		}
+	}
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, &domain.Error{Code: domain.ETOOLARGE, Message: fmt.Sprintf("the body is larger than %d bytes", tooBig.Limit),
+				Fields: []domain.FieldError{{Field: "body", Message: fmt.Sprintf("larger than %d bytes", tooBig.Limit)}}}
+		}
+		return nil, err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, domain.InvalidField("body", "is empty; a JSON document is required")
+	}
+	return body, nil
+}
+
+// decodeStrict decodes JSON into v, rejecting unknown fields and trailing
+// data, and names the offending field (prefixed with prefix) on error.
+func decodeStrict(data []byte, v any, prefix string) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err, prefix)
+	}
+	if dec.More() {
+		return domain.InvalidField(strings.TrimSuffix(prefix, ".")+"body", "has data after the JSON value")
+	}
+	return nil
+}
+
+// jsonError turns an encoding/json error into an EINVALID naming the field.
+func jsonError(err error, prefix string) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	field := strings.TrimSuffix(prefix, ".")
+	if field == "" {
+		field = "body"
+	}
+	switch {
+	case errors.As(err, &syntax):
+		return domain.InvalidField(field, "malformed JSON at byte %d: %s", syntax.Offset, syntax.Error())
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			field = prefix + typ.Field
+		}
+		return domain.InvalidField(field, "expected %s, got JSON %s", jsonTypeName(typ.Type.Kind().String()), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return domain.InvalidField(field, "malformed JSON: unexpected end of input")
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return domain.InvalidField(prefix+strings.Trim(name, `"`), "unknown field")
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return de
+	}
+	return domain.InvalidField(field, "%s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+func jsonTypeName(kind string) string {
+	switch {
+	case strings.HasPrefix(kind, "int") || strings.HasPrefix(kind, "uint"):
+		return "an integer"
+	case strings.HasPrefix(kind, "float"):
+		return "a number"
+	case kind == "string":
+		return "a string"
+	case kind == "slice" || kind == "array":
+		return "an array"
+	case kind == "struct" || kind == "map":
+		return "an object"
+	case kind == "bool":
+		return "a boolean"
+	}
+	return kind
+}
+
+// featureIn is a GeoJSON Feature as received; geometry and properties are
+// decoded by the collection.
+type featureIn struct {
+	Type       string          `json:"type"`
+	ID         json.RawMessage `json:"id"`
+	Geometry   json.RawMessage `json:"geometry"`
+	Properties json.RawMessage `json:"properties"`
+	BBox       json.RawMessage `json:"bbox"`
+	Links      json.RawMessage `json:"links"`
+}
+
+// decodeFeature checks the Feature envelope and decodes its Point geometry
+// through orb.
+func decodeFeature(data []byte) (*featureIn, orb.Point, error) {
+	var f featureIn
+	if err := decodeStrict(data, &f, ""); err != nil {
+		return nil, orb.Point{}, err
+	}
+	if f.Type != "Feature" {
+		return nil, orb.Point{}, domain.InvalidField("type", "must be \"Feature\", got %q", f.Type)
+	}
+	if isNull(f.Properties) {
+		return nil, orb.Point{}, domain.InvalidField("properties", "is required")
+	}
+	pt, err := decodePoint(f.Geometry)
+	return &f, pt, err
+}
+
+func isNull(raw json.RawMessage) bool {
+	s := bytes.TrimSpace(raw)
+	return len(s) == 0 || string(s) == "null"
+}
+
+// decodePoint reads a GeoJSON Point geometry; range checks are the domain's.
+func decodePoint(raw json.RawMessage) (orb.Point, error) {
+	if isNull(raw) {
+		return orb.Point{}, domain.InvalidField("geometry", "is required")
+	}
+	var head struct {
+		Type        string          `json:"type"`
+		Coordinates json.RawMessage `json:"coordinates"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return orb.Point{}, jsonError(err, "geometry.")
+	}
+	if head.Type != "Point" {
+		return orb.Point{}, domain.InvalidField("geometry.type", "must be \"Point\", got %q", head.Type)
+	}
+	var coords []float64
+	if err := json.Unmarshal(head.Coordinates, &coords); err != nil || len(coords) < 2 || len(coords) > 3 {
+		return orb.Point{}, domain.InvalidField("geometry.coordinates", "must be [longitude, latitude] numbers")
+	}
+	g, err := geojson.UnmarshalGeometry(raw)
+	if err != nil {
+		return orb.Point{}, domain.InvalidField("geometry", "%s", err.Error())
+	}
+	pt, ok := g.Coordinates.(orb.Point)
+	if !ok {
+		return orb.Point{}, domain.InvalidField("geometry.type", "must be \"Point\"")
+	}
+	return pt, nil
+}
+
+// parseTime reads an RFC 3339 timestamp, or a calendar date as midnight UTC.
+func parseTime(field, s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, domain.InvalidField(field, "%q is not an RFC 3339 timestamp", s)
+}

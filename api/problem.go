@@ -1,0 +1,70 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/postwatch/postwatch/domain"
+)
+
+// problem is an RFC 9457 problem details body.
+type problem struct {
+	Type      string              `json:"type"`
+	Title     string              `json:"title"`
+	Status    int                 `json:"status"`
+	Detail    string              `json:"detail,omitempty"`
+	Instance  string              `json:"instance,omitempty"`
+	RequestID string              `json:"request_id,omitempty"`
+	Errors    []domain.FieldError `json:"errors,omitempty"`
+}
+
+// statusOf is the one mapping from error codes to HTTP statuses.
+var statusOf = map[domain.ErrorCode]int{
+	domain.EINVALID:      http.StatusBadRequest,
+	domain.ENOTFOUND:     http.StatusNotFound,
+	domain.ECONFLICT:     http.StatusConflict,
+	domain.EPRECONDITION: http.StatusPreconditionFailed,
+	domain.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	domain.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
+	domain.EUNAUTHORIZED: http.StatusUnauthorized,
+	domain.EFORBIDDEN:    http.StatusForbidden,
+	domain.ERATELIMITED:  http.StatusTooManyRequests,
+	domain.EINTERNAL:     http.StatusInternalServerError,
+}
+
+const problemContentType = "application/problem+json"
+
+// writeError renders err as problem+json. Only *domain.Error messages reach
+// the client; anything else is logged and answered with a bare 500.
+func (s *Server) writeError(c *gin.Context, err error) {
+	var de *domain.Error
+	if !errors.As(err, &de) {
+		if errors.Is(err, http.ErrAbortHandler) {
+			panic(err)
+		}
+		s.log.Error("internal error", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path, "request_id", requestID(c))
+		de = &domain.Error{Code: domain.EINTERNAL, Message: "internal error; the request id identifies it in the server log"}
+	}
+	status := statusOf[de.Code]
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	p := problem{
+		Type:      "https://postwatch.dev/problems/" + string(de.Code),
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    de.Message,
+		Instance:  c.Request.URL.Path,
+		RequestID: requestID(c),
+		Errors:    de.Fields,
+	}
+	if status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", `Bearer realm="postwatch"`)
+	}
+	c.Header("Content-Type", problemContentType)
+	c.Header("Cache-Control", "no-store")
+	// gin keeps a Content-Type set before rendering.
+	c.AbortWithStatusJSON(status, p)
+}

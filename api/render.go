@@ -1,0 +1,152 @@
+package api
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// writeFeatureCollection streams a FeatureCollection feature by feature,
+// so a 10,000-feature page is never held as one encoded buffer.
+func writeFeatureCollection(w io.Writer, page *featurePage, links []link) error {
+	bw := bufio.NewWriterSize(w, 32<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	bw.WriteString(`{"type":"FeatureCollection","numberMatched":`)
+	bw.WriteString(strconv.Itoa(page.matched))
+	bw.WriteString(`,"numberReturned":`)
+	bw.WriteString(strconv.Itoa(len(page.features)))
+	bw.WriteString(`,"timeStamp":"`)
+	bw.WriteString(time.Now().UTC().Format(time.RFC3339))
+	bw.WriteString(`","links":`)
+	if err := enc.Encode(links); err != nil {
+		return err
+	}
+	bw.WriteString(`,"features":[`)
+	for i := range page.features {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		if err := enc.Encode(&page.features[i]); err != nil {
+			return err
+		}
+	}
+	bw.WriteString("]}\n")
+	return bw.Flush()
+}
+
+// incidentCSVHeader is the column order of f=csv, fixed by the contract.
+var incidentCSVHeader = []string{"id", "lon", "lat", "type", "title", "occurred_at", "severity", "status",
+	"country", "facility_id", "actors", "killed", "injured", "external_id"}
+
+func writeIncidentCSV(w http.ResponseWriter, features []feature) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="incidents.csv"`)
+	w.WriteHeader(http.StatusOK)
+	cw := csv.NewWriter(w)
+	cw.UseCRLF = true // RFC 4180
+	cw.Write(incidentCSVHeader)
+	for _, f := range features {
+		p := f.Properties.(*incidentProps)
+		actors := make([]string, len(p.Actors))
+		for i, a := range p.Actors {
+			actors[i] = a.ActorID
+		}
+		cw.Write([]string{
+			strconv.FormatInt(f.ID, 10), formatCoord(f.Geometry.Coordinates[0]), formatCoord(f.Geometry.Coordinates[1]),
+			string(p.Type), p.Title, p.OccurredAt.Format(time.RFC3339Nano), strconv.Itoa(p.Severity), string(p.Status),
+			p.Country, formatOptionalID(p.FacilityID), strings.Join(actors, ";"),
+			strconv.Itoa(p.Casualties.Killed), strconv.Itoa(p.Casualties.Injured), derefString(p.ExternalID),
+		})
+	}
+	cw.Flush()
+}
+
+var facilityCSVHeader = []string{"id", "lon", "lat", "name", "kind", "country", "city", "alert_radius_m", "posture"}
+
+func writeFacilityCSV(w http.ResponseWriter, features []feature) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="facilities.csv"`)
+	w.WriteHeader(http.StatusOK)
+	cw := csv.NewWriter(w)
+	cw.UseCRLF = true
+	cw.Write(facilityCSVHeader)
+	for _, f := range features {
+		p := f.Properties.(*facilityProps)
+		cw.Write([]string{
+			strconv.FormatInt(f.ID, 10), formatCoord(f.Geometry.Coordinates[0]), formatCoord(f.Geometry.Coordinates[1]),
+			p.Name, string(p.Kind), p.Country, p.City, strconv.FormatFloat(p.AlertRadiusM, 'f', -1, 64), string(p.Posture),
+		})
+	}
+	cw.Flush()
+}
+
+func formatCoord(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+func formatOptionalID(id *int64) string {
+	if id == nil {
+		return ""
+	}
+	return strconv.FormatInt(*id, 10)
+}
+
+func derefString(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// writeSTIX renders incidents as a STIX 2.1 bundle: each incident becomes an
+// incident SDO with a location, linked by located-at.
+func writeSTIX(c *gin.Context, features []feature) {
+	objects := []map[string]any{}
+	for _, f := range features {
+		p, ok := f.Properties.(*incidentProps)
+		if !ok {
+			continue
+		}
+		id := strconv.FormatInt(f.ID, 10)
+		incID := "incident--" + stixUUID("incident:"+id)
+		locID := "location--" + stixUUID("location:"+id)
+		created := p.CreatedAt.Format(stixTime)
+		modified := p.UpdatedAt.Format(stixTime)
+		refs := []map[string]any{{"source_name": "postwatch", "external_id": id}}
+		for _, s := range p.Sources {
+			if s.URL != "" {
+				refs = append(refs, map[string]any{"source_name": s.Title, "url": s.URL})
+			}
+		}
+		objects = append(objects,
+			map[string]any{
+				"type": "incident", "spec_version": "2.1", "id": incID, "created": created, "modified": modified,
+				"name": p.Title, "description": p.Description, "labels": append([]string{string(p.Type)}, p.Tags...),
+				"external_references":     refs,
+				"x_postwatch_occurred_at": p.OccurredAt.Format(stixTime), "x_postwatch_severity": p.Severity,
+				"x_postwatch_status": string(p.Status),
+			},
+			map[string]any{
+				"type": "location", "spec_version": "2.1", "id": locID, "created": created, "modified": modified,
+				"latitude": f.Geometry.Coordinates[1], "longitude": f.Geometry.Coordinates[0], "country": p.Country,
+			},
+			map[string]any{
+				"type": "relationship", "spec_version": "2.1", "id": "relationship--" + stixUUID("located-at:"+id),
+				"created": created, "modified": modified, "relationship_type": "located-at",
+				"source_ref": incID, "target_ref": locID,
+			},
+		)
+	}
+	c.Header("Content-Type", "application/stix+json;version=2.1")
+	c.JSON(http.StatusOK, map[string]any{
+		"type": "bundle", "id": "bundle--" + stixUUID(time.Now().String()), "objects": objects,
+	})
+}
+
+const stixTime = "2006-01-02T15:04:05.000Z"

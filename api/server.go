@@ -1,0 +1,198 @@
+// Package api is postwatch's HTTP surface: OGC API – Features for incidents
+// and facilities, the actor graph, tokens and health, as gin routes over the
+// domain services, with one problem+json error writer.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/postwatch/postwatch/docs"
+	"github.com/postwatch/postwatch/domain"
+)
+
+// Services are the domain services the API calls.
+type Services struct {
+	Incidents  domain.IncidentService
+	Facilities domain.FacilityService
+	Actors     domain.ActorService
+	Tokens     domain.TokenService
+	DB         domain.Pinger
+}
+
+// Server holds the services and the gin engine serving them.
+type Server struct {
+	incidents  domain.IncidentService
+	facilities domain.FacilityService
+	actors     domain.ActorService
+	tokens     domain.TokenService
+	db         domain.Pinger
+	log        *slog.Logger
+	openapi    *openAPI
+	// incidentCol and facilityCol are the two OGC collections.
+	incidentCol *collection
+	facilityCol *collection
+	routes      []route
+	engine      *gin.Engine
+}
+
+// route is one entry of the route table. Every route states the role it
+// needs; public routes say so explicitly.
+type route struct {
+	method  string
+	path    string // gin syntax: /collections/incidents/items/:featureId
+	role    domain.Role
+	public  bool
+	handler gin.HandlerFunc
+}
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+// New builds the server and its routes. It fails if a route is missing from
+// the OpenAPI document, which declares the route's query parameters.
+func New(svc Services, log *slog.Logger) (*Server, error) {
+	doc, err := loadOpenAPI(docs.OpenAPI)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		incidents: svc.Incidents, facilities: svc.Facilities, actors: svc.Actors,
+		tokens: svc.Tokens, db: svc.DB, log: log, openapi: doc,
+	}
+	s.incidentCol, s.facilityCol = incidentCollection(s), facilityCollection(s)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	e.Use(withRequestID, s.logRequests, s.recoverPanics, securityHeaders, cors, limitBody)
+	e.NoRoute(func(c *gin.Context) {
+		s.writeError(c, domain.Errorf(domain.ENOTFOUND, "no route %s", c.Request.URL.Path))
+	})
+	e.NoMethod(func(c *gin.Context) {
+		s.writeError(c, &domain.Error{Code: domain.EINVALID, Message: "method " + c.Request.Method + " is not allowed here"})
+	})
+	s.routes = s.routeTable()
+	for _, r := range s.routes {
+		declared, err := doc.queryParams(r.method, r.path)
+		if err != nil {
+			return nil, err
+		}
+		handlers := []gin.HandlerFunc{}
+		if !r.public {
+			handlers = append(handlers, s.authenticate(r.role))
+		}
+		handlers = append(handlers, s.onlyDeclaredParams(declared), r.handler)
+		e.Handle(r.method, r.path, handlers...)
+	}
+	s.engine = e
+	return s, nil
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// routeTable lists every route, its role and handler: the routes are
+// readable in one place, and tests derive role checks from it.
+func (s *Server) routeTable() []route {
+	const (
+		analyst = domain.RoleAnalyst
+		officer = domain.RoleOfficer
+		admin   = domain.RoleAdmin
+	)
+	rs := []route{
+		{method: "GET", path: "/healthz", public: true, handler: s.healthz},
+		{method: "GET", path: "/readyz", public: true, handler: s.readyz},
+		{method: "GET", path: "/", role: analyst, handler: s.landing},
+		{method: "GET", path: "/conformance", role: analyst, handler: s.conformance},
+		{method: "GET", path: "/openapi.json", role: analyst, handler: s.openapiDoc},
+		{method: "GET", path: "/api.html", role: analyst, handler: s.apiDocsPage},
+		{method: "GET", path: "/collections", role: analyst, handler: s.collections},
+	}
+	rs = append(rs, s.collectionRoutes(s.incidentCol, officer)...)
+	rs = append(rs, s.collectionRoutes(s.facilityCol, admin)...)
+	rs = append(rs,
+		route{method: "GET", path: "/collections/facilities/items/:featureId/postures", role: analyst, handler: s.listPostures},
+		route{method: "POST", path: "/collections/facilities/items/:featureId/postures", role: officer, handler: s.recordPosture},
+
+		route{method: "GET", path: "/actors", role: analyst, handler: s.listActors},
+		route{method: "POST", path: "/actors", role: officer, handler: s.createActor},
+		route{method: "GET", path: "/actors/:actorId", role: analyst, handler: s.getActor},
+		route{method: "PUT", path: "/actors/:actorId", role: officer, handler: s.replaceActor},
+		route{method: "PATCH", path: "/actors/:actorId", role: officer, handler: s.patchActor},
+		route{method: "DELETE", path: "/actors/:actorId", role: admin, handler: s.deleteActor},
+		route{method: "GET", path: "/actors/:actorId/history", role: analyst, handler: s.actorHistory},
+		route{method: "GET", path: "/actors/:actorId/relations", role: analyst, handler: s.listRelations},
+		route{method: "POST", path: "/actors/:actorId/relations", role: officer, handler: s.createRelation},
+		route{method: "DELETE", path: "/actors/:actorId/relations/:relationId", role: admin, handler: s.deleteRelation},
+
+		route{method: "GET", path: "/tokens", role: admin, handler: s.listTokens},
+		route{method: "POST", path: "/tokens", role: admin, handler: s.createToken},
+		route{method: "DELETE", path: "/tokens/:tokenId", role: admin, handler: s.revokeToken},
+	)
+	return rs
+}
+
+// collectionRoutes are the OGC items routes of one collection. writer is
+// the role that may create and change its features; deleting needs admin.
+func (s *Server) collectionRoutes(col *collection, writer domain.Role) []route {
+	base := "/collections/" + col.id
+	items := base + "/items"
+	item := items + "/:featureId"
+	return []route{
+		{method: "GET", path: base, role: domain.RoleAnalyst, handler: col.describeCollection},
+		{method: "GET", path: items, role: domain.RoleAnalyst, handler: col.listItems},
+		{method: "POST", path: items, role: writer, handler: col.createItem},
+		{method: "OPTIONS", path: items, role: domain.RoleAnalyst, handler: s.allow},
+		{method: "GET", path: item, role: domain.RoleAnalyst, handler: col.getItem},
+		{method: "PUT", path: item, role: writer, handler: col.replaceItem},
+		{method: "PATCH", path: item, role: writer, handler: col.patchItem},
+		{method: "DELETE", path: item, role: domain.RoleAdmin, handler: col.removeItem},
+		{method: "OPTIONS", path: item, role: domain.RoleAnalyst, handler: s.allow},
+		{method: "GET", path: item + "/history", role: domain.RoleAnalyst, handler: col.itemHistory},
+	}
+}
+
+// allow answers OPTIONS with the methods the caller's role may use on the
+// route's path, which is how QGIS learns whether a layer is editable.
+func (s *Server) allow(c *gin.Context) {
+	role := callerRole(c)
+	var methods []string
+	for _, r := range s.routes {
+		if r.path == c.FullPath() && (r.public || role.Allows(r.role)) {
+			methods = append(methods, r.method)
+		}
+	}
+	c.Header("Allow", strings.Join(methods, ", "))
+	c.Status(http.StatusNoContent)
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.db.Ping(ctx); err != nil {
+		s.log.Error("readiness check failed", "err", err)
+		c.Header("Content-Type", problemContentType)
+		c.JSON(http.StatusServiceUnavailable, problem{Type: "https://postwatch.dev/problems/unavailable",
+			Title: "Service Unavailable", Status: http.StatusServiceUnavailable, Detail: "the database does not answer"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// securityHeaders hardens every response, HTML pages in particular.
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+	c.Next()
+}

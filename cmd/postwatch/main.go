@@ -1,0 +1,170 @@
+// Command postwatch serves the postwatch API and runs its maintenance
+// commands. It is the only place that names concrete implementations and
+// wires them together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
+)
+
+const usage = `postwatch — threats against diplomatic posts, as OGC API – Features.
+
+Usage:
+  postwatch serve --addr HOST:PORT --db DSN [--seed] [--durability full|normal]
+  postwatch token create --db DSN --role analyst|officer|admin --name NAME [--expires RFC3339]
+  postwatch import --db DSN --format geojson FILE
+  postwatch backup --db DSN FILE
+
+Every flag can also be set by an environment variable: --db by POSTWATCH_DB,
+--addr by POSTWATCH_ADDR, --durability by POSTWATCH_DURABILITY, and so on.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "postwatch:", err)
+		var usageErr usageError
+		if errors.As(err, &usageErr) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usageError{"no command given"}
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stderr)
+	case "token":
+		if len(args) < 2 || args[1] != "create" {
+			return usageError{"usage: postwatch token create --db DSN --role ROLE --name NAME"}
+		}
+		return createToken(ctx, args[2:], stdout, stderr)
+	case "import":
+		return importFile(ctx, args[1:], stdout, stderr)
+	case "backup":
+		return backup(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+}
+
+// newFlagSet returns a flag set whose flags default to POSTWATCH_* variables.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// envDefault is the value of POSTWATCH_<NAME>, or def.
+func envDefault(name, def string) string {
+	if v, ok := os.LookupEnv("POSTWATCH_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); ok {
+		return v
+	}
+	return def
+}
+
+// parseFlags parses args and reports a usage error, naming the command.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return usageError{"help requested"}
+		}
+		return usageError{err.Error()}
+	}
+	return nil
+}
+
+// openStore opens the database named by dsn.
+func openStore(dsn string, durability string) (*store.Store, error) {
+	if dsn == "" {
+		return nil, usageError{"--db (or POSTWATCH_DB) is required"}
+	}
+	return store.Open(dsn, store.Options{Durability: store.Durability(durability)})
+}
+
+func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("token create", stderr)
+	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path")
+	role := fs.String("role", envDefault("role", ""), "analyst, officer or admin")
+	name := fs.String("name", envDefault("name", ""), "who the token is for; recorded as the author of changes")
+	expires := fs.String("expires", envDefault("expires", ""), "optional expiry, RFC 3339")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	st, err := openStore(*db, "")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	t := &domain.Token{Name: *name, Role: domain.Role(*role)}
+	if *expires != "" {
+		exp, err := parseRFC3339(*expires)
+		if err != nil {
+			return usageError{"--expires: " + err.Error()}
+		}
+		t.ExpiresAt = &exp
+	}
+	secret, err := st.CreateToken(ctx, t)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, secret)
+	return nil
+}
+
+func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("backup", stderr)
+	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError{"usage: postwatch backup --db DSN FILE"}
+	}
+	target := fs.Arg(0)
+	if _, err := os.Stat(target); err == nil {
+		return fmt.Errorf("%s exists; choose a new file", target)
+	}
+	st, err := openStore(*db, "")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Backup(ctx, target); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	fmt.Fprintf(stdout, "backup written to %s\n", target)
+	return nil
+}
+
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+func parseRFC3339(s string) (time.Time, error) { return time.Parse(time.RFC3339, s) }

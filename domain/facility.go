@@ -1,0 +1,85 @@
+package domain
+
+import (
+	"strings"
+	"time"
+
+	"github.com/paulmach/orb"
+)
+
+// DefaultAlertRadius is a facility's alert radius when none is given.
+const DefaultAlertRadius = 5000
+
+// MaxAlertRadius bounds alert radii to something a post could care about.
+const MaxAlertRadius = 500_000
+
+// Facility is a diplomatic post: an embassy, a consulate, a residence…
+type Facility struct {
+	ID           int64        `json:"id"`
+	Location     orb.Point    `json:"location"`
+	Name         string       `json:"name"`
+	Kind         FacilityKind `json:"kind"`
+	Country      string       `json:"country"`
+	City         string       `json:"city"`
+	AlertRadiusM float64      `json:"alert_radius_m"`
+	Posture      Posture      `json:"posture"`
+	CreatedAt    time.Time    `json:"created_at"`
+	UpdatedAt    time.Time    `json:"updated_at"`
+	Version      int          `json:"version"`
+}
+
+// ApplyDefaults fills the optional fields the contract gives defaults.
+func (f *Facility) ApplyDefaults() {
+	if f.Kind == "" {
+		f.Kind = "other"
+	}
+	if f.AlertRadiusM == 0 {
+		f.AlertRadiusM = DefaultAlertRadius
+	}
+	if f.Posture == "" {
+		f.Posture = "normal"
+	}
+	f.Country = strings.ToUpper(f.Country)
+}
+
+// Validate checks every invariant of a facility.
+func (f *Facility) Validate() error {
+	var p Problems
+	validateLocation(&p, f.Location)
+	validateText(&p, "properties.name", f.Name, MaxTitleLen, true)
+	enumProblem(&p, "properties.kind", f.Kind, FacilityKinds)
+	validateCountry(&p, "properties.country", f.Country)
+	validateText(&p, "properties.city", f.City, MaxShortTextLen, false)
+	if f.AlertRadiusM <= 0 || f.AlertRadiusM > MaxAlertRadius {
+		p.Add("properties.alert_radius_m", "%g is outside (0, %d]", f.AlertRadiusM, MaxAlertRadius)
+	}
+	enumProblem(&p, "properties.posture", f.Posture, Postures)
+	return p.Err()
+}
+
+// PostureChange is a recorded change of a facility's posture, such as the
+// temporary relocation of diplomatic personnel.
+type PostureChange struct {
+	ID          int64     `json:"id"`
+	FacilityID  int64     `json:"facility_id"`
+	Posture     Posture   `json:"posture"`
+	EffectiveAt time.Time `json:"effective_at"`
+	Reason      string    `json:"reason"`
+	RecordedAt  time.Time `json:"recorded_at"`
+	RecordedBy  string    `json:"recorded_by"`
+}
+
+// Validate checks a posture change before it is recorded.
+func (c *PostureChange) Validate() error {
+	var p Problems
+	if c.Posture == "" {
+		p.Add("posture", "is required")
+	} else {
+		enumProblem(&p, "posture", c.Posture, Postures)
+	}
+	if c.EffectiveAt.IsZero() {
+		p.Add("effective_at", "is required")
+	}
+	validateText(&p, "reason", c.Reason, MaxDescriptionLen, false)
+	return p.Err()
+}

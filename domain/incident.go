@@ -1,0 +1,195 @@
+package domain
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/paulmach/orb"
+
+	"github.com/postwatch/postwatch/geo"
+)
+
+// Limits on free-text and list inputs, so one record cannot exhaust memory.
+const (
+	MaxTitleLen       = 200
+	MaxDescriptionLen = 20000
+	MaxShortTextLen   = 500
+	MaxListLen        = 100
+	MaxSeverity       = 5
+)
+
+// Incident is one event against a diplomatic post or its people.
+type Incident struct {
+	ID                int64             `json:"id"`
+	Location          orb.Point         `json:"location"`
+	Type              IncidentType      `json:"type"`
+	Title             string            `json:"title"`
+	Description       string            `json:"description"`
+	OccurredAt        time.Time         `json:"occurred_at"`
+	TimePrecision     TimePrecision     `json:"time_precision"`
+	LocationPrecision LocationPrecision `json:"location_precision"`
+	Severity          int               `json:"severity"`
+	Status            IncidentStatus    `json:"status"`
+	Country           string            `json:"country"`
+	FacilityID        *int64            `json:"facility_id"`
+	Actors            []IncidentActor   `json:"actors"`
+	Casualties        Casualties        `json:"casualties"`
+	Sources           []Source          `json:"sources"`
+	Tags              []string          `json:"tags"`
+	ExternalID        *string           `json:"external_id"`
+	// Original holds the values of an imported record in its source format
+	// (ACLED's event_type, actor1, …), kept so nothing is lost in mapping.
+	Original  map[string]string `json:"original,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+	Version   int               `json:"version"`
+}
+
+// IncidentActor links an actor to an incident in a role.
+type IncidentActor struct {
+	ActorID string    `json:"actor_id"`
+	Role    ActorRole `json:"role"`
+}
+
+// Casualties counts people killed and injured.
+type Casualties struct {
+	Killed  int `json:"killed"`
+	Injured int `json:"injured"`
+}
+
+// Source is a report an incident rests on.
+type Source struct {
+	URL         string     `json:"url"`
+	Title       string     `json:"title"`
+	PublishedAt *time.Time `json:"published_at"`
+}
+
+// ApplyDefaults fills the optional fields the contract gives defaults.
+func (inc *Incident) ApplyDefaults() {
+	if inc.TimePrecision == "" {
+		inc.TimePrecision = "exact"
+	}
+	if inc.LocationPrecision == "" {
+		inc.LocationPrecision = "exact"
+	}
+	if inc.Severity == 0 {
+		inc.Severity = 1
+	}
+	if inc.Status == "" {
+		inc.Status = "reported"
+	}
+	if inc.Actors == nil {
+		inc.Actors = []IncidentActor{}
+	}
+	if inc.Sources == nil {
+		inc.Sources = []Source{}
+	}
+	if inc.Tags == nil {
+		inc.Tags = []string{}
+	}
+	inc.Country = strings.ToUpper(inc.Country)
+	inc.OccurredAt = inc.OccurredAt.UTC().Truncate(time.Microsecond)
+}
+
+// Validate checks every invariant of an incident and reports each bad field
+// by its GeoJSON path. It does not check that referenced records exist; the
+// store does that inside the write transaction.
+func (inc *Incident) Validate() error {
+	var p Problems
+	validateLocation(&p, inc.Location)
+	if inc.Type == "" {
+		p.Add("properties.type", "is required")
+	} else {
+		enumProblem(&p, "properties.type", inc.Type, IncidentTypes)
+	}
+	validateText(&p, "properties.title", inc.Title, MaxTitleLen, true)
+	validateText(&p, "properties.description", inc.Description, MaxDescriptionLen, false)
+	if inc.OccurredAt.IsZero() {
+		p.Add("properties.occurred_at", "is required")
+	} else if y := inc.OccurredAt.Year(); y < 1000 || y > 9999 {
+		p.Add("properties.occurred_at", "year %d is outside 1000..9999", y)
+	}
+	enumProblem(&p, "properties.time_precision", inc.TimePrecision, TimePrecisions)
+	enumProblem(&p, "properties.location_precision", inc.LocationPrecision, LocationPrecisions)
+	if inc.Severity < 1 || inc.Severity > MaxSeverity {
+		p.Add("properties.severity", "%d is outside 1..%d", inc.Severity, MaxSeverity)
+	}
+	enumProblem(&p, "properties.status", inc.Status, IncidentStatuses)
+	validateCountry(&p, "properties.country", inc.Country)
+	if inc.FacilityID != nil && *inc.FacilityID <= 0 {
+		p.Add("properties.facility_id", "%d is not a facility id", *inc.FacilityID)
+	}
+	validateList(&p, "properties.actors", len(inc.Actors))
+	seen := map[IncidentActor]bool{}
+	for i, a := range inc.Actors {
+		field := "properties.actors[" + strconv.Itoa(i) + "]"
+		if a.ActorID == "" {
+			p.Add(field+".actor_id", "is required")
+		}
+		enumProblem(&p, field+".role", a.Role, ActorRoles)
+		if seen[a] {
+			p.Add(field, "actor %q is listed twice in role %q", a.ActorID, a.Role)
+		}
+		seen[a] = true
+	}
+	if inc.Casualties.Killed < 0 {
+		p.Add("properties.casualties.killed", "must not be negative")
+	}
+	if inc.Casualties.Injured < 0 {
+		p.Add("properties.casualties.injured", "must not be negative")
+	}
+	validateList(&p, "properties.sources", len(inc.Sources))
+	for i, s := range inc.Sources {
+		field := "properties.sources[" + strconv.Itoa(i) + "]"
+		validateText(&p, field+".url", s.URL, 2000, false)
+		if s.URL != "" && !urlPattern.MatchString(s.URL) {
+			p.Add(field+".url", "must be an http(s) URL")
+		}
+		validateText(&p, field+".title", s.Title, MaxShortTextLen, false)
+	}
+	validateList(&p, "properties.tags", len(inc.Tags))
+	for i, t := range inc.Tags {
+		validateText(&p, "properties.tags["+strconv.Itoa(i)+"]", t, 100, true)
+	}
+	if inc.ExternalID != nil {
+		validateText(&p, "properties.external_id", *inc.ExternalID, MaxShortTextLen, true)
+	}
+	return p.Err()
+}
+
+var (
+	urlPattern     = regexp.MustCompile(`^https?://\S+$`)
+	countryPattern = regexp.MustCompile(`^[A-Z]{2}$`)
+)
+
+func validateLocation(p *Problems, pt orb.Point) {
+	if err := geo.ValidatePoint(pt); err != nil {
+		p.Add("geometry.coordinates", "%s", err.Error())
+	}
+}
+
+func validateCountry(p *Problems, field, c string) {
+	if c != "" && !countryPattern.MatchString(c) {
+		p.Add(field, "%q is not an ISO 3166-1 alpha-2 code", c)
+	}
+}
+
+func validateText(p *Problems, field, s string, maxLen int, required bool) {
+	switch {
+	case required && strings.TrimSpace(s) == "":
+		p.Add(field, "is required")
+	case !utf8.ValidString(s):
+		p.Add(field, "is not valid UTF-8")
+	case utf8.RuneCountInString(s) > maxLen:
+		p.Add(field, "is longer than %d characters", maxLen)
+	}
+}
+
+func validateList(p *Problems, field string, n int) {
+	if n > MaxListLen {
+		p.Add(field, "has %d entries, more than %d", n, MaxListLen)
+	}
+}

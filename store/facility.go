@@ -1,0 +1,257 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/geo"
+)
+
+type facilityRow struct {
+	ID           int64 `gorm:"primaryKey"`
+	Lon, Lat     float64
+	Name         string
+	Kind         string
+	Country      string
+	City         string
+	AlertRadiusM float64
+	Posture      string
+	CreatedAt    int64 `gorm:"autoCreateTime:false"`
+	UpdatedAt    int64 `gorm:"autoUpdateTime:false"`
+	Version      int
+	DeletedAt    *int64
+}
+
+func (facilityRow) TableName() string { return "facilities" }
+
+func newFacilityRow(f *domain.Facility) *facilityRow {
+	return &facilityRow{
+		ID: f.ID, Lon: f.Location[0], Lat: f.Location[1], Name: f.Name, Kind: string(f.Kind),
+		Country: f.Country, City: f.City, AlertRadiusM: f.AlertRadiusM, Posture: string(f.Posture),
+		CreatedAt: micros(f.CreatedAt), UpdatedAt: micros(f.UpdatedAt), Version: f.Version,
+	}
+}
+
+func (r *facilityRow) facility() domain.Facility {
+	return domain.Facility{
+		ID: r.ID, Location: [2]float64{r.Lon, r.Lat}, Name: r.Name, Kind: domain.FacilityKind(r.Kind),
+		Country: r.Country, City: r.City, AlertRadiusM: r.AlertRadiusM, Posture: domain.Posture(r.Posture),
+		CreatedAt: fromMicros(r.CreatedAt), UpdatedAt: fromMicros(r.UpdatedAt), Version: r.Version,
+	}
+}
+
+const facilityColumns = `i.id, i.lon, i.lat, i.name, i.kind, i.country, i.city, i.alert_radius_m,
+	i.posture, i.created_at, i.updated_at, i.version`
+
+func scanFacility(rows interface{ Scan(...any) error }, r *facilityRow) error {
+	return rows.Scan(&r.ID, &r.Lon, &r.Lat, &r.Name, &r.Kind, &r.Country, &r.City, &r.AlertRadiusM,
+		&r.Posture, &r.CreatedAt, &r.UpdatedAt, &r.Version)
+}
+
+// FindFacilities returns one page of live facilities matching f, by id.
+func (s *Store) FindFacilities(ctx context.Context, f domain.FacilityFilter) (*domain.FacilityPage, error) {
+	w := &where{}
+	w.add("i.deleted_at IS NULL")
+	spatialFilter(w, "facilities_rtree", f.BBox, f.Near)
+	inList(w, "i.kind", f.Kinds)
+	inList(w, "i.posture", f.Postures)
+	inList(w, "i.country", f.Countries)
+	if f.Text != "" {
+		w.add("(i.name LIKE ? ESCAPE '\\' OR i.city LIKE ? ESCAPE '\\')", likePattern(f.Text), likePattern(f.Text))
+	}
+	db := s.read.WithContext(ctx)
+	var matched int
+	if err := db.Raw(`SELECT count(*) FROM facilities i WHERE `+w.sql(), w.args...).Row().Scan(&matched); err != nil {
+		return nil, err
+	}
+	if c := f.Page.Cursor; c != nil {
+		w.add("i.id > ?", c.ID)
+	}
+	limit := f.Page.Limit
+	if limit <= 0 {
+		limit = domain.DefaultLimit
+	}
+	rows, err := db.Raw(`SELECT `+facilityColumns+` FROM facilities i WHERE `+w.sql()+` ORDER BY i.id LIMIT ? OFFSET ?`,
+		append(w.args, limit+1, f.Page.Offset)...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	page := &domain.FacilityPage{Matched: matched, Items: []domain.FacilityHit{}}
+	var r facilityRow
+	for rows.Next() {
+		if len(page.Items) == limit {
+			page.Next = &domain.Cursor{ID: page.Items[limit-1].ID}
+			break
+		}
+		if err := scanFacility(rows, &r); err != nil {
+			return nil, err
+		}
+		hit := domain.FacilityHit{Facility: r.facility()}
+		if f.Near != nil {
+			d := geo.Distance(f.Near.Center, hit.Location)
+			hit.DistanceM = &d
+		}
+		page.Items = append(page.Items, hit)
+	}
+	return page, rows.Err()
+}
+
+// FindFacilityByID returns ENOTFOUND if no live facility has id.
+func (s *Store) FindFacilityByID(ctx context.Context, id int64) (*domain.Facility, error) {
+	return findFacility(ctx, s.read, id)
+}
+
+func findFacility(ctx context.Context, db *gorm.DB, id int64) (*domain.Facility, error) {
+	var r facilityRow
+	row := db.WithContext(ctx).Raw(`SELECT `+facilityColumns+` FROM facilities i WHERE i.id = ? AND i.deleted_at IS NULL`, id).Row()
+	if err := scanFacility(row, &r); err != nil {
+		if err == sql.ErrNoRows {
+			return nil, domain.Errorf(domain.ENOTFOUND, "facility %d not found", id)
+		}
+		return nil, err
+	}
+	f := r.facility()
+	return &f, nil
+}
+
+// CreateFacility validates and stores f with its first history version.
+func (s *Store) CreateFacility(ctx context.Context, f *domain.Facility) error {
+	f.ApplyDefaults()
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	return translate(s.transact(ctx, func(tx *gorm.DB) error {
+		now := s.now()
+		f.CreatedAt, f.UpdatedAt, f.Version = now, now, 1
+		row := newFacilityRow(f)
+		if err := tx.Create(row).Error; err != nil {
+			return err
+		}
+		f.ID = row.ID
+		return appendHistory(tx, collFacilities, strconv.FormatInt(f.ID, 10), 1, opCreate, now, domain.PrincipalName(ctx), f)
+	}))
+}
+
+// ReplaceFacility overwrites a live facility, checking ifVersion when set.
+func (s *Store) ReplaceFacility(ctx context.Context, id int64, f *domain.Facility, ifVersion int) error {
+	f.ApplyDefaults()
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	return translate(s.transact(ctx, func(tx *gorm.DB) error {
+		cur, err := findFacility(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(ifVersion, cur.Version); err != nil {
+			return err
+		}
+		return s.updateFacility(ctx, tx, cur, f)
+	}))
+}
+
+// updateFacility writes f as the next version of cur.
+func (s *Store) updateFacility(ctx context.Context, tx *gorm.DB, cur, f *domain.Facility) error {
+	f.ID, f.CreatedAt, f.UpdatedAt, f.Version = cur.ID, cur.CreatedAt, s.now(), cur.Version+1
+	err := tx.Model(&facilityRow{}).Where("id = ?", cur.ID).Select("*").Omit("id", "deleted_at").Updates(newFacilityRow(f)).Error
+	if err != nil {
+		return err
+	}
+	return appendHistory(tx, collFacilities, strconv.FormatInt(f.ID, 10), f.Version, opUpdate, f.UpdatedAt, domain.PrincipalName(ctx), f)
+}
+
+// DeleteFacility removes a live facility from every listing; its history
+// and the incidents linked to it stay.
+func (s *Store) DeleteFacility(ctx context.Context, id int64, ifVersion int) error {
+	return translate(s.transact(ctx, func(tx *gorm.DB) error {
+		cur, err := findFacility(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(ifVersion, cur.Version); err != nil {
+			return err
+		}
+		now := s.now()
+		cur.Version++
+		cur.UpdatedAt = now
+		err = tx.Model(&facilityRow{}).Where("id = ?", id).
+			Updates(map[string]any{"deleted_at": micros(now), "updated_at": micros(now), "version": cur.Version}).Error
+		if err != nil {
+			return err
+		}
+		return appendHistory(tx, collFacilities, strconv.FormatInt(id, 10), cur.Version, opDelete, now, domain.PrincipalName(ctx), cur)
+	}))
+}
+
+// FacilityHistory returns every version of a facility, oldest first.
+func (s *Store) FacilityHistory(ctx context.Context, id int64) ([]domain.Version[domain.Facility], error) {
+	return readHistory[domain.Facility](ctx, s.read, collFacilities, strconv.FormatInt(id, 10))
+}
+
+type postureRow struct {
+	ID          int64 `gorm:"primaryKey"`
+	FacilityID  int64
+	Posture     string
+	EffectiveAt int64
+	Reason      string
+	RecordedAt  int64
+	RecordedBy  string
+}
+
+func (postureRow) TableName() string { return "postures" }
+
+// RecordPosture stores a posture change; when no later change is already
+// in effect, the facility takes the new posture as a new version.
+func (s *Store) RecordPosture(ctx context.Context, c *domain.PostureChange) error {
+	c.EffectiveAt = c.EffectiveAt.UTC().Truncate(time.Microsecond)
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	return translate(s.transact(ctx, func(tx *gorm.DB) error {
+		cur, err := findFacility(ctx, tx, c.FacilityID)
+		if err != nil {
+			return err
+		}
+		c.RecordedAt, c.RecordedBy = s.now(), domain.PrincipalName(ctx)
+		row := postureRow{FacilityID: c.FacilityID, Posture: string(c.Posture), EffectiveAt: micros(c.EffectiveAt),
+			Reason: c.Reason, RecordedAt: micros(c.RecordedAt), RecordedBy: c.RecordedBy}
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		c.ID = row.ID
+		var later int64
+		if err := tx.Raw(`SELECT count(*) FROM postures WHERE facility_id = ? AND effective_at > ?`,
+			c.FacilityID, row.EffectiveAt).Scan(&later).Error; err != nil {
+			return err
+		}
+		if later > 0 || cur.Posture == c.Posture {
+			return nil
+		}
+		next := *cur
+		next.Posture = c.Posture
+		return s.updateFacility(ctx, tx, cur, &next)
+	}))
+}
+
+// FindPostures lists a facility's posture changes by effective time.
+func (s *Store) FindPostures(ctx context.Context, facilityID int64) ([]domain.PostureChange, error) {
+	if _, err := s.FindFacilityByID(ctx, facilityID); err != nil {
+		return nil, err
+	}
+	var rows []postureRow
+	if err := s.read.WithContext(ctx).Where("facility_id = ?", facilityID).Order("effective_at, id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]domain.PostureChange, len(rows))
+	for i, r := range rows {
+		out[i] = domain.PostureChange{ID: r.ID, FacilityID: r.FacilityID, Posture: domain.Posture(r.Posture),
+			EffectiveAt: fromMicros(r.EffectiveAt), Reason: r.Reason, RecordedAt: fromMicros(r.RecordedAt), RecordedBy: r.RecordedBy}
+	}
+	return out, nil
+}

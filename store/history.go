@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/postwatch/postwatch/domain"
+)
+
+// Collections named in the history table.
+const (
+	collIncidents  = "incidents"
+	collFacilities = "facilities"
+	collActors     = "actors"
+)
+
+// History operations.
+const (
+	opCreate = "create"
+	opUpdate = "update"
+	opDelete = "delete"
+)
+
+type historyRow struct {
+	Collection string
+	RecordID   string
+	Version    int
+	Op         string
+	ChangedAt  int64
+	ChangedBy  string
+	Snapshot   string
+}
+
+func (historyRow) TableName() string { return "history" }
+
+// appendHistory records one version of a record in the caller's transaction,
+// so a write and its history commit together or not at all.
+func appendHistory(tx *gorm.DB, collection, recordID string, version int, op string, at time.Time, by string, record any) error {
+	snap, err := json.Marshal(record)
+	if err != nil {
+		return fmt.Errorf("encode history snapshot: %w", err)
+	}
+	return tx.Create(&historyRow{
+		Collection: collection, RecordID: recordID, Version: version, Op: op,
+		ChangedAt: micros(at), ChangedBy: by, Snapshot: string(snap),
+	}).Error
+}
+
+// readHistory returns every version of a record, oldest first; ENOTFOUND if
+// it never existed.
+func readHistory[T any](ctx context.Context, db *gorm.DB, collection, recordID string) ([]domain.Version[T], error) {
+	var rows []historyRow
+	err := db.WithContext(ctx).Where("collection = ? AND record_id = ?", collection, recordID).
+		Order("version").Find(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, domain.Errorf(domain.ENOTFOUND, "%s %s has no history", collection, recordID)
+	}
+	out := make([]domain.Version[T], len(rows))
+	for i, r := range rows {
+		out[i] = domain.Version[T]{Version: r.Version, Op: r.Op, ChangedAt: fromMicros(r.ChangedAt), ChangedBy: r.ChangedBy}
+		if err := json.Unmarshal([]byte(r.Snapshot), &out[i].Record); err != nil {
+			return nil, fmt.Errorf("decode history of %s %s v%d: %w", collection, recordID, r.Version, err)
+		}
+	}
+	return out, nil
+}

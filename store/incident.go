@@ -1,0 +1,278 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"gorm.io/gorm"
+
+	"github.com/postwatch/postwatch/domain"
+)
+
+// incidentRow is an incident as stored. Lists and free-form fields that
+// are never filtered on in SQL live in the extra JSON column; actors are
+// also kept in incident_actors, which actor= filters use.
+type incidentRow struct {
+	ID                int64 `gorm:"primaryKey"`
+	Lon, Lat          float64
+	Type              string
+	Title             string
+	Description       string
+	OccurredAt        int64
+	TimePrecision     string
+	LocationPrecision string
+	Severity          int
+	Status            string
+	Country           string
+	FacilityID        *int64
+	Killed, Injured   int
+	ExternalID        *string
+	Extra             string
+	CreatedAt         int64 `gorm:"autoCreateTime:false"`
+	UpdatedAt         int64 `gorm:"autoUpdateTime:false"`
+	Version           int
+	DeletedAt         *int64
+}
+
+func (incidentRow) TableName() string { return "incidents" }
+
+type incidentExtra struct {
+	Actors   []domain.IncidentActor `json:"actors"`
+	Sources  []domain.Source        `json:"sources"`
+	Tags     []string               `json:"tags"`
+	Original map[string]string      `json:"original,omitempty"`
+}
+
+type incidentActorRow struct {
+	IncidentID int64
+	ActorID    string
+	Role       string
+}
+
+func (incidentActorRow) TableName() string { return "incident_actors" }
+
+func newIncidentRow(inc *domain.Incident) (*incidentRow, error) {
+	extra, err := json.Marshal(incidentExtra{Actors: inc.Actors, Sources: inc.Sources, Tags: inc.Tags, Original: inc.Original})
+	if err != nil {
+		return nil, err
+	}
+	return &incidentRow{
+		ID: inc.ID, Lon: inc.Location[0], Lat: inc.Location[1],
+		Type: string(inc.Type), Title: inc.Title, Description: inc.Description,
+		OccurredAt: micros(inc.OccurredAt), TimePrecision: string(inc.TimePrecision),
+		LocationPrecision: string(inc.LocationPrecision), Severity: inc.Severity,
+		Status: string(inc.Status), Country: inc.Country, FacilityID: inc.FacilityID,
+		Killed: inc.Casualties.Killed, Injured: inc.Casualties.Injured, ExternalID: inc.ExternalID,
+		Extra: string(extra), CreatedAt: micros(inc.CreatedAt), UpdatedAt: micros(inc.UpdatedAt),
+		Version: inc.Version,
+	}, nil
+}
+
+func (r *incidentRow) incident() (domain.Incident, error) {
+	var extra incidentExtra
+	if err := json.Unmarshal([]byte(r.Extra), &extra); err != nil {
+		return domain.Incident{}, fmt.Errorf("incident %d: decode extra: %w", r.ID, err)
+	}
+	inc := domain.Incident{
+		ID: r.ID, Location: [2]float64{r.Lon, r.Lat},
+		Type: domain.IncidentType(r.Type), Title: r.Title, Description: r.Description,
+		OccurredAt: fromMicros(r.OccurredAt), TimePrecision: domain.TimePrecision(r.TimePrecision),
+		LocationPrecision: domain.LocationPrecision(r.LocationPrecision), Severity: r.Severity,
+		Status: domain.IncidentStatus(r.Status), Country: r.Country, FacilityID: r.FacilityID,
+		Actors: extra.Actors, Casualties: domain.Casualties{Killed: r.Killed, Injured: r.Injured},
+		Sources: extra.Sources, Tags: extra.Tags, ExternalID: r.ExternalID, Original: extra.Original,
+		CreatedAt: fromMicros(r.CreatedAt), UpdatedAt: fromMicros(r.UpdatedAt), Version: r.Version,
+	}
+	inc.ApplyDefaults()
+	return inc, nil
+}
+
+// incidentColumns are read in the order scanIncident expects.
+const incidentColumns = `i.id, i.lon, i.lat, i.type, i.title, i.description, i.occurred_at,
+	i.time_precision, i.location_precision, i.severity, i.status, i.country, i.facility_id,
+	i.killed, i.injured, i.external_id, i.extra, i.created_at, i.updated_at, i.version`
+
+func scanIncident(rows interface{ Scan(...any) error }, r *incidentRow, extra ...any) error {
+	dest := []any{&r.ID, &r.Lon, &r.Lat, &r.Type, &r.Title, &r.Description, &r.OccurredAt,
+		&r.TimePrecision, &r.LocationPrecision, &r.Severity, &r.Status, &r.Country, &r.FacilityID,
+		&r.Killed, &r.Injured, &r.ExternalID, &r.Extra, &r.CreatedAt, &r.UpdatedAt, &r.Version}
+	return rows.Scan(append(dest, extra...)...)
+}
+
+// FindIncidentByID returns ENOTFOUND if no live incident has id.
+func (s *Store) FindIncidentByID(ctx context.Context, id int64) (*domain.Incident, error) {
+	return s.findIncident(ctx, s.read, id)
+}
+
+func (s *Store) findIncident(ctx context.Context, db *gorm.DB, id int64) (*domain.Incident, error) {
+	var r incidentRow
+	row := db.WithContext(ctx).Raw(`SELECT `+incidentColumns+` FROM incidents i WHERE i.id = ? AND i.deleted_at IS NULL`, id).Row()
+	if err := scanIncident(row, &r); err != nil {
+		if err == sql.ErrNoRows {
+			return nil, domain.Errorf(domain.ENOTFOUND, "incident %d not found", id)
+		}
+		return nil, err
+	}
+	inc, err := r.incident()
+	return &inc, err
+}
+
+// CreateIncident validates and stores inc with its first history version.
+func (s *Store) CreateIncident(ctx context.Context, inc *domain.Incident) error {
+	inc.ApplyDefaults()
+	if err := inc.Validate(); err != nil {
+		return err
+	}
+	return translate(s.transact(ctx, func(tx *gorm.DB) error {
+		return s.createIncident(ctx, tx, inc)
+	}))
+}
+
+func (s *Store) createIncident(ctx context.Context, tx *gorm.DB, inc *domain.Incident) error {
+	if err := checkIncidentRefs(tx, inc, 0); err != nil {
+		return err
+	}
+	now := s.now()
+	inc.CreatedAt, inc.UpdatedAt, inc.Version = now, now, 1
+	row, err := newIncidentRow(inc)
+	if err != nil {
+		return err
+	}
+	if err := tx.Create(row).Error; err != nil {
+		return err
+	}
+	inc.ID = row.ID
+	if err := writeIncidentActors(tx, inc.ID, inc.Actors); err != nil {
+		return err
+	}
+	return appendHistory(tx, collIncidents, strconv.FormatInt(inc.ID, 10), 1, opCreate, now, domain.PrincipalName(ctx), inc)
+}
+
+// ReplaceIncident overwrites a live incident, checking ifVersion when set.
+func (s *Store) ReplaceIncident(ctx context.Context, id int64, inc *domain.Incident, ifVersion int) error {
+	inc.ApplyDefaults()
+	if err := inc.Validate(); err != nil {
+		return err
+	}
+	return translate(s.transact(ctx, func(tx *gorm.DB) error {
+		return s.replaceIncident(ctx, tx, id, inc, ifVersion)
+	}))
+}
+
+func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc *domain.Incident, ifVersion int) error {
+	cur, err := s.findIncident(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	if err := checkVersion(ifVersion, cur.Version); err != nil {
+		return err
+	}
+	if err := checkIncidentRefs(tx, inc, id); err != nil {
+		return err
+	}
+	inc.ID, inc.CreatedAt, inc.UpdatedAt, inc.Version = id, cur.CreatedAt, s.now(), cur.Version+1
+	row, err := newIncidentRow(inc)
+	if err != nil {
+		return err
+	}
+	err = tx.Model(&incidentRow{}).Where("id = ?", id).Select("*").Omit("id", "deleted_at").Updates(row).Error
+	if err != nil {
+		return err
+	}
+	if err := tx.Where("incident_id = ?", id).Delete(&incidentActorRow{}).Error; err != nil {
+		return err
+	}
+	if err := writeIncidentActors(tx, id, inc.Actors); err != nil {
+		return err
+	}
+	return appendHistory(tx, collIncidents, strconv.FormatInt(id, 10), inc.Version, opUpdate, inc.UpdatedAt, domain.PrincipalName(ctx), inc)
+}
+
+// DeleteIncident removes a live incident from every listing; its history,
+// with a final delete version, stays readable.
+func (s *Store) DeleteIncident(ctx context.Context, id int64, ifVersion int) error {
+	return translate(s.transact(ctx, func(tx *gorm.DB) error {
+		cur, err := s.findIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(ifVersion, cur.Version); err != nil {
+			return err
+		}
+		now := s.now()
+		cur.Version++
+		cur.UpdatedAt = now
+		err = tx.Model(&incidentRow{}).Where("id = ?", id).
+			Updates(map[string]any{"deleted_at": micros(now), "updated_at": micros(now), "version": cur.Version}).Error
+		if err != nil {
+			return err
+		}
+		return appendHistory(tx, collIncidents, strconv.FormatInt(id, 10), cur.Version, opDelete, now, domain.PrincipalName(ctx), cur)
+	}))
+}
+
+// IncidentHistory returns every version of an incident, oldest first.
+func (s *Store) IncidentHistory(ctx context.Context, id int64) ([]domain.Version[domain.Incident], error) {
+	return readHistory[domain.Incident](ctx, s.read, collIncidents, strconv.FormatInt(id, 10))
+}
+
+func writeIncidentActors(tx *gorm.DB, id int64, actors []domain.IncidentActor) error {
+	if len(actors) == 0 {
+		return nil
+	}
+	rows := make([]incidentActorRow, len(actors))
+	for i, a := range actors {
+		rows[i] = incidentActorRow{IncidentID: id, ActorID: a.ActorID, Role: string(a.Role)}
+	}
+	return tx.Create(&rows).Error
+}
+
+// checkIncidentRefs reports references to missing facilities or actors and
+// an external_id another incident holds, each by field.
+func checkIncidentRefs(tx *gorm.DB, inc *domain.Incident, selfID int64) error {
+	var p domain.Problems
+	if inc.FacilityID != nil {
+		var n int64
+		if err := tx.Raw(`SELECT count(*) FROM facilities WHERE id = ? AND deleted_at IS NULL`, *inc.FacilityID).Scan(&n).Error; err != nil {
+			return err
+		}
+		if n == 0 {
+			p.Add("properties.facility_id", "facility %d does not exist", *inc.FacilityID)
+		}
+	}
+	for i, a := range inc.Actors {
+		var n int64
+		if err := tx.Raw(`SELECT count(*) FROM actors WHERE id = ? AND deleted_at IS NULL`, a.ActorID).Scan(&n).Error; err != nil {
+			return err
+		}
+		if n == 0 {
+			p.Add(fmt.Sprintf("properties.actors[%d].actor_id", i), "actor %q does not exist", a.ActorID)
+		}
+	}
+	if err := p.Err(); err != nil {
+		return err
+	}
+	if inc.ExternalID != nil {
+		var other int64
+		err := tx.Raw(`SELECT id FROM incidents WHERE external_id = ? AND id != ?`, *inc.ExternalID, selfID).Scan(&other).Error
+		if err != nil {
+			return err
+		}
+		if other != 0 {
+			return &domain.Error{Code: domain.ECONFLICT, Message: fmt.Sprintf("external_id %q belongs to incident %d", *inc.ExternalID, other),
+				Fields: []domain.FieldError{{Field: "properties.external_id", Message: fmt.Sprintf("already used by incident %d", other)}}}
+		}
+	}
+	return nil
+}
+
+// checkVersion returns EPRECONDITION when the caller expected another version.
+func checkVersion(want, have int) error {
+	if want != 0 && want != have {
+		return domain.Errorf(domain.EPRECONDITION, "the record is at version %d, not %d", have, want)
+	}
+	return nil
+}

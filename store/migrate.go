@@ -1,0 +1,191 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// migration is one schema step. Steps run in order, each in its own
+// transaction, and are recorded in schema_migrations so each runs once.
+// sqlite holds the SQLite statements; a PostGIS backend adds its own list.
+type migration struct {
+	version int
+	name    string
+	sqlite  []string
+}
+
+var migrations = []migration{
+	{1, "core tables", []string{
+		`CREATE TABLE facilities (
+			id INTEGER PRIMARY KEY,
+			lon REAL NOT NULL,
+			lat REAL NOT NULL,
+			name TEXT NOT NULL,
+			kind TEXT NOT NULL,
+			country TEXT NOT NULL DEFAULT '',
+			city TEXT NOT NULL DEFAULT '',
+			alert_radius_m REAL NOT NULL,
+			posture TEXT NOT NULL,
+			created_at INTEGER NOT NULL,
+			updated_at INTEGER NOT NULL,
+			version INTEGER NOT NULL,
+			deleted_at INTEGER
+		)`,
+		`CREATE TABLE actors (
+			id TEXT PRIMARY KEY,
+			name TEXT NOT NULL,
+			kind TEXT NOT NULL,
+			aliases TEXT NOT NULL DEFAULT '[]',
+			country TEXT NOT NULL DEFAULT '',
+			description TEXT NOT NULL DEFAULT '',
+			created_at INTEGER NOT NULL,
+			updated_at INTEGER NOT NULL,
+			version INTEGER NOT NULL,
+			deleted_at INTEGER
+		)`,
+		`CREATE TABLE incidents (
+			id INTEGER PRIMARY KEY,
+			lon REAL NOT NULL,
+			lat REAL NOT NULL,
+			type TEXT NOT NULL,
+			title TEXT NOT NULL,
+			description TEXT NOT NULL DEFAULT '',
+			occurred_at INTEGER NOT NULL,
+			time_precision TEXT NOT NULL,
+			location_precision TEXT NOT NULL,
+			severity INTEGER NOT NULL,
+			status TEXT NOT NULL,
+			country TEXT NOT NULL DEFAULT '',
+			facility_id INTEGER REFERENCES facilities(id),
+			killed INTEGER NOT NULL DEFAULT 0,
+			injured INTEGER NOT NULL DEFAULT 0,
+			external_id TEXT UNIQUE,
+			extra TEXT NOT NULL DEFAULT '{}',
+			created_at INTEGER NOT NULL,
+			updated_at INTEGER NOT NULL,
+			version INTEGER NOT NULL,
+			deleted_at INTEGER
+		)`,
+		`CREATE INDEX incidents_occurred_at ON incidents(occurred_at, id) WHERE deleted_at IS NULL`,
+		`CREATE INDEX incidents_severity ON incidents(severity, id) WHERE deleted_at IS NULL`,
+		`CREATE INDEX incidents_facility ON incidents(facility_id) WHERE facility_id IS NOT NULL`,
+		`CREATE TABLE incident_actors (
+			incident_id INTEGER NOT NULL REFERENCES incidents(id),
+			actor_id TEXT NOT NULL REFERENCES actors(id),
+			role TEXT NOT NULL,
+			PRIMARY KEY (incident_id, actor_id, role)
+		) WITHOUT ROWID`,
+		`CREATE INDEX incident_actors_actor ON incident_actors(actor_id, incident_id)`,
+		`CREATE TABLE relations (
+			id INTEGER PRIMARY KEY,
+			subject_id TEXT NOT NULL REFERENCES actors(id),
+			kind TEXT NOT NULL,
+			target_id TEXT NOT NULL REFERENCES actors(id),
+			valid_from INTEGER,
+			valid_to INTEGER,
+			source TEXT NOT NULL DEFAULT '',
+			created_at INTEGER NOT NULL
+		)`,
+		`CREATE INDEX relations_subject ON relations(subject_id)`,
+		`CREATE INDEX relations_target ON relations(target_id)`,
+		`CREATE TABLE postures (
+			id INTEGER PRIMARY KEY,
+			facility_id INTEGER NOT NULL REFERENCES facilities(id),
+			posture TEXT NOT NULL,
+			effective_at INTEGER NOT NULL,
+			reason TEXT NOT NULL DEFAULT '',
+			recorded_at INTEGER NOT NULL,
+			recorded_by TEXT NOT NULL
+		)`,
+		`CREATE INDEX postures_facility ON postures(facility_id, effective_at)`,
+		// history is append-only: no code path updates or deletes its rows.
+		`CREATE TABLE history (
+			id INTEGER PRIMARY KEY,
+			collection TEXT NOT NULL,
+			record_id TEXT NOT NULL,
+			version INTEGER NOT NULL,
+			op TEXT NOT NULL,
+			changed_at INTEGER NOT NULL,
+			changed_by TEXT NOT NULL,
+			snapshot TEXT NOT NULL,
+			UNIQUE (collection, record_id, version)
+		)`,
+		`CREATE TRIGGER history_no_update BEFORE UPDATE ON history
+			BEGIN SELECT RAISE(ABORT, 'history is append-only'); END`,
+		`CREATE TRIGGER history_no_delete BEFORE DELETE ON history
+			BEGIN SELECT RAISE(ABORT, 'history is append-only'); END`,
+		`CREATE TABLE tokens (
+			id INTEGER PRIMARY KEY,
+			name TEXT NOT NULL,
+			role TEXT NOT NULL,
+			hash TEXT NOT NULL UNIQUE,
+			created_at INTEGER NOT NULL,
+			expires_at INTEGER,
+			revoked_at INTEGER
+		)`,
+	}},
+	{2, "spatial and text indexes", []string{
+		// R*Trees answer bbox and radius prefilters. The auxiliary columns
+		// hold exact coordinates and the sort key, so the hot queries filter
+		// and order candidates without touching the incidents table. Only
+		// live rows are indexed; triggers keep the trees in step with the
+		// tables inside every write transaction.
+		`CREATE VIRTUAL TABLE incidents_rtree USING rtree(id, min_lon, max_lon, min_lat, max_lat, +lon REAL, +lat REAL, +occurred_at INTEGER)`,
+		`CREATE TRIGGER incidents_rtree_insert AFTER INSERT ON incidents WHEN new.deleted_at IS NULL BEGIN
+			INSERT INTO incidents_rtree VALUES (new.id, new.lon, new.lon, new.lat, new.lat, new.lon, new.lat, new.occurred_at);
+		END`,
+		`CREATE TRIGGER incidents_rtree_update AFTER UPDATE OF lon, lat, occurred_at, deleted_at ON incidents BEGIN
+			DELETE FROM incidents_rtree WHERE id = old.id;
+			INSERT INTO incidents_rtree SELECT new.id, new.lon, new.lon, new.lat, new.lat, new.lon, new.lat, new.occurred_at WHERE new.deleted_at IS NULL;
+		END`,
+		`CREATE VIRTUAL TABLE facilities_rtree USING rtree(id, min_lon, max_lon, min_lat, max_lat, +lon REAL, +lat REAL)`,
+		`CREATE TRIGGER facilities_rtree_insert AFTER INSERT ON facilities WHEN new.deleted_at IS NULL BEGIN
+			INSERT INTO facilities_rtree VALUES (new.id, new.lon, new.lon, new.lat, new.lat, new.lon, new.lat);
+		END`,
+		`CREATE TRIGGER facilities_rtree_update AFTER UPDATE OF lon, lat, deleted_at ON facilities BEGIN
+			DELETE FROM facilities_rtree WHERE id = old.id;
+			INSERT INTO facilities_rtree SELECT new.id, new.lon, new.lon, new.lat, new.lat, new.lon, new.lat WHERE new.deleted_at IS NULL;
+		END`,
+		// Full-text search over titles and descriptions for q=.
+		`CREATE VIRTUAL TABLE incidents_fts USING fts5(title, description, content='incidents', content_rowid='id', tokenize='unicode61 remove_diacritics 2')`,
+		`CREATE TRIGGER incidents_fts_insert AFTER INSERT ON incidents BEGIN
+			INSERT INTO incidents_fts(rowid, title, description) VALUES (new.id, new.title, new.description);
+		END`,
+		`CREATE TRIGGER incidents_fts_update AFTER UPDATE OF title, description ON incidents BEGIN
+			INSERT INTO incidents_fts(incidents_fts, rowid, title, description) VALUES ('delete', old.id, old.title, old.description);
+			INSERT INTO incidents_fts(rowid, title, description) VALUES (new.id, new.title, new.description);
+		END`,
+	}},
+}
+
+// migrate applies every migration not yet recorded.
+func migrate(db *gorm.DB) error {
+	if err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`).Error; err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	for _, m := range migrations {
+		err := db.Transaction(func(tx *gorm.DB) error {
+			var n int64
+			if err := tx.Raw(`SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n).Error; err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			for _, stmt := range m.sqlite {
+				if err := tx.Exec(stmt).Error; err != nil {
+					return err
+				}
+			}
+			return tx.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.version, m.name, time.Now().Unix()).Error
+		})
+		if err != nil {
+			return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	return nil
+}

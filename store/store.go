@@ -1,0 +1,231 @@
+// Package store implements postwatch's domain services on GORM and SQLite:
+// versioned migrations, R*Tree spatial indexes, full-text search and record
+// history, each write in one transaction.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/geo"
+)
+
+// Durability is the SQLite synchronous setting.
+type Durability string
+
+const (
+	// DurabilityFull fsyncs the WAL at every commit: an acknowledged write
+	// survives a process crash and a power loss.
+	DurabilityFull Durability = "full"
+	// DurabilityNormal fsyncs only at checkpoints: an acknowledged write
+	// survives a process crash; a power loss may roll back the last commits.
+	DurabilityNormal Durability = "normal"
+)
+
+// Options tune how the database is opened.
+type Options struct {
+	Durability Durability
+	ReadConns  int // size of the read pool; 0 means one per CPU, at least 4
+}
+
+// Store is the SQLite implementation of the domain services. Writes go
+// through one connection, so SQLite never sees two writers from this
+// process; reads use a pool of read-only connections, which WAL lets run
+// beside the writer.
+type Store struct {
+	write *gorm.DB
+	read  *gorm.DB
+	// Now is the store's clock; tests set it.
+	Now func() time.Time
+
+	extentMu    sync.Mutex
+	extentCache map[string]cachedExtent
+}
+
+const driverName = "sqlite3_postwatch"
+
+var registerDriver sync.Once
+
+// Open opens (creating if needed) the SQLite database at path and applies
+// pending migrations.
+func Open(dsn string, opts Options) (*Store, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return nil, domain.Errorf(domain.EINVALID, "the PostgreSQL/PostGIS backend is not part of this build yet; use a SQLite file path")
+	}
+	if dsn == "" || strings.HasPrefix(dsn, ":memory:") || strings.Contains(dsn, "mode=memory") {
+		return nil, domain.Errorf(domain.EINVALID, "database must be a file path (each pooled connection to :memory: would see its own empty database)")
+	}
+	registerDriver.Do(func() {
+		sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+			return c.RegisterFunc("pw_distance", distanceFunc, true)
+		}})
+	})
+	if opts.Durability == "" {
+		opts.Durability = DurabilityFull
+	}
+	if opts.Durability != DurabilityFull && opts.Durability != DurabilityNormal {
+		return nil, domain.Errorf(domain.EINVALID, "durability %q is not full or normal", opts.Durability)
+	}
+	if opts.ReadConns <= 0 {
+		opts.ReadConns = max(4, runtime.NumCPU())
+	}
+	path := strings.TrimPrefix(dsn, "file:")
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	params := url.Values{}
+	params.Set("_journal_mode", "WAL")
+	params.Set("_foreign_keys", "on")
+	params.Set("_busy_timeout", "10000")
+	params.Set("_synchronous", strings.ToUpper(string(opts.Durability)))
+	params.Set("_cache_size", "-32000")
+	// BEGIN IMMEDIATE takes the write lock up front, so a transaction never
+	// fails half-way on a lock another process (an import) holds.
+	params.Set("_txlock", "immediate")
+	write, err := openGorm("file:"+path+"?"+params.Encode(), 1)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(write); err != nil {
+		closeGorm(write)
+		return nil, err
+	}
+	params.Set("_query_only", "1")
+	params.Set("_txlock", "deferred")
+	read, err := openGorm("file:"+path+"?"+params.Encode(), opts.ReadConns)
+	if err != nil {
+		closeGorm(write)
+		return nil, err
+	}
+	return &Store{write: write, read: read, Now: time.Now, extentCache: map[string]cachedExtent{}}, nil
+}
+
+func openGorm(dsn string, conns int) (*gorm.DB, error) {
+	db, err := gorm.Open(sqlite.New(sqlite.Config{DriverName: driverName, DSN: dsn}), &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		PrepareStmt:            true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	sqlDB.SetMaxOpenConns(conns)
+	sqlDB.SetMaxIdleConns(conns)
+	sqlDB.SetConnMaxIdleTime(0)
+	if err := sqlDB.Ping(); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return db, nil
+}
+
+func closeGorm(db *gorm.DB) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Close checkpoints the WAL into the main file and closes every connection.
+func (s *Store) Close() error {
+	errRead := closeGorm(s.read)
+	// A truncating checkpoint leaves a self-contained database file behind.
+	errCkpt := s.write.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`).Error
+	return errors.Join(errRead, errCkpt, closeGorm(s.write))
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.read.WithContext(ctx).Raw(`SELECT 1`).Scan(&one).Error
+}
+
+// Backup writes a consistent copy of the live database to path, which must
+// not exist. VACUUM INTO reads one snapshot, so writers may go on meanwhile.
+func (s *Store) Backup(ctx context.Context, path string) error {
+	return s.read.WithContext(ctx).Exec(`VACUUM INTO ?`, path).Error
+}
+
+// distanceFunc is pw_distance(lon1, lat1, lon2, lat2) in SQL: the geodesic
+// distance in meters, computed by orb, so SQL filters and sorts by the same
+// distance the API reports.
+func distanceFunc(lon1, lat1, lon2, lat2 float64) float64 {
+	return geo.Distance([2]float64{lon1, lat1}, [2]float64{lon2, lat2})
+}
+
+// transact runs fn in one write transaction and, once it commits, drops
+// the cached extents it may have changed.
+func (s *Store) transact(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	err := s.write.WithContext(ctx).Transaction(fn)
+	if err == nil {
+		s.forgetExtents()
+	}
+	return err
+}
+
+// now returns the store clock's time at the microsecond precision stored.
+func (s *Store) now() time.Time {
+	return s.Now().UTC().Truncate(time.Microsecond)
+}
+
+// translate maps storage errors to domain errors at the store boundary.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	if errors.Is(err, gorm.ErrRecordNotFound) || errors.Is(err, sql.ErrNoRows) {
+		return domain.Errorf(domain.ENOTFOUND, "not found")
+	}
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		switch se.ExtendedCode {
+		case sqlite3.ErrConstraintUnique, sqlite3.ErrConstraintPrimaryKey:
+			return domain.Errorf(domain.ECONFLICT, "a record with that key already exists")
+		case sqlite3.ErrConstraintForeignKey:
+			return domain.Errorf(domain.EINVALID, "a referenced record does not exist")
+		}
+	}
+	return err
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func microsPtr(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	v := t.UnixMicro()
+	return &v
+}
+
+func timePtr(us *int64) *time.Time {
+	if us == nil {
+		return nil
+	}
+	t := fromMicros(*us)
+	return &t
+}
