@@ -196,3 +196,21 @@ func securityHeaders(c *gin.Context) {
 	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
 	c.Next()
 }
+
+// RouteInfo describes a registered route, for tests and documentation.
+type RouteInfo struct {
+	Method      string
+	Path        string // gin syntax
+	OpenAPIPath string
+	Role        domain.Role
+	Public      bool
+}
+
+// Routes lists every registered route with the role it needs.
+func (s *Server) Routes() []RouteInfo {
+	out := make([]RouteInfo, len(s.routes))
+	for i, r := range s.routes {
+		out[i] = RouteInfo{Method: r.method, Path: r.path, OpenAPIPath: openAPIPath(r.path), Role: r.role, Public: r.public}
+	}
+	return out
+}

@@ -1,0 +1,183 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/postwatch/postwatch/api"
+	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
+)
+
+// env is a server on a real SQLite file with one token per role.
+type env struct {
+	t      *testing.T
+	store  *store.Store
+	server *api.Server
+	tokens map[domain.Role]string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "test.db"), store.Options{Durability: store.DurabilityNormal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := api.New(api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st, DB: st}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, store: st, server: srv, tokens: map[domain.Role]string{}}
+	for _, role := range domain.Roles {
+		secret, err := st.CreateToken(context.Background(), &domain.Token{Name: string(role) + "-tester", Role: role})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.tokens[role] = secret
+	}
+	return e
+}
+
+// response is a recorded HTTP response.
+type response struct {
+	*httptest.ResponseRecorder
+	t *testing.T
+}
+
+// do sends a request through the real router. body may be a string, []byte
+// or any value to encode as JSON; role "" sends no token.
+func (e *env) do(method, url string, body any, role domain.Role, headers ...string) *response {
+	e.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		r = bytes.NewReader(data)
+	}
+	req := httptest.NewRequest(method, url, r)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if role != "" {
+		req.Header.Set("Authorization", "Bearer "+e.tokens[role])
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	e.server.ServeHTTP(rec, req)
+	return &response{rec, e.t}
+}
+
+// json decodes the body into a generic value.
+func (r *response) json() map[string]any {
+	r.t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(r.Body.Bytes(), &v); err != nil {
+		r.t.Fatalf("body is not a JSON object: %v\n%s", err, r.Body.String())
+	}
+	return v
+}
+
+// wantStatus fails the test unless the status is want.
+func (r *response) wantStatus(want int) *response {
+	r.t.Helper()
+	if r.Code != want {
+		r.t.Fatalf("status %d, want %d; body: %s", r.Code, want, r.Body.String())
+	}
+	return r
+}
+
+// wantProblem checks a problem+json answer with status and, if field is
+// set, an errors entry naming it.
+func (r *response) wantProblem(status int, field string) {
+	r.t.Helper()
+	r.wantStatus(status)
+	if ct := r.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+		r.t.Fatalf("Content-Type %q, want application/problem+json", ct)
+	}
+	p := r.json()
+	if int(p["status"].(float64)) != status || p["title"] == "" || p["type"] == "" {
+		r.t.Fatalf("malformed problem: %s", r.Body.String())
+	}
+	if field == "" {
+		return
+	}
+	errs, _ := p["errors"].([]any)
+	for _, e := range errs {
+		if e.(map[string]any)["field"] == field {
+			return
+		}
+	}
+	r.t.Fatalf("problem does not name field %q: %s", field, r.Body.String())
+}
+
+// incidentJSON is a valid incident Feature; edits are merged into properties.
+func incidentJSON(lon, lat float64, props map[string]any) map[string]any {
+	p := map[string]any{
+		"type": "indirect_fire", "title": "Rockets near the consulate", "occurred_at": "2018-09-08T05:00:00Z",
+		"severity": 3,
+	}
+	for k, v := range props {
+		if v == nil {
+			delete(p, k)
+		} else {
+			p[k] = v
+		}
+	}
+	return map[string]any{"type": "Feature", "geometry": map[string]any{"type": "Point", "coordinates": []any{lon, lat}}, "properties": p}
+}
+
+// createIncident posts an incident as an officer and returns its id.
+func (e *env) createIncident(lon, lat float64, props map[string]any) int64 {
+	e.t.Helper()
+	r := e.do("POST", "/collections/incidents/items", incidentJSON(lon, lat, props), domain.RoleOfficer).wantStatus(http.StatusCreated)
+	return int64(r.json()["id"].(float64))
+}
+
+func facilityJSON(lon, lat float64, name string) map[string]any {
+	return map[string]any{"type": "Feature", "geometry": map[string]any{"type": "Point", "coordinates": []any{lon, lat}},
+		"properties": map[string]any{"name": name, "kind": "consulate_general", "country": "IQ", "city": "Basrah"}}
+}
+
+func (e *env) createFacility(lon, lat float64, name string) int64 {
+	e.t.Helper()
+	r := e.do("POST", "/collections/facilities/items", facilityJSON(lon, lat, name), domain.RoleAdmin).wantStatus(http.StatusCreated)
+	return int64(r.json()["id"].(float64))
+}
+
+// count returns numberMatched of an items query as an analyst.
+func (e *env) count(url string) int {
+	e.t.Helper()
+	r := e.do("GET", url, nil, domain.RoleAnalyst).wantStatus(http.StatusOK)
+	return int(r.json()["numberMatched"].(float64))
+}
+
+// ids returns the feature ids of an items query, in order.
+func (e *env) ids(url string) []int64 {
+	e.t.Helper()
+	r := e.do("GET", url, nil, domain.RoleAnalyst).wantStatus(http.StatusOK)
+	var out []int64
+	for _, f := range r.json()["features"].([]any) {
+		out = append(out, int64(f.(map[string]any)["id"].(float64)))
+	}
+	return out
+}
