@@ -118,21 +118,21 @@ func ParseNear(near, radius string) (*domain.Near, error) {
 // clamped, as OGC API – Features requires.
 func ParsePage(q url.Values) (domain.Page, error) {
 	p := domain.Page{Limit: domain.DefaultLimit}
-	if v := q.Get("limit"); v != "" {
+	if v, ok := lookup(q, "limit"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
 			return p, domain.InvalidField("limit", "must be a positive integer")
 		}
 		p.Limit = min(n, domain.MaxLimit)
 	}
-	if v := q.Get("offset"); v != "" {
+	if v, ok := lookup(q, "offset"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			return p, domain.InvalidField("offset", "must be a non-negative integer")
 		}
 		p.Offset = n
 	}
-	if v := q.Get("cursor"); v != "" {
+	if v, ok := lookup(q, "cursor"); ok {
 		c, err := DecodeCursor(v)
 		if err != nil {
 			return p, err
@@ -213,7 +213,7 @@ func ParseIncidentFilter(q url.Values) (domain.IncidentFilter, error) {
 	if f.BBox, f.Near, err = parseSpatial(q); err != nil {
 		return f, err
 	}
-	if v := q.Get("datetime"); v != "" {
+	if v, ok := lookup(q, "datetime"); ok {
 		if f.Time, err = ParseDatetime(v); err != nil {
 			return f, err
 		}
@@ -314,6 +314,9 @@ func parseSpatial(q url.Values) ([]orb.Bound, *domain.Near, error) {
 		}
 	}
 	if v, ok := lookup(q, "near"); ok {
+		if q.Has("radius") && q.Get("radius") == "" {
+			return nil, nil, domain.InvalidField("radius", "is empty; give meters, or leave radius out for the default %d", domain.DefaultRadius)
+		}
 		if near, err = ParseNear(v, q.Get("radius")); err != nil {
 			return nil, nil, err
 		}

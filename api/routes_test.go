@@ -84,4 +84,3 @@ func TestAccessTokenQueryParameter(t *testing.T) {
 	e.do("GET", "/collections?access_token="+e.tokens[domain.RoleAnalyst], nil, "").wantStatus(http.StatusOK)
 	e.do("GET", "/collections?access_token=wrong", nil, "").wantProblem(http.StatusUnauthorized, "")
 }
-

@@ -73,11 +73,20 @@ func NewBBox(minLon, minLat, maxLon, maxLat float64) (BBox, error) {
 	return BBox{minLon, minLat, maxLon, maxLat}, nil
 }
 
-// Bounds splits the box into one or two orb.Bounds that do not cross the
-// antimeridian. Edges are inclusive.
+// Bounds splits the box into orb.Bounds that do not cross the antimeridian.
+// Edges are inclusive. Longitudes -180 and 180 are one meridian, so a box
+// with an edge on one of them also gets the line on the other: a point
+// stored at -180 lies on the east edge of a box ending at 180.
 func (b BBox) Bounds() []orb.Bound {
 	if b.MinLon <= b.MaxLon {
-		return []orb.Bound{{Min: orb.Point{b.MinLon, b.MinLat}, Max: orb.Point{b.MaxLon, b.MaxLat}}}
+		out := []orb.Bound{{Min: orb.Point{b.MinLon, b.MinLat}, Max: orb.Point{b.MaxLon, b.MaxLat}}}
+		if b.MaxLon == 180 && b.MinLon > -180 {
+			out = append(out, orb.Bound{Min: orb.Point{-180, b.MinLat}, Max: orb.Point{-180, b.MaxLat}})
+		}
+		if b.MinLon == -180 && b.MaxLon < 180 {
+			out = append(out, orb.Bound{Min: orb.Point{180, b.MinLat}, Max: orb.Point{180, b.MaxLat}})
+		}
+		return out
 	}
 	return []orb.Bound{
 		{Min: orb.Point{b.MinLon, b.MinLat}, Max: orb.Point{180, b.MaxLat}},

@@ -27,8 +27,8 @@ type Services struct {
 }
 
 type dataSet struct {
-	Actors     []domain.Actor `json:"actors"`
-	Relations  []struct {
+	Actors    []domain.Actor `json:"actors"`
+	Relations []struct {
 		SubjectID string     `json:"subject_id"`
 		Kind      string     `json:"kind"`
 		TargetID  string     `json:"target_id"`

@@ -96,8 +96,9 @@ func (s *Store) incidentWhere(ctx context.Context, f domain.IncidentFilter) (*wh
 	if f.SeverityMin != nil {
 		w.add("i.severity >= ?", *f.SeverityMin)
 	}
-	if f.Text != "" {
-		w.add("i.id IN (SELECT rowid FROM incidents_fts WHERE incidents_fts MATCH ?)", ftsQuery(f.Text))
+	// Text of only spaces has no words; an empty MATCH is an FTS5 error.
+	if q := ftsQuery(f.Text); q != "" {
+		w.add("i.id IN (SELECT rowid FROM incidents_fts WHERE incidents_fts MATCH ?)", q)
 	}
 	if len(f.ActorIDs) > 0 {
 		if err := s.actorFilter(ctx, w, f.ActorIDs, f.Attribution); err != nil {

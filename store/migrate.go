@@ -148,8 +148,10 @@ var migrations = []migration{
 			DELETE FROM facilities_rtree WHERE id = old.id;
 			INSERT INTO facilities_rtree SELECT new.id, new.lon, new.lon, new.lat, new.lat, new.lon, new.lat WHERE new.deleted_at IS NULL;
 		END`,
-		// Full-text search over titles and descriptions for q=.
-		`CREATE VIRTUAL TABLE incidents_fts USING fts5(title, description, content='incidents', content_rowid='id', tokenize='unicode61 remove_diacritics 2')`,
+		// Full-text search over titles and descriptions for q=, which
+		// matches all words anywhere: no phrase queries, so detail=none
+		// keeps the index small and its upkeep cheap.
+		`CREATE VIRTUAL TABLE incidents_fts USING fts5(title, description, content='incidents', content_rowid='id', tokenize='unicode61 remove_diacritics 2', detail=none)`,
 		`CREATE TRIGGER incidents_fts_insert AFTER INSERT ON incidents BEGIN
 			INSERT INTO incidents_fts(rowid, title, description) VALUES (new.id, new.title, new.description);
 		END`,

@@ -2,6 +2,7 @@ package store
 
 import (
 	"strings"
+	"unicode"
 
 	"github.com/paulmach/orb"
 
@@ -79,12 +80,18 @@ func spatialFilter(w *where, table string, bbox []orb.Bound, near *domain.Near) 
 	}
 }
 
-// ftsQuery turns free words into an FTS5 query matching all of them, each
-// quoted so that FTS5 operators in user input are taken literally.
+// ftsQuery turns free text into an FTS5 query matching all of its words,
+// each quoted so that FTS5 operators in user input are taken literally.
+// Words are split where the unicode61 tokenizer splits them (at anything
+// but letters, digits and marks), so "al-Asad" or "Kata'ib" become two
+// one-token strings: a quoted string of several tokens is a phrase query,
+// which the detail=none index rejects with an error.
 func ftsQuery(text string) string {
-	words := strings.Fields(text)
+	words := strings.FieldsFunc(text, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsNumber(r) && !unicode.IsMark(r) && !unicode.Is(unicode.Co, r)
+	})
 	for i, w := range words {
-		words[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"`
+		words[i] = `"` + w + `"`
 	}
 	return strings.Join(words, " ")
 }

@@ -48,6 +48,7 @@ type Options struct {
 type Store struct {
 	write *gorm.DB
 	read  *gorm.DB
+	path  string
 	// Now is the store's clock; tests set it.
 	Now func() time.Time
 
@@ -110,7 +111,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 		closeGorm(write)
 		return nil, err
 	}
-	return &Store{write: write, read: read, Now: time.Now, extentCache: map[string]cachedExtent{}}, nil
+	return &Store{write: write, read: read, path: path, Now: time.Now, extentCache: map[string]cachedExtent{}}, nil
 }
 
 func openGorm(dsn string, conns int) (*gorm.DB, error) {
@@ -158,10 +159,18 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.read.WithContext(ctx).Raw(`SELECT 1`).Scan(&one).Error
 }
 
-// Backup writes a consistent copy of the live database to path, which must
-// not exist. VACUUM INTO reads one snapshot, so writers may go on meanwhile.
-func (s *Store) Backup(ctx context.Context, path string) error {
-	return s.read.WithContext(ctx).Exec(`VACUUM INTO ?`, path).Error
+// Backup writes a consistent copy of the live database to target, which
+// must not exist. VACUUM INTO reads one snapshot, so writers go on
+// meanwhile; it runs on a connection of its own because the read pool is
+// query-only and the writer must stay free for writes.
+func (s *Store) Backup(ctx context.Context, target string) error {
+	db, err := sql.Open(driverName, "file:"+s.path+"?mode=ro&_busy_timeout=10000")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, `VACUUM INTO ?`, target)
+	return err
 }
 
 // distanceFunc is pw_distance(lon1, lat1, lon2, lat2) in SQL: the geodesic

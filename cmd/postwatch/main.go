@@ -157,6 +157,7 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer st.Close()
 	if err := st.Backup(ctx, target); err != nil {
+		os.Remove(target) // a half-written copy must not pass for a backup
 		return fmt.Errorf("backup: %w", err)
 	}
 	fmt.Fprintf(stdout, "backup written to %s\n", target)

@@ -1,0 +1,123 @@
+package api_test
+
+import (
+	"errors"
+	"net/url"
+	"testing"
+
+	"github.com/postwatch/postwatch/api"
+	"github.com/postwatch/postwatch/domain"
+)
+
+// checkInvalid fails unless err is nil or an EINVALID error naming a field:
+// hostile input must be refused with a message, never panic or go unnamed.
+func checkInvalid(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	var de *domain.Error
+	if !errors.As(err, &de) {
+		t.Fatalf("error is not a domain error: %v", err)
+	}
+	if de.Code != domain.EINVALID && de.Code != domain.EPRECONDITION {
+		t.Fatalf("code %s for bad input: %v", de.Code, err)
+	}
+	if len(de.Fields) == 0 || de.Fields[0].Field == "" {
+		t.Fatalf("error names no field: %v", err)
+	}
+}
+
+func FuzzParseBBox(f *testing.F) {
+	for _, s := range []string{"1,2,3,4", "170,-10,-170,10", "-180,-90,180,90", "1,2,3", "a,b,c,d", "1e309,0,0,0", "NaN,0,1,1", "0,5,1,4"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		bs, err := api.ParseBBox(s)
+		checkInvalid(t, err)
+		for _, b := range bs {
+			if b.Min[1] > b.Max[1] || b.Min[0] > b.Max[0] || b.Min[0] < -180 || b.Max[0] > 180 {
+				t.Fatalf("bbox %q parsed to an invalid bound %v", s, b)
+			}
+		}
+	})
+}
+
+func FuzzParseDatetime(f *testing.F) {
+	for _, s := range []string{"2018-09-07", "2018-09-01T00:00:00Z/..", "../2018-09-30", "2018-09-01/2018-09-07", "x", "../..", "2018-09-07T25:00:00Z", "/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := api.ParseDatetime(s)
+		checkInvalid(t, err)
+		if err == nil && r.Start != nil && r.End != nil && r.End.Before(*r.Start) {
+			t.Fatalf("%q parsed to an interval ending before it starts", s)
+		}
+	})
+}
+
+func FuzzParseNear(f *testing.F) {
+	f.Add("44.39,33.29", "5000")
+	f.Add("181,0", "")
+	f.Add("0,0", "-1")
+	f.Add("0,0", "NaN")
+	f.Fuzz(func(t *testing.T, near, radius string) {
+		n, err := api.ParseNear(near, radius)
+		checkInvalid(t, err)
+		if err == nil && (n.RadiusM < 0 || n.RadiusM > domain.MaxRadius) {
+			t.Fatalf("radius %q accepted as %g", radius, n.RadiusM)
+		}
+	})
+}
+
+func FuzzParsePage(f *testing.F) {
+	f.Add("limit=10&offset=5")
+	f.Add("limit=100000")
+	f.Add("cursor=eyJrIjoxLCJpIjoyfQ")
+	f.Add("cursor=%%%")
+	f.Fuzz(func(t *testing.T, query string) {
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return
+		}
+		p, err := api.ParsePage(q)
+		checkInvalid(t, err)
+		if err == nil && (p.Limit < 1 || p.Limit > domain.MaxLimit || p.Offset < 0) {
+			t.Fatalf("%q parsed to page %+v", query, p)
+		}
+	})
+}
+
+func FuzzDecodeIncident(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"Feature","geometry":{"type":"Point","coordinates":[47.66,30.55]},"properties":{"type":"ied","title":"t","occurred_at":"2018-09-08T05:00:00Z"}}`,
+		`{"type":"Feature","geometry":{"type":"Point","coordinates":[47.66,95]},"properties":{}}`,
+		`{"type":"Feature","geometry":{"type":"LineString","coordinates":[[0,0],[1,1]]},"properties":{}}`,
+		`{"type":"Feature","geometry":null,"properties":{"severity":"3"}}`,
+		`[1,2]`, `{`, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		inc, err := api.DecodeIncident(data)
+		checkInvalid(t, err)
+		if err == nil {
+			if verr := inc.Validate(); verr != nil {
+				t.Fatalf("decoded incident does not validate: %v", verr)
+			}
+		}
+	})
+}
+
+func FuzzDecodeCursor(f *testing.F) {
+	f.Add(api.EncodeCursor(&domain.Cursor{Key: 1536364800000000, ID: 42}))
+	f.Add("")
+	f.Add("e30")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := api.DecodeCursor(s)
+		checkInvalid(t, err)
+		if err == nil && c.ID <= 0 {
+			t.Fatalf("cursor %q decoded to id %d", s, c.ID)
+		}
+	})
+}

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTokenCreate: `token create` prints the token alone, the token works
+// at once against a running server with its role, and a bad role fails.
+func TestTokenCreate(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "tokens.db")
+	srv := startServer(t, db)
+
+	r := runCLI(t, "token", "create", "--db", db, "--role", "analyst", "--name", "Ana Lyst")
+	if r.code != 0 {
+		t.Fatalf("exit %d; stderr: %s", r.code, r.stderr)
+	}
+	if !regexp.MustCompile(`^\S{20,}\n$`).MatchString(r.stdout) {
+		t.Fatalf("stdout is %q; want exactly one line holding the token", r.stdout)
+	}
+	analyst := strings.TrimSpace(r.stdout)
+	officer := newToken(t, db, "officer")
+	if analyst == officer {
+		t.Fatal("two token create calls printed the same token")
+	}
+
+	c := newClient(t, srv.base, analyst)
+	var cols struct {
+		Collections []struct{ ID string } `json:"collections"`
+	}
+	c.getJSON("/collections", &cols)
+	if len(cols.Collections) < 2 {
+		t.Errorf("GET /collections with the new token: %+v", cols)
+	}
+	body := incidentFeature("token test", 44.4, 33.3)
+	if status, resp, err := c.request("POST", "/collections/incidents/items", body); err != nil || status != http.StatusForbidden {
+		t.Errorf("POST as analyst: %d %s %v; want 403", status, resp, err)
+	}
+	co := newClient(t, srv.base, officer)
+	if status, resp, err := co.request("POST", "/collections/incidents/items", body); err != nil || status != http.StatusCreated {
+		t.Errorf("POST as officer: %d %s %v; want 201", status, resp, err)
+	}
+	// The token's name is recorded as the author of the change.
+	var h struct {
+		Versions []struct {
+			ChangedBy string `json:"changed_by"`
+		} `json:"versions"`
+	}
+	for id := range c.titles("") {
+		c.getJSON(fmt.Sprintf("/collections/incidents/items/%d/history", id), &h)
+		if len(h.Versions) != 1 || h.Versions[0].ChangedBy != "officer-e2e" {
+			t.Errorf("history of %d: %+v, want changed_by officer-e2e", id, h.Versions)
+		}
+	}
+	bad := newClient(t, srv.base, analyst+"x")
+	if status, _, err := bad.request("GET", "/collections", nil); err != nil || status != http.StatusUnauthorized {
+		t.Errorf("GET /collections with an unknown token: %d %v; want 401", status, err)
+	}
+
+	r = runCLI(t, "token", "create", "--db", db, "--role", "superuser", "--name", "x")
+	if r.code == 0 {
+		t.Errorf("--role superuser: exit 0, stdout %q; want a failure", r.stdout)
+	}
+	if r.stdout != "" {
+		t.Errorf("--role superuser printed %q on stdout; want nothing", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "role") {
+		t.Errorf("--role superuser: stderr %q does not name the role", r.stderr)
+	}
+}
+
+// importFileLines is a geojson-seq file of 53 lines: 50 good incidents
+// and bad ones on lines 7, 20 and 41.
+func importFileLines() (lines []string, bad map[int]string) {
+	bad = map[int]string{7: "latitude", 20: "type", 41: "JSON"}
+	for n := 1; n <= 53; n++ {
+		f := map[string]any{
+			"type":     "Feature",
+			"id":       fmt.Sprintf("e2e-import-%d", n),
+			"geometry": map[string]any{"type": "Point", "coordinates": []float64{44 + float64(n)/100, 33.3}},
+			"properties": map[string]any{
+				"type": "protest", "title": fmt.Sprintf("imported protest %d", n), "occurred_at": "2021-03-01T10:00:00Z",
+			},
+		}
+		switch n {
+		case 7:
+			f["geometry"] = map[string]any{"type": "Point", "coordinates": []float64{44, 95}}
+		case 20:
+			f["properties"].(map[string]any)["type"] = "alien_invasion"
+		}
+		b, _ := json.Marshal(f)
+		line := string(b)
+		if n == 41 {
+			line = line[:len(line)/2]
+		}
+		lines = append(lines, line)
+	}
+	return lines, bad
+}
+
+// TestImportWhileServing: import reports bad lines by number, keeps the
+// good ones, is visible through a running server at once, and a second
+// import of the same file updates instead of duplicating.
+func TestImportWhileServing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "import.db")
+	srv := startServer(t, db)
+	c := newClient(t, srv.base, newToken(t, db, "officer"))
+
+	lines, bad := importFileLines()
+	file := filepath.Join(dir, "incidents.geojsonl")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// The server keeps taking writes while the import runs.
+	a, st, stop := newAcked(), &writerStats{}, make(chan struct{})
+	wait := runWriters(c, 2, "concurrent write", a, st, stop)
+	r := runCLI(t, "import", "--db", db, "--format", "geojson", file)
+	close(stop)
+	wait()
+	if r.code != 0 {
+		t.Fatalf("import: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	for _, b := range st.bad {
+		t.Errorf("API write during the import: %s", b)
+	}
+	rejected := regexp.MustCompile(`(?m)^line (\d+): rejected: (.*)$`).FindAllStringSubmatch(r.stdout, -1)
+	if len(rejected) != len(bad) {
+		t.Errorf("import reported %d rejected lines, want %d (lines 7, 20, 41):\n%s", len(rejected), len(bad), r.stdout)
+	}
+	for _, m := range rejected {
+		var n int
+		fmt.Sscan(m[1], &n)
+		word, ok := bad[n]
+		if !ok {
+			t.Errorf("import rejected good line %d: %s", n, m[2])
+			continue
+		}
+		if !strings.Contains(m[2], word) {
+			t.Errorf("line %d: rejection %q does not mention %q", n, m[2], word)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^imported .*: 50 created, 0 updated, 3 rejected$`).MatchString(r.stdout) {
+		t.Errorf("summary: want \"50 created, 0 updated, 3 rejected\":\n%s", r.stdout)
+	}
+
+	// The running server shows the import at once, by external id.
+	checkImported := func() {
+		t.Helper()
+		var fc featureCollection
+		c.getJSON("/collections/incidents/items?limit=1000&q=imported", &fc)
+		got := map[string]bool{}
+		for _, f := range fc.Features {
+			if f.Properties.ExternalID != nil {
+				got[*f.Properties.ExternalID] = true
+			}
+		}
+		for n := 1; n <= 53; n++ {
+			id := fmt.Sprintf("e2e-import-%d", n)
+			if _, isBad := bad[n]; got[id] == isBad {
+				t.Errorf("external_id %s: present %v, want %v", id, got[id], !isBad)
+			}
+		}
+		if fc.NumberMatched != 50 {
+			t.Errorf("the API shows %d imported incidents, want 50", fc.NumberMatched)
+		}
+	}
+	checkImported()
+	total := c.numberMatched("")
+	if want := 50 + len(a.snapshot()); total != want {
+		t.Errorf("%d incidents in all, want 50 imported + %d posted", total, len(a.snapshot()))
+	}
+
+	r = runCLI(t, "import", "--db", db, "--format", "geojson", file)
+	if r.code != 0 {
+		t.Fatalf("second import: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if !regexp.MustCompile(`(?m)^imported .*: 0 created, 50 updated, 3 rejected$`).MatchString(r.stdout) {
+		t.Errorf("second import summary: want \"0 created, 50 updated, 3 rejected\":\n%s", r.stdout)
+	}
+	checkImported()
+	if n := c.numberMatched(""); n != total {
+		t.Errorf("after the second import %d incidents, before %d: it duplicated", n, total)
+	}
+}
+
+// TestBackupWhileWriting: a backup taken under write load is a sound
+// database holding everything acknowledged before it started, tokens
+// included, and serve opens it.
+func TestBackupWhileWriting(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "live.db")
+	srv := startServer(t, db, "--seed")
+	c := newClient(t, srv.base, newToken(t, db, "officer"))
+	seeded := c.titles("")
+
+	a, st, stop := newAcked(), &writerStats{}, make(chan struct{})
+	wait := runWriters(c, 4, "backup", a, st, stop)
+	time.Sleep(700 * time.Millisecond)
+	before := a.snapshot()
+	out := filepath.Join(dir, "copy.db")
+	r := runCLI(t, "backup", "--db", db, out)
+	time.Sleep(200 * time.Millisecond) // writes go on after the backup, too
+	close(stop)
+	wait()
+	if r.code != 0 {
+		t.Fatalf("backup: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	for _, b := range st.bad {
+		t.Errorf("API write during the backup: %s", b)
+	}
+	if len(before) < 10 {
+		t.Fatalf("only %d writes acknowledged before the backup; the test proves little", len(before))
+	}
+	if r := runCLI(t, "backup", "--db", db, out); r.code == 0 {
+		t.Errorf("a second backup over %s succeeded; it must not overwrite", out)
+	}
+
+	integrityCheck(t, out)
+	// The copy is a database serve opens, with the live tokens.
+	cp := startServer(t, out)
+	cc := newClient(t, cp.base, c.token)
+	for id, title := range seeded {
+		before[id] = title
+	}
+	have := cc.titles("")
+	for id, title := range before {
+		if have[id] != title {
+			t.Errorf("incident %d (%q), stored before the backup began, is %q in the copy", id, title, have[id])
+		}
+	}
+	if all := len(a.snapshot()) + len(seeded); len(have) > all {
+		t.Errorf("the copy holds %d incidents, more than the %d ever written", len(have), all)
+	}
+	t.Logf("%d incidents acknowledged before the backup, %d in the copy, %d in all", len(before), len(have), len(a.snapshot())+len(seeded))
+}
