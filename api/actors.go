@@ -101,8 +101,20 @@ func (s *Server) getActor(c *gin.Context) {
 	s.writeActor(c, http.StatusOK, a)
 }
 
+// actorVersion returns a function reading the actor's current version,
+// for ifMatch.
+func (s *Server) actorVersion(c *gin.Context) func() (int, error) {
+	return func() (int, error) {
+		a, err := s.actors.FindActorByID(c.Request.Context(), c.Param("actorId"))
+		if err != nil {
+			return 0, err
+		}
+		return a.Version, nil
+	}
+}
+
 func (s *Server) replaceActor(c *gin.Context) {
-	want, err := ifMatch(c)
+	want, err := ifMatch(c, s.actorVersion(c))
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -112,31 +124,36 @@ func (s *Server) replaceActor(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	s.putActor(c, body, want)
-}
-
-// putActor replaces the actor of the path with the decoded body; an id in
-// the body must name the same actor.
-func (s *Server) putActor(c *gin.Context, body []byte, want int) {
-	id := c.Param("actorId")
-	a, err := decodeActor(body)
+	a, err := decodeActorAt(c.Param("actorId"), body)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	if a.ID != "" && a.ID != id {
-		s.writeError(c, domain.InvalidField("id", "%q differs from the actor in the path; ids cannot change", a.ID))
-		return
-	}
-	if err := s.actors.ReplaceActor(c.Request.Context(), id, a, want); err != nil {
+	if err := s.actors.ReplaceActor(c.Request.Context(), c.Param("actorId"), a, want); err != nil {
 		s.writeError(c, err)
 		return
 	}
 	s.writeActor(c, http.StatusOK, a)
 }
 
+// decodeActorAt decodes the body of a write to the actor id; an id in the
+// body must name the same actor.
+func decodeActorAt(id string, body []byte) (*domain.Actor, error) {
+	a, err := decodeActor(body)
+	if err != nil {
+		return nil, err
+	}
+	if a.ID != "" && a.ID != id {
+		return nil, domain.InvalidField("id", "%q differs from the actor in the path; ids cannot change", a.ID)
+	}
+	return a, nil
+}
+
+// patchActor applies an RFC 7396 merge patch. Without If-Match it retries
+// when another write slipped in between the read and the write, so no
+// concurrent change is overwritten.
 func (s *Server) patchActor(c *gin.Context) {
-	want, err := ifMatch(c)
+	want, err := ifMatch(c, s.actorVersion(c))
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -146,28 +163,47 @@ func (s *Server) patchActor(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	cur, err := s.actors.FindActorByID(c.Request.Context(), c.Param("actorId"))
-	if err != nil {
-		s.writeError(c, err)
+	ctx, id := c.Request.Context(), c.Param("actorId")
+	for attempt := 0; ; attempt++ {
+		cur, err := s.actors.FindActorByID(ctx, id)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		if want != 0 && want != cur.Version {
+			s.writeError(c, domain.Errorf(domain.EPRECONDITION, "the actor is at version %d, not %d", cur.Version, want))
+			return
+		}
+		curJSON, err := json.Marshal(cur)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		merged, err := mergePatch(curJSON, body)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		a, err := decodeActorAt(id, merged)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		err = s.actors.ReplaceActor(ctx, id, a, cur.Version)
+		if retryPatch(err, want, attempt) {
+			continue
+		}
+		if err != nil {
+			s.writeError(c, patchError(err, want))
+			return
+		}
+		s.writeActor(c, http.StatusOK, a)
 		return
 	}
-	if want == 0 {
-		want = cur.Version
-	} else if want != cur.Version {
-		s.writeError(c, domain.Errorf(domain.EPRECONDITION, "the actor is at version %d, not %d", cur.Version, want))
-		return
-	}
-	curJSON, _ := json.Marshal(cur)
-	merged, err := mergePatch(curJSON, body)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	s.putActor(c, merged, want)
 }
 
 func (s *Server) deleteActor(c *gin.Context) {
-	want, err := ifMatch(c)
+	want, err := ifMatch(c, s.actorVersion(c))
 	if err != nil {
 		s.writeError(c, err)
 		return

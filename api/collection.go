@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -148,19 +149,69 @@ func (col *collection) writeFeature(c *gin.Context, status int, ft *feature) {
 
 func etag(version int) string { return `"` + strconv.Itoa(version) + `"` }
 
-// ifMatch reads If-Match as a version; 0 means no precondition.
-func ifMatch(c *gin.Context) (int, error) {
+// ifMatch reads If-Match as the version a write must find; 0 means no
+// precondition. When the header lists several tags, current supplies the
+// record's version so that any listed tag can match (RFC 9110 §13.1.1); the
+// store still checks the version it is given inside the write.
+func ifMatch(c *gin.Context, current func() (int, error)) (int, error) {
 	h := strings.TrimSpace(c.GetHeader("If-Match"))
 	if h == "" || h == "*" {
 		return 0, nil
 	}
+	var versions []int
 	for _, tag := range strings.Split(h, ",") {
 		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
 		if v, err := strconv.Atoi(strings.Trim(tag, `"`)); err == nil && v > 0 {
-			return v, nil
+			versions = append(versions, v)
 		}
 	}
-	return 0, domain.Errorf(domain.EPRECONDITION, "If-Match %s matches no version of this record", h)
+	switch len(versions) {
+	case 0:
+		return 0, domain.Errorf(domain.EPRECONDITION, "If-Match %s matches no version of this record", h)
+	case 1:
+		return versions[0], nil
+	}
+	cur, err := current()
+	if err != nil {
+		return 0, err
+	}
+	if !slices.Contains(versions, cur) {
+		return 0, domain.Errorf(domain.EPRECONDITION, "the record is at version %d, which If-Match %s does not name", cur, h)
+	}
+	return cur, nil
+}
+
+// maxPatchAttempts bounds the read-merge-write rounds of a PATCH without
+// If-Match. Writes are serialized, so every lost round means another write
+// committed; the bound is reached only under a stream of writes.
+const maxPatchAttempts = 50
+
+// retryPatch reports whether a PATCH should run again because another write
+// slipped in between its read and its write. With If-Match the client asked
+// for exactly one version, so there is nothing to retry.
+func retryPatch(err error, want, attempt int) bool {
+	return want == 0 && domain.ErrorCodeOf(err) == domain.EPRECONDITION && attempt+1 < maxPatchAttempts
+}
+
+// patchError is the error a PATCH answers with: a client that sent no
+// If-Match never gets 412, which would name a precondition it did not set.
+func patchError(err error, want int) error {
+	if want == 0 && domain.ErrorCodeOf(err) == domain.EPRECONDITION {
+		return domain.Errorf(domain.ECONFLICT, "the record kept changing while the patch was applied; send it again")
+	}
+	return err
+}
+
+// versionOf returns a function reading the feature's current version, for
+// ifMatch.
+func (col *collection) versionOf(ctx context.Context, id int64) func() (int, error) {
+	return func() (int, error) {
+		ft, err := col.get(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		return ft.version, nil
+	}
 }
 
 func (col *collection) createItem(c *gin.Context) {
@@ -188,7 +239,7 @@ func (col *collection) replaceItem(c *gin.Context) {
 	if !ok {
 		return
 	}
-	want, err := ifMatch(c)
+	want, err := ifMatch(c, col.versionOf(c.Request.Context(), id))
 	if err != nil {
 		col.s.writeError(c, err)
 		return
@@ -219,7 +270,7 @@ func (col *collection) patchItem(c *gin.Context) {
 	if !ok {
 		return
 	}
-	want, err := ifMatch(c)
+	want, err := ifMatch(c, col.versionOf(c.Request.Context(), id))
 	if err != nil {
 		col.s.writeError(c, err)
 		return
@@ -267,11 +318,11 @@ func (col *collection) patchItem(c *gin.Context) {
 			return
 		}
 		ft, err := col.replace(ctx, id, rec, cur.version)
-		if domain.ErrorCodeOf(err) == domain.EPRECONDITION && want == 0 && attempt < 5 {
+		if retryPatch(err, want, attempt) {
 			continue
 		}
 		if err != nil {
-			col.s.writeError(c, err)
+			col.s.writeError(c, patchError(err, want))
 			return
 		}
 		col.writeFeature(c, http.StatusOK, ft)
@@ -284,7 +335,7 @@ func (col *collection) removeItem(c *gin.Context) {
 	if !ok {
 		return
 	}
-	want, err := ifMatch(c)
+	want, err := ifMatch(c, col.versionOf(c.Request.Context(), id))
 	if err != nil {
 		col.s.writeError(c, err)
 		return

@@ -9,8 +9,10 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/paulmach/orb"
@@ -40,6 +42,11 @@ func readBody(c *gin.Context, accepted ...string) ([]byte, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, domain.InvalidField("body", "is empty; a JSON document is required")
 	}
+	// encoding/json would silently turn invalid bytes into U+FFFD, storing
+	// text the client never sent.
+	if !utf8.Valid(body) {
+		return nil, domain.InvalidField("body", "is not valid UTF-8")
+	}
 	return body, nil
 }
 
@@ -51,10 +58,31 @@ func decodeStrict(data []byte, v any, prefix string) error {
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err, prefix)
 	}
-	if dec.More() {
-		return domain.InvalidField(strings.TrimSuffix(prefix, ".")+"body", "has data after the JSON value")
+	// More would miss a stray "}" or "]"; only the end of input may follow.
+	if _, err := dec.Token(); err != io.EOF {
+		field := strings.TrimSuffix(prefix, ".")
+		if field == "" {
+			field = "body"
+		}
+		return domain.InvalidField(field, "has data after the JSON value")
 	}
 	return nil
+}
+
+// decodeEach decodes the elements of a JSON array one by one, so that an
+// error names its element (properties.actors[2].colour): encoding/json
+// reports an unknown field by its name alone. nil stays nil.
+func decodeEach[T any](raws []json.RawMessage, field string) ([]T, error) {
+	if raws == nil {
+		return nil, nil
+	}
+	out := make([]T, len(raws))
+	for i, raw := range raws {
+		if err := decodeStrict(raw, &out[i], field+"["+strconv.Itoa(i)+"]."); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // jsonError turns an encoding/json error into an EINVALID naming the field.
@@ -77,7 +105,11 @@ func jsonError(err error, prefix string) error {
 		return domain.InvalidField(field, "malformed JSON: unexpected end of input")
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return domain.InvalidField(prefix+strings.Trim(name, `"`), "unknown field")
+		if name = strings.Trim(name, `"`); name == "" {
+			// A member named "" would leave the field unnamed.
+			return domain.InvalidField(field, "has a member with an empty name")
+		}
+		return domain.InvalidField(prefix+name, "unknown field")
 	}
 	var de *domain.Error
 	if errors.As(err, &de) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -180,4 +181,112 @@ func (e *env) ids(url string) []int64 {
 		out = append(out, int64(f.(map[string]any)["id"].(float64)))
 	}
 	return out
+}
+
+// in returns a copy of the env that reports to t, so a helper called in a
+// subtest fails that subtest rather than its parent.
+func (e *env) in(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
+// step is one API scenario of a table: a request and what must come back.
+type step struct {
+	name    string
+	method  string
+	url     string // "{key}" is replaced by vars[key] when the step runs
+	body    any    // as for env.do; a func() any is called when the step runs
+	role    domain.Role
+	headers []string
+	status  int
+	field   string                          // a 4xx/5xx problem must name this field in errors[]
+	check   func(t *testing.T, r *response) // further checks; may set vars
+}
+
+// runSteps runs steps in order, each as a subtest. Every error answer must
+// be problem+json. vars holds values steps hand to later ones.
+func (e *env) runSteps(t *testing.T, vars map[string]string, steps []step) {
+	t.Helper()
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			var pairs []string
+			for k, v := range vars {
+				pairs = append(pairs, "{"+k+"}", v)
+			}
+			url := strings.NewReplacer(pairs...).Replace(s.url)
+			body := s.body
+			if f, ok := body.(func() any); ok {
+				body = f()
+			}
+			headers := make([]string, len(s.headers))
+			for i, h := range s.headers {
+				headers[i] = strings.NewReplacer(pairs...).Replace(h)
+			}
+			r := e.in(t).do(s.method, url, body, s.role, headers...)
+			if s.status >= 400 {
+				r.wantProblem(s.status, s.field)
+			} else {
+				r.wantStatus(s.status)
+			}
+			if s.check != nil {
+				s.check(t, r)
+			}
+		})
+	}
+}
+
+// fields lists the errors[].field values of a problem answer.
+func (r *response) fields() []string {
+	r.t.Helper()
+	var out []string
+	errs, _ := r.json()["errors"].([]any)
+	for _, e := range errs {
+		if f, ok := e.(map[string]any)["field"].(string); ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// wantHeader fails the test unless header name is exactly want.
+func (r *response) wantHeader(name, want string) *response {
+	r.t.Helper()
+	if got := r.Header().Get(name); got != want {
+		r.t.Fatalf("%s %q, want %q", name, got, want)
+	}
+	return r
+}
+
+// dig returns the value at a path of object keys and array indexes
+// ("properties", "actors", 0, "actor_id"), or nil when the path is absent.
+func dig(v any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil
+			}
+			v = m[k]
+		case int:
+			a, ok := v.([]any)
+			if !ok || k >= len(a) {
+				return nil
+			}
+			v = a[k]
+		}
+	}
+	return v
+}
+
+// history returns the versions of a feature's history as an analyst.
+func (e *env) history(collection string, id int64) []any {
+	e.t.Helper()
+	r := e.do("GET", "/collections/"+collection+"/items/"+strconv.FormatInt(id, 10)+"/history", nil, domain.RoleAnalyst).wantStatus(http.StatusOK)
+	vs, ok := r.json()["versions"].([]any)
+	if !ok {
+		e.t.Fatalf("history without versions: %s", r.Body.String())
+	}
+	return vs
 }

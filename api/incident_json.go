@@ -81,27 +81,27 @@ func incidentFeature(inc *domain.Incident, distance *float64) feature {
 // validation then rejects. Server-set fields are accepted and ignored, so a
 // client can send back a feature it read.
 type incidentPropsIn struct {
-	Type              *string                `json:"type"`
-	Title             *string                `json:"title"`
-	Description       *string                `json:"description"`
-	OccurredAt        *string                `json:"occurred_at"`
-	TimePrecision     *string                `json:"time_precision"`
-	LocationPrecision *string                `json:"location_precision"`
-	Severity          *int                   `json:"severity"`
-	Status            *string                `json:"status"`
-	Country           *string                `json:"country"`
-	FacilityID        *int64                 `json:"facility_id"`
-	Actors            []domain.IncidentActor `json:"actors"`
-	ActorID           *string                `json:"actor_id"` // shorthand for one perpetrator
-	Casualties        *domain.Casualties     `json:"casualties"`
-	Sources           []sourceIn             `json:"sources"`
-	Tags              []string               `json:"tags"`
-	ExternalID        *string                `json:"external_id"`
-	Original          map[string]string      `json:"original"`
-	CreatedAt         json.RawMessage        `json:"created_at"`
-	UpdatedAt         json.RawMessage        `json:"updated_at"`
-	Version           json.RawMessage        `json:"version"`
-	DistanceM         json.RawMessage        `json:"distance_m"`
+	Type              *string           `json:"type"`
+	Title             *string           `json:"title"`
+	Description       *string           `json:"description"`
+	OccurredAt        *string           `json:"occurred_at"`
+	TimePrecision     *string           `json:"time_precision"`
+	LocationPrecision *string           `json:"location_precision"`
+	Severity          *int              `json:"severity"`
+	Status            *string           `json:"status"`
+	Country           *string           `json:"country"`
+	FacilityID        *int64            `json:"facility_id"`
+	Actors            []json.RawMessage `json:"actors"`     // []domain.IncidentActor
+	ActorID           *string           `json:"actor_id"`   // shorthand for one perpetrator
+	Casualties        json.RawMessage   `json:"casualties"` // domain.Casualties
+	Sources           []json.RawMessage `json:"sources"`    // []sourceIn
+	Tags              []string          `json:"tags"`
+	ExternalID        *string           `json:"external_id"`
+	Original          map[string]string `json:"original"`
+	CreatedAt         json.RawMessage   `json:"created_at"`
+	UpdatedAt         json.RawMessage   `json:"updated_at"`
+	Version           json.RawMessage   `json:"version"`
+	DistanceM         json.RawMessage   `json:"distance_m"`
 }
 
 type sourceIn struct {
@@ -133,8 +133,22 @@ func decodeIncidentProps(f *featureIn, pt orb.Point) (*domain.Incident, error) {
 	if err := decodeStrict(f.Properties, &in, "properties."); err != nil {
 		return nil, err
 	}
-	inc := &domain.Incident{Location: pt, Actors: in.Actors, Tags: in.Tags, FacilityID: in.FacilityID,
+	// Nested objects are decoded on their own so errors name their path.
+	actors, err := decodeEach[domain.IncidentActor](in.Actors, "properties.actors")
+	if err != nil {
+		return nil, err
+	}
+	sources, err := decodeEach[sourceIn](in.Sources, "properties.sources")
+	if err != nil {
+		return nil, err
+	}
+	inc := &domain.Incident{Location: pt, Actors: actors, Tags: in.Tags, FacilityID: in.FacilityID,
 		ExternalID: in.ExternalID, Original: in.Original}
+	if !isNull(in.Casualties) {
+		if err := decodeStrict(in.Casualties, &inc.Casualties, "properties.casualties."); err != nil {
+			return nil, err
+		}
+	}
 	var p domain.Problems
 	if in.ActorID != nil {
 		inc.Actors = append(inc.Actors, domain.IncidentActor{ActorID: *in.ActorID, Role: "perpetrator"})
@@ -159,10 +173,7 @@ func decodeIncidentProps(f *featureIn, pt orb.Point) (*domain.Incident, error) {
 			p.Add("properties.severity", "0 is outside 1..%d", domain.MaxSeverity)
 		}
 	}
-	if in.Casualties != nil {
-		inc.Casualties = *in.Casualties
-	}
-	for i, s := range in.Sources {
+	for i, s := range sources {
 		src := domain.Source{URL: s.URL, Title: s.Title}
 		if s.PublishedAt != nil {
 			t, err := parseTime("", *s.PublishedAt)
@@ -174,7 +185,7 @@ func decodeIncidentProps(f *featureIn, pt orb.Point) (*domain.Incident, error) {
 		inc.Sources = append(inc.Sources, src)
 	}
 	inc.ApplyDefaults()
-	err := inc.Validate()
+	err = inc.Validate()
 	if len(p) > 0 {
 		var de *domain.Error
 		if errors.As(err, &de) {

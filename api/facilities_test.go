@@ -1,0 +1,174 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/postwatch/postwatch/domain"
+)
+
+const facilityItems = "/collections/facilities/items"
+
+func facilityBody(lon, lat float64, props map[string]any) map[string]any {
+	return map[string]any{"type": "Feature", "geometry": map[string]any{"type": "Point", "coordinates": []any{lon, lat}},
+		"properties": props}
+}
+
+// TestFacilityLifecycle walks one facility through create, read, replace,
+// patch and delete. Only admins write facilities; officers may read them
+// and record postures.
+func TestFacilityLifecycle(t *testing.T) {
+	e := newEnv(t)
+	other := e.createFacility(44.39, 33.30, "Embassy Baghdad")
+	vars := map[string]string{}
+	var created map[string]any
+	item := facilityItems + "/{id}"
+	mergePatch := []string{"Content-Type", "application/merge-patch+json"}
+	basrah := map[string]any{"name": "Consulate General Basrah", "kind": "consulate_general", "country": "iq", "city": "Basrah"}
+
+	e.runSteps(t, vars, []step{
+		{name: "POST by an officer is 403", method: "POST", url: facilityItems, role: domain.RoleOfficer,
+			body: facilityBody(47.78, 30.51, basrah), status: http.StatusForbidden},
+		{name: "POST by an admin stores the feature with defaults", method: "POST", url: facilityItems, role: domain.RoleAdmin,
+			body: facilityBody(47.78, 30.51, basrah), status: http.StatusCreated,
+			check: func(t *testing.T, r *response) {
+				created = r.json()
+				id, ok := created["id"].(float64)
+				if !ok || id != float64(int64(id)) || id <= 0 {
+					t.Fatalf("id %v is not a positive integer", created["id"])
+				}
+				vars["id"] = strconv.FormatInt(int64(id), 10)
+				if loc := r.Header().Get("Location"); !strings.HasSuffix(loc, facilityItems+"/"+vars["id"]) {
+					t.Errorf("Location %q does not name the new item", loc)
+				}
+				r.wantHeader("ETag", `"1"`)
+				for key, want := range map[string]any{
+					"version": 1.0, "alert_radius_m": 5000.0, "posture": "normal", "name": "Consulate General Basrah",
+					"kind": "consulate_general", "country": "IQ", "city": "Basrah",
+				} {
+					if got := dig(created, "properties", key); got != want {
+						t.Errorf("properties.%s = %v, want %v", key, got, want)
+					}
+				}
+			}},
+		{name: "GET returns it as GeoJSON with ETag", method: "GET", url: item, role: domain.RoleAnalyst, status: http.StatusOK,
+			check: func(t *testing.T, r *response) {
+				r.wantHeader("ETag", `"1"`)
+				if ct := r.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/geo+json") {
+					t.Errorf("Content-Type %q", ct)
+				}
+				if got := r.json(); fmt.Sprint(got["properties"]) != fmt.Sprint(created["properties"]) {
+					t.Errorf("GET differs from what POST returned:\n%v\n%v", got["properties"], created["properties"])
+				}
+			}},
+		{name: "PUT by an officer is 403", method: "PUT", url: item, role: domain.RoleOfficer,
+			body: facilityBody(47.78, 30.51, basrah), status: http.StatusForbidden},
+		{name: "PUT with a stale If-Match is 412", method: "PUT", url: item, role: domain.RoleAdmin,
+			headers: []string{"If-Match", `"2"`}, body: facilityBody(47.78, 30.51, basrah), status: http.StatusPreconditionFailed},
+		{name: "PUT with a matching If-Match replaces it", method: "PUT", url: item, role: domain.RoleAdmin,
+			headers: []string{"If-Match", `"1"`},
+			body: facilityBody(47.79, 30.52, map[string]any{
+				"name": "US Consulate General Basrah", "kind": "consulate_general", "alert_radius_m": 8000, "posture": "elevated",
+			}),
+			status: http.StatusOK,
+			check: func(t *testing.T, r *response) {
+				r.wantHeader("ETag", `"2"`)
+				got := r.json()
+				for key, want := range map[string]any{
+					"version": 2.0, "alert_radius_m": 8000.0, "posture": "elevated", "name": "US Consulate General Basrah",
+					"city": "", "country": "", "created_at": dig(created, "properties", "created_at"),
+				} {
+					if v := dig(got, "properties", key); v != want {
+						t.Errorf("properties.%s = %v, want %v", key, v, want)
+					}
+				}
+			}},
+		{name: "PATCH by an officer is 403", method: "PATCH", url: item, role: domain.RoleOfficer, headers: mergePatch,
+			body: `{"properties":{"posture":"closed"}}`, status: http.StatusForbidden},
+		{name: "PATCH with a stale If-Match is 412", method: "PATCH", url: item, role: domain.RoleAdmin,
+			headers: append([]string{"If-Match", `"1"`}, mergePatch...), body: `{"properties":{"posture":"closed"}}`,
+			status: http.StatusPreconditionFailed},
+		{name: "PATCH changes the posture and keeps the rest", method: "PATCH", url: item, role: domain.RoleAdmin,
+			headers: append([]string{"If-Match", `"2"`}, mergePatch...),
+			body:    `{"properties":{"posture":"ordered_departure","alert_radius_m":null}}`, status: http.StatusOK,
+			check: func(t *testing.T, r *response) {
+				r.wantHeader("ETag", `"3"`)
+				got := r.json()
+				for key, want := range map[string]any{
+					"posture": "ordered_departure", "name": "US Consulate General Basrah", "version": 3.0,
+					// A removed member takes its default again.
+					"alert_radius_m": 5000.0,
+				} {
+					if v := dig(got, "properties", key); v != want {
+						t.Errorf("properties.%s = %v, want %v", key, v, want)
+					}
+				}
+			}},
+		{name: "PATCH moves the geometry", method: "PATCH", url: item, role: domain.RoleAdmin, headers: mergePatch,
+			body: `{"geometry":{"type":"Point","coordinates":[47.8,30.5]}}`, status: http.StatusOK,
+			check: func(t *testing.T, r *response) {
+				r.wantHeader("ETag", `"4"`)
+				if got := fmt.Sprint(dig(r.json(), "geometry", "coordinates")); got != "[47.8 30.5]" {
+					t.Errorf("coordinates %s", got)
+				}
+			}},
+		{name: "an officer records a posture", method: "POST", url: item + "/postures", role: domain.RoleOfficer,
+			body:   map[string]any{"posture": "relocated", "reason": "temporary relocation of diplomatic personnel"},
+			status: http.StatusCreated},
+		{name: "the recorded posture is the facility's, as a new version", method: "GET", url: item, role: domain.RoleAnalyst,
+			status: http.StatusOK,
+			check: func(t *testing.T, r *response) {
+				r.wantHeader("ETag", `"5"`)
+				if p := dig(r.json(), "properties", "posture"); p != "relocated" {
+					t.Errorf("posture %v, want relocated", p)
+				}
+			}},
+		{name: "DELETE by an officer is 403", method: "DELETE", url: item, role: domain.RoleOfficer, status: http.StatusForbidden},
+		{name: "DELETE with a stale If-Match is 412", method: "DELETE", url: item, role: domain.RoleAdmin,
+			headers: []string{"If-Match", `"4"`}, status: http.StatusPreconditionFailed},
+		{name: "DELETE with a matching If-Match is 204", method: "DELETE", url: item, role: domain.RoleAdmin,
+			headers: []string{"If-Match", `"5"`}, status: http.StatusNoContent},
+		{name: "GET after DELETE is 404", method: "GET", url: item, role: domain.RoleAnalyst, status: http.StatusNotFound},
+		{name: "the listing no longer contains it", method: "GET", url: facilityItems, role: domain.RoleAnalyst, status: http.StatusOK,
+			check: func(t *testing.T, r *response) {
+				var ids []string
+				for _, f := range r.json()["features"].([]any) {
+					ids = append(ids, fmt.Sprint(dig(f, "id")))
+				}
+				if !slices.Equal(ids, []string{strconv.FormatInt(other, 10)}) {
+					t.Errorf("listing ids %v, want only %d", ids, other)
+				}
+			}},
+		{name: "an incident cannot name the deleted facility", method: "POST", url: incidentItems, role: domain.RoleOfficer,
+			body: func() any {
+				id, _ := strconv.Atoi(vars["id"])
+				return incidentJSON(47.78, 30.51, map[string]any{"facility_id": id})
+			},
+			status: http.StatusBadRequest, field: "properties.facility_id"},
+		{name: "history keeps every version", method: "GET", url: item + "/history", role: domain.RoleAnalyst, status: http.StatusOK,
+			check: func(t *testing.T, r *response) {
+				vs, _ := r.json()["versions"].([]any)
+				var got []string
+				for i, v := range vs {
+					got = append(got, fmt.Sprintf("%v %v %v", dig(v, "version"), dig(v, "op"), dig(v, "changed_by")))
+					if id := fmt.Sprint(dig(v, "feature", "id")); id != vars["id"] {
+						t.Errorf("versions[%d].feature.id = %s", i, id)
+					}
+				}
+				want := []string{"1 create admin-tester", "2 update admin-tester", "3 update admin-tester",
+					"4 update admin-tester", "5 update officer-tester", "6 delete admin-tester"}
+				if !slices.Equal(got, want) {
+					t.Errorf("history %q, want %q", got, want)
+				}
+				if len(vs) == 6 {
+					if p := dig(vs[1], "feature", "properties", "posture"); p != "elevated" {
+						t.Errorf("version 2 posture %v, want elevated", p)
+					}
+				}
+			}},
+	})
+}
