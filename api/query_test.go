@@ -850,3 +850,25 @@ func TestItemsChainAttribution(t *testing.T) {
 		})
 	}
 }
+
+func TestCursorBelongsToItsSortOrder(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 3; i++ {
+		e.createIncident(44, 33, map[string]any{"severity": i + 1})
+	}
+	r := e.do("GET", "/collections/incidents/items?limit=1&sortby=severity", nil, domain.RoleAnalyst).wantStatus(http.StatusOK)
+	var next string
+	for _, l := range r.json()["links"].([]any) {
+		if l.(map[string]any)["rel"] == "next" {
+			next = l.(map[string]any)["href"].(string)
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Query().Get("cursor") == "" {
+		t.Fatalf("no next cursor in %q", next)
+	}
+	cursor := u.Query().Get("cursor")
+	e.do("GET", "/collections/incidents/items?limit=1&sortby=severity&cursor="+cursor, nil, domain.RoleAnalyst).wantStatus(http.StatusOK)
+	e.do("GET", "/collections/incidents/items?limit=1&sortby=-severity&cursor="+cursor, nil, domain.RoleAnalyst).wantProblem(http.StatusBadRequest, "cursor")
+	e.do("GET", "/collections/facilities/items?cursor="+cursor, nil, domain.RoleAnalyst).wantProblem(http.StatusBadRequest, "cursor")
+}

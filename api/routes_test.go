@@ -84,3 +84,12 @@ func TestAccessTokenQueryParameter(t *testing.T) {
 	e.do("GET", "/collections?access_token="+e.tokens[domain.RoleAnalyst], nil, "").wantStatus(http.StatusOK)
 	e.do("GET", "/collections?access_token=wrong", nil, "").wantProblem(http.StatusUnauthorized, "")
 }
+
+func TestWrongMethodIs405WithAllow(t *testing.T) {
+	e := newEnv(t)
+	r := e.do("PUT", "/collections", nil, domain.RoleAdmin)
+	r.wantProblem(http.StatusMethodNotAllowed, "")
+	if allow := r.Header().Get("Allow"); !strings.Contains(allow, "GET") {
+		t.Fatalf("Allow %q, want it to list GET", allow)
+	}
+}

@@ -73,7 +73,13 @@ func New(svc Services, log *slog.Logger) (*Server, error) {
 		s.writeError(c, domain.Errorf(domain.ENOTFOUND, "no route %s", c.Request.URL.Path))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		s.writeError(c, &domain.Error{Code: domain.EINVALID, Message: "method " + c.Request.Method + " is not allowed here"})
+		// gin has set Allow to the methods the path does take.
+		c.Header("Content-Type", problemContentType)
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, problem{
+			Type: "https://postwatch.dev/problems/method_not_allowed", Title: "Method Not Allowed",
+			Status: http.StatusMethodNotAllowed, Detail: "method " + c.Request.Method + " is not allowed here; see Allow",
+			Instance: c.Request.URL.Path, RequestID: requestID(c),
+		})
 	})
 	s.routes = s.routeTable()
 	for _, r := range s.routes {

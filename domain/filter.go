@@ -67,10 +67,12 @@ type Page struct {
 	Cursor *Cursor
 }
 
-// Cursor is the position of the last row of a page in the sort order.
+// Cursor is the position of the last row of a page in the sort order it
+// was made for.
 type Cursor struct {
-	Key int64 `json:"k"`
-	ID  int64 `json:"i"`
+	Sort SortKey `json:"s,omitempty"`
+	Key  int64   `json:"k"`
+	ID   int64   `json:"i"`
 }
 
 // IncidentFilter selects incidents; every set field narrows the result.

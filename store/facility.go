@@ -70,6 +70,9 @@ func (s *Store) FindFacilities(ctx context.Context, f domain.FacilityFilter) (*d
 		return nil, err
 	}
 	if c := f.Page.Cursor; c != nil {
+		if c.Sort != "" {
+			return nil, domain.InvalidField("cursor", "was made for another collection")
+		}
 		w.add("i.id > ?", c.ID)
 	}
 	limit := f.Page.Limit

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"gorm.io/gorm"
@@ -132,7 +133,7 @@ func (s *Store) CreateIncident(ctx context.Context, inc *domain.Incident) error 
 }
 
 func (s *Store) createIncident(ctx context.Context, tx *gorm.DB, inc *domain.Incident) error {
-	if err := checkIncidentRefs(tx, inc, 0); err != nil {
+	if err := checkIncidentRefs(tx, inc, nil); err != nil {
 		return err
 	}
 	now := s.now()
@@ -170,7 +171,7 @@ func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc 
 	if err := checkVersion(ifVersion, cur.Version); err != nil {
 		return err
 	}
-	if err := checkIncidentRefs(tx, inc, id); err != nil {
+	if err := checkIncidentRefs(tx, inc, cur); err != nil {
 		return err
 	}
 	inc.ID, inc.CreatedAt, inc.UpdatedAt, inc.Version = id, cur.CreatedAt, s.now(), cur.Version+1
@@ -231,10 +232,16 @@ func writeIncidentActors(tx *gorm.DB, id int64, actors []domain.IncidentActor) e
 }
 
 // checkIncidentRefs reports references to missing facilities or actors and
-// an external_id another incident holds, each by field.
-func checkIncidentRefs(tx *gorm.DB, inc *domain.Incident, selfID int64) error {
+// an external_id another incident holds, each by field. Only references the
+// write adds to cur (nil on create) must exist: an incident whose facility
+// or actor was deleted since stays editable.
+func checkIncidentRefs(tx *gorm.DB, inc *domain.Incident, cur *domain.Incident) error {
 	var p domain.Problems
-	if inc.FacilityID != nil {
+	var selfID int64
+	if cur != nil {
+		selfID = cur.ID
+	}
+	if inc.FacilityID != nil && (cur == nil || cur.FacilityID == nil || *cur.FacilityID != *inc.FacilityID) {
 		var n int64
 		if err := tx.Raw(`SELECT count(*) FROM facilities WHERE id = ? AND deleted_at IS NULL`, *inc.FacilityID).Scan(&n).Error; err != nil {
 			return err
@@ -244,6 +251,9 @@ func checkIncidentRefs(tx *gorm.DB, inc *domain.Incident, selfID int64) error {
 		}
 	}
 	for i, a := range inc.Actors {
+		if cur != nil && slices.ContainsFunc(cur.Actors, func(c domain.IncidentActor) bool { return c.ActorID == a.ActorID }) {
+			continue
+		}
 		var n int64
 		if err := tx.Raw(`SELECT count(*) FROM actors WHERE id = ? AND deleted_at IS NULL`, a.ActorID).Scan(&n).Error; err != nil {
 			return err

@@ -34,6 +34,9 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 		dir, cmp = "DESC", "<"
 	}
 	if c := f.Page.Cursor; c != nil {
+		if c.Sort != f.SortBy {
+			return nil, domain.InvalidField("cursor", "was made for sortby=%s, not %s", c.Sort, f.SortBy)
+		}
 		w.add(fmt.Sprintf("(%s, i.id) %s (?, ?)", keyCol, cmp), c.Key, c.ID)
 	}
 	limit := f.Page.Limit
@@ -56,7 +59,7 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 			if keyCol == "i.severity" {
 				key = int64(last.Severity)
 			}
-			page.Next = &domain.Cursor{Key: key, ID: last.ID}
+			page.Next = &domain.Cursor{Sort: f.SortBy, Key: key, ID: last.ID}
 			break
 		}
 		if err := scanIncident(rows, &r); err != nil {
