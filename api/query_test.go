@@ -872,3 +872,22 @@ func TestCursorBelongsToItsSortOrder(t *testing.T) {
 	e.do("GET", "/collections/incidents/items?limit=1&sortby=-severity&cursor="+cursor, nil, domain.RoleAnalyst).wantProblem(http.StatusBadRequest, "cursor")
 	e.do("GET", "/collections/facilities/items?cursor="+cursor, nil, domain.RoleAnalyst).wantProblem(http.StatusBadRequest, "cursor")
 }
+
+// TestTextIndexFollowsEdits checks that q= sees a title as it is now: the
+// store, not a trigger, keeps the full-text index in step.
+func TestTextIndexFollowsEdits(t *testing.T) {
+	e := newEnv(t)
+	id := e.createIncident(44, 33, map[string]any{"title": "Mortars on the alpha gate", "description": "seen from the tower"})
+	item := fmt.Sprintf("/collections/incidents/items/%d", id)
+	e.do("PATCH", item, `{"properties": {"title": "Rockets on the bravo gate"}}`, domain.RoleOfficer,
+		"Content-Type", "application/merge-patch+json").wantStatus(http.StatusOK)
+	for q, want := range map[string]int{"alpha": 0, "bravo": 1, "tower": 1, "rockets bravo": 1, "rockets alpha": 0} {
+		if got := e.count("/collections/incidents/items?q=" + url.QueryEscape(q)); got != want {
+			t.Errorf("q=%s matched %d, want %d", q, got, want)
+		}
+	}
+	e.do("DELETE", item, nil, domain.RoleAdmin).wantStatus(http.StatusNoContent)
+	if got := e.count("/collections/incidents/items?q=bravo"); got != 0 {
+		t.Errorf("a deleted incident still matches q=bravo")
+	}
+}

@@ -122,7 +122,7 @@ func (s *Store) createActor(ctx context.Context, tx *gorm.DB, a *domain.Actor) e
 	if err := tx.Create(row).Error; err != nil {
 		return err
 	}
-	return appendHistory(tx, collActors, a.ID, 1, opCreate, now, domain.PrincipalName(ctx), a)
+	return appendHistory(ctx, tx, collActors, a.ID, 1, opCreate, now, domain.PrincipalName(ctx), a)
 }
 
 // ReplaceActor overwrites a live actor, checking ifVersion when set.
@@ -148,7 +148,7 @@ func (s *Store) ReplaceActor(ctx context.Context, id string, a *domain.Actor, if
 		if err := tx.Model(&actorRow{}).Where("id = ?", id).Select("*").Omit("id", "deleted_at").Updates(row).Error; err != nil {
 			return err
 		}
-		return appendHistory(tx, collActors, id, a.Version, opUpdate, a.UpdatedAt, domain.PrincipalName(ctx), a)
+		return appendHistory(ctx, tx, collActors, id, a.Version, opUpdate, a.UpdatedAt, domain.PrincipalName(ctx), a)
 	}))
 }
 
@@ -174,7 +174,7 @@ func (s *Store) DeleteActor(ctx context.Context, id string, ifVersion int) error
 		if err := tx.Where("subject_id = ? OR target_id = ?", id, id).Delete(&relationRow{}).Error; err != nil {
 			return err
 		}
-		return appendHistory(tx, collActors, id, cur.Version, opDelete, now, domain.PrincipalName(ctx), cur)
+		return appendHistory(ctx, tx, collActors, id, cur.Version, opDelete, now, domain.PrincipalName(ctx), cur)
 	}))
 }
 

@@ -137,7 +137,7 @@ func (s *Store) CreateFacility(ctx context.Context, f *domain.Facility) error {
 			return err
 		}
 		f.ID = row.ID
-		return appendHistory(tx, collFacilities, strconv.FormatInt(f.ID, 10), 1, opCreate, now, domain.PrincipalName(ctx), f)
+		return appendHistory(ctx, tx, collFacilities, strconv.FormatInt(f.ID, 10), 1, opCreate, now, domain.PrincipalName(ctx), f)
 	}))
 }
 
@@ -166,7 +166,7 @@ func (s *Store) updateFacility(ctx context.Context, tx *gorm.DB, cur, f *domain.
 	if err != nil {
 		return err
 	}
-	return appendHistory(tx, collFacilities, strconv.FormatInt(f.ID, 10), f.Version, opUpdate, f.UpdatedAt, domain.PrincipalName(ctx), f)
+	return appendHistory(ctx, tx, collFacilities, strconv.FormatInt(f.ID, 10), f.Version, opUpdate, f.UpdatedAt, domain.PrincipalName(ctx), f)
 }
 
 // DeleteFacility removes a live facility from every listing; its history
@@ -188,7 +188,7 @@ func (s *Store) DeleteFacility(ctx context.Context, id int64, ifVersion int) err
 		if err != nil {
 			return err
 		}
-		return appendHistory(tx, collFacilities, strconv.FormatInt(id, 10), cur.Version, opDelete, now, domain.PrincipalName(ctx), cur)
+		return appendHistory(ctx, tx, collFacilities, strconv.FormatInt(id, 10), cur.Version, opDelete, now, domain.PrincipalName(ctx), cur)
 	}))
 }
 

@@ -39,15 +39,13 @@ func (historyRow) TableName() string { return "history" }
 
 // appendHistory records one version of a record in the caller's transaction,
 // so a write and its history commit together or not at all.
-func appendHistory(tx *gorm.DB, collection, recordID string, version int, op string, at time.Time, by string, record any) error {
+func appendHistory(ctx context.Context, tx *gorm.DB, collection, recordID string, version int, op string, at time.Time, by string, record any) error {
 	snap, err := json.Marshal(record)
 	if err != nil {
 		return fmt.Errorf("encode history snapshot: %w", err)
 	}
-	return tx.Create(&historyRow{
-		Collection: collection, RecordID: recordID, Version: version, Op: op,
-		ChangedAt: micros(at), ChangedBy: by, Snapshot: string(snap),
-	}).Error
+	return exec(ctx, tx, `INSERT INTO history (collection, record_id, version, op, changed_at, changed_by, snapshot)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, collection, recordID, version, op, micros(at), by, string(snap))
 }
 
 // readHistory returns every version of a record, oldest first; ENOTFOUND if

@@ -128,28 +128,46 @@ func (s *Store) CreateIncident(ctx context.Context, inc *domain.Incident) error 
 		return err
 	}
 	return translate(s.transact(ctx, func(tx *gorm.DB) error {
-		return s.createIncident(ctx, tx, inc)
+		if err := s.createIncident(ctx, tx, inc); err != nil {
+			return err
+		}
+		return indexText(tx, []int64{inc.ID})
 	}))
 }
 
 func (s *Store) createIncident(ctx context.Context, tx *gorm.DB, inc *domain.Incident) error {
-	if err := checkIncidentRefs(tx, inc, nil); err != nil {
+	if err := checkIncidentRefs(ctx, tx, inc, nil); err != nil {
 		return err
 	}
+	return s.insertIncident(ctx, tx, inc)
+}
+
+// insertIncident writes a checked incident, its actors and first version.
+func (s *Store) insertIncident(ctx context.Context, tx *gorm.DB, inc *domain.Incident) error {
 	now := s.now()
 	inc.CreatedAt, inc.UpdatedAt, inc.Version = now, now, 1
 	row, err := newIncidentRow(inc)
 	if err != nil {
 		return err
 	}
-	if err := tx.Create(row).Error; err != nil {
+	// A plain INSERT through the transaction's connection: GORM's Create
+	// and RETURNING both cost more than the write itself on the import path.
+	res, err := tx.Statement.ConnPool.ExecContext(ctx, `INSERT INTO incidents (lon, lat, type, title, description,
+		occurred_at, time_precision, location_precision, severity, status, country, facility_id, killed, injured,
+		external_id, extra, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		row.Lon, row.Lat, row.Type, row.Title, row.Description, row.OccurredAt, row.TimePrecision,
+		row.LocationPrecision, row.Severity, row.Status, row.Country, row.FacilityID, row.Killed, row.Injured,
+		row.ExternalID, row.Extra, row.CreatedAt, row.UpdatedAt, row.Version)
+	if err != nil {
 		return err
 	}
-	inc.ID = row.ID
-	if err := writeIncidentActors(tx, inc.ID, inc.Actors); err != nil {
+	if inc.ID, err = res.LastInsertId(); err != nil {
 		return err
 	}
-	return appendHistory(tx, collIncidents, strconv.FormatInt(inc.ID, 10), 1, opCreate, now, domain.PrincipalName(ctx), inc)
+	if err := writeIncidentActors(ctx, tx, inc.ID, inc.Actors); err != nil {
+		return err
+	}
+	return appendHistory(ctx, tx, collIncidents, strconv.FormatInt(inc.ID, 10), 1, opCreate, now, domain.PrincipalName(ctx), inc)
 }
 
 // ReplaceIncident overwrites a live incident, checking ifVersion when set.
@@ -163,7 +181,8 @@ func (s *Store) ReplaceIncident(ctx context.Context, id int64, inc *domain.Incid
 	}))
 }
 
-func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc *domain.Incident, ifVersion int) error {
+// replaceIncident writes inc over incident id and keeps its text indexed.
+func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc *domain.Incident, ifVersion int) (err error) {
 	cur, err := s.findIncident(ctx, tx, id)
 	if err != nil {
 		return err
@@ -171,7 +190,17 @@ func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc 
 	if err := checkVersion(ifVersion, cur.Version); err != nil {
 		return err
 	}
-	if err := checkIncidentRefs(tx, inc, cur); err != nil {
+	if cur.Title != inc.Title || cur.Description != inc.Description {
+		if err := unindexText(tx, cur); err != nil {
+			return err
+		}
+		defer func() {
+			if err == nil {
+				err = indexText(tx, []int64{id})
+			}
+		}()
+	}
+	if err := checkIncidentRefs(ctx, tx, inc, cur); err != nil {
 		return err
 	}
 	inc.ID, inc.CreatedAt, inc.UpdatedAt, inc.Version = id, cur.CreatedAt, s.now(), cur.Version+1
@@ -186,10 +215,10 @@ func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc 
 	if err := tx.Where("incident_id = ?", id).Delete(&incidentActorRow{}).Error; err != nil {
 		return err
 	}
-	if err := writeIncidentActors(tx, id, inc.Actors); err != nil {
+	if err := writeIncidentActors(ctx, tx, id, inc.Actors); err != nil {
 		return err
 	}
-	return appendHistory(tx, collIncidents, strconv.FormatInt(id, 10), inc.Version, opUpdate, inc.UpdatedAt, domain.PrincipalName(ctx), inc)
+	return appendHistory(ctx, tx, collIncidents, strconv.FormatInt(id, 10), inc.Version, opUpdate, inc.UpdatedAt, domain.PrincipalName(ctx), inc)
 }
 
 // DeleteIncident removes a live incident from every listing; its history,
@@ -211,7 +240,7 @@ func (s *Store) DeleteIncident(ctx context.Context, id int64, ifVersion int) err
 		if err != nil {
 			return err
 		}
-		return appendHistory(tx, collIncidents, strconv.FormatInt(id, 10), cur.Version, opDelete, now, domain.PrincipalName(ctx), cur)
+		return appendHistory(ctx, tx, collIncidents, strconv.FormatInt(id, 10), cur.Version, opDelete, now, domain.PrincipalName(ctx), cur)
 	}))
 }
 
@@ -220,22 +249,43 @@ func (s *Store) IncidentHistory(ctx context.Context, id int64) ([]domain.Version
 	return readHistory[domain.Incident](ctx, s.read, collIncidents, strconv.FormatInt(id, 10))
 }
 
-func writeIncidentActors(tx *gorm.DB, id int64, actors []domain.IncidentActor) error {
+// indexText adds incidents to the full-text index in one statement.
+func indexText(tx *gorm.DB, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	return tx.Exec(`INSERT INTO incidents_fts (rowid, title, description)
+		SELECT id, title, description FROM incidents WHERE id IN (SELECT value FROM json_each(?))`, string(list)).Error
+}
+
+// unindexText removes an incident's current text from the full-text index;
+// an external-content FTS5 table must be told the old values.
+func unindexText(tx *gorm.DB, old *domain.Incident) error {
+	return tx.Exec(`INSERT INTO incidents_fts (incidents_fts, rowid, title, description) VALUES ('delete', ?, ?, ?)`,
+		old.ID, old.Title, old.Description).Error
+}
+
+func writeIncidentActors(ctx context.Context, tx *gorm.DB, id int64, actors []domain.IncidentActor) error {
 	if len(actors) == 0 {
 		return nil
 	}
-	rows := make([]incidentActorRow, len(actors))
-	for i, a := range actors {
-		rows[i] = incidentActorRow{IncidentID: id, ActorID: a.ActorID, Role: string(a.Role)}
+	for _, a := range actors {
+		if err := exec(ctx, tx, `INSERT INTO incident_actors (incident_id, actor_id, role) VALUES (?, ?, ?)`, id, a.ActorID, string(a.Role)); err != nil {
+			return err
+		}
 	}
-	return tx.Create(&rows).Error
+	return nil
 }
 
 // checkIncidentRefs reports references to missing facilities or actors and
 // an external_id another incident holds, each by field. Only references the
 // write adds to cur (nil on create) must exist: an incident whose facility
 // or actor was deleted since stays editable.
-func checkIncidentRefs(tx *gorm.DB, inc *domain.Incident, cur *domain.Incident) error {
+func checkIncidentRefs(ctx context.Context, tx *gorm.DB, inc *domain.Incident, cur *domain.Incident) error {
 	var p domain.Problems
 	var selfID int64
 	if cur != nil {
@@ -243,7 +293,7 @@ func checkIncidentRefs(tx *gorm.DB, inc *domain.Incident, cur *domain.Incident) 
 	}
 	if inc.FacilityID != nil && (cur == nil || cur.FacilityID == nil || *cur.FacilityID != *inc.FacilityID) {
 		var n int64
-		if err := tx.Raw(`SELECT count(*) FROM facilities WHERE id = ? AND deleted_at IS NULL`, *inc.FacilityID).Scan(&n).Error; err != nil {
+		if err := queryRow(ctx, tx, `SELECT count(*) FROM facilities WHERE id = ? AND deleted_at IS NULL`, *inc.FacilityID).Scan(&n); err != nil {
 			return err
 		}
 		if n == 0 {
@@ -255,7 +305,7 @@ func checkIncidentRefs(tx *gorm.DB, inc *domain.Incident, cur *domain.Incident) 
 			continue
 		}
 		var n int64
-		if err := tx.Raw(`SELECT count(*) FROM actors WHERE id = ? AND deleted_at IS NULL`, a.ActorID).Scan(&n).Error; err != nil {
+		if err := queryRow(ctx, tx, `SELECT count(*) FROM actors WHERE id = ? AND deleted_at IS NULL`, a.ActorID).Scan(&n); err != nil {
 			return err
 		}
 		if n == 0 {
@@ -267,7 +317,7 @@ func checkIncidentRefs(tx *gorm.DB, inc *domain.Incident, cur *domain.Incident) 
 	}
 	if inc.ExternalID != nil {
 		var other int64
-		err := tx.Raw(`SELECT id FROM incidents WHERE external_id = ? AND id != ?`, *inc.ExternalID, selfID).Scan(&other).Error
+		err := queryRow(ctx, tx, `SELECT coalesce(max(id), 0) FROM incidents WHERE external_id = ? AND id != ?`, *inc.ExternalID, selfID).Scan(&other)
 		if err != nil {
 			return err
 		}

@@ -238,3 +238,15 @@ func timePtr(us *int64) *time.Time {
 	t := fromMicros(*us)
 	return &t
 }
+
+// exec runs a statement on tx's connection without GORM's statement
+// building, which costs more than the statement on hot write paths.
+func exec(ctx context.Context, tx *gorm.DB, query string, args ...any) error {
+	_, err := tx.Statement.ConnPool.ExecContext(ctx, query, args...)
+	return err
+}
+
+// queryRow is exec for a statement that returns one row.
+func queryRow(ctx context.Context, tx *gorm.DB, query string, args ...any) *sql.Row {
+	return tx.Statement.ConnPool.QueryRowContext(ctx, query, args...)
+}
