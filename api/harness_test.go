@@ -28,7 +28,15 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "test.db"), store.Options{Durability: store.DurabilityNormal})
+	return newEnvAt(t, filepath.Join(t.TempDir(), "test.db"), store.Options{})
+}
+
+// newEnvAt opens a server on the database file path with store options;
+// two envs on one file see the same data through differently tuned stores.
+func newEnvAt(t *testing.T, path string, opts store.Options) *env {
+	t.Helper()
+	opts.Durability = store.DurabilityNormal
+	st, err := store.Open(path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

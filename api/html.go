@@ -73,7 +73,11 @@ func (s *Server) collectionsPage(c *gin.Context, docs []*collectionDoc) {
 // itemsPage shows a page of features on an SVG map and in a table.
 func (s *Server) itemsPage(c *gin.Context, col *collection, fp *featurePage) {
 	body := svgMap(fp.features)
-	body += fmt.Sprintf("<p>%d of %d features.", len(fp.features), fp.matched)
+	if fp.matched >= 0 {
+		body += fmt.Sprintf("<p>%d of %d features.", len(fp.features), fp.matched)
+	} else {
+		body += fmt.Sprintf("<p>%d features of many.", len(fp.features))
+	}
 	if fp.next != nil {
 		next := withParam(withParam(selfURL(c), "cursor", EncodeCursor(fp.next)), "offset", "")
 		body += ` <a rel="next" href="` + esc(withParam(next, "f", "html")) + `">Next page</a>`

@@ -19,9 +19,15 @@ func writeFeatureCollection(w io.Writer, page *featurePage, links []link) error 
 	bw := bufio.NewWriterSize(w, 32<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	bw.WriteString(`{"type":"FeatureCollection","numberMatched":`)
-	bw.WriteString(strconv.Itoa(page.matched))
-	bw.WriteString(`,"numberReturned":`)
+	bw.WriteString(`{"type":"FeatureCollection",`)
+	// A negative count means the store stopped counting: numberMatched is
+	// optional in OGC API – Features, and a guess would mislead clients.
+	if page.matched >= 0 {
+		bw.WriteString(`"numberMatched":`)
+		bw.WriteString(strconv.Itoa(page.matched))
+		bw.WriteByte(',')
+	}
+	bw.WriteString(`"numberReturned":`)
 	bw.WriteString(strconv.Itoa(len(page.features)))
 	bw.WriteString(`,"timeStamp":"`)
 	bw.WriteString(time.Now().UTC().Format(time.RFC3339))

@@ -15,7 +15,7 @@ type IncidentHit struct {
 // IncidentPage is one page of incidents.
 type IncidentPage struct {
 	Items   []IncidentHit
-	Matched int     // total matching the filter, ignoring paging
+	Matched int     // total matching the filter, ignoring paging; -1 when too many to count
 	Next    *Cursor // set while more rows remain
 }
 

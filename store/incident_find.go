@@ -8,55 +8,181 @@ import (
 	"github.com/postwatch/postwatch/geo"
 )
 
+// DefaultCountCap bounds how many matches FindIncidents counts. Counting
+// every match of a region-wide query would cost more than the page itself;
+// past the cap numberMatched is left out, as OGC API – Features allows.
+const DefaultCountCap = 10_000
+
+// DefaultTreeSortMax is the largest match count for which a page is sorted
+// out of the R*Tree; larger results walk the occurred_at index instead,
+// where the first rows in order that pass the box come quickly.
+const DefaultTreeSortMax = 5_000
+
+// order is the sort of a result: its key column and direction.
+type order struct {
+	key  string // occurred_at or severity
+	desc bool
+}
+
+func orderOf(k domain.SortKey) order {
+	switch k {
+	case domain.SortOccurredAt:
+		return order{"occurred_at", false}
+	case domain.SortSeverity:
+		return order{"severity", false}
+	case domain.SortSeverityDesc:
+		return order{"severity", true}
+	}
+	return order{"occurred_at", true}
+}
+
+func (o order) sql(prefix string) string {
+	dir := "ASC"
+	if o.desc {
+		dir = "DESC"
+	}
+	return fmt.Sprintf("%s%s %s, %sid %s", prefix, o.key, dir, prefix, dir)
+}
+
+// addAfter adds the keyset condition for rows past a cursor.
+func (o order) addAfter(w *where, prefix string, c *domain.Cursor) {
+	cmp := ">"
+	if o.desc {
+		cmp = "<"
+	}
+	w.add(fmt.Sprintf("(%s%s, %sid) %s (?, ?)", prefix, o.key, prefix, cmp), c.Key, c.ID)
+}
+
 // FindIncidents returns one page of live incidents matching f, ordered by
-// f.SortBy then id, with the total number of matches.
+// f.SortBy then id, with the number of matches up to Options.CountCap (-1
+// beyond).
 func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*domain.IncidentPage, error) {
+	if c := f.Page.Cursor; c != nil && c.Sort != f.SortBy {
+		return nil, domain.InvalidField("cursor", "was made for sortby=%s, not %s", c.Sort, f.SortBy)
+	}
+	if f.Page.Limit <= 0 {
+		f.Page.Limit = domain.DefaultLimit
+	}
+	o := orderOf(f.SortBy)
+	if treeOnly(f) && o.key == "occurred_at" {
+		return s.findInTree(ctx, f, o)
+	}
 	w, err := s.incidentWhere(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	db := s.read.WithContext(ctx)
-	var matched int
-	if err := db.Raw(`SELECT count(*) FROM incidents i WHERE `+w.sql(), w.args...).Row().Scan(&matched); err != nil {
+	matched, err := s.countCapped(ctx, `SELECT 1 FROM incidents i WHERE `+w.sql(), w.args)
+	if err != nil {
 		return nil, err
 	}
-	keyCol, desc := "i.occurred_at", true
-	switch f.SortBy {
-	case domain.SortOccurredAt:
-		desc = false
-	case domain.SortSeverity:
-		keyCol, desc = "i.severity", false
-	case domain.SortSeverityDesc:
-		keyCol = "i.severity"
-	}
-	dir, cmp := "ASC", ">"
-	if desc {
-		dir, cmp = "DESC", "<"
-	}
 	if c := f.Page.Cursor; c != nil {
-		if c.Sort != f.SortBy {
-			return nil, domain.InvalidField("cursor", "was made for sortby=%s, not %s", c.Sort, f.SortBy)
+		o.addAfter(w, "i.", c)
+	}
+	q := `SELECT ` + incidentColumns + ` FROM incidents i WHERE ` + w.sql() + ` ORDER BY ` + o.sql("i.") + ` LIMIT ? OFFSET ?`
+	return s.incidentPage(ctx, f, o, matched, q, append(w.args, f.Page.Limit+1, f.Page.Offset))
+}
+
+// treeOnly reports whether every condition of f is spatial or temporal, so
+// the R*Tree with its auxiliary columns answers it without the table.
+func treeOnly(f domain.IncidentFilter) bool {
+	return (f.BBox != nil || f.Near != nil) && len(f.Types) == 0 && len(f.ActorIDs) == 0 &&
+		len(f.FacilityIDs) == 0 && f.SeverityMin == nil && len(f.Statuses) == 0 &&
+		len(f.Countries) == 0 && f.Text == ""
+}
+
+// findInTree answers a spatial (and temporal) query, the dashboards' hot
+// path. Small results are counted, sorted and paged inside the R*Tree and
+// only the page's rows are read; large ones walk the occurred_at index,
+// testing each entry's coordinates before its row is read.
+func (s *Store) findInTree(ctx context.Context, f domain.IncidentFilter, o order) (*domain.IncidentPage, error) {
+	bounds := f.BBox
+	if bounds == nil {
+		bounds = geoRadiusBounds(f.Near)
+	}
+	cond := treeConditions(f, "")
+	extra := ""
+	if len(cond.clauses) > 0 {
+		extra = " AND " + cond.sql()
+	}
+	tree, treeArgs := rtreeSubquery("incidents_rtree", "id, occurred_at", bounds, extra, cond.args...)
+	matched, err := s.countCapped(ctx, tree, treeArgs)
+	if err != nil {
+		return nil, err
+	}
+	if matched >= 0 && matched <= s.opts.TreeSortMax {
+		page := &where{}
+		if c := f.Page.Cursor; c != nil {
+			o.addAfter(page, "", c)
 		}
-		w.add(fmt.Sprintf("(%s, i.id) %s (?, ?)", keyCol, cmp), c.Key, c.ID)
+		q := `WITH page AS MATERIALIZED (SELECT id, occurred_at FROM (` + tree + `) WHERE ` + page.sql() +
+			` ORDER BY ` + o.sql("") + ` LIMIT ? OFFSET ?)
+			SELECT ` + incidentColumns + ` FROM page JOIN incidents i ON i.id = page.id ORDER BY ` + o.sql("page.")
+		args := append(append(treeArgs, page.args...), f.Page.Limit+1, f.Page.Offset)
+		return s.incidentPage(ctx, f, o, matched, q, args)
 	}
-	limit := f.Page.Limit
-	if limit <= 0 {
-		limit = domain.DefaultLimit
+	w := &where{}
+	w.add("i.deleted_at IS NULL")
+	var boxes []string
+	for _, b := range bounds {
+		boxes = append(boxes, "(i.lon BETWEEN ? AND ? AND i.lat BETWEEN ? AND ?)")
+		w.args = append(w.args, b.Min[0], b.Max[0], b.Min[1], b.Max[1])
 	}
-	q := fmt.Sprintf(`SELECT %s FROM incidents i WHERE %s ORDER BY %s %s, i.id %s LIMIT ? OFFSET ?`,
-		incidentColumns, w.sql(), keyCol, dir, dir)
-	rows, err := db.Raw(q, append(w.args, limit+1, f.Page.Offset)...).Rows()
+	w.clauses = append(w.clauses, "("+joinOr(boxes)+")")
+	scan := treeConditions(f, "i.")
+	w.clauses = append(w.clauses, scan.clauses...)
+	w.args = append(w.args, scan.args...)
+	if c := f.Page.Cursor; c != nil {
+		o.addAfter(w, "i.", c)
+	}
+	q := `SELECT ` + incidentColumns + ` FROM incidents i INDEXED BY incidents_occurred_at WHERE ` + w.sql() +
+		` ORDER BY ` + o.sql("i.") + ` LIMIT ? OFFSET ?`
+	return s.incidentPage(ctx, f, o, matched, q, append(w.args, f.Page.Limit+1, f.Page.Offset))
+}
+
+// treeConditions are the time window and exact radius of f, on columns
+// that the R*Tree (prefix "") and the incidents table (prefix "i.") share.
+func treeConditions(f domain.IncidentFilter, prefix string) *where {
+	w := &where{}
+	if t := f.Time; t != nil {
+		if t.Start != nil {
+			w.add(prefix+"occurred_at >= ?", micros(*t.Start))
+		}
+		if t.End != nil {
+			w.add(prefix+"occurred_at <= ?", micros(*t.End))
+		}
+	}
+	if n := f.Near; n != nil {
+		w.add("pw_distance("+prefix+"lon, "+prefix+"lat, ?, ?) <= ?", n.Center[0], n.Center[1], n.RadiusM)
+	}
+	return w
+}
+
+// countCapped counts the rows of a query up to countCap; -1 means more.
+func (s *Store) countCapped(ctx context.Context, query string, args []any) (int, error) {
+	var n int
+	err := s.read.WithContext(ctx).Raw(`SELECT count(*) FROM (`+query+` LIMIT ?)`, append(args, s.opts.CountCap+1)...).Row().Scan(&n)
+	if n > s.opts.CountCap {
+		n = -1
+	}
+	return n, err
+}
+
+// incidentPage runs a page query that selects incidentColumns and one row
+// more than the limit, which tells whether a next page exists.
+func (s *Store) incidentPage(ctx context.Context, f domain.IncidentFilter, o order, matched int, q string, args []any) (*domain.IncidentPage, error) {
+	rows, err := s.read.WithContext(ctx).Raw(q, args...).Rows()
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	limit := f.Page.Limit
 	page := &domain.IncidentPage{Matched: matched, Items: make([]domain.IncidentHit, 0, min(limit, 256))}
 	var r incidentRow
 	for rows.Next() {
 		if len(page.Items) == limit {
 			last := page.Items[limit-1]
 			key := last.OccurredAt.UnixMicro()
-			if keyCol == "i.severity" {
+			if o.key == "severity" {
 				key = int64(last.Severity)
 			}
 			page.Next = &domain.Cursor{Sort: f.SortBy, Key: key, ID: last.ID}

@@ -47,11 +47,11 @@ func placeholders(n int) string {
 // rtreeSubquery selects the ids in an R*Tree whose point lies in any of bs.
 // The tree's float32 bounds are rounded outwards, so the exact test runs on
 // the auxiliary lon/lat columns of the same rows.
-func rtreeSubquery(table string, bs []orb.Bound, extra string, extraArgs ...any) (string, []any) {
+func rtreeSubquery(table, cols string, bs []orb.Bound, extra string, extraArgs ...any) (string, []any) {
 	var parts []string
 	var args []any
 	for _, b := range bs {
-		parts = append(parts, `SELECT id FROM `+table+` WHERE min_lon <= ? AND max_lon >= ? AND min_lat <= ? AND max_lat >= ?
+		parts = append(parts, `SELECT `+cols+` FROM `+table+` WHERE min_lon <= ? AND max_lon >= ? AND min_lat <= ? AND max_lat >= ?
 			AND lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?`+extra)
 		args = append(args, b.Max[0], b.Min[0], b.Max[1], b.Min[1], b.Min[0], b.Max[0], b.Min[1], b.Max[1])
 		args = append(args, extraArgs...)
@@ -68,11 +68,11 @@ func spatialFilter(w *where, table string, bbox []orb.Bound, near *domain.Near) 
 		bounds = geoRadiusBounds(near)
 	}
 	if bounds != nil {
-		sub, args := rtreeSubquery(table, bounds, "")
+		sub, args := rtreeSubquery(table, "id", bounds, "")
 		w.add("i.id IN ("+sub+")", args...)
 	}
 	if bbox != nil && near != nil {
-		sub, args := rtreeSubquery(table, geoRadiusBounds(near), "")
+		sub, args := rtreeSubquery(table, "id", geoRadiusBounds(near), "")
 		w.add("i.id IN ("+sub+")", args...)
 	}
 	if near != nil {

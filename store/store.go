@@ -39,6 +39,10 @@ const (
 type Options struct {
 	Durability Durability
 	ReadConns  int // size of the read pool; 0 means one per CPU, at least 4
+	// CountCap and TreeSortMax tune FindIncidents (see DefaultCountCap and
+	// DefaultTreeSortMax); 0 takes the default, a negative value means 0.
+	CountCap    int
+	TreeSortMax int
 }
 
 // Store is the SQLite implementation of the domain services. Writes go
@@ -49,6 +53,7 @@ type Store struct {
 	write *gorm.DB
 	read  *gorm.DB
 	path  string
+	opts  Options
 	// Now is the store's clock; tests set it.
 	Now func() time.Time
 
@@ -83,6 +88,8 @@ func Open(dsn string, opts Options) (*Store, error) {
 	if opts.ReadConns <= 0 {
 		opts.ReadConns = max(4, runtime.NumCPU())
 	}
+	opts.CountCap = orDefault(opts.CountCap, DefaultCountCap)
+	opts.TreeSortMax = orDefault(opts.TreeSortMax, DefaultTreeSortMax)
 	path := strings.TrimPrefix(dsn, "file:")
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
@@ -111,7 +118,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 		closeGorm(write)
 		return nil, err
 	}
-	return &Store{write: write, read: read, path: path, Now: time.Now, extentCache: map[string]cachedExtent{}}, nil
+	return &Store{write: write, read: read, path: path, opts: opts, Now: time.Now, extentCache: map[string]cachedExtent{}}, nil
 }
 
 func openGorm(dsn string, conns int) (*gorm.DB, error) {
@@ -249,4 +256,14 @@ func exec(ctx context.Context, tx *gorm.DB, query string, args ...any) error {
 // queryRow is exec for a statement that returns one row.
 func queryRow(ctx context.Context, tx *gorm.DB, query string, args ...any) *sql.Row {
 	return tx.Statement.ConnPool.QueryRowContext(ctx, query, args...)
+}
+
+func orDefault(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
 }
