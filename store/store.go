@@ -59,6 +59,7 @@ type Store struct {
 
 	extentMu    sync.Mutex
 	extentCache map[string]cachedExtent
+	tokenCache  sync.Map // secret hash → *cachedToken
 }
 
 const driverName = "sqlite3_postwatch"

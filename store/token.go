@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -60,23 +61,42 @@ func (s *Store) CreateToken(ctx context.Context, t *domain.Token) (string, error
 	return secret, nil
 }
 
+// tokenCacheTTL bounds how long a token found in the database is trusted
+// without asking again. Revocation through this process takes effect at
+// once; a token changed by another process is seen within the TTL.
+const tokenCacheTTL = 5 * time.Second
+
+type cachedToken struct {
+	token domain.Token
+	hash  string
+	at    time.Time
+}
+
 // Authenticate returns the live token whose secret this is, or EUNAUTHORIZED.
+// Known tokens are cached briefly: every request authenticates, and a
+// database lookup would cost as much as serving a feature.
 func (s *Store) Authenticate(ctx context.Context, secret string) (*domain.Token, error) {
 	hash := hashSecret(secret)
-	var row tokenRow
-	err := s.read.WithContext(ctx).Where("hash = ?", hash).Take(&row).Error
-	if err == gorm.ErrRecordNotFound {
+	c, ok := s.tokenCache.Load(hash)
+	if !ok || time.Since(c.(*cachedToken).at) > tokenCacheTTL {
+		var row tokenRow
+		err := s.read.WithContext(ctx).Where("hash = ?", hash).Take(&row).Error
+		if err == gorm.ErrRecordNotFound {
+			return nil, domain.Errorf(domain.EUNAUTHORIZED, "unknown token")
+		}
+		if err != nil {
+			return nil, err
+		}
+		c = &cachedToken{token: row.token(), hash: row.Hash, at: time.Now()}
+		s.tokenCache.Store(hash, c)
+	}
+	cached := c.(*cachedToken)
+	// The lookup already matched on the hash; the constant-time comparison
+	// keeps the final check free of timing differences all the same.
+	if subtle.ConstantTimeCompare([]byte(cached.hash), []byte(hash)) != 1 {
 		return nil, domain.Errorf(domain.EUNAUTHORIZED, "unknown token")
 	}
-	if err != nil {
-		return nil, err
-	}
-	// The index lookup already matched; the constant-time comparison keeps
-	// the final check free of timing differences all the same.
-	if subtle.ConstantTimeCompare([]byte(row.Hash), []byte(hash)) != 1 {
-		return nil, domain.Errorf(domain.EUNAUTHORIZED, "unknown token")
-	}
-	t := row.token()
+	t := cached.token
 	now := s.now()
 	if t.RevokedAt != nil {
 		return nil, domain.Errorf(domain.EUNAUTHORIZED, "token revoked")
@@ -110,6 +130,12 @@ func (s *Store) RevokeToken(ctx context.Context, id int64) error {
 		if res.RowsAffected == 0 {
 			return domain.Errorf(domain.ENOTFOUND, "no live token %d", id)
 		}
+		s.tokenCache.Range(func(k, v any) bool {
+			if v.(*cachedToken).token.ID == id {
+				s.tokenCache.Delete(k)
+			}
+			return true
+		})
 		return nil
 	}))
 }
