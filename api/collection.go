@@ -95,9 +95,6 @@ func (col *collection) listItems(c *gin.Context) {
 		next = withParam(next, "offset", "")
 		links = append(links, link{Href: withParam(next, "f", "json"), Rel: "next", Type: geoJSONType, Title: "next page"})
 	}
-	for i := range page.features {
-		page.features[i].Links = nil
-	}
 	c.Header("Content-Type", geoJSONType)
 	c.Status(http.StatusOK)
 	writeFeatureCollection(c.Writer, page, links)

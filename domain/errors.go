@@ -37,12 +37,8 @@ type Error struct {
 	Fields  []FieldError
 }
 
-func (e *Error) Error() string {
-	if len(e.Fields) == 0 {
-		return fmt.Sprintf("%s: %s", e.Code, e.Message)
-	}
-	return fmt.Sprintf("%s: %s (%s: %s)", e.Code, e.Message, e.Fields[0].Field, e.Fields[0].Message)
-}
+// Error returns the message, which already names the first bad field.
+func (e *Error) Error() string { return e.Message }
 
 // Errorf returns an *Error with a formatted message.
 func Errorf(code ErrorCode, format string, args ...any) *Error {
