@@ -163,18 +163,10 @@ func (s *Store) DeleteActor(ctx context.Context, id string, ifVersion int) error
 		if err := checkVersion(ifVersion, cur.Version); err != nil {
 			return err
 		}
-		now := s.now()
-		cur.Version++
-		cur.UpdatedAt = now
-		err = tx.Model(&actorRow{}).Where("id = ?", id).
-			Updates(map[string]any{"deleted_at": micros(now), "updated_at": micros(now), "version": cur.Version}).Error
-		if err != nil {
-			return err
-		}
 		if err := tx.Where("subject_id = ? OR target_id = ?", id, id).Delete(&relationRow{}).Error; err != nil {
 			return err
 		}
-		return appendHistory(ctx, tx, collActors, id, cur.Version, opDelete, now, domain.PrincipalName(ctx), cur)
+		return s.softDelete(ctx, tx, &actorRow{}, collActors, id, id, &cur.Version, &cur.UpdatedAt, cur)
 	}))
 }
 

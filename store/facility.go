@@ -180,15 +180,7 @@ func (s *Store) DeleteFacility(ctx context.Context, id int64, ifVersion int) err
 		if err := checkVersion(ifVersion, cur.Version); err != nil {
 			return err
 		}
-		now := s.now()
-		cur.Version++
-		cur.UpdatedAt = now
-		err = tx.Model(&facilityRow{}).Where("id = ?", id).
-			Updates(map[string]any{"deleted_at": micros(now), "updated_at": micros(now), "version": cur.Version}).Error
-		if err != nil {
-			return err
-		}
-		return appendHistory(ctx, tx, collFacilities, strconv.FormatInt(id, 10), cur.Version, opDelete, now, domain.PrincipalName(ctx), cur)
+		return s.softDelete(ctx, tx, &facilityRow{}, collFacilities, id, strconv.FormatInt(id, 10), &cur.Version, &cur.UpdatedAt, cur)
 	}))
 }
 

@@ -69,3 +69,18 @@ func readHistory[T any](ctx context.Context, db *gorm.DB, collection, recordID s
 	}
 	return out, nil
 }
+
+// softDelete marks a record deleted as its next version (bumping version
+// and updatedAt in the caller's copy) and records that version, with the
+// record's last state, in its history.
+func (s *Store) softDelete(ctx context.Context, tx *gorm.DB, model any, collection string, id any, recordID string, version *int, updatedAt *time.Time, record any) error {
+	now := s.now()
+	*version++
+	*updatedAt = now
+	err := tx.Model(model).Where("id = ?", id).
+		Updates(map[string]any{"deleted_at": micros(now), "updated_at": micros(now), "version": *version}).Error
+	if err != nil {
+		return err
+	}
+	return appendHistory(ctx, tx, collection, recordID, *version, opDelete, now, domain.PrincipalName(ctx), record)
+}
