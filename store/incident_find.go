@@ -9,14 +9,16 @@ import (
 )
 
 // DefaultCountCap bounds how many matches FindIncidents counts. Counting
-// every match of a region-wide query would cost more than the page itself;
-// past the cap numberMatched is left out, as OGC API – Features allows.
-const DefaultCountCap = 10_000
+// every match of a region-wide query would cost more than the page itself
+// (about 0.2 µs per match); past the cap numberMatched is left out, as OGC
+// API – Features allows.
+const DefaultCountCap = 2_000
 
 // DefaultTreeSortMax is the largest match count for which a page is sorted
 // out of the R*Tree; larger results walk the occurred_at index instead,
-// where the first rows in order that pass the box come quickly.
-const DefaultTreeSortMax = 5_000
+// where the first rows in order that pass the box come quickly. It equals
+// the count cap: past it the count is unknown.
+const DefaultTreeSortMax = DefaultCountCap
 
 // order is the sort of a result: its key column and direction.
 type order struct {
