@@ -98,6 +98,9 @@ func Open(dsn string, opts Options) (*Store, error) {
 	params := url.Values{}
 	params.Set("_journal_mode", "WAL")
 	params.Set("_foreign_keys", "on")
+	// REPLACE's implicit delete then fires DELETE triggers, so it cannot
+	// rewrite the append-only history behind its triggers' back.
+	params.Set("_recursive_triggers", "on")
 	params.Set("_busy_timeout", "10000")
 	params.Set("_synchronous", strings.ToUpper(string(opts.Durability)))
 	params.Set("_cache_size", "-32000")
