@@ -1,13 +1,18 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"math"
+	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -97,7 +102,8 @@ func cors(c *gin.Context) {
 }
 
 // authenticate resolves the bearer token (header, or access_token for map
-// clients that cannot set headers) and requires role for the route.
+// clients that cannot set headers) and requires role for the route. With
+// rate limiting on, it also holds the request to its token's bucket.
 func (s *Server) authenticate(role domain.Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		secret, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
@@ -105,6 +111,17 @@ func (s *Server) authenticate(role domain.Role) gin.HandlerFunc {
 			secret = c.Query("access_token")
 		}
 		secret = strings.TrimSpace(secret)
+		// Until a token proves itself, the request spends from its client
+		// address's bucket, so guessing tokens is held to the rate limit
+		// before any lookup is made; a valid token gets the draw back.
+		var ip string
+		if s.guessLimit != nil {
+			ip = clientKey(c)
+			if ok, wait := s.guessLimit.take(ip); !ok {
+				s.writeRateLimited(c, wait, "too many unauthenticated requests from this address")
+				return
+			}
+		}
 		if secret == "" {
 			s.writeError(c, domain.Errorf(domain.EUNAUTHORIZED, "a bearer token is required (Authorization: Bearer TOKEN or ?access_token=TOKEN)"))
 			return
@@ -116,6 +133,15 @@ func (s *Server) authenticate(role domain.Role) gin.HandlerFunc {
 			}
 			s.writeError(c, err)
 			return
+		}
+		if s.guessLimit != nil {
+			s.guessLimit.refund(ip)
+			// From here on the token's own bucket pays, keyed by its id
+			// whichever way the secret came, for 403s as for the rest.
+			if ok, wait := s.tokenLimit.take("token:" + strconv.FormatInt(tok.ID, 10)); !ok {
+				s.writeRateLimited(c, wait, "too many requests for this token")
+				return
+			}
 		}
 		if !tok.Role.Allows(role) {
 			s.writeError(c, domain.Errorf(domain.EFORBIDDEN, "this route needs the %s role; the token has %s", role, tok.Role))
@@ -156,4 +182,138 @@ func sortedKeys(m map[string]bool) string {
 	}
 	slices.Sort(keys)
 	return strings.Join(keys, ", ")
+}
+
+// DefaultRequestTimeout bounds a request when Options.RequestTimeout is 0.
+const DefaultRequestTimeout = 30 * time.Second
+
+// withDeadline gives each request's context a deadline, so a slow query is
+// interrupted (the SQLite driver interrupts a statement whose context ends)
+// and the client gets a 503 instead of waiting on a stuck connection.
+func withDeadline(d time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
+}
+
+// writeRateLimited answers 429 with Retry-After in whole seconds, rounded
+// up so that a client retrying on time finds a request in its bucket.
+func (s *Server) writeRateLimited(c *gin.Context, wait time.Duration, why string) {
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	c.Header("Retry-After", strconv.Itoa(secs))
+	s.writeError(c, domain.Errorf(domain.ERATELIMITED, "%s; retry in %d s", why, secs))
+}
+
+// clientKey is the rate-limit key of an unauthenticated request: the
+// client address (gin's ClientIP, which believes X-Forwarded-For only from
+// Options.TrustedProxies). An IPv6 client is keyed by its /64, the block a
+// single subscriber gets, so rotating addresses within it gains nothing.
+func clientKey(c *gin.Context) string {
+	ip := net.ParseIP(c.ClientIP())
+	if ip == nil {
+		return "ip:" + c.ClientIP()
+	}
+	if ip.To4() == nil {
+		ip = ip.Mask(net.CIDRMask(64, 128))
+	}
+	return "ip:" + ip.String()
+}
+
+// maxBuckets bounds the memory of one limiter: at roughly 150 bytes a
+// bucket, about 10 MiB.
+const maxBuckets = 1 << 16
+
+// limiter is a set of token buckets, one per key. A bucket holds at most
+// burst requests and refills at rate per second. A bucket left alone until
+// it is full again is indistinguishable from a new one, so idle buckets are
+// dropped; memory stays bounded by the keys active in the last few seconds
+// and, under a flood of fresh keys, by maxBuckets.
+type limiter struct {
+	rate, burst float64
+	now         func() time.Time
+	max         int
+
+	mu        sync.Mutex
+	buckets   map[string]*bucket
+	lastSweep time.Time
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time // when tokens was last brought up to date
+}
+
+// newLimiter allows rate requests a second with bursts of twice that (and
+// at least one, so a rate under 0.5 still lets requests through).
+func newLimiter(rate float64) *limiter {
+	return &limiter{rate: rate, burst: max(2*rate, 1), now: time.Now, max: maxBuckets, buckets: map[string]*bucket{}}
+}
+
+// refillTime is how long an empty bucket takes to fill up.
+func (l *limiter) refillTime() time.Duration {
+	return time.Duration(l.burst / l.rate * float64(time.Second))
+}
+
+// take spends one request from key's bucket. When the bucket is empty it
+// reports how long until it holds one request again.
+func (l *limiter) take(key string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	b := l.bucket(key, now)
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+}
+
+// refund gives back a request take spent.
+func (l *limiter) refund(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucket(key, l.now())
+	b.tokens = min(l.burst, b.tokens+1)
+}
+
+// bucket returns key's bucket refilled up to now, making one if needed.
+// Callers hold mu.
+func (l *limiter) bucket(key string, now time.Time) *bucket {
+	if now.Sub(l.lastSweep) >= max(l.refillTime(), 5*time.Second) {
+		l.sweep(now)
+	}
+	b, ok := l.buckets[key]
+	if !ok {
+		// At the cap, forget an arbitrary bucket: that key merely starts
+		// over with a full one. (Sweeping here instead would cost a pass
+		// over every bucket per new key, under the lock.)
+		for k := range l.buckets {
+			if len(l.buckets) < l.max {
+				break
+			}
+			delete(l.buckets, k)
+		}
+		b = &bucket{tokens: l.burst, at: now}
+		l.buckets[key] = b
+		return b
+	}
+	if elapsed := now.Sub(b.at); elapsed > 0 {
+		b.tokens = min(l.burst, b.tokens+elapsed.Seconds()*l.rate)
+		b.at = now
+	}
+	return b
+}
+
+// sweep drops the buckets idle long enough to be full again.
+func (l *limiter) sweep(now time.Time) {
+	full := l.refillTime()
+	for k, b := range l.buckets {
+		if now.Sub(b.at) >= full {
+			delete(l.buckets, k)
+		}
+	}
+	l.lastSweep = now
 }

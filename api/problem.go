@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -37,17 +39,29 @@ var statusOf = map[domain.ErrorCode]int{
 const problemContentType = "application/problem+json"
 
 // writeError renders err as problem+json. Only *domain.Error messages reach
-// the client; anything else is logged and answered with a bare 500.
+// the client. A request that ran out of time gets a 503 saying so; anything
+// else is logged and answered with a bare 500.
 func (s *Server) writeError(c *gin.Context, err error) {
 	var de *domain.Error
-	if !errors.As(err, &de) {
-		if errors.Is(err, http.ErrAbortHandler) {
-			panic(err)
+	status := 0
+	switch {
+	case errors.As(err, &de):
+		status = statusOf[de.Code]
+	case errors.Is(err, http.ErrAbortHandler):
+		panic(err)
+	case timedOut(c, err):
+		s.log.Warn("request timed out", "err", err, "timeout", s.requestTimeout, "method", c.Request.Method,
+			"path", c.Request.URL.Path, "request_id", requestID(c))
+		status = http.StatusServiceUnavailable
+		msg := "the request took too long"
+		if s.requestTimeout > 0 {
+			msg = "the request took longer than " + strconv.FormatFloat(s.requestTimeout.Seconds(), 'f', -1, 64) + " s"
 		}
+		de = &domain.Error{Code: "timeout", Message: msg + "; narrow the query or retry later"}
+	default:
 		s.log.Error("internal error", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path, "request_id", requestID(c))
 		de = &domain.Error{Code: domain.EINTERNAL, Message: "internal error; the request id identifies it in the server log"}
 	}
-	status := statusOf[de.Code]
 	if status == 0 {
 		status = http.StatusInternalServerError
 	}
@@ -67,4 +81,11 @@ func (s *Server) writeError(c *gin.Context, err error) {
 	c.Header("Cache-Control", "no-store")
 	// gin keeps a Content-Type set before rendering.
 	c.AbortWithStatusJSON(status, p)
+}
+
+// timedOut tells whether err comes from the request's deadline. The SQLite
+// driver may report an interrupted statement in its own words, so a
+// request whose context has run out counts whatever the error says.
+func timedOut(c *gin.Context, err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(c.Request.Context().Err(), context.DeadlineExceeded)
 }

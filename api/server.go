@@ -5,7 +5,9 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -39,6 +41,27 @@ type Server struct {
 	facilityCol *collection
 	routes      []route
 	engine      *gin.Engine
+
+	requestTimeout time.Duration
+	// guessLimit holds requests not yet authenticated to the rate limit per
+	// client address, tokenLimit authenticated ones per token; both are nil
+	// when rate limiting is off.
+	guessLimit, tokenLimit *limiter
+}
+
+// Options tune the server. The zero value is what New uses.
+type Options struct {
+	// RateLimit is how many requests a second each token may make, with
+	// bursts of twice that; requests not yet authenticated are held to the
+	// same rate per client address. 0 turns rate limiting off.
+	RateLimit float64
+	// RequestTimeout bounds each request: its context is cancelled then and
+	// the client gets a 503. 0 means DefaultRequestTimeout; negative, none.
+	RequestTimeout time.Duration
+	// TrustedProxies are the addresses or CIDRs of reverse proxies whose
+	// X-Forwarded-For names the client for rate limiting. Empty: none is
+	// trusted, the client is the connection's peer.
+	TrustedProxies []string
 }
 
 // route is one entry of the route table. Every route states the role it
@@ -53,9 +76,19 @@ type route struct {
 
 func init() { gin.SetMode(gin.ReleaseMode) }
 
-// New builds the server and its routes. It fails if a route is missing from
-// the OpenAPI document, which declares the route's query parameters.
+// New builds the server and its routes with the default Options. It fails
+// if a route is missing from the OpenAPI document, which declares the
+// route's query parameters.
 func New(svc Services, log *slog.Logger) (*Server, error) {
+	return NewWithOptions(svc, log, Options{})
+}
+
+// NewWithOptions is New with rate limiting, a request timeout and trusted
+// proxies as opts say.
+func NewWithOptions(svc Services, log *slog.Logger, opts Options) (*Server, error) {
+	if math.IsNaN(opts.RateLimit) || math.IsInf(opts.RateLimit, 0) || opts.RateLimit < 0 {
+		return nil, fmt.Errorf("rate limit %g is not a positive number of requests per second (or 0 for none)", opts.RateLimit)
+	}
 	doc, err := loadOpenAPI(docs.OpenAPI)
 	if err != nil {
 		return nil, err
@@ -63,12 +96,27 @@ func New(svc Services, log *slog.Logger) (*Server, error) {
 	s := &Server{
 		incidents: svc.Incidents, facilities: svc.Facilities, actors: svc.Actors,
 		tokens: svc.Tokens, db: svc.DB, log: log, openapi: doc,
+		requestTimeout: opts.RequestTimeout,
+	}
+	if s.requestTimeout == 0 {
+		s.requestTimeout = DefaultRequestTimeout
+	}
+	if opts.RateLimit > 0 {
+		s.guessLimit, s.tokenLimit = newLimiter(opts.RateLimit), newLimiter(opts.RateLimit)
 	}
 	s.incidentCol, s.facilityCol = incidentCollection(s), facilityCollection(s)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
+	// gin trusts X-Forwarded-For from anyone by default, which would let a
+	// client pick its own rate-limit key.
+	if err := e.SetTrustedProxies(opts.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
 	e.Use(withRequestID, s.logRequests, s.recoverPanics, securityHeaders, cors, limitBody)
+	if s.requestTimeout > 0 {
+		e.Use(withDeadline(s.requestTimeout))
+	}
 	e.NoRoute(func(c *gin.Context) {
 		s.writeError(c, domain.Errorf(domain.ENOTFOUND, "no route %s", c.Request.URL.Path))
 	})

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/postwatch/postwatch/api"
@@ -22,7 +25,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path")
 	seed := fs.Bool("seed", envDefault("seed", "") == "true" || envDefault("seed", "") == "1", "load the seed data set into an empty database")
 	durability := fs.String("durability", envDefault("durability", "full"), "full: a commit survives power loss; normal: it survives a process crash")
+	rateLimit := fs.String("rate-limit", envDefault("rate-limit", "0"), "requests per second per token, bursts twice that; 0 turns rate limiting off")
+	requestTimeout := fs.String("request-timeout", envDefault("request-timeout", "30s"), "longest a request may run before it is cancelled with a 503")
+	trustedProxies := fs.String("trusted-proxies", envDefault("trusted-proxies", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	opts, err := serverOptions(*rateLimit, *requestTimeout, *trustedProxies)
+	if err != nil {
 		return err
 	}
 	log := newLogger(stderr)
@@ -48,7 +58,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "\nNo API token exists yet. Every route but /healthz and /readyz needs one; create one with:\n\n"+
 			"    bin/postwatch token create --db %s --role admin --name \"$USER\"\n\n", *db)
 	}
-	srv, err := api.New(api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st, DB: st}, log)
+	srv, err := api.NewWithOptions(api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st, DB: st}, log, opts)
 	if err != nil {
 		return err
 	}
@@ -56,16 +66,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// A response may take the whole request timeout and then be written.
+	writeTimeout := max(120*time.Second, opts.RequestTimeout+30*time.Second)
 	httpSrv := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      120 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "db", *db, "durability", *durability)
+	log.Info("serving", "addr", ln.Addr().String(), "db", *db, "durability", *durability,
+		"rate_limit", opts.RateLimit, "request_timeout", opts.RequestTimeout)
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
 	select {
@@ -81,4 +94,24 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// serverOptions checks the serve flags that tune the API.
+func serverOptions(rateLimit, requestTimeout, trustedProxies string) (api.Options, error) {
+	var opts api.Options
+	rate, err := strconv.ParseFloat(rateLimit, 64)
+	if err != nil || math.IsNaN(rate) || math.IsInf(rate, 0) || rate < 0 {
+		return opts, usageError{fmt.Sprintf("--rate-limit %q is not a number of requests per second (0 turns limiting off)", rateLimit)}
+	}
+	timeout, err := time.ParseDuration(requestTimeout)
+	if err != nil || timeout <= 0 {
+		return opts, usageError{fmt.Sprintf("--request-timeout %q is not a positive duration such as 30s", requestTimeout)}
+	}
+	opts.RateLimit, opts.RequestTimeout = rate, timeout
+	for _, p := range strings.Split(trustedProxies, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			opts.TrustedProxies = append(opts.TrustedProxies, p)
+		}
+	}
+	return opts, nil
 }

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"errors"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServerOptions: the flags that tune the API are checked before serve
+// opens anything; a bad value is a usage error.
+func TestServerOptions(t *testing.T) {
+	tests := []struct {
+		rate, timeout, proxies string
+		wantRate               float64
+		wantTimeout            time.Duration
+		wantProxies            []string
+		wantErr                string
+	}{
+		{rate: "0", timeout: "30s", wantTimeout: 30 * time.Second},
+		{rate: "20", timeout: "5s", wantRate: 20, wantTimeout: 5 * time.Second},
+		{rate: "0.5", timeout: "2m", proxies: "10.0.0.0/8, 192.0.2.1", wantRate: 0.5, wantTimeout: 2 * time.Minute,
+			wantProxies: []string{"10.0.0.0/8", "192.0.2.1"}},
+		{rate: "-1", timeout: "30s", wantErr: "--rate-limit"},
+		{rate: "NaN", timeout: "30s", wantErr: "--rate-limit"},
+		{rate: "+Inf", timeout: "30s", wantErr: "--rate-limit"},
+		{rate: "ten", timeout: "30s", wantErr: "--rate-limit"},
+		{rate: "0", timeout: "0s", wantErr: "--request-timeout"},
+		{rate: "0", timeout: "-5s", wantErr: "--request-timeout"},
+		{rate: "0", timeout: "30", wantErr: "--request-timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rate+" "+tt.timeout+" "+tt.proxies, func(t *testing.T) {
+			opts, err := serverOptions(tt.rate, tt.timeout, tt.proxies)
+			if tt.wantErr != "" {
+				var ue usageError
+				if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want a usage error naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if opts.RateLimit != tt.wantRate || opts.RequestTimeout != tt.wantTimeout || !slices.Equal(opts.TrustedProxies, tt.wantProxies) {
+				t.Fatalf("options %+v", opts)
+			}
+		})
+	}
+}
+
+// TestServeRateLimit: `serve --rate-limit N` answers 429 with Retry-After
+// once a token has spent its burst of 2N, while health checks still
+// answer; a bad value, by flag or POSTWATCH_RATE_LIMIT, stops serve with
+// exit 2.
+func TestServeRateLimit(t *testing.T) {
+	bin := binary(t)
+	db := filepath.Join(t.TempDir(), "limit.db")
+	token := newToken(t, db, "analyst")
+
+	for _, bad := range []struct{ args, env []string }{
+		{args: []string{"--rate-limit", "-3"}},
+		{env: []string{"POSTWATCH_RATE_LIMIT=lots"}},
+		{args: []string{"--request-timeout", "0s"}},
+	} {
+		cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, bad.args...)...)
+		cmd.Env = append(cleanEnv(), bad.env...)
+		out, err := cmd.CombinedOutput()
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) || exitErr.ExitCode() != 2 {
+			t.Fatalf("serve %v %v: %v, want exit 2\n%s", bad.args, bad.env, err, out)
+		}
+	}
+
+	srv := startServer(t, db, "--rate-limit", "2", "--request-timeout", "10s")
+	get := func(path, token string) *http.Response {
+		req, _ := http.NewRequest("GET", srv.base+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	var codes []int
+	var limited *http.Response
+	for range 12 {
+		r := get("/collections", token)
+		codes = append(codes, r.StatusCode)
+		if r.StatusCode == http.StatusTooManyRequests && limited == nil {
+			limited = r
+		}
+	}
+	if limited == nil || !slices.Equal(codes[:4], []int{200, 200, 200, 200}) {
+		t.Fatalf("statuses %v: want a burst of 4 and then 429s", codes)
+	}
+	if ra := limited.Header.Get("Retry-After"); ra != "1" || limited.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("429 with Retry-After %q, Content-Type %q", ra, limited.Header.Get("Content-Type"))
+	}
+	for range 10 {
+		if r := get("/healthz", ""); r.StatusCode != http.StatusOK {
+			t.Fatalf("/healthz answered %d under the rate limit", r.StatusCode)
+		}
+	}
+	if log := srv.log.String(); !strings.Contains(log, "rate_limit=2") || !strings.Contains(log, "request_timeout=10s") {
+		t.Fatalf("serve does not log its limits:\n%s", log)
+	}
+}
