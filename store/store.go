@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -60,6 +61,7 @@ type Store struct {
 	extentMu    sync.Mutex
 	extentCache map[string]cachedExtent
 	tokenCache  sync.Map // secret hash → *cachedToken
+	tokenGen    atomic.Uint64
 }
 
 const driverName = "sqlite3_postwatch"

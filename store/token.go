@@ -46,6 +46,9 @@ func (s *Store) CreateToken(ctx context.Context, t *domain.Token) (string, error
 	if err := t.Validate(); err != nil {
 		return "", err
 	}
+	if t.ExpiresAt != nil && !t.ExpiresAt.After(s.now()) {
+		return "", domain.InvalidField("expires_at", "%s is not in the future", t.ExpiresAt.Format(time.RFC3339))
+	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", err
@@ -70,6 +73,7 @@ type cachedToken struct {
 	token domain.Token
 	hash  string
 	at    time.Time
+	gen   uint64 // s.tokenGen when the lookup began
 }
 
 // Authenticate returns the live token whose secret this is, or EUNAUTHORIZED.
@@ -77,8 +81,11 @@ type cachedToken struct {
 // database lookup would cost as much as serving a feature.
 func (s *Store) Authenticate(ctx context.Context, secret string) (*domain.Token, error) {
 	hash := hashSecret(secret)
+	// An entry from before the latest revocation may hold a row read before
+	// that revocation committed, so it counts as a miss.
+	gen := s.tokenGen.Load()
 	c, ok := s.tokenCache.Load(hash)
-	if !ok || time.Since(c.(*cachedToken).at) > tokenCacheTTL {
+	if !ok || c.(*cachedToken).gen != gen || time.Since(c.(*cachedToken).at) > tokenCacheTTL {
 		var row tokenRow
 		err := s.read.WithContext(ctx).Where("hash = ?", hash).Take(&row).Error
 		if err == gorm.ErrRecordNotFound {
@@ -87,7 +94,7 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (*domain.Token,
 		if err != nil {
 			return nil, err
 		}
-		c = &cachedToken{token: row.token(), hash: row.Hash, at: time.Now()}
+		c = &cachedToken{token: row.token(), hash: row.Hash, at: time.Now(), gen: gen}
 		s.tokenCache.Store(hash, c)
 	}
 	cached := c.(*cachedToken)
@@ -122,7 +129,7 @@ func (s *Store) FindTokens(ctx context.Context) ([]domain.Token, error) {
 
 // RevokeToken makes a token unusable from now on; ENOTFOUND if unknown.
 func (s *Store) RevokeToken(ctx context.Context, id int64) error {
-	return translate(s.transact(ctx, func(tx *gorm.DB) error {
+	err := translate(s.transact(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&tokenRow{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", micros(s.now()))
 		if res.Error != nil {
 			return res.Error
@@ -130,14 +137,14 @@ func (s *Store) RevokeToken(ctx context.Context, id int64) error {
 		if res.RowsAffected == 0 {
 			return domain.Errorf(domain.ENOTFOUND, "no live token %d", id)
 		}
-		s.tokenCache.Range(func(k, v any) bool {
-			if v.(*cachedToken).token.ID == id {
-				s.tokenCache.Delete(k)
-			}
-			return true
-		})
 		return nil
 	}))
+	if err == nil {
+		// After the commit: every cached entry is now stale, including one a
+		// concurrent lookup is about to store from a row read before it.
+		s.tokenGen.Add(1)
+	}
+	return err
 }
 
 // CountTokens counts tokens that are neither revoked nor expired.

@@ -56,7 +56,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if n, err := st.CountTokens(ctx); err == nil && n == 0 {
 		fmt.Fprintf(stderr, "\nNo API token exists yet. Every route but /healthz and /readyz needs one; create one with:\n\n"+
-			"    bin/postwatch token create --db %s --role admin --name \"$USER\"\n\n", *db)
+			"    bin/postwatch token create --db %s --role admin --name \"$(whoami)\"\n\n", *db)
 	}
 	srv, err := api.NewWithOptions(api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st, DB: st}, log, opts)
 	if err != nil {
