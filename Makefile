@@ -6,7 +6,7 @@ DB        ?= ./postwatch.db
 ADDR      ?= 127.0.0.1:8080
 export CGO_ENABLED := 1
 
-.PHONY: run build test test-short lint bench fuzz clean
+.PHONY: run build test test-short lint bench bench-short fuzz clean
 
 build:
 	go build $(TAGFLAG) -o bin/postwatch ./cmd/postwatch
@@ -25,8 +25,27 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 	go vet $(TAGFLAG) ./...
 
+# bench runs the project's own benchmarks. The store's run on a database of
+# POSTWATCH_BENCH_N synthetic incidents (default 1,000,000) cached at
+# POSTWATCH_BENCH_DB (default in $TMPDIR); building it once takes minutes.
 bench:
-	go test $(TAGFLAG) -run '^$$' -bench . -benchmem -timeout 60m ./...
+	go test $(TAGFLAG) -run '^$$' -bench . -benchmem -timeout 120m ./...
+
+# bench-short is bench on 100,000 incidents: a quick check, not the yardstick.
+bench-short:
+	POSTWATCH_BENCH_N=100000 go test $(TAGFLAG) -run '^$$' -bench . -benchmem -timeout 30m ./...
+
+# fuzz runs every fuzz target of the api package for FUZZTIME each; a
+# crasher is saved under api/testdata/fuzz/NAME/, where `make test` replays it.
+FUZZTIME    ?= 30s
+FUZZTARGETS := $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' api/*_test.go | cut -c6-)
+
+fuzz:
+	@failed=""; for name in $(FUZZTARGETS); do \
+		echo "== $$name ($(FUZZTIME))"; \
+		go test $(TAGFLAG) -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./api/ || failed="$$failed $$name"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed (crashers are saved under api/testdata/fuzz/)"; exit 1; fi
 
 clean:
 	rm -rf bin

@@ -31,17 +31,23 @@ const (
 	benchSeed     = 42   // the seed of the benchmark data set
 	benchBatch    = 2000 // incidents per ImportIncidents call, as `postwatch import` sends them
 	benchQueries  = 1000 // distinct queries each benchmark cycles through
-	benchQuerySet = 7    // the seed of the query lists
+	benchQuerySet = 7    // the seed of the query lists; each class draws its own stream
 )
 
+// BenchmarkFindIncidentsSmallBBox is q1: a 0.1°×0.1° box near a city
+// centre (moved by up to ±0.3°), limit 100.
 func BenchmarkFindIncidentsSmallBBox(b *testing.B) {
 	benchFind(b, 1, func(r *rand.Rand) domain.IncidentFilter { return itemsFilter(cityBox(r, 0.3, 0.05), 100) })
 }
 
+// BenchmarkFindIncidentsLargeBBox is q2: a 1°×1° box near a city centre
+// (±0.5°), limit 100.
 func BenchmarkFindIncidentsLargeBBox(b *testing.B) {
 	benchFind(b, 2, func(r *rand.Rand) domain.IncidentFilter { return itemsFilter(cityBox(r, 0.5, 0.5), 100) })
 }
 
+// BenchmarkFindIncidentsRegion is q3: the whole region, edges moved out by
+// up to 0.05°, limit 1000.
 func BenchmarkFindIncidentsRegion(b *testing.B) {
 	benchFind(b, 3, func(r *rand.Rand) domain.IncidentFilter {
 		reg := seeds.SyntheticRegion
@@ -50,8 +56,9 @@ func BenchmarkFindIncidentsRegion(b *testing.B) {
 	})
 }
 
+// BenchmarkFindIncidentsBBoxAndTime is q4: q1's box and a 365-day window
+// that starts on the hour and ends before seeds.SyntheticTo.
 func BenchmarkFindIncidentsBBoxAndTime(b *testing.B) {
-	// Windows start on the hour and end before seeds.SyntheticTo.
 	lastStart := seeds.SyntheticTo.AddDate(-1, 0, 0)
 	hours := int64(lastStart.Sub(seeds.SyntheticFrom) / time.Hour)
 	benchFind(b, 4, func(r *rand.Rand) domain.IncidentFilter {
@@ -63,6 +70,7 @@ func BenchmarkFindIncidentsBBoxAndTime(b *testing.B) {
 	})
 }
 
+// BenchmarkFindIncidentByID is q5: one incident by an id drawn from 1..n.
 func BenchmarkFindIncidentByID(b *testing.B) {
 	st, n := benchStore(b)
 	r := rand.New(rand.NewPCG(benchQuerySet, 5))

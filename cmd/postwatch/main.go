@@ -27,6 +27,7 @@ Usage:
   postwatch token create --db DSN --role analyst|officer|admin --name NAME [--expires RFC3339]
   postwatch import --db DSN --format geojson FILE
   postwatch backup --db DSN FILE
+  postwatch gen -n N [--seed S] [-o FILE]    (synthetic incidents as GeoJSON lines, for load tests)
 
 Every flag can also be set by an environment variable: --db by POSTWATCH_DB,
 --addr by POSTWATCH_ADDR, --durability by POSTWATCH_DURABILITY, and so on.
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return importFile(ctx, args[1:], stdout, stderr)
 	case "backup":
 		return backup(ctx, args[1:], stdout, stderr)
+	case "gen":
+		return generate(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
