@@ -37,10 +37,13 @@ func TestQueryStrategiesAgree(t *testing.T) {
 	var pts []point
 	for i := 0; i < 160; i++ {
 		p := point{pt: orb.Point{44 + rng.Float64()*2, 33 + rng.Float64()*2}, at: base.Add(time.Duration(rng.IntN(400)) * 24 * time.Hour)}
-		if i%10 == 9 {
+		switch i % 10 {
+		case 9:
 			p.at = pts[i-1].at // ties on occurred_at, broken by id
+		case 4:
+			p.at = pts[i-1].at.Add(300 * time.Millisecond) // closer than the tree's float32 resolution
 		}
-		p.id = tree.createIncident(p.pt[0], p.pt[1], map[string]any{"occurred_at": p.at.Format(time.RFC3339)})
+		p.id = tree.createIncident(p.pt[0], p.pt[1], map[string]any{"occurred_at": p.at.Format(time.RFC3339Nano)})
 		pts = append(pts, p)
 	}
 	for i := 3; i < len(pts); i += 17 {
@@ -48,10 +51,21 @@ func TestQueryStrategiesAgree(t *testing.T) {
 		pts[i].del = true
 	}
 
+	// Bounds exactly on incidents' times (inclusive at both ends), one of
+	// them 300 ms after another incident.
+	times := make([]time.Time, 0, len(pts))
+	for _, p := range pts {
+		times = append(times, p.at)
+	}
+	slices.SortFunc(times, time.Time.Compare)
+	from, to := pts[44].at, times[120]
 	queries := []struct {
 		query string
 		want  func(p point) bool
 	}{
+		{"bbox=44,33,46,35&datetime=" + from.Format(time.RFC3339Nano) + "/" + to.Format(time.RFC3339Nano), func(p point) bool {
+			return !p.at.Before(from) && !p.at.After(to)
+		}},
 		{"bbox=44.5,33.5,45.5,34.5", func(p point) bool { return inBox(p.pt, 44.5, 33.5, 45.5, 34.5) }},
 		{"bbox=40,30,50,40", func(p point) bool { return true }},
 		{"bbox=44,33,46,35&datetime=2018-03-01/2018-06-30", func(p point) bool {

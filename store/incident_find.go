@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/paulmach/orb"
+
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
 )
@@ -92,44 +94,14 @@ func treeOnly(f domain.IncidentFilter) bool {
 		len(f.Countries) == 0 && f.Text == ""
 }
 
-// findInTree answers a spatial (and temporal) query, the dashboards' hot
-// path. Small results are counted, sorted and paged inside the R*Tree and
-// only the page's rows are read; large ones walk the occurred_at index,
-// testing each entry's coordinates before its row is read.
-func (s *Store) findInTree(ctx context.Context, f domain.IncidentFilter, o order) (*domain.IncidentPage, error) {
-	bounds := f.BBox
-	if bounds == nil {
-		bounds = geoRadiusBounds(f.Near)
-	}
-	cond := treeConditions(f, "")
-	extra := ""
-	if len(cond.clauses) > 0 {
-		extra = " AND " + cond.sql()
-	}
-	tree, treeArgs := rtreeSubquery("incidents_rtree", "id, occurred_at", bounds, extra, cond.args...)
-	matched, err := s.countCapped(ctx, tree, treeArgs)
-	if err != nil {
-		return nil, err
-	}
-	if matched >= 0 && matched <= s.opts.TreeSortMax {
-		page := &where{}
-		if c := f.Page.Cursor; c != nil {
-			o.addAfter(page, "", c)
-		}
-		q := `WITH page AS MATERIALIZED (SELECT id, occurred_at FROM (` + tree + `) WHERE ` + page.sql() +
-			` ORDER BY ` + o.sql("") + ` LIMIT ? OFFSET ?)
-			SELECT ` + incidentColumns + ` FROM page JOIN incidents i ON i.id = page.id ORDER BY ` + o.sql("page.")
-		args := append(append(treeArgs, page.args...), f.Page.Limit+1, f.Page.Offset)
-		return s.incidentPage(ctx, f, o, matched, q, args)
-	}
+// walkTimeIndex answers a spatial (and temporal) query with many matches
+// by walking the occurred_at index in page order: the index covers the
+// coordinates, so each entry's box test runs before its row is read, and
+// the first limit+1 rows that pass end the walk.
+func (s *Store) walkTimeIndex(ctx context.Context, f domain.IncidentFilter, o order, bounds []orb.Bound) (*domain.IncidentPage, error) {
 	w := &where{}
 	w.add("i.deleted_at IS NULL")
-	var boxes []string
-	for _, b := range bounds {
-		boxes = append(boxes, "(i.lon BETWEEN ? AND ? AND i.lat BETWEEN ? AND ?)")
-		w.args = append(w.args, b.Min[0], b.Max[0], b.Min[1], b.Max[1])
-	}
-	w.clauses = append(w.clauses, "("+joinOr(boxes)+")")
+	boxCondition(w, bounds)
 	scan := treeConditions(f, "i.")
 	w.clauses = append(w.clauses, scan.clauses...)
 	w.args = append(w.args, scan.args...)
@@ -138,11 +110,11 @@ func (s *Store) findInTree(ctx context.Context, f domain.IncidentFilter, o order
 	}
 	q := `SELECT ` + incidentColumns + ` FROM incidents i INDEXED BY incidents_occurred_at WHERE ` + w.sql() +
 		` ORDER BY ` + o.sql("i.") + ` LIMIT ? OFFSET ?`
-	return s.incidentPage(ctx, f, o, matched, q, append(w.args, f.Page.Limit+1, f.Page.Offset))
+	return s.incidentPage(ctx, f, o, -1, q, append(w.args, f.Page.Limit+1, f.Page.Offset))
 }
 
-// treeConditions are the time window and exact radius of f, on columns
-// that the R*Tree (prefix "") and the incidents table (prefix "i.") share.
+// treeConditions are the time window and exact radius of f on the columns
+// of incidents (prefix "i.").
 func treeConditions(f domain.IncidentFilter, prefix string) *where {
 	w := &where{}
 	if t := f.Time; t != nil {
@@ -177,10 +149,31 @@ func (s *Store) incidentPage(ctx context.Context, f domain.IncidentFilter, o ord
 		return nil, err
 	}
 	defer rows.Close()
+	var page []*incidentRow
+	for len(page) <= f.Page.Limit && rows.Next() {
+		r := new(incidentRow)
+		if err := scanIncident(rows, r); err != nil {
+			return nil, err
+		}
+		page = append(page, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	p, err := pageOf(f, o, page)
+	if err != nil {
+		return nil, err
+	}
+	p.Matched = matched
+	return p, nil
+}
+
+// pageOf turns the rows from the page's start in order — up to one more
+// than the limit, which tells whether a next page exists — into a page.
+func pageOf(f domain.IncidentFilter, o order, rows []*incidentRow) (*domain.IncidentPage, error) {
 	limit := f.Page.Limit
-	page := &domain.IncidentPage{Matched: matched, Items: make([]domain.IncidentHit, 0, min(limit, 256))}
-	var r incidentRow
-	for rows.Next() {
+	page := &domain.IncidentPage{Items: make([]domain.IncidentHit, 0, min(limit, len(rows)))}
+	for _, r := range rows {
 		if len(page.Items) == limit {
 			last := page.Items[limit-1]
 			key := last.OccurredAt.UnixMicro()
@@ -189,9 +182,6 @@ func (s *Store) incidentPage(ctx context.Context, f domain.IncidentFilter, o ord
 			}
 			page.Next = &domain.Cursor{Sort: f.SortBy, Key: key, ID: last.ID}
 			break
-		}
-		if err := scanIncident(rows, &r); err != nil {
-			return nil, err
 		}
 		inc, err := r.incident()
 		if err != nil {
@@ -204,7 +194,7 @@ func (s *Store) incidentPage(ctx context.Context, f domain.IncidentFilter, o ord
 		}
 		page.Items = append(page.Items, hit)
 	}
-	return page, rows.Err()
+	return page, nil
 }
 
 // incidentWhere turns a filter into SQL conditions on incidents i.

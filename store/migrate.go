@@ -130,26 +130,32 @@ var migrations = []migration{
 		)`,
 	}},
 	{2, "spatial and text indexes", []string{
-		// R*Trees answer bbox and radius prefilters. The auxiliary columns
-		// hold exact coordinates and the sort key, so the hot queries filter
-		// and order candidates without touching the incidents table. Only
-		// live rows are indexed; triggers keep the trees in step with the
-		// tables inside every write transaction.
-		`CREATE VIRTUAL TABLE incidents_rtree USING rtree(id, min_lon, max_lon, min_lat, max_lat, +lon REAL, +lat REAL, +occurred_at INTEGER)`,
+		// R*Trees answer bbox, radius and time prefilters from their nodes
+		// alone: incidents index [lon, lat, occurred_at in years since 1970]
+		// (years keep the time axis on the scale of degrees, so nodes split
+		// on place as much as on time; seconds made every node a thin time
+		// slice and a bbox query read them all). The
+		// trees hold 32-bit floats rounded outwards, so a node's box always
+		// contains the exact values, which the store checks in the tables
+		// only for candidates the box leaves in doubt. Auxiliary columns are
+		// avoided: each read of one costs a lookup in a side table. Only
+		// live rows are indexed; triggers keep the trees in step inside
+		// every write transaction.
+		`CREATE VIRTUAL TABLE incidents_rtree USING rtree(id, min_lon, max_lon, min_lat, max_lat, min_t, max_t)`,
 		`CREATE TRIGGER incidents_rtree_insert AFTER INSERT ON incidents WHEN new.deleted_at IS NULL BEGIN
-			INSERT INTO incidents_rtree VALUES (new.id, new.lon, new.lon, new.lat, new.lat, new.lon, new.lat, new.occurred_at);
+			INSERT INTO incidents_rtree VALUES (new.id, new.lon, new.lon, new.lat, new.lat, new.occurred_at / 31557600e6, new.occurred_at / 31557600e6);
 		END`,
 		`CREATE TRIGGER incidents_rtree_update AFTER UPDATE OF lon, lat, occurred_at, deleted_at ON incidents BEGIN
 			DELETE FROM incidents_rtree WHERE id = old.id;
-			INSERT INTO incidents_rtree SELECT new.id, new.lon, new.lon, new.lat, new.lat, new.lon, new.lat, new.occurred_at WHERE new.deleted_at IS NULL;
+			INSERT INTO incidents_rtree SELECT new.id, new.lon, new.lon, new.lat, new.lat, new.occurred_at / 31557600e6, new.occurred_at / 31557600e6 WHERE new.deleted_at IS NULL;
 		END`,
-		`CREATE VIRTUAL TABLE facilities_rtree USING rtree(id, min_lon, max_lon, min_lat, max_lat, +lon REAL, +lat REAL)`,
+		`CREATE VIRTUAL TABLE facilities_rtree USING rtree(id, min_lon, max_lon, min_lat, max_lat)`,
 		`CREATE TRIGGER facilities_rtree_insert AFTER INSERT ON facilities WHEN new.deleted_at IS NULL BEGIN
-			INSERT INTO facilities_rtree VALUES (new.id, new.lon, new.lon, new.lat, new.lat, new.lon, new.lat);
+			INSERT INTO facilities_rtree VALUES (new.id, new.lon, new.lon, new.lat, new.lat);
 		END`,
 		`CREATE TRIGGER facilities_rtree_update AFTER UPDATE OF lon, lat, deleted_at ON facilities BEGIN
 			DELETE FROM facilities_rtree WHERE id = old.id;
-			INSERT INTO facilities_rtree SELECT new.id, new.lon, new.lon, new.lat, new.lat, new.lon, new.lat WHERE new.deleted_at IS NULL;
+			INSERT INTO facilities_rtree SELECT new.id, new.lon, new.lon, new.lat, new.lat WHERE new.deleted_at IS NULL;
 		END`,
 		// Full-text search over titles and descriptions for q=, which
 		// matches all words anywhere: no phrase queries, so detail=none

@@ -44,37 +44,42 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// rtreeSubquery selects the ids in an R*Tree whose point lies in any of bs.
-// The tree's float32 bounds are rounded outwards, so the exact test runs on
-// the auxiliary lon/lat columns of the same rows.
-func rtreeSubquery(table, cols string, bs []orb.Bound, extra string, extraArgs ...any) (string, []any) {
+// rtreeOverlap selects the ids in an R*Tree whose box overlaps any of bs.
+// The boxes are rounded outwards, so this is a superset of the points in bs.
+func rtreeOverlap(table string, bs []orb.Bound) (string, []any) {
 	var parts []string
 	var args []any
 	for _, b := range bs {
-		parts = append(parts, `SELECT `+cols+` FROM `+table+` WHERE min_lon <= ? AND max_lon >= ? AND min_lat <= ? AND max_lat >= ?
-			AND lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?`+extra)
-		args = append(args, b.Max[0], b.Min[0], b.Max[1], b.Min[1], b.Min[0], b.Max[0], b.Min[1], b.Max[1])
-		args = append(args, extraArgs...)
+		parts = append(parts, `SELECT id FROM `+table+` WHERE min_lon <= ? AND max_lon >= ? AND min_lat <= ? AND max_lat >= ?`)
+		args = append(args, b.Max[0], b.Min[0], b.Max[1], b.Min[1])
 	}
 	return strings.Join(parts, " UNION ALL "), args
 }
 
-// spatialFilter narrows to rows in the bbox and within the near radius. The
-// R*Tree answers the box (the bbox, or the circle's bounding boxes); the
-// geodesic distance is checked exactly by pw_distance.
+// boxCondition is the exact test of a row's coordinates against bs.
+func boxCondition(w *where, bs []orb.Bound) {
+	var boxes []string
+	for _, b := range bs {
+		boxes = append(boxes, "(i.lon BETWEEN ? AND ? AND i.lat BETWEEN ? AND ?)")
+		w.args = append(w.args, b.Min[0], b.Max[0], b.Min[1], b.Max[1])
+	}
+	w.clauses = append(w.clauses, "("+joinOr(boxes)+")")
+}
+
+// spatialFilter narrows to rows in the bbox and within the near radius:
+// the R*Tree prefilters (on the bbox, or the circle's bounding boxes), the
+// row's own coordinates decide.
 func spatialFilter(w *where, table string, bbox []orb.Bound, near *domain.Near) {
 	bounds := bbox
 	if bounds == nil && near != nil {
 		bounds = geoRadiusBounds(near)
 	}
-	if bounds != nil {
-		sub, args := rtreeSubquery(table, "id", bounds, "")
-		w.add("i.id IN ("+sub+")", args...)
+	if bounds == nil {
+		return
 	}
-	if bbox != nil && near != nil {
-		sub, args := rtreeSubquery(table, "id", geoRadiusBounds(near), "")
-		w.add("i.id IN ("+sub+")", args...)
-	}
+	sub, args := rtreeOverlap(table, bounds)
+	w.add("i.id IN ("+sub+")", args...)
+	boxCondition(w, bounds)
 	if near != nil {
 		w.add("pw_distance(i.lon, i.lat, ?, ?) <= ?", near.Center[0], near.Center[1], near.RadiusM)
 	}
