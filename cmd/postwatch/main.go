@@ -24,13 +24,15 @@ const usage = `postwatch — threats against diplomatic posts, as OGC API – Fe
 
 Usage:
   postwatch serve --addr HOST:PORT --db DSN [--seed] [--durability full|normal]
+                  [--rate-limit N] [--request-timeout 30s] [--trusted-proxies CIDR,...]
   postwatch token create --db DSN --role analyst|officer|admin --name NAME [--expires RFC3339]
   postwatch import --db DSN --format geojson FILE
   postwatch backup --db DSN FILE
   postwatch gen -n N [--seed S] [-o FILE]    (synthetic incidents as GeoJSON lines, for load tests)
 
-Every flag can also be set by an environment variable: --db by POSTWATCH_DB,
---addr by POSTWATCH_ADDR, --durability by POSTWATCH_DURABILITY, and so on.
+Every flag of serve, token create, import and backup can also be set by an
+environment variable: --db by POSTWATCH_DB, --addr by POSTWATCH_ADDR,
+--rate-limit by POSTWATCH_RATE_LIMIT, and so on.
 `
 
 func main() {
