@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 
 	"github.com/paulmach/orb"
 
@@ -36,22 +37,31 @@ type candidate struct {
 }
 
 // findInTree answers a query whose conditions are all spatial or temporal,
-// the dashboards' hot path, from the R*Tree's nodes: it collects up to
-// CountCap+1 candidates, settles each test from the candidate's box where
-// the box decides it, reads the exact values of the few it does not, and
-// reads rows only for the page. More candidates than the cap means a large
-// result, which walkTimeIndex pages faster.
+// the dashboards' hot path, from the R*Tree's nodes: it counts the
+// candidates (up to CountCap+1), collects them when they are within the
+// cap, settles each test from the candidate's box where the box decides it,
+// reads the exact values of the few it does not, and reads rows only for
+// the page. More candidates than the cap means a large result, which
+// walkTimeIndex pages faster.
 func (s *Store) findInTree(ctx context.Context, f domain.IncidentFilter, o order) (*domain.IncidentPage, error) {
 	bounds := f.BBox
 	if bounds == nil {
 		bounds = geoRadiusBounds(f.Near)
 	}
-	cands, err := s.treeCandidates(ctx, bounds, f.Time, s.opts.CountCap+1)
-	if err != nil {
+	// Counting inside SQLite first keeps a large result from carrying
+	// thousands of candidates through database/sql only to walk the index.
+	q, args := treeQuery("1", bounds, f.Time)
+	var n int
+	if err := s.read.WithContext(ctx).Raw(`SELECT count(*) FROM (`+q+` LIMIT ?)`,
+		append(args, s.opts.CountCap+1)...).Row().Scan(&n); err != nil {
 		return nil, err
 	}
-	if len(cands) > s.opts.CountCap || len(cands) > s.opts.TreeSortMax {
+	if n > s.opts.CountCap || n > s.opts.TreeSortMax {
 		return s.walkTimeIndex(ctx, f, o, bounds)
+	}
+	cands, err := s.treeCandidates(ctx, bounds, f.Time)
+	if err != nil {
+		return nil, err
 	}
 	var doubtful []int64
 	isDoubtful := map[int64]bool{}
@@ -93,14 +103,14 @@ func (s *Store) findInTree(ctx context.Context, f domain.IncidentFilter, o order
 	return page, nil
 }
 
-// treeCandidates reads up to max entries of the incidents R*Tree in bounds
-// and, when set, the time range.
-func (s *Store) treeCandidates(ctx context.Context, bounds []orb.Bound, tr *domain.TimeRange, max int) ([]candidate, error) {
-	var out []candidate
+// treeQuery selects cols from the incidents R*Tree entries that overlap
+// bounds and, when set, the time range: a UNION ALL with one SELECT per box.
+func treeQuery(cols string, bounds []orb.Bound, tr *domain.TimeRange) (string, []any) {
+	var parts []string
+	var args []any
 	for _, b := range bounds {
-		q := `SELECT id, min_lon, max_lon, min_lat, max_lat, min_t, max_t FROM incidents_rtree
-			WHERE min_lon <= ? AND max_lon >= ? AND min_lat <= ? AND max_lat >= ?`
-		args := []any{b.Max[0], b.Min[0], b.Max[1], b.Min[1]}
+		q := `SELECT ` + cols + ` FROM incidents_rtree WHERE min_lon <= ? AND max_lon >= ? AND min_lat <= ? AND max_lat >= ?`
+		args = append(args, b.Max[0], b.Min[0], b.Max[1], b.Min[1])
 		if tr != nil && tr.Start != nil {
 			q += ` AND max_t >= ?`
 			args = append(args, treeTime(micros(*tr.Start))-timeMargin)
@@ -109,29 +119,29 @@ func (s *Store) treeCandidates(ctx context.Context, bounds []orb.Bound, tr *doma
 			q += ` AND min_t <= ?`
 			args = append(args, treeTime(micros(*tr.End))+timeMargin)
 		}
-		q += ` LIMIT ?`
-		args = append(args, max-len(out))
-		rows, err := s.read.WithContext(ctx).Raw(q, args...).Rows()
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var c candidate
-			if err := rows.Scan(&c.id, &c.minLon, &c.maxLon, &c.minLat, &c.maxLat, &c.minT, &c.maxT); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out = append(out, c)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		if len(out) >= max {
-			break
-		}
+		parts = append(parts, q)
 	}
-	return out, nil
+	return strings.Join(parts, " UNION ALL "), args
+}
+
+// treeCandidates reads the incidents R*Tree entries in bounds and, when
+// set, the time range.
+func (s *Store) treeCandidates(ctx context.Context, bounds []orb.Bound, tr *domain.TimeRange) ([]candidate, error) {
+	q, args := treeQuery("id, min_lon, max_lon, min_lat, max_lat, min_t, max_t", bounds, tr)
+	rows, err := s.read.WithContext(ctx).Raw(q, args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []candidate
+	for rows.Next() {
+		var c candidate
+		if err := rows.Scan(&c.id, &c.minLon, &c.maxLon, &c.minLat, &c.maxLat, &c.minT, &c.maxT); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 type verdict int
