@@ -58,10 +58,8 @@ type Store struct {
 	// Now is the store's clock; tests set it.
 	Now func() time.Time
 
-	extentMu    sync.Mutex
-	extentCache map[string]cachedExtent
-	tokenCache  sync.Map // secret hash → *cachedToken
-	tokenGen    atomic.Uint64
+	tokenCache sync.Map // secret hash → *cachedToken
+	tokenGen   atomic.Uint64
 }
 
 const driverName = "sqlite3_postwatch"
@@ -130,7 +128,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 		closeGorm(write)
 		return nil, err
 	}
-	return &Store{write: write, read: read, path: path, opts: opts, Now: time.Now, extentCache: map[string]cachedExtent{}}, nil
+	return &Store{write: write, read: read, path: path, opts: opts, Now: time.Now}, nil
 }
 
 func openGorm(dsn string, conns int) (*gorm.DB, error) {
@@ -199,14 +197,9 @@ func distanceFunc(lon1, lat1, lon2, lat2 float64) float64 {
 	return geo.Distance([2]float64{lon1, lat1}, [2]float64{lon2, lat2})
 }
 
-// transact runs fn in one write transaction and, once it commits, drops
-// the cached extents it may have changed.
+// transact runs fn in one write transaction.
 func (s *Store) transact(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	err := s.write.WithContext(ctx).Transaction(fn)
-	if err == nil {
-		s.forgetExtents()
-	}
-	return err
+	return s.write.WithContext(ctx).Transaction(fn)
 }
 
 // now returns the store clock's time at the microsecond precision stored.

@@ -1,0 +1,51 @@
+package api_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/postwatch/postwatch/domain"
+)
+
+// TestCollectionExtents checks that each collection advertises an extent
+// that contains all its features, read at once after writes.
+func TestCollectionExtents(t *testing.T) {
+	e := newEnv(t)
+	extent := func(c string) ([]any, []any) {
+		t.Helper()
+		body := e.do("GET", "/collections/"+c, nil, domain.RoleAnalyst).wantStatus(http.StatusOK).json()
+		ext := body["extent"].(map[string]any)
+		bbox := ext["spatial"].(map[string]any)["bbox"].([]any)[0].([]any)
+		var interval []any
+		if tmp, ok := ext["temporal"].(map[string]any); ok {
+			interval = tmp["interval"].([]any)[0].([]any)
+		}
+		return bbox, interval
+	}
+	e.createIncident(44.3955, 33.2986, map[string]any{"occurred_at": "2018-09-06T21:00:00Z"})
+	e.createIncident(47.6625, 30.5489, map[string]any{"occurred_at": "2018-09-08T05:00:00Z"})
+	bbox, interval := extent("incidents")
+	for i, want := range []float64{44.3955, 30.5489, 47.6625, 33.2986} {
+		got := bbox[i].(float64)
+		if (i < 2 && (got > want || got < want-0.001)) || (i >= 2 && (got < want || got > want+0.001)) {
+			t.Errorf("incidents bbox[%d] = %g, want just around %g", i, got, want)
+		}
+	}
+	if interval[0] != "2018-09-06T21:00:00Z" || interval[1] != "2018-09-08T05:00:00Z" {
+		t.Errorf("incidents interval = %v", interval)
+	}
+	e.createIncident(-77.0365, 38.8977, map[string]any{"occurred_at": "2020-01-03T00:00:00Z"})
+	bbox, interval = extent("incidents")
+	if bbox[0].(float64) > -77.0365 || bbox[1].(float64) > 30.5489 || interval[1] != "2020-01-03T00:00:00Z" {
+		t.Errorf("extent %v %v does not grow to a new incident at once", bbox, interval)
+	}
+	bbox, _ = extent("facilities")
+	if bbox[0].(float64) != -180 || bbox[3].(float64) != 90 {
+		t.Errorf("an empty collection's bbox is %v, want the whole world", bbox)
+	}
+	e.createFacility(47.6625, 30.5489, "U.S. Consulate General Basrah")
+	bbox, _ = extent("facilities")
+	if bbox[0].(float64) > 47.6625 || bbox[2].(float64) < 47.6625 || bbox[2].(float64)-bbox[0].(float64) > 0.001 {
+		t.Errorf("facilities bbox %v does not fit the one facility", bbox)
+	}
+}
