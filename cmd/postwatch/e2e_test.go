@@ -1,9 +1,11 @@
 package main
 
-// End-to-end tests: they build the real binary once, start `serve` as a
-// subprocess on a fresh SQLite file and a free port, and talk to it the way
-// clients and operators do (HTTP, signals, the other subcommands). They are
-// skipped under -short.
+// The harness of the end-to-end tests and load benchmarks (crash_test.go,
+// cli_test.go, gis_test.go, serve_limits_test.go, load_test.go): they build
+// the real binary once, start `serve` as a subprocess on a fresh SQLite file
+// and a free port, and talk to it the way clients and operators do (HTTP,
+// signals, the other subcommands). Every helper takes a testing.TB, so a
+// benchmark drives the binary as a test does. They are skipped under -short.
 
 import (
 	"bytes"
@@ -15,6 +17,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,12 +54,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// binary returns the path of the postwatch binary built for these tests,
-// building it on first use. It skips the test under -short.
-func binary(t *testing.T) string {
-	t.Helper()
+// binary returns the path of the postwatch binary built for these tests
+// and benchmarks, building it on first use. It skips under -short.
+func binary(tb testing.TB) string {
+	tb.Helper()
 	if testing.Short() {
-		t.Skip("end-to-end test: skipped under -short")
+		tb.Skip("end-to-end test: skipped under -short")
 	}
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "postwatch-e2e-")
@@ -77,7 +80,7 @@ func binary(t *testing.T) string {
 		}
 	})
 	if buildErr != nil {
-		t.Fatalf("building postwatch: %v", buildErr)
+		tb.Fatalf("building postwatch: %v", buildErr)
 	}
 	return binPath
 }
@@ -101,11 +104,11 @@ type cliResult struct {
 }
 
 // runCLI runs a postwatch subcommand to completion.
-func runCLI(t *testing.T, args ...string) cliResult {
-	t.Helper()
+func runCLI(tb testing.TB, args ...string) cliResult {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(t), args...)
+	cmd := exec.CommandContext(ctx, binary(tb), args...)
 	cmd.Env = cleanEnv()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -117,17 +120,17 @@ func runCLI(t *testing.T, args ...string) cliResult {
 	case errors.As(err, &exitErr):
 		res.code = exitErr.ExitCode()
 	default:
-		t.Fatalf("postwatch %s: %v", strings.Join(args, " "), err)
+		tb.Fatalf("postwatch %s: %v", strings.Join(args, " "), err)
 	}
 	return res
 }
 
 // newToken runs `token create` and returns the token it printed.
-func newToken(t *testing.T, db, role string) string {
-	t.Helper()
-	r := runCLI(t, "token", "create", "--db", db, "--role", role, "--name", role+"-e2e")
+func newToken(tb testing.TB, db, role string) string {
+	tb.Helper()
+	r := runCLI(tb, "token", "create", "--db", db, "--role", role, "--name", role+"-e2e")
 	if r.code != 0 {
-		t.Fatalf("token create --role %s: exit %d\nstderr: %s", role, r.code, r.stderr)
+		tb.Fatalf("token create --role %s: exit %d\nstderr: %s", role, r.code, r.stderr)
 	}
 	return strings.TrimSpace(r.stdout)
 }
@@ -150,31 +153,33 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// server is a running `postwatch serve`.
+// server is a running `postwatch serve`, started by startServer.
 type server struct {
-	t      *testing.T
+	tb     testing.TB
 	db     string
 	base   string // http://127.0.0.1:PORT
 	cmd    *exec.Cmd
 	log    *lockedBuffer // stderr: one line per request
 	exited chan struct{} // closed when the process has exited
 	state  *os.ProcessState
+	// cleanExit makes the cleanup's stop stricter; see wantCleanExit.
+	cleanExit bool
 }
 
 // startServer starts `serve` on db and a free port and waits until
 // /readyz answers. The server is stopped with SIGTERM at cleanup.
-func startServer(t *testing.T, db string, extra ...string) *server {
-	t.Helper()
-	bin := binary(t)
+func startServer(tb testing.TB, db string, extra ...string) *server {
+	tb.Helper()
+	bin := binary(tb)
 	for attempt := 0; ; attempt++ {
-		s := &server{t: t, db: db, log: &lockedBuffer{}, exited: make(chan struct{})}
-		addr := freeAddr(t)
+		s := &server{tb: tb, db: db, log: &lockedBuffer{}, exited: make(chan struct{})}
+		addr := freeAddr(tb)
 		s.base = "http://" + addr
 		s.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr, "--db", db}, extra...)...)
 		s.cmd.Env = cleanEnv()
 		s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 		if err := s.cmd.Start(); err != nil {
-			t.Fatalf("start serve: %v", err)
+			tb.Fatalf("start serve: %v", err)
 		}
 		go func() {
 			s.cmd.Wait()
@@ -183,15 +188,7 @@ func startServer(t *testing.T, db string, extra ...string) *server {
 		}()
 		err := s.waitReady(20 * time.Second)
 		if err == nil {
-			t.Cleanup(func() {
-				s.stop(10 * time.Second)
-				if strings.Contains(s.log.String(), "DATA RACE") {
-					t.Errorf("the race detector found a data race in serve:\n%s", s.log.String())
-				}
-				if t.Failed() {
-					t.Logf("serve --db %s log, without 2xx request lines (last lines):\n%s", filepath.Base(db), tail(withoutSuccesses(s.log.String()), 60))
-				}
-			})
+			tb.Cleanup(s.cleanup)
 			return s
 		}
 		s.cmd.Process.Kill()
@@ -201,16 +198,40 @@ func startServer(t *testing.T, db string, extra ...string) *server {
 		if strings.Contains(s.log.String(), "address already in use") && attempt < 3 {
 			continue
 		}
-		t.Fatalf("serve did not become ready: %v\n%s", err, s.log.String())
+		tb.Fatalf("serve did not become ready: %v\n%s", err, s.log.String())
+	}
+}
+
+// wantCleanExit makes the cleanup fail the test unless serve, sent
+// SIGTERM, exits with status 0; it waits the shutdown grace period and 5 s
+// more for it (instead of 10 s) before killing it. The load tests want it;
+// tests that kill or stop the server themselves do not.
+func (s *server) wantCleanExit() { s.cleanExit = true }
+
+// cleanup stops the server at the end of the test, fails the test on a
+// data race in serve, and logs what serve wrote if the test failed.
+func (s *server) cleanup() {
+	timeout := 10 * time.Second
+	if s.cleanExit {
+		timeout = shutdownGrace + 5*time.Second
+	}
+	if state := s.stop(timeout); s.cleanExit && state != nil && !state.Success() {
+		s.tb.Errorf("serve exited with %v after SIGTERM", state)
+	}
+	if strings.Contains(s.log.String(), "DATA RACE") {
+		s.tb.Errorf("the race detector found a data race in serve:\n%s", s.log.String())
+	}
+	if s.tb.Failed() {
+		s.tb.Logf("serve --db %s log, without 2xx request lines (last lines):\n%s", filepath.Base(s.db), tail(withoutSuccesses(s.log.String()), 60))
 	}
 }
 
 // freeAddr returns a loopback address with a port that was free just now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer ln.Close()
 	return ln.Addr().String()
@@ -238,7 +259,7 @@ func (s *server) waitReady(timeout time.Duration) error {
 }
 
 // stop sends SIGTERM and waits for the process to exit; after timeout it
-// kills it. It returns the exit state.
+// kills it. It returns the exit state, and is safe to call more than once.
 func (s *server) stop(timeout time.Duration) *os.ProcessState {
 	select {
 	case <-s.exited:
@@ -249,7 +270,7 @@ func (s *server) stop(timeout time.Duration) *os.ProcessState {
 	select {
 	case <-s.exited:
 	case <-time.After(timeout):
-		s.t.Errorf("serve did not exit within %v of SIGTERM; killing it", timeout)
+		s.tb.Errorf("serve did not exit within %v of SIGTERM; killing it", timeout)
 		s.cmd.Process.Kill()
 		<-s.exited
 	}
@@ -267,6 +288,21 @@ func (s *server) errorLines() []string {
 	var out []string
 	for _, line := range strings.Split(s.log.String(), "\n") {
 		if strings.Contains(line, "msg=request") && (strings.Contains(line, "status=4") || strings.Contains(line, "status=5")) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// troubleLines returns the server log lines that a clean run never
+// writes: errors (an internal error logs the SQLite message the 500 hides),
+// timeouts, and any mention of a locked or busy database.
+func (s *server) troubleLines() []string {
+	var out []string
+	for _, line := range strings.Split(s.log.String(), "\n") {
+		l := strings.ToLower(line)
+		if strings.Contains(l, "level=error") || strings.Contains(l, "level=warn") ||
+			strings.Contains(l, "locked") || strings.Contains(l, "busy") || strings.Contains(l, "panic") {
 			out = append(out, line)
 		}
 	}
@@ -294,14 +330,14 @@ func tail(s string, n int) string {
 
 // apiClient talks to a server with one token.
 type apiClient struct {
-	t     *testing.T
+	tb    testing.TB
 	base  string
 	token string
 	http  *http.Client
 }
 
-func newClient(t *testing.T, base, token string) *apiClient {
-	return &apiClient{t: t, base: base, token: token, http: &http.Client{
+func newClient(tb testing.TB, base, token string) *apiClient {
+	return &apiClient{tb: tb, base: base, token: token, http: &http.Client{
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 16},
 	}}
@@ -310,21 +346,29 @@ func newClient(t *testing.T, base, token string) *apiClient {
 // request sends one request; body may be nil. It returns the transport
 // error instead of failing, for tests that expect some requests to fail.
 func (c *apiClient) request(method, path string, body []byte) (int, []byte, error) {
+	return sendRequest(c.http, method, c.base+path, c.token, "application/geo+json", body)
+}
+
+// sendRequest sends one request with hc and reads the whole answer. body
+// may be nil; contentType is sent with a body, and the token, unless
+// empty, as a bearer token. It returns the transport error instead of
+// failing, for callers that expect some requests to fail.
+func sendRequest(hc *http.Client, method, url, token, contentType string, body []byte) (int, []byte, error) {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
 	}
-	req, err := http.NewRequest(method, c.base+path, r)
+	req, err := http.NewRequest(method, url, r)
 	if err != nil {
 		return 0, nil, err
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/geo+json")
+		req.Header.Set("Content-Type", contentType)
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -338,16 +382,16 @@ func (c *apiClient) request(method, path string, body []byte) (int, []byte, erro
 
 // getJSON GETs path, wants 200 and decodes the body into v.
 func (c *apiClient) getJSON(path string, v any) {
-	c.t.Helper()
+	c.tb.Helper()
 	status, body, err := c.request("GET", path, nil)
 	if err != nil {
-		c.t.Fatalf("GET %s: %v", path, err)
+		c.tb.Fatalf("GET %s: %v", path, err)
 	}
 	if status != http.StatusOK {
-		c.t.Fatalf("GET %s: status %d: %s", path, status, body)
+		c.tb.Fatalf("GET %s: status %d: %s", path, status, body)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		c.t.Fatalf("GET %s: %v\n%s", path, err, body)
+		c.tb.Fatalf("GET %s: %v\n%s", path, err, body)
 	}
 }
 
@@ -355,7 +399,11 @@ func (c *apiClient) getJSON(path string, v any) {
 type featureCollection struct {
 	NumberMatched  int `json:"numberMatched"`
 	NumberReturned int `json:"numberReturned"`
-	Features       []struct {
+	Links          []struct {
+		Href string `json:"href"`
+		Rel  string `json:"rel"`
+	} `json:"links"`
+	Features []struct {
 		ID         int64 `json:"id"`
 		Properties struct {
 			Title      string  `json:"title"`
@@ -365,25 +413,51 @@ type featureCollection struct {
 	} `json:"features"`
 }
 
-// numberMatched returns numberMatched of an items query.
-func (c *apiClient) numberMatched(query string) int {
-	c.t.Helper()
-	var fc featureCollection
-	c.getJSON("/collections/incidents/items?limit=1"+query, &fc)
-	return fc.NumberMatched
+// incidentReply is the part of a single incident (a GET of an item, or
+// the answer to its POST or PATCH) the tests read.
+type incidentReply struct {
+	ID         int64 `json:"id"`
+	Properties struct {
+		Title   string `json:"title"`
+		Version int    `json:"version"`
+	} `json:"properties"`
 }
 
-// titles returns id → title of every incident matching query.
+// numberMatched counts the incidents matching query by reading every page:
+// the server leaves numberMatched out past 2,000 matches.
+func (c *apiClient) numberMatched(query string) int {
+	c.tb.Helper()
+	return len(c.titles(query))
+}
+
+// titles returns id → title of every incident matching query, following
+// the next links page by page.
 func (c *apiClient) titles(query string) map[int64]string {
-	c.t.Helper()
-	var fc featureCollection
-	c.getJSON("/collections/incidents/items?limit=10000"+query, &fc)
-	if fc.NumberReturned != fc.NumberMatched {
-		c.t.Fatalf("one page holds %d of %d incidents; the test assumes all fit", fc.NumberReturned, fc.NumberMatched)
-	}
-	out := make(map[int64]string, len(fc.Features))
-	for _, f := range fc.Features {
-		out[f.ID] = f.Properties.Title
+	c.tb.Helper()
+	out := map[int64]string{}
+	path := "/collections/incidents/items?limit=10000" + query
+	for pages := 0; path != ""; pages++ {
+		if pages > 1000 {
+			c.tb.Fatalf("more than 1000 pages of %s", query)
+		}
+		var fc featureCollection
+		c.getJSON(path, &fc)
+		for _, f := range fc.Features {
+			if _, dup := out[f.ID]; dup {
+				c.tb.Fatalf("incident %d appears on two pages", f.ID)
+			}
+			out[f.ID] = f.Properties.Title
+		}
+		path = ""
+		for _, l := range fc.Links {
+			if l.Rel == "next" {
+				u, err := url.Parse(l.Href)
+				if err != nil {
+					c.tb.Fatalf("next link %q: %v", l.Href, err)
+				}
+				path = u.RequestURI()
+			}
+		}
 	}
 	return out
 }
@@ -483,12 +557,7 @@ func runWriters(c *apiClient, n int, prefix string, a *acked, st *writerStats, s
 					st.fail("%s: status %d: %s", title, status, body)
 					continue
 				}
-				var f struct {
-					ID         int64 `json:"id"`
-					Properties struct {
-						Title string `json:"title"`
-					} `json:"properties"`
-				}
+				var f incidentReply
 				if err := json.Unmarshal(body, &f); err != nil || f.ID <= 0 || f.Properties.Title != title {
 					st.fail("%s: 201 body does not echo the stored feature: %s", title, body)
 					continue
@@ -502,8 +571,8 @@ func runWriters(c *apiClient, n int, prefix string, a *acked, st *writerStats, s
 
 // checkAcked fails the test unless every acknowledged incident is stored
 // with its title, at version 1 with a one-entry history.
-func checkAcked(t *testing.T, c *apiClient, want map[int64]string) {
-	t.Helper()
+func checkAcked(tb testing.TB, c *apiClient, want map[int64]string) {
+	tb.Helper()
 	have := c.titles("")
 	missing := 0
 	for id, title := range want {
@@ -512,14 +581,14 @@ func checkAcked(t *testing.T, c *apiClient, want map[int64]string) {
 		case !ok:
 			missing++
 			if missing <= 10 {
-				t.Errorf("acknowledged incident %d (%q) is lost", id, title)
+				tb.Errorf("acknowledged incident %d (%q) is lost", id, title)
 			}
 		case got != title:
-			t.Errorf("incident %d has title %q, acknowledged as %q", id, got, title)
+			tb.Errorf("incident %d has title %q, acknowledged as %q", id, got, title)
 		}
 	}
 	if missing > 0 {
-		t.Fatalf("%d of %d acknowledged incidents are lost", missing, len(want))
+		tb.Fatalf("%d of %d acknowledged incidents are lost", missing, len(want))
 	}
 	// The history of a sample (all, when few) is exactly version 1.
 	checked := 0
@@ -540,36 +609,36 @@ func checkAcked(t *testing.T, c *apiClient, want map[int64]string) {
 		}
 		c.getJSON(fmt.Sprintf("/collections/incidents/items/%d/history", id), &h)
 		if len(h.Versions) != 1 || h.Versions[0].Version != 1 || h.Versions[0].Feature.Properties.Title != want[id] {
-			t.Errorf("history of incident %d: %+v, want one version 1 titled %q", id, h.Versions, want[id])
+			tb.Errorf("history of incident %d: %+v, want one version 1 titled %q", id, h.Versions, want[id])
 		}
 	}
 }
 
 // integrityCheck runs PRAGMA integrity_check on a database file.
-func integrityCheck(t *testing.T, path string) {
-	t.Helper()
+func integrityCheck(tb testing.TB, path string) {
+	tb.Helper()
 	db, err := sql.Open("sqlite3", path)
 	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
+		tb.Fatalf("open %s: %v", path, err)
 	}
 	defer db.Close()
 	rows, err := db.Query(`PRAGMA integrity_check`)
 	if err != nil {
-		t.Fatalf("integrity_check on %s: %v", path, err)
+		tb.Fatalf("integrity_check on %s: %v", path, err)
 	}
 	defer rows.Close()
 	var results []string
 	for rows.Next() {
 		var r string
 		if err := rows.Scan(&r); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		results = append(results, r)
 	}
 	if err := rows.Err(); err != nil {
-		t.Fatalf("integrity_check on %s: %v", path, err)
+		tb.Fatalf("integrity_check on %s: %v", path, err)
 	}
 	if len(results) != 1 || results[0] != "ok" {
-		t.Fatalf("integrity_check on %s: %q", path, results)
+		tb.Fatalf("integrity_check on %s: %q", path, results)
 	}
 }

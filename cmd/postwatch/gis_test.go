@@ -27,29 +27,29 @@ const pythonWithOWSLib = "/usr/bin/python3"
 const extraIncidents = 30
 
 // gisServer is a seeded server with extra incidents and an analyst token.
-func gisServer(t *testing.T) (*server, *apiClient) {
-	t.Helper()
-	db := filepath.Join(t.TempDir(), "gis.db")
-	srv := startServer(t, db, "--seed")
-	officer := newClient(t, srv.base, newToken(t, db, "officer"))
+func gisServer(tb testing.TB) (*server, *apiClient) {
+	tb.Helper()
+	db := filepath.Join(tb.TempDir(), "gis.db")
+	srv := startServer(tb, db, "--seed")
+	officer := newClient(tb, srv.base, newToken(tb, db, "officer"))
 	for i := range extraIncidents {
 		title := fmt.Sprintf("GIS client probe %d", i)
 		status, body, err := officer.request("POST", "/collections/incidents/items",
 			incidentFeature(title, 44.30+float64(i)/100, 33.20+float64(i%7)/100))
 		if err != nil || status != 201 {
-			t.Fatalf("POST %s: %d %s %v", title, status, body, err)
+			tb.Fatalf("POST %s: %d %s %v", title, status, body, err)
 		}
 	}
-	c := newClient(t, srv.base, newToken(t, db, "analyst"))
+	c := newClient(tb, srv.base, newToken(tb, db, "analyst"))
 	if n := c.numberMatched(""); n <= 10+extraIncidents/2 {
-		t.Fatalf("only %d incidents; paging by 10 would not be exercised", n)
+		tb.Fatalf("only %d incidents; paging by 10 would not be exercised", n)
 	}
 	return srv, c
 }
 
 // runTool runs an external client and returns its combined output.
-func runTool(t *testing.T, name string, args ...string) (string, error) {
-	t.Helper()
+func runTool(tb testing.TB, name string, args ...string) (string, error) {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
@@ -62,48 +62,48 @@ func runTool(t *testing.T, name string, args ...string) (string, error) {
 
 // gdal holds how to call GDAL against one server.
 type gdal struct {
-	t    *testing.T
+	tb   testing.TB
 	srv  *server
 	auth []string // --config options sending the bearer token
 }
 
-func newGDAL(t *testing.T, srv *server, token string) *gdal {
-	t.Helper()
+func newGDAL(tb testing.TB, srv *server, token string) *gdal {
+	tb.Helper()
 	for _, tool := range []string{"ogrinfo", "ogr2ogr"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (apt-get install gdal-bin; .ci/run does): %v", tool, err)
+			tb.Skipf("%s is not installed (apt-get install gdal-bin; .ci/run does): %v", tool, err)
 		}
 	}
-	out, err := runTool(t, "ogrinfo", "--version")
+	out, err := runTool(tb, "ogrinfo", "--version")
 	m := regexp.MustCompile(`GDAL (\d+)\.(\d+)`).FindStringSubmatch(out)
 	if err != nil || m == nil {
-		t.Fatalf("ogrinfo --version: %v\n%s", err, out)
+		tb.Fatalf("ogrinfo --version: %v\n%s", err, out)
 	}
 	major, _ := strconv.Atoi(m[1])
 	minor, _ := strconv.Atoi(m[2])
-	g := &gdal{t: t, srv: srv}
+	g := &gdal{tb: tb, srv: srv}
 	if major > 3 || major == 3 && minor >= 6 {
 		g.auth = []string{"--config", "GDAL_HTTP_HEADERS", "Authorization: Bearer " + token}
 	} else {
 		// Before GDAL 3.6 headers come from a file.
-		file := filepath.Join(t.TempDir(), "headers.txt")
+		file := filepath.Join(tb.TempDir(), "headers.txt")
 		if err := os.WriteFile(file, []byte("Authorization: Bearer "+token+"\n"), 0o600); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		g.auth = []string{"--config", "GDAL_HTTP_HEADER_FILE", file}
 	}
-	t.Logf("%s", strings.TrimSpace(out))
+	tb.Logf("%s", strings.TrimSpace(out))
 	return g
 }
 
 // run runs a GDAL tool with the token and HTTP debugging on; on failure
 // it reports the URLs GDAL fetched and the server's 4xx/5xx answers.
 func (g *gdal) run(tool string, args ...string) string {
-	g.t.Helper()
+	g.tb.Helper()
 	full := append(append([]string{}, g.auth...), append([]string{"--debug", "on"}, args...)...)
-	out, err := runTool(g.t, tool, full...)
+	out, err := runTool(g.tb, tool, full...)
 	if err != nil || regexp.MustCompile(`(?m)^ERROR`).MatchString(out) {
-		g.t.Fatalf("%s %s: %v\nGDAL fetched:\n%s\nGDAL said:\n%s\nserver errors:\n%s", tool, strings.Join(args, " "), err,
+		g.tb.Fatalf("%s %s: %v\nGDAL fetched:\n%s\nGDAL said:\n%s\nserver errors:\n%s", tool, strings.Join(args, " "), err,
 			strings.Join(fetches(out), "\n"), gdalErrors(out), strings.Join(g.srv.errorLines(), "\n"))
 	}
 	return out
@@ -130,10 +130,10 @@ func gdalErrors(out string) string {
 
 // noClientErrors fails the test if the server answered any request with
 // 4xx or 5xx: a conforming client should never cause one.
-func noClientErrors(t *testing.T, srv *server, client string) {
-	t.Helper()
+func noClientErrors(tb testing.TB, srv *server, client string) {
+	tb.Helper()
 	if lines := srv.errorLines(); len(lines) > 0 {
-		t.Errorf("%s got error answers:\n%s", client, strings.Join(lines, "\n"))
+		tb.Errorf("%s got error answers:\n%s", client, strings.Join(lines, "\n"))
 	}
 }
 
@@ -185,11 +185,11 @@ func TestGDALOgrinfo(t *testing.T) {
 }
 
 // featureCount reads "Feature Count: N" from ogrinfo -so.
-func featureCount(t *testing.T, out string) int {
-	t.Helper()
+func featureCount(tb testing.TB, out string) int {
+	tb.Helper()
 	m := regexp.MustCompile(`Feature Count: (-?\d+)`).FindStringSubmatch(out)
 	if m == nil {
-		t.Fatalf("no Feature Count in:\n%s", out)
+		tb.Fatalf("no Feature Count in:\n%s", out)
 	}
 	n, _ := strconv.Atoi(m[1])
 	return n
