@@ -1,10 +1,14 @@
 package api
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gin-gonic/gin"
 
@@ -83,6 +87,12 @@ func (s *Server) createActor(c *gin.Context) {
 	}
 	if a.ID == "" {
 		a.ID = domain.Slug(a.Name)
+	}
+	if a.ID == "" && strings.IndexFunc(a.Name, unicode.IsLetter) >= 0 {
+		// A name in a script the slug keeps nothing of (Arabic, Persian…).
+		var b [6]byte
+		rand.Read(b[:])
+		a.ID = "actor-" + hex.EncodeToString(b[:])
 	}
 	if err := s.actors.CreateActor(c.Request.Context(), a); err != nil {
 		s.writeError(c, err)
@@ -284,6 +294,27 @@ func (s *Server) createRelation(c *gin.Context) {
 	}
 	c.Header("Location", baseURL(c)+"/actors/"+r.SubjectID+"/relations")
 	c.JSON(http.StatusCreated, r)
+}
+
+// deleteRelations removes the actor's relations of a kind to a target,
+// named by the kind and target_id query parameters.
+func (s *Server) deleteRelations(c *gin.Context) {
+	q := c.Request.URL.Query()
+	kinds, err := domain.ParseEnumList("kind", q.Get("kind"), domain.RelationKinds)
+	if err != nil || len(kinds) != 1 {
+		s.writeError(c, domain.InvalidField("kind", "one relation kind is required"))
+		return
+	}
+	target := q.Get("target_id")
+	if target == "" {
+		s.writeError(c, domain.InvalidField("target_id", "is required"))
+		return
+	}
+	if err := s.actors.DeleteRelations(c.Request.Context(), c.Param("actorId"), kinds[0], target); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
 }
 
 func (s *Server) deleteRelation(c *gin.Context) {

@@ -366,3 +366,32 @@ func TestConcurrentActorPatches(t *testing.T) {
 	}
 	e.do("GET", "/actors/kh", nil, domain.RoleAnalyst).wantStatus(http.StatusOK).wantHeader("ETag", etagOf(1+patchers*each))
 }
+
+func TestActorNamesInAnyScript(t *testing.T) {
+	e := newEnv(t)
+	r := e.do("POST", "/actors", map[string]any{"name": "كتائب حزب الله", "kind": "militia"}, domain.RoleOfficer).wantStatus(http.StatusCreated)
+	id := r.json()["id"].(string)
+	if !strings.HasPrefix(id, "actor-") {
+		t.Fatalf("id %q for an Arabic name", id)
+	}
+	e.do("GET", "/actors/"+id, nil, domain.RoleAnalyst).wantStatus(http.StatusOK)
+}
+
+func TestDeleteRelationsByKindAndTarget(t *testing.T) {
+	e := newEnv(t)
+	for _, id := range []string{"qf", "kh", "aah"} {
+		e.do("POST", "/actors", map[string]any{"id": id, "name": id}, domain.RoleOfficer).wantStatus(http.StatusCreated)
+	}
+	for _, rel := range []map[string]any{{"kind": "directs", "target_id": "kh"}, {"kind": "sponsors", "target_id": "kh"}, {"kind": "directs", "target_id": "aah"}} {
+		e.do("POST", "/actors/qf/relations", rel, domain.RoleOfficer).wantStatus(http.StatusCreated)
+	}
+	e.do("DELETE", "/actors/qf/relations?kind=directs&target_id=kh", nil, domain.RoleOfficer).wantProblem(http.StatusForbidden, "")
+	e.do("DELETE", "/actors/qf/relations?kind=directs&target_id=kh", nil, domain.RoleAdmin).wantStatus(http.StatusNoContent)
+	e.do("DELETE", "/actors/qf/relations?kind=directs&target_id=kh", nil, domain.RoleAdmin).wantProblem(http.StatusNotFound, "")
+	e.do("DELETE", "/actors/qf/relations?kind=bosses&target_id=kh", nil, domain.RoleAdmin).wantProblem(http.StatusBadRequest, "kind")
+	e.do("DELETE", "/actors/qf/relations?kind=directs", nil, domain.RoleAdmin).wantProblem(http.StatusBadRequest, "target_id")
+	rels := e.do("GET", "/actors/qf/relations", nil, domain.RoleAnalyst).wantStatus(http.StatusOK).json()["relations"].([]any)
+	if len(rels) != 2 {
+		t.Fatalf("%d relations left, want sponsors→kh and directs→aah: %v", len(rels), rels)
+	}
+}

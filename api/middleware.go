@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,8 +107,9 @@ func cors(c *gin.Context) {
 // rate limiting on, it also holds the request to its token's bucket.
 func (s *Server) authenticate(role domain.Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		secret, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-		if !ok {
+		// The scheme is case-insensitive (RFC 9110 §11.1).
+		scheme, secret, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
 			secret = c.Query("access_token")
 		}
 		secret = strings.TrimSpace(secret)
@@ -165,8 +167,16 @@ func callerRole(c *gin.Context) domain.Role {
 // declare in the OpenAPI document, as OGC API – Features requires.
 func (s *Server) onlyDeclaredParams(declared map[string]bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		for name := range c.Request.URL.Query() {
-			if !declared[name] {
+		// URL.Query drops what it cannot parse; a filter silently dropped
+		// would answer a different question than the client asked.
+		query, err := url.ParseQuery(c.Request.URL.RawQuery)
+		if err != nil {
+			s.writeError(c, domain.InvalidField("query", "is not a valid query string: %s", err.Error()))
+			return
+		}
+		for name := range query {
+			// access_token may accompany any request, public ones included.
+			if !declared[name] && name != "access_token" {
 				s.writeError(c, domain.InvalidField(name, "unknown query parameter; this route takes %s", sortedKeys(declared)))
 				return
 			}

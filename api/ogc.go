@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/geo"
 )
 
 // link is an OGC/RFC 8288 web link.
@@ -173,7 +174,9 @@ func (s *Server) collectionDoc(c *gin.Context, col *collection) (*collectionDoc,
 	}
 	bbox := [4]float64{-180, -90, 180, 90}
 	if e.BBox != nil {
-		bbox = *e.BBox
+		for i, v := range e.BBox {
+			bbox[i] = geo.Round(v)
+		}
 	}
 	doc := &collectionDoc{
 		ID: col.id, Title: col.title, Description: col.description, ItemType: "feature",

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"math"
 	"net/url"
 	"strconv"
@@ -120,6 +121,9 @@ func ParsePage(q url.Values) (domain.Page, error) {
 	p := domain.Page{Limit: domain.DefaultLimit}
 	if v, ok := lookup(q, "limit"); ok {
 		n, err := strconv.Atoi(v)
+		if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(v, "-") {
+			n, err = domain.MaxLimit, nil // too large even for an int: clamped like any other
+		}
 		if err != nil || n < 1 {
 			return p, domain.InvalidField("limit", "must be a positive integer")
 		}
@@ -161,7 +165,11 @@ func DecodeCursor(s string) (*domain.Cursor, error) {
 // parseIDs reads a comma-separated list of positive integer ids.
 func parseIDs(field, raw string) ([]int64, error) {
 	var out []int64
-	for _, p := range strings.Split(raw, ",") {
+	parts := strings.Split(raw, ",")
+	if len(parts) > domain.MaxListLen {
+		return nil, domain.InvalidField(field, "has more than %d entries", domain.MaxListLen)
+	}
+	for _, p := range parts {
 		id, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64)
 		if err != nil || id <= 0 {
 			return nil, domain.InvalidField(field, "%q is not an id", p)

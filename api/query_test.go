@@ -891,3 +891,18 @@ func TestTextIndexFollowsEdits(t *testing.T) {
 		t.Errorf("a deleted incident still matches q=bravo")
 	}
 }
+
+func TestMalformedQueriesAreRefused(t *testing.T) {
+	e := newEnv(t)
+	e.createIncident(44, 33, nil)
+	for _, q := range []string{"bbox=%zz", "foo%zz=1", "severity_min=5%", "%=1", "limit=1;foo=1"} {
+		e.do("GET", "/collections/incidents/items?"+q, nil, domain.RoleAnalyst).wantProblem(http.StatusBadRequest, "")
+	}
+	r := e.do("GET", "/collections/incidents/items?limit=99999999999999999999", nil, domain.RoleAnalyst).wantStatus(http.StatusOK)
+	if n := r.json()["numberReturned"].(float64); n != 1 {
+		t.Fatalf("a huge limit returned %v features, want it clamped and the one incident", n)
+	}
+	e.do("GET", "/healthz?access_token=x", nil, "").wantStatus(http.StatusOK)
+	e.do("GET", "/collections", nil, "", "Authorization", "bearer "+e.tokens[domain.RoleAnalyst]).wantStatus(http.StatusOK)
+	e.do("GET", "/collections/", nil, domain.RoleAnalyst).wantProblem(http.StatusNotFound, "")
+}

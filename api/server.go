@@ -107,6 +107,8 @@ func NewWithOptions(svc Services, log *slog.Logger, opts Options) (*Server, erro
 	s.incidentCol, s.facilityCol = incidentCollection(s), facilityCollection(s)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
+	// A trailing slash gets a problem+json 404, not an HTML redirect.
+	e.RedirectTrailingSlash = false
 	e.ContextWithFallback = true
 	// gin trusts X-Forwarded-For from anyone by default, which would let a
 	// client pick its own rate-limit key.
@@ -181,6 +183,7 @@ func (s *Server) routeTable() []route {
 		route{method: "GET", path: "/actors/:actorId/history", role: analyst, handler: s.actorHistory},
 		route{method: "GET", path: "/actors/:actorId/relations", role: analyst, handler: s.listRelations},
 		route{method: "POST", path: "/actors/:actorId/relations", role: officer, handler: s.createRelation},
+		route{method: "DELETE", path: "/actors/:actorId/relations", role: admin, handler: s.deleteRelations},
 		route{method: "DELETE", path: "/actors/:actorId/relations/:relationId", role: admin, handler: s.deleteRelation},
 
 		route{method: "GET", path: "/tokens", role: admin, handler: s.listTokens},

@@ -105,6 +105,9 @@ type ActorService interface {
 	// CreateRelation returns EINVALID if the target actor does not exist.
 	CreateRelation(ctx context.Context, r *Relation) error
 	DeleteRelation(ctx context.Context, actorID string, relationID int64) error
+	// DeleteRelations removes actorID's relations of kind to targetID;
+	// ENOTFOUND if it has none.
+	DeleteRelations(ctx context.Context, actorID string, kind RelationKind, targetID string) error
 }
 
 // TokenService issues and checks API tokens. Only hashes are stored.

@@ -259,3 +259,18 @@ func (s *Store) DeleteRelation(ctx context.Context, actorID string, relationID i
 		return nil
 	}))
 }
+
+// DeleteRelations removes actorID's relations of kind to targetID;
+// ENOTFOUND if it has none.
+func (s *Store) DeleteRelations(ctx context.Context, actorID string, kind domain.RelationKind, targetID string) error {
+	return translate(s.transact(ctx, func(tx *gorm.DB) error {
+		res := tx.Where("subject_id = ? AND kind = ? AND target_id = ?", actorID, string(kind), targetID).Delete(&relationRow{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return domain.Errorf(domain.ENOTFOUND, "actor %q has no %s relation to %q", actorID, kind, targetID)
+		}
+		return nil
+	}))
+}
