@@ -88,7 +88,7 @@ func (col *collection) listItems(c *gin.Context) {
 	links := []link{
 		{Href: withParam(self, "f", "json"), Rel: "self", Type: geoJSONType, Title: "this page"},
 		{Href: withParam(self, "f", "html"), Rel: "alternate", Type: "text/html", Title: "this page as HTML"},
-		{Href: baseURL(c) + "/collections/" + col.id, Rel: "collection", Type: "application/json", Title: col.title},
+		{Href: linkTo(c, "/collections/"+col.id), Rel: "collection", Type: "application/json", Title: col.title},
 	}
 	if page.next != nil {
 		next := withParam(self, "cursor", EncodeCursor(page.next))
@@ -133,11 +133,11 @@ func (col *collection) getItem(c *gin.Context) {
 
 // writeFeature renders one feature with its ETag and links.
 func (col *collection) writeFeature(c *gin.Context, status int, ft *feature) {
-	self := baseURL(c) + "/collections/" + col.id + "/items/" + strconv.FormatInt(ft.ID, 10)
+	self := "/collections/" + col.id + "/items/" + strconv.FormatInt(ft.ID, 10)
 	ft.Links = []link{
-		{Href: self, Rel: "self", Type: geoJSONType},
-		{Href: baseURL(c) + "/collections/" + col.id, Rel: "collection", Type: "application/json"},
-		{Href: self + "/history", Rel: "version-history", Type: "application/json"},
+		{Href: linkTo(c, self), Rel: "self", Type: geoJSONType},
+		{Href: linkTo(c, "/collections/"+col.id), Rel: "collection", Type: "application/json"},
+		{Href: linkTo(c, self+"/history"), Rel: "version-history", Type: "application/json"},
 	}
 	c.Header("ETag", etag(ft.version))
 	c.Header("Content-Type", geoJSONType)

@@ -1,7 +1,10 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/postwatch/postwatch/domain"
@@ -47,5 +50,32 @@ func TestCollectionExtents(t *testing.T) {
 	bbox, _ = extent("facilities")
 	if bbox[0].(float64) > 47.6625 || bbox[2].(float64) < 47.6625 || bbox[2].(float64)-bbox[0].(float64) > 0.001 {
 		t.Errorf("facilities bbox %v does not fit the one facility", bbox)
+	}
+}
+
+// TestLinksCarryTheAccessToken: a client that authenticates by query string
+// (a browser, a map client) can follow every link it is given.
+func TestLinksCarryTheAccessToken(t *testing.T) {
+	e := newEnv(t)
+	id := e.createIncident(44, 33, nil)
+	tok := e.tokens[domain.RoleAnalyst]
+	for _, url := range []string{
+		"/?f=html&access_token=" + tok,
+		"/collections?f=html&access_token=" + tok,
+		"/collections/incidents/items?f=html&access_token=" + tok,
+		fmt.Sprintf("/collections/incidents/items/%d?access_token=%s", id, tok),
+		"/collections/incidents/items?limit=1&access_token=" + tok,
+	} {
+		body := e.do("GET", url, nil, "").wantStatus(http.StatusOK).Body.String()
+		hrefs := regexp.MustCompile(`"(?:href)"\s*:\s*"([^"]+)"|href="([^"]+)"`).FindAllStringSubmatch(body, -1)
+		if len(hrefs) == 0 {
+			t.Fatalf("%s: no links", url)
+		}
+		for _, h := range hrefs {
+			link := h[1] + h[2]
+			if !strings.Contains(link, "access_token="+tok) {
+				t.Errorf("%s: link %s drops the access_token", url, link)
+			}
+		}
 	}
 }

@@ -25,32 +25,41 @@ main{padding:1rem 1.2rem;max-width:1200px}table{border-collapse:collapse;width:1
 td,th{border:1px solid #d5d9e0;padding:.3rem .5rem;text-align:left;vertical-align:top}th{background:#eef1f5}
 pre{background:#fff;border:1px solid #d5d9e0;padding:.6rem;overflow:auto}svg{background:#dde7f0;border:1px solid #b8c4d2}
 .sev1{fill:#4c9a2a}.sev2{fill:#c9b500}.sev3{fill:#e08a00}.sev4{fill:#d1495b}.sev5{fill:#6a040f}.fac{fill:#14213d}
-</style></head><body><header><a href="/">postwatch</a> · <a href="/collections">collections</a> · <a href="/api.html">API</a></header>
+</style></head><body><header><a href="{{.Home}}">postwatch</a> · <a href="{{.Collections}}">collections</a> · <a href="{{.API}}">API</a></header>
 <main><h1>{{.Title}}</h1>{{.Body}}</main></body></html>`))
 
 type page struct {
-	Title string
-	Body  template.HTML
+	Title                  string
+	Body                   template.HTML
+	Home, Collections, API string
 }
 
 func (s *Server) renderPage(c *gin.Context, title string, body template.HTML) {
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Status(http.StatusOK)
-	if err := pages.Execute(c.Writer, page{Title: title, Body: body}); err != nil {
+	p := page{Title: title, Body: body, Home: href(c, "/?f=html"), Collections: href(c, "/collections?f=html"), API: href(c, "/api.html")}
+	if err := pages.Execute(c.Writer, p); err != nil {
 		s.log.Error("render page", "err", err)
 	}
 }
 
 func esc(s string) string { return template.HTMLEscapeString(s) }
 
+// href is a link for an HTML page, carrying the caller's access_token so a
+// browser that authenticates by query string can follow it.
+func href(c *gin.Context, path string) string { return linkTo(c, path) }
+
 func (s *Server) landingPage(c *gin.Context) {
-	s.renderPage(c, "postwatch", template.HTML(`<p>Threats against diplomatic posts: incidents, facilities and the actors behind them,
+	s.renderPage(c, "postwatch", template.HTML(fmt.Sprintf(`<p>Threats against diplomatic posts: incidents, facilities and the actors behind them,
 served as OGC API – Features.</p><ul>
-<li><a href="/collections">Collections</a></li>
-<li><a href="/collections/incidents/items?f=html">Incidents on a map</a></li>
-<li><a href="/collections/facilities/items?f=html">Facilities on a map</a></li>
-<li><a href="/api.html">API documentation</a> (<a href="/openapi.json">OpenAPI</a>)</li>
-<li><a href="/conformance?f=html">Conformance classes</a></li></ul>`))
+<li><a href="%s">Collections</a></li>
+<li><a href="%s">Incidents on a map</a></li>
+<li><a href="%s">Facilities on a map</a></li>
+<li><a href="%s">API documentation</a> (<a href="%s">OpenAPI</a>)</li>
+<li><a href="%s">Conformance classes</a></li></ul>`,
+		esc(href(c, "/collections?f=html")), esc(href(c, "/collections/incidents/items?f=html")),
+		esc(href(c, "/collections/facilities/items?f=html")), esc(href(c, "/api.html")),
+		esc(href(c, "/openapi.json")), esc(href(c, "/conformance?f=html")))))
 }
 
 func (s *Server) conformancePage(c *gin.Context) {
@@ -64,8 +73,8 @@ func (s *Server) conformancePage(c *gin.Context) {
 func (s *Server) collectionsPage(c *gin.Context, docs []*collectionDoc) {
 	body := "<table><tr><th>collection</th><th>description</th><th>extent</th></tr>"
 	for _, d := range docs {
-		body += fmt.Sprintf(`<tr><td><a href="/collections/%s/items?f=html">%s</a></td><td>%s</td><td>%v</td></tr>`,
-			esc(d.ID), esc(d.Title), esc(d.Description), d.Extent.Spatial.BBox)
+		body += fmt.Sprintf(`<tr><td><a href="%s">%s</a></td><td>%s</td><td>%v</td></tr>`,
+			esc(href(c, "/collections/"+d.ID+"/items?f=html")), esc(d.Title), esc(d.Description), d.Extent.Spatial.BBox)
 	}
 	s.renderPage(c, "Collections", template.HTML(body+"</table>"))
 }
@@ -85,8 +94,8 @@ func (s *Server) itemsPage(c *gin.Context, col *collection, fp *featurePage) {
 	body += "</p><table><tr><th>id</th><th>feature</th><th>properties</th></tr>"
 	for _, f := range fp.features {
 		name, detail := describeFeature(&f)
-		body += fmt.Sprintf(`<tr><td><a href="/collections/%s/items/%d?f=html">%d</a></td><td>%s</td><td>%s</td></tr>`,
-			col.id, f.ID, f.ID, esc(name), esc(detail))
+		body += fmt.Sprintf(`<tr><td><a href="%s">%d</a></td><td>%s</td><td>%s</td></tr>`,
+			esc(href(c, fmt.Sprintf("/collections/%s/items/%d?f=html", col.id, f.ID))), f.ID, esc(name), esc(detail))
 	}
 	s.renderPage(c, col.title, template.HTML(body+"</table>"))
 }
@@ -150,7 +159,7 @@ func (s *Server) apiDocsPage(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	body := "<p>" + esc(doc.Info.Description) + `</p><p>Machine-readable: <a href="/openapi.json">openapi.json</a>.</p>`
+	body := "<p>" + esc(doc.Info.Description) + `</p><p>Machine-readable: <a href="` + esc(href(c, "/openapi.json")) + `">openapi.json</a>.</p>`
 	body += "<table><tr><th>method</th><th>path</th><th>summary</th></tr>"
 	for _, op := range sortedOperations(s.openapi) {
 		body += fmt.Sprintf("<tr><td>%s</td><td><code>%s</code></td><td>%s</td></tr>",
