@@ -3,11 +3,13 @@ package api_test
 import (
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
 )
 
 // TestCollectionExtents checks that each collection advertises an extent
@@ -77,5 +79,23 @@ func TestLinksCarryTheAccessToken(t *testing.T) {
 				t.Errorf("%s: link %s drops the access_token", url, link)
 			}
 		}
+	}
+}
+
+// TestNumberMatchedOfEverything: an unfiltered listing reports the live
+// count kept by the store, through creates and deletes, even past the cap.
+func TestNumberMatchedOfEverything(t *testing.T) {
+	e := newEnvAt(t, filepath.Join(t.TempDir(), "count.db"), store.Options{CountCap: 3})
+	var ids []int64
+	for i := 0; i < 6; i++ {
+		ids = append(ids, e.createIncident(44+float64(i)/10, 33, nil))
+	}
+	e.do("DELETE", fmt.Sprintf("/collections/incidents/items/%d", ids[0]), nil, domain.RoleAdmin).wantStatus(http.StatusNoContent)
+	if n := e.count("/collections/incidents/items?limit=2"); n != 5 {
+		t.Fatalf("numberMatched %d, want 5 live incidents", n)
+	}
+	body := e.do("GET", "/collections/incidents/items?type=indirect_fire", nil, domain.RoleAnalyst).wantStatus(http.StatusOK).json()
+	if _, ok := body["numberMatched"]; ok {
+		t.Fatalf("a filtered query past the cap reports numberMatched %v", body["numberMatched"])
 	}
 }

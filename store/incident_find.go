@@ -75,7 +75,12 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 	if err != nil {
 		return nil, err
 	}
-	matched, err := s.countCapped(ctx, `SELECT 1 FROM incidents i WHERE `+w.sql(), w.args)
+	var matched int
+	if unfiltered(f) {
+		matched, err = s.liveIncidents(ctx)
+	} else {
+		matched, err = s.countCapped(ctx, `SELECT 1 FROM incidents i WHERE `+w.sql(), w.args)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -86,12 +91,28 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 	return s.incidentPage(ctx, f, o, matched, q, append(w.args, f.Page.Limit+1, f.Page.Offset))
 }
 
+// unfiltered reports whether f selects every live incident.
+func unfiltered(f domain.IncidentFilter) bool {
+	return f.BBox == nil && f.Near == nil && f.Time == nil && treeOnlyRest(f)
+}
+
+// liveIncidents is the number of live incidents, kept by triggers.
+func (s *Store) liveIncidents(ctx context.Context) (int, error) {
+	var n int
+	err := s.read.WithContext(ctx).Raw(`SELECT n FROM live_counts WHERE collection = 'incidents'`).Row().Scan(&n)
+	return n, err
+}
+
 // treeOnly reports whether every condition of f is spatial or temporal, so
 // the R*Tree with its auxiliary columns answers it without the table.
 func treeOnly(f domain.IncidentFilter) bool {
-	return (f.BBox != nil || f.Near != nil) && len(f.Types) == 0 && len(f.ActorIDs) == 0 &&
-		len(f.FacilityIDs) == 0 && f.SeverityMin == nil && len(f.Statuses) == 0 &&
-		len(f.Countries) == 0 && f.Text == ""
+	return (f.BBox != nil || f.Near != nil) && treeOnlyRest(f)
+}
+
+// treeOnlyRest reports whether f has no condition beyond place and time.
+func treeOnlyRest(f domain.IncidentFilter) bool {
+	return len(f.Types) == 0 && len(f.ActorIDs) == 0 && len(f.FacilityIDs) == 0 && f.SeverityMin == nil &&
+		len(f.Statuses) == 0 && len(f.Countries) == 0 && f.Text == ""
 }
 
 // walkTimeIndex answers a spatial (and temporal) query with many matches
@@ -99,6 +120,19 @@ func treeOnly(f domain.IncidentFilter) bool {
 // coordinates, so each entry's box test runs before its row is read, and
 // the first limit+1 rows that pass end the walk.
 func (s *Store) walkTimeIndex(ctx context.Context, f domain.IncidentFilter, o order, bounds []orb.Bound) (*domain.IncidentPage, error) {
+	// A box around every incident matches them all: the live count is exact.
+	matched := -1
+	if f.Near == nil && f.Time == nil && len(bounds) == 1 {
+		ext, err := s.treeExtent(ctx, "incidents_rtree_node", 3)
+		if err != nil {
+			return nil, err
+		}
+		if ext != nil && bounds[0].Min[0] <= ext[0] && bounds[0].Min[1] <= ext[1] && bounds[0].Max[0] >= ext[2] && bounds[0].Max[1] >= ext[3] {
+			if matched, err = s.liveIncidents(ctx); err != nil {
+				return nil, err
+			}
+		}
+	}
 	w := &where{}
 	w.add("i.deleted_at IS NULL")
 	boxCondition(w, bounds)
@@ -110,7 +144,7 @@ func (s *Store) walkTimeIndex(ctx context.Context, f domain.IncidentFilter, o or
 	}
 	q := `SELECT ` + incidentColumns + ` FROM incidents i INDEXED BY incidents_occurred_at WHERE ` + w.sql() +
 		` ORDER BY ` + o.sql("i.") + ` LIMIT ? OFFSET ?`
-	return s.incidentPage(ctx, f, o, -1, q, append(w.args, f.Page.Limit+1, f.Page.Offset))
+	return s.incidentPage(ctx, f, o, matched, q, append(w.args, f.Page.Limit+1, f.Page.Offset))
 }
 
 // treeConditions are the time window and exact radius of f on the columns

@@ -165,6 +165,24 @@ var migrations = []migration{
 		// does (see indexText).
 		`CREATE VIRTUAL TABLE incidents_fts USING fts5(title, description, content='incidents', content_rowid='id', tokenize='unicode61 remove_diacritics 2', detail=none)`,
 	}},
+	{3, "live incident count", []string{
+		// numberMatched of an unfiltered or region-wide query without
+		// counting a million rows: triggers keep the count of live
+		// incidents in the same transactions that change it.
+		`CREATE TABLE live_counts (collection TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID`,
+		`INSERT INTO live_counts SELECT 'incidents', count(*) FROM incidents WHERE deleted_at IS NULL`,
+		`CREATE TRIGGER incidents_count_insert AFTER INSERT ON incidents WHEN new.deleted_at IS NULL BEGIN
+			UPDATE live_counts SET n = n + 1 WHERE collection = 'incidents';
+		END`,
+		`CREATE TRIGGER incidents_count_delete AFTER UPDATE OF deleted_at ON incidents
+			WHEN old.deleted_at IS NULL AND new.deleted_at IS NOT NULL BEGIN
+			UPDATE live_counts SET n = n - 1 WHERE collection = 'incidents';
+		END`,
+		`CREATE TRIGGER incidents_count_undelete AFTER UPDATE OF deleted_at ON incidents
+			WHEN old.deleted_at IS NOT NULL AND new.deleted_at IS NULL BEGIN
+			UPDATE live_counts SET n = n + 1 WHERE collection = 'incidents';
+		END`,
+	}},
 }
 
 // migrate applies every migration not yet recorded.
