@@ -413,3 +413,41 @@ func TestConcurrentWriters(t *testing.T) {
 		}
 	})
 }
+
+// TestNoOpWritesMakeNoVersion: version counts changes, so a PUT of the
+// feature as it is, or an empty merge patch, leaves version and history be.
+func TestNoOpWritesMakeNoVersion(t *testing.T) {
+	e := newEnv(t)
+	id := e.createIncident(44.3955, 33.2986, map[string]any{"description": "three mortar rounds", "tags": []string{"izone"}})
+	item := fmt.Sprintf("/collections/incidents/items/%d", id)
+	cur := e.do("GET", item, nil, domain.RoleAnalyst).wantStatus(http.StatusOK).json()
+	for _, w := range []struct {
+		method, body, ctype string
+	}{
+		{"PUT", mustJSON(t, cur), "application/geo+json"},
+		{"PATCH", `{}`, "application/merge-patch+json"},
+		{"PATCH", `{"properties": {"severity": 3}}`, "application/merge-patch+json"},
+	} {
+		r := e.do(w.method, item, w.body, domain.RoleOfficer, "Content-Type", w.ctype).wantStatus(http.StatusOK)
+		if v := r.json()["properties"].(map[string]any)["version"]; v != 1.0 || r.Header().Get("ETag") != `"1"` {
+			t.Errorf("%s %s: version %v, ETag %s; want 1 for a write that changes nothing", w.method, w.body, v, r.Header().Get("ETag"))
+		}
+	}
+	r := e.do("PATCH", item, `{"properties": {"severity": 4}}`, domain.RoleOfficer, "Content-Type", "application/merge-patch+json").wantStatus(http.StatusOK)
+	if v := r.json()["properties"].(map[string]any)["version"]; v != 2.0 {
+		t.Errorf("a real change made version %v, want 2", v)
+	}
+	versions := e.do("GET", item+"/history", nil, domain.RoleAnalyst).wantStatus(http.StatusOK).json()["versions"].([]any)
+	if len(versions) != 2 {
+		t.Errorf("%d history versions, want 2 (create and the one change)", len(versions))
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

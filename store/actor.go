@@ -140,7 +140,11 @@ func (s *Store) ReplaceActor(ctx context.Context, id string, a *domain.Actor, if
 		if err := checkVersion(ifVersion, cur.Version); err != nil {
 			return err
 		}
-		a.CreatedAt, a.UpdatedAt, a.Version = cur.CreatedAt, s.now(), cur.Version+1
+		a.CreatedAt, a.UpdatedAt, a.Version = cur.CreatedAt, cur.UpdatedAt, cur.Version
+		if same(cur, a) {
+			return nil
+		}
+		a.UpdatedAt, a.Version = s.now(), cur.Version+1
 		row, err := newActorRow(a)
 		if err != nil {
 			return err

@@ -155,6 +155,10 @@ func (s *Store) ReplaceFacility(ctx context.Context, id int64, f *domain.Facilit
 		if err := checkVersion(ifVersion, cur.Version); err != nil {
 			return err
 		}
+		f.ID, f.CreatedAt, f.UpdatedAt, f.Version = id, cur.CreatedAt, cur.UpdatedAt, cur.Version
+		if same(cur, f) {
+			return nil
+		}
 		return s.updateFacility(ctx, tx, cur, f)
 	}))
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -83,4 +84,13 @@ func (s *Store) softDelete(ctx context.Context, tx *gorm.DB, model any, collecti
 		return err
 	}
 	return appendHistory(ctx, tx, collection, recordID, *version, opDelete, now, domain.PrincipalName(ctx), record)
+}
+
+// same reports whether a replacement leaves a record as it is, server-set
+// fields included (the caller copies them over first): such a write is no
+// change, so it makes no version.
+func same(cur, next any) bool {
+	a, errA := json.Marshal(cur)
+	b, errB := json.Marshal(next)
+	return errA == nil && errB == nil && bytes.Equal(a, b)
 }

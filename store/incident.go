@@ -190,6 +190,10 @@ func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc 
 	if err := checkVersion(ifVersion, cur.Version); err != nil {
 		return err
 	}
+	inc.ID, inc.CreatedAt, inc.UpdatedAt, inc.Version = id, cur.CreatedAt, cur.UpdatedAt, cur.Version
+	if same(cur, inc) {
+		return nil
+	}
 	if cur.Title != inc.Title || cur.Description != inc.Description {
 		if err := unindexText(tx, cur); err != nil {
 			return err
