@@ -285,18 +285,18 @@ func TestOptionsAllow(t *testing.T) {
 		role domain.Role
 		want string
 	}{
-		{incidentItems, domain.RoleAnalyst, "GET, OPTIONS"},
-		{incidentItems, domain.RoleOfficer, "GET, OPTIONS, POST"},
-		{incidentItems, domain.RoleAdmin, "GET, OPTIONS, POST"},
-		{incItem, domain.RoleAnalyst, "GET, OPTIONS"},
-		{incItem, domain.RoleOfficer, "GET, OPTIONS, PATCH, PUT"},
-		{incItem, domain.RoleAdmin, "DELETE, GET, OPTIONS, PATCH, PUT"},
-		{"/collections/facilities/items", domain.RoleAnalyst, "GET, OPTIONS"},
-		{"/collections/facilities/items", domain.RoleOfficer, "GET, OPTIONS"},
-		{"/collections/facilities/items", domain.RoleAdmin, "GET, OPTIONS, POST"},
-		{facItem, domain.RoleAnalyst, "GET, OPTIONS"},
-		{facItem, domain.RoleOfficer, "GET, OPTIONS"},
-		{facItem, domain.RoleAdmin, "DELETE, GET, OPTIONS, PATCH, PUT"},
+		{incidentItems, domain.RoleAnalyst, "GET, HEAD, OPTIONS"},
+		{incidentItems, domain.RoleOfficer, "GET, HEAD, OPTIONS, POST"},
+		{incidentItems, domain.RoleAdmin, "GET, HEAD, OPTIONS, POST"},
+		{incItem, domain.RoleAnalyst, "GET, HEAD, OPTIONS"},
+		{incItem, domain.RoleOfficer, "GET, HEAD, OPTIONS, PATCH, PUT"},
+		{incItem, domain.RoleAdmin, "DELETE, GET, HEAD, OPTIONS, PATCH, PUT"},
+		{"/collections/facilities/items", domain.RoleAnalyst, "GET, HEAD, OPTIONS"},
+		{"/collections/facilities/items", domain.RoleOfficer, "GET, HEAD, OPTIONS"},
+		{"/collections/facilities/items", domain.RoleAdmin, "GET, HEAD, OPTIONS, POST"},
+		{facItem, domain.RoleAnalyst, "GET, HEAD, OPTIONS"},
+		{facItem, domain.RoleOfficer, "GET, HEAD, OPTIONS"},
+		{facItem, domain.RoleAdmin, "DELETE, GET, HEAD, OPTIONS, PATCH, PUT"},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.role)+" "+tc.url, func(t *testing.T) {

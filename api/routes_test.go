@@ -93,3 +93,13 @@ func TestWrongMethodIs405WithAllow(t *testing.T) {
 		t.Fatalf("Allow %q, want it to list GET", allow)
 	}
 }
+
+func TestHeadIsGetWithoutBody(t *testing.T) {
+	e := newEnv(t)
+	get := e.do("GET", "/collections", nil, domain.RoleAnalyst).wantStatus(http.StatusOK)
+	head := e.do("HEAD", "/collections", nil, domain.RoleAnalyst).wantStatus(http.StatusOK)
+	if head.Header().Get("Content-Type") != get.Header().Get("Content-Type") {
+		t.Errorf("HEAD Content-Type %q, GET %q", head.Header().Get("Content-Type"), get.Header().Get("Content-Type"))
+	}
+	e.do("HEAD", "/collections", nil, "").wantStatus(http.StatusUnauthorized)
+}

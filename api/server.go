@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -143,6 +144,10 @@ func NewWithOptions(svc Services, log *slog.Logger, opts Options) (*Server, erro
 		}
 		handlers = append(handlers, s.onlyDeclaredParams(declared), r.handler)
 		e.Handle(r.method, r.path, handlers...)
+		if r.method == http.MethodGet {
+			// HEAD is GET without the body, which net/http drops.
+			e.Handle(http.MethodHead, r.path, handlers...)
+		}
 	}
 	s.engine = e
 	return s, nil
@@ -222,6 +227,9 @@ func (s *Server) allow(c *gin.Context) {
 		if r.path == c.FullPath() && (r.public || role.Allows(r.role)) {
 			methods = append(methods, r.method)
 		}
+	}
+	if slices.Contains(methods, http.MethodGet) {
+		methods = append(methods, http.MethodHead)
 	}
 	c.Header("Allow", strings.Join(methods, ", "))
 	c.Status(http.StatusNoContent)
