@@ -2,8 +2,11 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -118,4 +121,89 @@ func (s *Server) listPostures(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"postures": ps})
+}
+
+// MaxThreatWindow bounds the window of a threat assessment.
+const MaxThreatWindow = 366 * 24 * time.Hour
+
+// parseWindow reads a window such as 24h, 90m or 7d.
+func parseWindow(raw string) (time.Duration, error) {
+	if raw == "" {
+		return 24 * time.Hour, nil
+	}
+	var d time.Duration
+	var err error
+	if days, ok := strings.CutSuffix(raw, "d"); ok {
+		var n int
+		if n, err = strconv.Atoi(days); err == nil {
+			d = time.Duration(n) * 24 * time.Hour
+		}
+	} else {
+		d, err = time.ParseDuration(raw)
+	}
+	if err != nil || d <= 0 || d > MaxThreatWindow {
+		return 0, domain.InvalidField("window", "must be a duration such as 24h, 90m or 7d, up to 366d")
+	}
+	return d, nil
+}
+
+// facilityThreat assesses the threat against a facility from the incidents
+// within its radius in the window before now and the window before that.
+func (s *Server) facilityThreat(c *gin.Context) {
+	id, ok := s.facilityCol.featureID(c)
+	if !ok {
+		return
+	}
+	q := c.Request.URL.Query()
+	window, err := parseWindow(q.Get("window"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	fac, err := s.facilities.FindFacilityByID(ctx, id)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	radius := strconv.FormatFloat(fac.AlertRadiusM, 'f', -1, 64)
+	if v, ok := lookup(q, "radius"); ok {
+		radius = v
+	}
+	near, err := ParseNear(fmt.Sprintf("%v,%v", fac.Location[0], fac.Location[1]), radius)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	summarize := func(from, to time.Time) (domain.WindowSummary, error) {
+		last := to.Add(-time.Microsecond) // windows are half-open: [from, to)
+		page, err := s.incidents.FindIncidents(ctx, domain.IncidentFilter{
+			Near: near, Time: &domain.TimeRange{Start: &from, End: &last},
+			SortBy: domain.SortOccurredAtDesc, Page: domain.Page{Limit: domain.MaxLimit},
+		})
+		if err != nil {
+			return domain.WindowSummary{}, err
+		}
+		incs := make([]domain.Incident, len(page.Items))
+		for i := range page.Items {
+			incs[i] = page.Items[i].Incident
+		}
+		return domain.Summarize(from, to, incs), nil
+	}
+	current, err := summarize(now.Add(-window), now)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	previous, err := summarize(now.Add(-2*window), now.Add(-window))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{
+		"facility_id": id, "radius_m": near.RadiusM, "window": window.String(),
+		"level": current.Level(), "trend": domain.Trend(current, previous),
+		"current": current, "previous": previous,
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/postwatch/postwatch/domain"
 )
@@ -171,4 +172,53 @@ func TestFacilityLifecycle(t *testing.T) {
 				}
 			}},
 	})
+}
+
+func TestFacilityThreat(t *testing.T) {
+	e := newEnv(t)
+	fac := e.createFacility(47.6625, 30.5489, "U.S. Consulate General Basrah")
+	threat := func(query string) map[string]any {
+		t.Helper()
+		return e.do("GET", fmt.Sprintf("/collections/facilities/items/%d/threat%s", fac, query), nil, domain.RoleAnalyst).
+			wantStatus(http.StatusOK).json()
+	}
+	ago := func(h int) string { return time.Now().UTC().Add(-time.Duration(h) * time.Hour).Format(time.RFC3339) }
+
+	if r := threat(""); r["level"] != "low" || r["trend"] != "steady" {
+		t.Fatalf("a quiet facility: %v", r)
+	}
+	// Three severity-4 rocket strikes within the alert radius in the last
+	// 24 h after a quiet day, and noise that must not count.
+	for _, h := range []int{1, 5, 20} {
+		e.createIncident(47.67, 30.55, map[string]any{"severity": 4, "occurred_at": ago(h)})
+	}
+	e.createIncident(47.9, 30.8, map[string]any{"severity": 5, "occurred_at": ago(2)})  // ~35 km away
+	e.createIncident(47.66, 30.55, map[string]any{"severity": 5, "occurred_at": ago(60)}) // before both windows
+	r := threat("")
+	level, trend := r["level"].(string), r["trend"]
+	if !slices.Contains([]string{"elevated", "high", "severe"}, level) || trend != "rising" {
+		t.Fatalf("three severity-4 incidents after a quiet day: level %s, trend %v; want at least elevated and rising", level, trend)
+	}
+	cur := r["current"].(map[string]any)
+	if cur["count"] != 3.0 || cur["max_severity"] != 4.0 || cur["by_type"].(map[string]any)["indirect_fire"] != 3.0 {
+		t.Errorf("current window %v, want 3 indirect fire incidents of severity 4", cur)
+	}
+	if prev := r["previous"].(map[string]any); prev["count"] != 0.0 {
+		t.Errorf("previous window %v, want nothing", prev)
+	}
+	// A wider radius takes in the far incident; a 3-day window the old one.
+	if n := threat("?radius=50000")["current"].(map[string]any)["count"]; n != 4.0 {
+		t.Errorf("50 km: %v incidents, want 4", n)
+	}
+	if n := threat("?window=3d")["current"].(map[string]any)["count"]; n != 4.0 {
+		t.Errorf("3 days: %v incidents, want 4", n)
+	}
+	for _, bad := range []string{"?window=yesterday", "?window=-1h", "?window=400d", "?radius=-5"} {
+		field := "window"
+		if strings.Contains(bad, "radius") {
+			field = "radius"
+		}
+		e.do("GET", fmt.Sprintf("/collections/facilities/items/%d/threat%s", fac, bad), nil, domain.RoleAnalyst).wantProblem(http.StatusBadRequest, field)
+	}
+	e.do("GET", "/collections/facilities/items/999/threat", nil, domain.RoleAnalyst).wantProblem(http.StatusNotFound, "")
 }

@@ -177,6 +177,7 @@ func (s *Server) routeTable() []route {
 	rs = append(rs, s.collectionRoutes(s.facilityCol, admin)...)
 	rs = append(rs,
 		route{method: "GET", path: "/collections/facilities/items/:featureId/postures", role: analyst, handler: s.listPostures},
+		route{method: "GET", path: "/collections/facilities/items/:featureId/threat", role: analyst, handler: s.facilityThreat},
 		route{method: "POST", path: "/collections/facilities/items/:featureId/postures", role: officer, handler: s.recordPosture},
 
 		route{method: "GET", path: "/actors", role: analyst, handler: s.listActors},

@@ -118,3 +118,37 @@ func TestIncidentValidateReportsEveryField(t *testing.T) {
 		}
 	}
 }
+
+func TestThreatAssessment(t *testing.T) {
+	now := time.Date(2018, 9, 28, 12, 0, 0, 0, time.UTC)
+	inc := func(sev int, typ domain.IncidentType) domain.Incident {
+		return domain.Incident{Severity: sev, Type: typ, Status: "reported"}
+	}
+	tests := []struct {
+		name          string
+		current, prev []domain.Incident
+		level         domain.ThreatLevel
+		trend         domain.ThreatTrend
+	}{
+		{"quiet", nil, nil, "low", "steady"},
+		{"one minor report", []domain.Incident{inc(1, "protest")}, nil, "guarded", "rising"},
+		{"three rocket strikes after a quiet day", []domain.Incident{inc(4, "indirect_fire"), inc(4, "indirect_fire"), inc(4, "indirect_fire")}, nil, "high", "rising"},
+		{"one serious incident", []domain.Incident{inc(3, "ied")}, nil, "elevated", "rising"},
+		{"a campaign", []domain.Incident{inc(5, "missile"), inc(4, "drone"), inc(4, "drone")}, []domain.Incident{inc(2, "threat")}, "severe", "rising"},
+		{"calming down", []domain.Incident{inc(2, "protest")}, []domain.Incident{inc(4, "riot"), inc(3, "riot")}, "guarded", "falling"},
+		{"the same again", []domain.Incident{inc(3, "ied")}, []domain.Incident{inc(3, "direct_fire")}, "elevated", "steady"},
+		{"retracted reports do not count", []domain.Incident{{Severity: 5, Type: "missile", Status: "retracted"}}, nil, "low", "steady"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cur := domain.Summarize(now.Add(-24*time.Hour), now, tt.current)
+			prev := domain.Summarize(now.Add(-48*time.Hour), now.Add(-24*time.Hour), tt.prev)
+			if got := cur.Level(); got != tt.level {
+				t.Errorf("level %s (score %d), want %s", got, cur.Score, tt.level)
+			}
+			if got := domain.Trend(cur, prev); got != tt.trend {
+				t.Errorf("trend %s (scores %d then %d), want %s", got, prev.Score, cur.Score, tt.trend)
+			}
+		})
+	}
+}
