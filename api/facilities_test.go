@@ -192,7 +192,7 @@ func TestFacilityThreat(t *testing.T) {
 	for _, h := range []int{1, 5, 20} {
 		e.createIncident(47.67, 30.55, map[string]any{"severity": 4, "occurred_at": ago(h)})
 	}
-	e.createIncident(47.9, 30.8, map[string]any{"severity": 5, "occurred_at": ago(2)})  // ~35 km away
+	e.createIncident(47.9, 30.8, map[string]any{"severity": 5, "occurred_at": ago(2)})    // ~35 km away
 	e.createIncident(47.66, 30.55, map[string]any{"severity": 5, "occurred_at": ago(60)}) // before both windows
 	r := threat("")
 	level, trend := r["level"].(string), r["trend"]

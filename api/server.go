@@ -180,6 +180,8 @@ func (s *Server) routeTable() []route {
 		route{method: "GET", path: "/collections/facilities/items/:featureId/threat", role: analyst, handler: s.facilityThreat},
 		route{method: "POST", path: "/collections/facilities/items/:featureId/postures", role: officer, handler: s.recordPosture},
 
+		route{method: "GET", path: "/stats/incidents", role: analyst, handler: s.incidentStats},
+
 		route{method: "GET", path: "/actors", role: analyst, handler: s.listActors},
 		route{method: "POST", path: "/actors", role: officer, handler: s.createActor},
 		route{method: "GET", path: "/actors/:actorId", role: analyst, handler: s.getActor},

@@ -70,6 +70,22 @@ type IncidentService interface {
 	IncidentHistory(ctx context.Context, id int64) ([]Version[Incident], error)
 	// IncidentExtent returns the span of live incidents.
 	IncidentExtent(ctx context.Context) (*Extent, error)
+	// CountIncidents counts the incidents matching f (its paging and sort
+	// ignored) in buckets: time buckets in time order, others by count.
+	CountIncidents(ctx context.Context, f IncidentFilter, by GroupBy) ([]Bucket, error)
+}
+
+// GroupBy is how incident statistics are bucketed.
+type GroupBy string
+
+// GroupBys lists every valid GroupBy.
+var GroupBys = []GroupBy{"day", "week", "month", "type", "actor", "facility", "country"}
+
+// Bucket is one group of a statistic: days are 2018-09-07, weeks the date
+// of their Monday, months 2018-09.
+type Bucket struct {
+	Key   string `json:"key"`
+	Count int    `json:"count"`
 }
 
 // FacilityService stores and finds facilities and their posture changes.
