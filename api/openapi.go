@@ -39,8 +39,13 @@ func loadOpenAPI(raw []byte) (*openAPI, error) {
 
 var ginParam = regexp.MustCompile(`:([A-Za-z]+)`)
 
-// openAPIPath turns a gin path into its OpenAPI form: :featureId → {featureId}.
+// openAPIPath turns a gin path into its OpenAPI form: :featureId →
+// {featureId}. A tile's last segment is one gin parameter holding "3.mvt",
+// documented as {y}.mvt.
 func openAPIPath(ginPath string) string {
+	if ginPath == tilePath {
+		return "/tiles/{z}/{x}/{y}.mvt"
+	}
 	return ginParam.ReplaceAllString(ginPath, "{$1}")
 }
 

@@ -181,6 +181,7 @@ func (s *Server) routeTable() []route {
 		route{method: "POST", path: "/collections/facilities/items/:featureId/postures", role: officer, handler: s.recordPosture},
 
 		route{method: "GET", path: "/stats/incidents", role: analyst, handler: s.incidentStats},
+		route{method: "GET", path: tilePath, role: analyst, handler: s.tile},
 
 		route{method: "GET", path: "/actors", role: analyst, handler: s.listActors},
 		route{method: "POST", path: "/actors", role: officer, handler: s.createActor},
