@@ -202,6 +202,10 @@ const DefaultRequestTimeout = 30 * time.Second
 // and the client gets a 503 instead of waiting on a stuck connection.
 func withDeadline(d time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if c.FullPath() == alertStreamPath {
+			c.Next() // a stream lasts as long as its client wants
+			return
+		}
 		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
 		defer cancel()
 		c.Request = c.Request.WithContext(ctx)

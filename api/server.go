@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -44,6 +45,9 @@ type Server struct {
 	engine      *gin.Engine
 
 	requestTimeout time.Duration
+	// closing is closed by Close to end the alert streams.
+	closing   chan struct{}
+	closeOnce sync.Once
 	// guessLimit holds requests not yet authenticated to the rate limit per
 	// client address, tokenLimit authenticated ones per token; both are nil
 	// when rate limiting is off.
@@ -97,7 +101,7 @@ func NewWithOptions(svc Services, log *slog.Logger, opts Options) (*Server, erro
 	s := &Server{
 		incidents: svc.Incidents, facilities: svc.Facilities, actors: svc.Actors,
 		tokens: svc.Tokens, db: svc.DB, log: log, openapi: doc,
-		requestTimeout: opts.RequestTimeout,
+		requestTimeout: opts.RequestTimeout, closing: make(chan struct{}),
 	}
 	if s.requestTimeout == 0 {
 		s.requestTimeout = DefaultRequestTimeout
@@ -182,6 +186,7 @@ func (s *Server) routeTable() []route {
 
 		route{method: "GET", path: "/stats/incidents", role: analyst, handler: s.incidentStats},
 		route{method: "GET", path: tilePath, role: analyst, handler: s.tile},
+		route{method: "GET", path: alertStreamPath, role: analyst, handler: s.alertStream},
 
 		route{method: "GET", path: "/actors", role: analyst, handler: s.listActors},
 		route{method: "POST", path: "/actors", role: officer, handler: s.createActor},

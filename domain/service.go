@@ -70,6 +70,11 @@ type IncidentService interface {
 	IncidentHistory(ctx context.Context, id int64) ([]Version[Incident], error)
 	// IncidentExtent returns the span of live incidents.
 	IncidentExtent(ctx context.Context) (*Extent, error)
+	// IncidentsAfter returns up to limit live incidents with ids above id,
+	// in id order: the incidents stored since, by any process.
+	IncidentsAfter(ctx context.Context, id int64, limit int) ([]Incident, error)
+	// LastIncidentID is the highest incident id stored so far, 0 if none.
+	LastIncidentID(ctx context.Context) (int64, error)
 	// CountIncidents counts the incidents matching f (its paging and sort
 	// ignored) in buckets: time buckets in time order, others by count.
 	CountIncidents(ctx context.Context, f IncidentFilter, by GroupBy) ([]Bucket, error)

@@ -332,3 +332,34 @@ func checkVersion(want, have int) error {
 	}
 	return nil
 }
+
+// IncidentsAfter returns up to limit live incidents with ids above id, in id
+// order; the alert stream polls it.
+func (s *Store) IncidentsAfter(ctx context.Context, id int64, limit int) ([]domain.Incident, error) {
+	rows, err := s.read.WithContext(ctx).Raw(`SELECT `+incidentColumns+` FROM incidents i
+		WHERE i.id > ? AND i.deleted_at IS NULL ORDER BY i.id LIMIT ?`, id, limit).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []domain.Incident
+	var r incidentRow
+	for rows.Next() {
+		if err := scanIncident(rows, &r); err != nil {
+			return nil, err
+		}
+		inc, err := r.incident()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inc)
+	}
+	return out, rows.Err()
+}
+
+// LastIncidentID is the highest incident id stored so far, 0 if none.
+func (s *Store) LastIncidentID(ctx context.Context) (int64, error) {
+	var id int64
+	err := s.read.WithContext(ctx).Raw(`SELECT coalesce(max(id), 0) FROM incidents`).Row().Scan(&id)
+	return id, err
+}
