@@ -35,17 +35,19 @@ bench:
 bench-short:
 	POSTWATCH_BENCH_N=100000 go test $(TAGFLAG) -run '^$$' -bench . -benchmem -timeout 30m ./...
 
-# fuzz runs every fuzz target of the api package for FUZZTIME each; a
-# crasher is saved under api/testdata/fuzz/NAME/, where `make test` replays it.
+# fuzz runs every fuzz target of the project for FUZZTIME each; a crasher
+# is saved under PKG/testdata/fuzz/NAME/, where `make test` replays it.
 FUZZTIME    ?= 30s
-FUZZTARGETS := $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' api/*_test.go | cut -c6-)
+FUZZPKGS    := ./api ./cmd/postwatch
 
 fuzz:
-	@failed=""; for name in $(FUZZTARGETS); do \
-		echo "== $$name ($(FUZZTIME))"; \
-		go test $(TAGFLAG) -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./api/ || failed="$$failed $$name"; \
+	@failed=""; for pkg in $(FUZZPKGS); do \
+		for name in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$pkg/*_test.go | cut -c6-); do \
+			echo "== $$pkg $$name ($(FUZZTIME))"; \
+			go test $(TAGFLAG) -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg/ || failed="$$failed $$name"; \
+		done; \
 	done; \
-	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed (crashers are saved under api/testdata/fuzz/)"; exit 1; fi
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed (crashers are saved under PKG/testdata/fuzz/)"; exit 1; fi
 
 clean:
 	rm -rf bin

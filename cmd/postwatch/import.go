@@ -23,6 +23,7 @@ const importBatch = 2000
 type importRecord struct {
 	where    string // "line 12" or "feature 3"
 	incident *domain.Incident
+	actors   map[string]string // names of the actors it names, by id (ACLED)
 	err      error
 }
 
@@ -34,15 +35,18 @@ type importSummary struct {
 func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("import", stderr)
 	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path")
-	format := fs.String("format", envDefault("format", ""), "geojson (a FeatureCollection or one Feature per line)")
+	format := fs.String("format", envDefault("format", ""), "acled (an ACLED CSV export) or geojson (a FeatureCollection or one Feature per line)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usageError{"usage: postwatch import --db DSN --format geojson FILE"}
+		return usageError{"usage: postwatch import --db DSN --format acled|geojson FILE"}
 	}
-	if *format != "geojson" {
-		return usageError{fmt.Sprintf("--format %q is not supported; use geojson", *format)}
+	read, ok := map[string]func(context.Context, *bufio.Reader, chan<- importRecord) error{
+		"geojson": readGeoJSON, "acled": readACLED,
+	}[*format]
+	if !ok {
+		return usageError{fmt.Sprintf("--format %q is not supported; use acled or geojson", *format)}
 	}
 	f, err := os.Open(fs.Arg(0))
 	if err != nil {
@@ -59,18 +63,19 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	records := make(chan importRecord, importBatch)
 	readErr := make(chan error, 1)
 	go func() {
-		readErr <- readGeoJSON(ctx, bufio.NewReaderSize(progress, 1<<20), records)
+		readErr <- read(ctx, bufio.NewReaderSize(progress, 1<<20), records)
 		close(records)
 	}()
 
 	var sum importSummary
 	var batch []*domain.Incident
 	var where []string
+	names := map[string]string{}
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		results, err := st.ImportIncidents(ctx, batch, nil)
+		results, err := st.ImportIncidents(ctx, batch, names)
 		if err != nil {
 			return err
 		}
@@ -87,6 +92,7 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		progress.report(sum.created + sum.updated + sum.rejected)
 		batch, where = batch[:0], where[:0]
+		clear(names)
 		return nil
 	}
 	for rec := range records {
@@ -97,6 +103,9 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		batch = append(batch, rec.incident)
 		where = append(where, rec.where)
+		for id, name := range rec.actors {
+			names[id] = name
+		}
 		if len(batch) == importBatch {
 			if err := flush(); err != nil {
 				return err

@@ -26,7 +26,7 @@ Usage:
   postwatch serve --addr HOST:PORT --db DSN [--seed] [--durability full|normal]
                   [--rate-limit N] [--request-timeout 30s] [--trusted-proxies CIDR,...]
   postwatch token create --db DSN --role analyst|officer|admin --name NAME [--expires RFC3339]
-  postwatch import --db DSN --format geojson FILE
+  postwatch import --db DSN --format acled|geojson FILE
   postwatch backup --db DSN FILE
   postwatch gen -n N [--seed S] [-o FILE]    (synthetic incidents as GeoJSON lines, for load tests)
 
