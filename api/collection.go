@@ -32,6 +32,7 @@ type collection struct {
 	history     func(ctx context.Context, id int64) ([]historyEntry, error)
 	extent      func(ctx context.Context) (*domain.Extent, error)
 	writeCSV    func(w http.ResponseWriter, features []feature)
+	queryables  []domain.Queryable
 }
 
 // featurePage is a page of features ready to render.
@@ -386,4 +387,29 @@ func mergeValue(target, patch any) any {
 		}
 	}
 	return t
+}
+
+// queryablesDoc answers /collections/{c}/queryables: a JSON Schema of the
+// properties a filter= may test (OGC API – Features Part 3).
+func (col *collection) queryablesDoc(c *gin.Context) {
+	props := map[string]any{}
+	for _, q := range col.queryables {
+		p := map[string]any{"title": q.Name}
+		switch q.Type {
+		case "timestamp":
+			p["type"], p["format"] = "string", "date-time"
+		default:
+			p["type"] = q.Type
+		}
+		if q.Enum != nil {
+			p["enum"] = q.Enum
+		}
+		props[q.Name] = p
+	}
+	c.Header("Content-Type", "application/schema+json")
+	c.JSON(http.StatusOK, gin.H{
+		"$schema": "https://json-schema.org/draft/2020-12/schema",
+		"$id":     linkTo(c, "/collections/"+col.id+"/queryables"),
+		"type":    "object", "title": col.title, "properties": props, "additionalProperties": false,
+	})
 }

@@ -121,3 +121,14 @@ func FuzzDecodeCursor(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseCQL(f *testing.F) {
+	for _, s := range []string{"type = 'ied' AND severity >= 3", "NOT (country IN ('IQ','SY'))", "occurred_at BETWEEN DATE('2018-09-01') AND TIMESTAMP('2018-09-30T00:00:00Z')",
+		"title LIKE '%rocket%' OR external_id IS NULL", "((((", "'", `"type" = 'x'`, "severity = 1e309"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		_, err := api.ParseCQL(s, domain.IncidentQueryables)
+		checkInvalid(t, err)
+	})
+}

@@ -15,6 +15,7 @@ func incidentCollection(s *Server) *collection {
 		description: "Events against diplomatic posts and their people: indirect fire, protests, drones, breaches…",
 		formats:     []string{"csv", "stix"},
 		writeCSV:    writeIncidentCSV,
+		queryables:  domain.IncidentQueryables,
 		list: func(ctx context.Context, q map[string][]string) (*featurePage, error) {
 			f, err := ParseIncidentFilter(url.Values(q))
 			if err != nil {

@@ -29,6 +29,13 @@ var conformsTo = []string{
 	"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
 	"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
 	"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+	"http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+	"http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+	"http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+	"http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+	"http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+	"http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+	"http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
 }
 
 // baseURL is the scheme and host the client used, so links work behind a
@@ -185,6 +192,7 @@ func (s *Server) collectionDoc(c *gin.Context, col *collection) (*collectionDoc,
 			{Href: linkTo(c, "/collections/"+col.id), Rel: "self", Type: "application/json", Title: col.title},
 			{Href: linkTo(c, "/collections/"+col.id+"/items"), Rel: "items", Type: geoJSONType, Title: col.title + " as GeoJSON"},
 			{Href: linkTo(c, "/collections/"+col.id+"/items?f=html"), Rel: "items", Type: "text/html", Title: col.title + " as HTML"},
+			{Href: linkTo(c, "/collections/"+col.id+"/queryables"), Rel: "http://www.opengis.net/def/rel/ogc/1.0/queryables", Type: "application/schema+json", Title: "properties filter= may test"},
 		},
 	}
 	if col.id == "incidents" {

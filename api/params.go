@@ -278,7 +278,20 @@ func ParseIncidentFilter(q url.Values) (domain.IncidentFilter, error) {
 		}
 		f.Text = v
 	}
-	return f, nil
+	f.Where, err = parseFilter(q, domain.IncidentQueryables)
+	return f, err
+}
+
+// parseFilter reads filter= and filter-lang= (CQL2 text only).
+func parseFilter(q url.Values, queryables []domain.Queryable) (domain.Expr, error) {
+	if lang, ok := lookup(q, "filter-lang"); ok && lang != "cql2-text" {
+		return nil, domain.InvalidField("filter-lang", "%q is not supported; use cql2-text", lang)
+	}
+	v, ok := lookup(q, "filter")
+	if !ok {
+		return nil, nil
+	}
+	return ParseCQL(v, queryables)
 }
 
 // ParseFacilityFilter reads every items query parameter of facilities.
@@ -309,7 +322,8 @@ func ParseFacilityFilter(q url.Values) (domain.FacilityFilter, error) {
 	if v := q.Get("q"); v != "" {
 		f.Text = v
 	}
-	return f, nil
+	f.Where, err = parseFilter(q, domain.FacilityQueryables)
+	return f, err
 }
 
 func parseSpatial(q url.Values) ([]orb.Bound, *domain.Near, error) {

@@ -215,6 +215,7 @@ func (s *Server) collectionRoutes(col *collection, writer domain.Role) []route {
 	item := items + "/:featureId"
 	return []route{
 		{method: "GET", path: base, role: domain.RoleAnalyst, handler: col.describeCollection},
+		{method: "GET", path: base + "/queryables", role: domain.RoleAnalyst, handler: col.queryablesDoc},
 		{method: "GET", path: items, role: domain.RoleAnalyst, handler: col.listItems},
 		{method: "POST", path: items, role: writer, handler: col.createItem},
 		{method: "OPTIONS", path: items, role: domain.RoleAnalyst, handler: s.allow},

@@ -88,6 +88,7 @@ type IncidentFilter struct {
 	Statuses    []IncidentStatus
 	Countries   []string
 	Text        string
+	Where       Expr // a CQL2 filter over IncidentQueryables
 	SortBy      SortKey
 	Page        Page
 }
@@ -100,6 +101,7 @@ type FacilityFilter struct {
 	Postures  []Posture
 	Countries []string
 	Text      string
+	Where     Expr // a CQL2 filter over FacilityQueryables
 	Page      Page
 }
 

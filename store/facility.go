@@ -64,6 +64,11 @@ func (s *Store) FindFacilities(ctx context.Context, f domain.FacilityFilter) (*d
 	if f.Text != "" {
 		w.add("(i.name LIKE ? ESCAPE '\\' OR i.city LIKE ? ESCAPE '\\')", likePattern(f.Text), likePattern(f.Text))
 	}
+	if f.Where != nil {
+		if err := compileExpr(w, f.Where, domain.FacilityQueryables); err != nil {
+			return nil, err
+		}
+	}
 	db := s.read.WithContext(ctx)
 	var matched int
 	if err := db.Raw(`SELECT count(*) FROM facilities i WHERE `+w.sql(), w.args...).Row().Scan(&matched); err != nil {

@@ -112,7 +112,7 @@ func treeOnly(f domain.IncidentFilter) bool {
 // treeOnlyRest reports whether f has no condition beyond place and time.
 func treeOnlyRest(f domain.IncidentFilter) bool {
 	return len(f.Types) == 0 && len(f.ActorIDs) == 0 && len(f.FacilityIDs) == 0 && f.SeverityMin == nil &&
-		len(f.Statuses) == 0 && len(f.Countries) == 0 && f.Text == ""
+		len(f.Statuses) == 0 && len(f.Countries) == 0 && f.Text == "" && f.Where == nil
 }
 
 // walkTimeIndex answers a spatial (and temporal) query with many matches
@@ -257,6 +257,11 @@ func (s *Store) incidentWhere(ctx context.Context, f domain.IncidentFilter) (*wh
 	}
 	if len(f.ActorIDs) > 0 {
 		if err := s.actorFilter(ctx, w, f.ActorIDs, f.Attribution); err != nil {
+			return nil, err
+		}
+	}
+	if f.Where != nil {
+		if err := compileExpr(w, f.Where, domain.IncidentQueryables); err != nil {
 			return nil, err
 		}
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/paulmach/orb"
@@ -109,4 +110,73 @@ func joinOr(clauses []string) string { return strings.Join(clauses, " OR ") }
 func likePattern(text string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return "%" + r.Replace(text) + "%"
+}
+
+// compileExpr turns a filter expression into SQL over the columns of the
+// table aliased i; properties are checked against queryables, values are
+// bound, never spliced.
+func compileExpr(w *where, e domain.Expr, queryables []domain.Queryable) error {
+	sql, args, err := exprSQL(e, queryables)
+	if err != nil {
+		return err
+	}
+	w.add(sql, args...)
+	return nil
+}
+
+func exprSQL(e domain.Expr, queryables []domain.Queryable) (string, []any, error) {
+	join := func(ops []domain.Expr, sep string) (string, []any, error) {
+		var parts []string
+		var args []any
+		for _, op := range ops {
+			s, a, err := exprSQL(op, queryables)
+			if err != nil {
+				return "", nil, err
+			}
+			parts = append(parts, s)
+			args = append(args, a...)
+		}
+		return "(" + strings.Join(parts, sep) + ")", args, nil
+	}
+	switch e := e.(type) {
+	case domain.And:
+		return join(e.Operands, " AND ")
+	case domain.Or:
+		return join(e.Operands, " OR ")
+	case domain.Not:
+		s, a, err := exprSQL(e.Operand, queryables)
+		return "(NOT " + s + ")", a, err
+	case domain.Compare:
+		var q *domain.Queryable
+		for i := range queryables {
+			if queryables[i].Name == e.Property {
+				q = &queryables[i]
+			}
+		}
+		if q == nil {
+			return "", nil, domain.InvalidField("filter", "%q is not a queryable property", e.Property)
+		}
+		col := "i." + q.Column
+		args := make([]any, len(e.Values))
+		for i, v := range e.Values {
+			if t, ok := v.(time.Time); ok {
+				v = micros(t)
+			}
+			args[i] = v
+		}
+		switch e.Op {
+		case "=", "<>", "<", "<=", ">", ">=":
+			return col + " " + e.Op + " ?", args, nil
+		case "like":
+			return col + " LIKE ?", args, nil
+		case "in":
+			return col + " IN (" + placeholders(len(args)) + ")", args, nil
+		case "between":
+			return col + " BETWEEN ? AND ?", args, nil
+		case "isnull":
+			return "(" + col + " IS NULL OR " + col + " = '')", nil, nil
+		}
+		return "", nil, domain.InvalidField("filter", "operator %q is not supported", e.Op)
+	}
+	return "", nil, domain.InvalidField("filter", "unsupported expression")
 }
