@@ -34,6 +34,7 @@ func TestIncidentStats(t *testing.T) {
 		{"group_by=facility", map[string]float64{"1": 2}, nil},
 		{"group_by=type&country=IQ&datetime=2018-09-08", map[string]float64{"indirect_fire": 1, "protest": 1}, nil},
 		{"group_by=day&bbox=47,30,48,31", map[string]float64{"2018-09-06": 1, "2018-09-08": 1}, nil},
+		{"group_by=country&filter=type%20%3D%20%27protest%27", map[string]float64{"IQ": 1, "LB": 1}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {

@@ -29,6 +29,7 @@ func TestVectorTiles(t *testing.T) {
 	}{
 		{"everything in the tile", "", 2, 1},
 		{"under an items filter", "?severity_min=3", 1, 1},
+		{"under a CQL2 filter", "?filter=type%20%3D%20%27protest%27", 1, 1},
 		{"a bbox outside the tile", "?bbox=35,33,36,34", 0, 1},
 	}
 	for _, tt := range tests {
