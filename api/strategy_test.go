@@ -16,15 +16,20 @@ import (
 	"github.com/postwatch/postwatch/store"
 )
 
-// TestQueryStrategiesAgree checks that the store's three ways of answering
-// a spatial query — sorting inside the R*Tree, walking the occurred_at
-// index, and the general plan (forced by a filter that matches everything)
-// — return the same features in the same order, page after page, and that
-// they equal a brute-force answer.
+// TestQueryStrategiesAgree checks that the store's ways of answering a
+// spatial query — merging the in-memory grid's cells, the grid's count with
+// a walk of the occurred_at index, sorting inside the R*Tree, walking the
+// index with a capped count, and the general plan (forced by a filter that
+// matches everything) — return the same features in the same order, page
+// after page, and that they equal a brute-force answer. The stores share
+// one file and all writes go through the tree's, so the grids follow them
+// through the history table as they would follow another process.
 func TestQueryStrategiesAgree(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "shared.db")
-	tree := newEnvAt(t, path, store.Options{})
-	scan := newEnvAt(t, path, store.Options{TreeSortMax: -1, CountCap: 3})
+	grid := newEnvAt(t, path, store.Options{})
+	gridWalk := newEnvAt(t, path, store.Options{GridMergeCells: -1})
+	tree := newEnvAt(t, path, store.Options{NoGrid: true})
+	scan := newEnvAt(t, path, store.Options{NoGrid: true, TreeSortMax: -1, CountCap: 3})
 
 	type point struct {
 		id  int64
@@ -106,6 +111,8 @@ func TestQueryStrategiesAgree(t *testing.T) {
 				}
 				url := "/collections/incidents/items?limit=7&" + q.query + sort
 				for name, got := range map[string][]int64{
+					"grid merge":    grid.with(t).walk(url, 7, nil),
+					"grid + walk":   gridWalk.with(t).walk(url, 7, nil),
 					"R*Tree sort":   tree.with(t).walk(url, 7, nil),
 					"index walk":    scan.with(t).walk(url, 7, nil),
 					"general plan":  tree.with(t).walk(url+"&severity_min=1", 7, nil),
@@ -115,8 +122,10 @@ func TestQueryStrategiesAgree(t *testing.T) {
 						t.Errorf("%s gave\n%v\nwant\n%v", name, got, wantIDs)
 					}
 				}
-				if n := tree.with(t).count(url); n != len(wantIDs) {
-					t.Errorf("numberMatched %d, want %d", n, len(wantIDs))
+				for name, e := range map[string]*env{"grid": grid, "grid + walk": gridWalk, "R*Tree": tree} {
+					if n := e.with(t).count(url); n != len(wantIDs) {
+						t.Errorf("%s: numberMatched %d, want %d", name, n, len(wantIDs))
+					}
 				}
 				// Past the count cap numberMatched is left out, unless the box
 				// holds every incident: then the live count answers exactly.

@@ -169,6 +169,7 @@ func benchStore(b *testing.B) (*store.Store, int) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
+	<-st.GridReady()
 	return st, n
 }
 

@@ -69,6 +69,13 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 	}
 	o := orderOf(f.SortBy)
 	if treeOnly(f) && o.key == "occurred_at" {
+		g, err := s.currentGrid(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if g != nil {
+			return s.findInGrid(ctx, g, f, o)
+		}
 		return s.findInTree(ctx, f, o)
 	}
 	w, err := s.incidentWhere(ctx, f)
@@ -115,24 +122,27 @@ func treeOnlyRest(f domain.IncidentFilter) bool {
 		len(f.Statuses) == 0 && len(f.Countries) == 0 && f.Text == "" && f.Where == nil
 }
 
+// wideMatched is numberMatched of a spatial query past the count cap: -1,
+// unless the box holds every incident, when the live count is exact.
+func (s *Store) wideMatched(ctx context.Context, f domain.IncidentFilter, bounds []orb.Bound) (int, error) {
+	if f.Near != nil || f.Time != nil || len(bounds) != 1 {
+		return -1, nil
+	}
+	ext, err := s.treeExtent(ctx, "incidents_rtree_node", 3)
+	if err != nil || ext == nil {
+		return -1, err
+	}
+	if bounds[0].Min[0] <= ext[0] && bounds[0].Min[1] <= ext[1] && bounds[0].Max[0] >= ext[2] && bounds[0].Max[1] >= ext[3] {
+		return s.liveIncidents(ctx)
+	}
+	return -1, nil
+}
+
 // walkTimeIndex answers a spatial (and temporal) query with many matches
 // by walking the occurred_at index in page order: the index covers the
 // coordinates, so each entry's box test runs before its row is read, and
 // the first limit+1 rows that pass end the walk.
-func (s *Store) walkTimeIndex(ctx context.Context, f domain.IncidentFilter, o order, bounds []orb.Bound) (*domain.IncidentPage, error) {
-	// A box around every incident matches them all: the live count is exact.
-	matched := -1
-	if f.Near == nil && f.Time == nil && len(bounds) == 1 {
-		ext, err := s.treeExtent(ctx, "incidents_rtree_node", 3)
-		if err != nil {
-			return nil, err
-		}
-		if ext != nil && bounds[0].Min[0] <= ext[0] && bounds[0].Min[1] <= ext[1] && bounds[0].Max[0] >= ext[2] && bounds[0].Max[1] >= ext[3] {
-			if matched, err = s.liveIncidents(ctx); err != nil {
-				return nil, err
-			}
-		}
-	}
+func (s *Store) walkTimeIndex(ctx context.Context, f domain.IncidentFilter, o order, bounds []orb.Bound, matched int) (*domain.IncidentPage, error) {
 	w := &where{}
 	w.add("i.deleted_at IS NULL")
 	boxCondition(w, bounds)

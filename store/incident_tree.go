@@ -57,7 +57,11 @@ func (s *Store) findInTree(ctx context.Context, f domain.IncidentFilter, o order
 		return nil, err
 	}
 	if n > s.opts.CountCap || n > s.opts.TreeSortMax {
-		return s.walkTimeIndex(ctx, f, o, bounds)
+		matched, err := s.wideMatched(ctx, f, bounds)
+		if err != nil {
+			return nil, err
+		}
+		return s.walkTimeIndex(ctx, f, o, bounds, matched)
 	}
 	cands, err := s.treeCandidates(ctx, bounds, f.Time)
 	if err != nil {

@@ -44,6 +44,11 @@ type Options struct {
 	// DefaultTreeSortMax); 0 takes the default, a negative value means 0.
 	CountCap    int
 	TreeSortMax int
+	// NoGrid answers place-and-time queries from the R*Tree alone, without
+	// the in-memory grid (see grid.go); tests compare the two.
+	NoGrid bool
+	// GridMergeCells tunes findInGrid (see DefaultGridMergeCells).
+	GridMergeCells int
 }
 
 // Store is the SQLite implementation of the domain services. Writes go
@@ -60,6 +65,8 @@ type Store struct {
 
 	tokenCache sync.Map // secret hash → *cachedToken
 	tokenGen   atomic.Uint64
+
+	grid *gridState // nil with Options.NoGrid
 }
 
 const driverName = "sqlite3_postwatch"
@@ -91,6 +98,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 	}
 	opts.CountCap = orDefault(opts.CountCap, DefaultCountCap)
 	opts.TreeSortMax = orDefault(opts.TreeSortMax, DefaultTreeSortMax)
+	opts.GridMergeCells = orDefault(opts.GridMergeCells, DefaultGridMergeCells)
 	path := strings.TrimPrefix(dsn, "file:")
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
@@ -128,7 +136,14 @@ func Open(dsn string, opts Options) (*Store, error) {
 		closeGorm(write)
 		return nil, err
 	}
-	return &Store{write: write, read: read, path: path, opts: opts, Now: time.Now}, nil
+	s := &Store{write: write, read: read, path: path, opts: opts, Now: time.Now}
+	if !opts.NoGrid {
+		if err := s.startGrid(); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("build grid: %w", err)
+		}
+	}
+	return s, nil
 }
 
 func openGorm(dsn string, conns int) (*gorm.DB, error) {
@@ -164,6 +179,7 @@ func closeGorm(db *gorm.DB) error {
 
 // Close checkpoints the WAL into the main file and closes every connection.
 func (s *Store) Close() error {
+	s.stopGrid()
 	errRead := closeGorm(s.read)
 	// A truncating checkpoint leaves a self-contained database file behind.
 	errCkpt := s.write.Exec(`PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE)`).Error

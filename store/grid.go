@@ -1,0 +1,434 @@
+package store
+
+import (
+	"container/heap"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/paulmach/orb"
+
+	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/geo"
+)
+
+// The grid is an in-memory index of every live incident's place and time:
+// 0.1° cells, each holding its incidents sorted by (occurred_at, id), grouped
+// in 1° blocks that keep their totals. A dashboard's box then costs a few
+// cell lookups and a merge of sorted lists instead of a walk over R*Tree
+// nodes spread across fifteen years of time slices, and numberMatched is
+// exact at any size. Rows stay in SQLite: the grid holds 32 bytes per
+// incident and answers which ids make the page, in order.
+//
+// The history table is the grid's change feed: every write to an incident
+// appends a history row in the same transaction, and history ids grow in
+// commit order (SQLite has one writer at a time), so reading the rows past
+// the last id applied brings the grid up to date with writes from any
+// process — an import running beside the server included.
+const (
+	cellsPerDegree = 10
+	gridCols       = 360 * cellsPerDegree
+	gridRows       = 180 * cellsPerDegree
+	blockSide      = cellsPerDegree // cells per block side: a block is 1°×1°
+	blockCols      = gridCols / blockSide
+	// cellEdgeMargin absorbs rounding in the cell of a coordinate: a cell
+	// counts as wholly inside a box only with this much to spare.
+	cellEdgeMargin = 1e-7 // degrees
+	// nearCellMargin does the same for a radius, whose distance is computed
+	// to the cell's corners.
+	nearCellMargin = 100.0 // meters
+	// maxCoverRadius keeps the corner test far from the antipode.
+	maxCoverRadius = 5_000_000.0 // meters
+)
+
+// gridEntry is one live incident in the grid.
+type gridEntry struct {
+	at       int64 // occurred_at, µs since the epoch
+	id       int64
+	lon, lat float64
+}
+
+func (e *gridEntry) cmp(at, id int64) int {
+	if c := cmpInt(e.at, at); c != 0 {
+		return c
+	}
+	return cmpInt(e.id, id)
+}
+
+// gridCell holds the incidents of one 0.1° cell, sorted by (at, id).
+type gridCell struct {
+	cx, cy  int
+	entries []gridEntry
+}
+
+// gridBlock groups the cells of one 1° block and counts their incidents.
+type gridBlock struct {
+	bx, by int
+	n      int
+	cells  [blockSide * blockSide]*gridCell
+}
+
+// grid is safe for concurrent use: queries share a read lock, applying
+// changes takes the write lock.
+type grid struct {
+	mu      sync.RWMutex
+	blocks  map[int]*gridBlock
+	cellOf  []int32 // by incident id: cell key + 1; 0 when not in the grid
+	n       int
+	applied int64 // the last history id the grid reflects
+}
+
+func newGrid() *grid { return &grid{blocks: map[int]*gridBlock{}} }
+
+// cellXY is the cell of a coordinate; rounding at cell edges is harmless
+// because boxes and points go through the same monotone function.
+func cellXY(lon, lat float64) (int, int) {
+	cx := int(math.Floor((lon + 180) * cellsPerDegree))
+	cy := int(math.Floor((lat + 90) * cellsPerDegree))
+	return min(max(cx, 0), gridCols-1), min(max(cy, 0), gridRows-1)
+}
+
+func cellKey(cx, cy int) int { return cy*gridCols + cx }
+
+func (g *grid) block(bx, by int, create bool) *gridBlock {
+	k := by*blockCols + bx
+	b := g.blocks[k]
+	if b == nil && create {
+		b = &gridBlock{bx: bx, by: by}
+		g.blocks[k] = b
+	}
+	return b
+}
+
+func (g *grid) cell(cx, cy int, create bool) *gridCell {
+	b := g.block(cx/blockSide, cy/blockSide, create)
+	if b == nil {
+		return nil
+	}
+	i := (cy%blockSide)*blockSide + cx%blockSide
+	if b.cells[i] == nil && create {
+		b.cells[i] = &gridCell{cx: cx, cy: cy}
+	}
+	return b.cells[i]
+}
+
+// add inserts a live incident; append is the fast path of a build that
+// reads incidents in (occurred_at, id) order.
+func (g *grid) add(e gridEntry) {
+	cx, cy := cellXY(e.lon, e.lat)
+	c := g.cell(cx, cy, true)
+	i := len(c.entries)
+	if i > 0 && c.entries[i-1].cmp(e.at, e.id) > 0 {
+		i, _ = slices.BinarySearchFunc(c.entries, e, func(a, b gridEntry) int { return a.cmp(b.at, b.id) })
+	}
+	c.entries = slices.Insert(c.entries, i, e)
+	g.block(cx/blockSide, cy/blockSide, false).n++
+	for int64(len(g.cellOf)) <= e.id {
+		g.cellOf = append(g.cellOf, 0)
+	}
+	g.cellOf[e.id] = int32(cellKey(cx, cy) + 1)
+	g.n++
+}
+
+// remove takes an incident out of the grid if it is there.
+func (g *grid) remove(id int64) {
+	if id >= int64(len(g.cellOf)) || g.cellOf[id] == 0 {
+		return
+	}
+	k := int(g.cellOf[id] - 1)
+	g.cellOf[id] = 0
+	cx, cy := k%gridCols, k/gridCols
+	c := g.cell(cx, cy, false)
+	if i := slices.IndexFunc(c.entries, func(e gridEntry) bool { return e.id == id }); i >= 0 {
+		c.entries = slices.Delete(c.entries, i, i+1)
+		g.block(cx/blockSide, cy/blockSide, false).n--
+		g.n--
+	}
+}
+
+// gridQuery is a filter's place and time, ready for the grid.
+type gridQuery struct {
+	bounds     []orb.Bound
+	near       *domain.Near
+	start, end int64 // inclusive, µs
+}
+
+func newGridQuery(f domain.IncidentFilter) gridQuery {
+	q := gridQuery{bounds: f.BBox, near: f.Near, start: math.MinInt64, end: math.MaxInt64}
+	if q.bounds == nil {
+		q.bounds = geoRadiusBounds(f.Near)
+	}
+	if t := f.Time; t != nil {
+		if t.Start != nil {
+			q.start = micros(*t.Start)
+		}
+		if t.End != nil {
+			q.end = micros(*t.End)
+		}
+	}
+	return q
+}
+
+func (q *gridQuery) timed() bool { return q.start != math.MinInt64 || q.end != math.MaxInt64 }
+
+// matches tests an entry's place; its time is settled by the cell's range.
+func (q *gridQuery) matches(e *gridEntry) bool {
+	p := orb.Point{e.lon, e.lat}
+	return geo.InBounds(p, q.bounds) && (q.near == nil || geo.Distance(q.near.Center, p) <= q.near.RadiusM)
+}
+
+// covers reports whether every point of the rectangle matches the query.
+func (q *gridQuery) covers(minLon, minLat, maxLon, maxLat float64) bool {
+	inBox := false
+	for _, b := range q.bounds {
+		if minLon >= b.Min[0]+cellEdgeMargin && maxLon <= b.Max[0]-cellEdgeMargin &&
+			minLat >= b.Min[1]+cellEdgeMargin && maxLat <= b.Max[1]-cellEdgeMargin {
+			inBox = true
+			break
+		}
+	}
+	if !inBox || q.near == nil {
+		return inBox
+	}
+	// Distance along a parallel grows with the longitude difference and
+	// along a meridian has no interior maximum short of the antipode, so the
+	// farthest point of a rectangle is a corner.
+	if q.near.RadiusM > maxCoverRadius {
+		return false
+	}
+	for _, p := range []orb.Point{{minLon, minLat}, {minLon, maxLat}, {maxLon, minLat}, {maxLon, maxLat}} {
+		if geo.Distance(q.near.Center, p) > q.near.RadiusM-nearCellMargin {
+			return false
+		}
+	}
+	return true
+}
+
+// cellSpan is a cell's entries within the query's time range, and whether
+// the query covers the whole cell, so that they all match.
+type cellSpan struct {
+	entries []gridEntry
+	covered bool
+}
+
+func cellRect(cx, cy int) (minLon, minLat, maxLon, maxLat float64) {
+	return float64(cx)/cellsPerDegree - 180, float64(cy)/cellsPerDegree - 90,
+		float64(cx+1)/cellsPerDegree - 180, float64(cy+1)/cellsPerDegree - 90
+}
+
+func blockRect(b *gridBlock) (minLon, minLat, maxLon, maxLat float64) {
+	return float64(b.bx) - 180, float64(b.by) - 90, float64(b.bx+1) - 180, float64(b.by+1) - 90
+}
+
+// timeSpan narrows sorted entries to those with start <= at <= end.
+func timeSpan(entries []gridEntry, start, end int64) []gridEntry {
+	lo, hi := 0, len(entries)
+	if start != math.MinInt64 {
+		lo, _ = slices.BinarySearchFunc(entries, start, func(e gridEntry, t int64) int { return cmpInt(e.at, t) })
+	}
+	if end != math.MaxInt64 {
+		hi, _ = slices.BinarySearchFunc(entries, end+1, func(e gridEntry, t int64) int { return cmpInt(e.at, t) })
+	}
+	if lo > hi {
+		return nil
+	}
+	return entries[lo:hi]
+}
+
+// cellRange is the range of cells a bound overlaps, and how many.
+func cellRange(b orb.Bound) (cx0, cy0, cx1, cy1, n int) {
+	cx0, cy0 = cellXY(b.Min[0], b.Min[1])
+	cx1, cy1 = cellXY(b.Max[0], b.Max[1])
+	return cx0, cy0, cx1, cy1, (cx1 - cx0 + 1) * (cy1 - cy0 + 1)
+}
+
+// cellCount is an upper bound on the cells the query overlaps.
+func (q *gridQuery) cellCount() int {
+	n := 0
+	for _, b := range q.bounds {
+		_, _, _, _, k := cellRange(b)
+		n += k
+	}
+	return n
+}
+
+// blocks calls fn for each block that may hold matches, with whether the
+// query covers it whole. Blocks are visited once even when bounds share them.
+func (g *grid) blocksOf(q *gridQuery, fn func(b *gridBlock, covered bool)) {
+	seen := map[*gridBlock]bool{}
+	for _, bd := range q.bounds {
+		cx0, cy0, cx1, cy1, _ := cellRange(bd)
+		bx0, by0, bx1, by1 := cx0/blockSide, cy0/blockSide, cx1/blockSide, cy1/blockSide
+		visit := func(b *gridBlock) {
+			if b == nil || b.n == 0 || b.bx < bx0 || b.bx > bx1 || b.by < by0 || b.by > by1 {
+				return
+			}
+			if len(q.bounds) > 1 {
+				if seen[b] {
+					return
+				}
+				seen[b] = true
+			}
+			fn(b, q.covers(blockRect(b)))
+		}
+		if (bx1-bx0+1)*(by1-by0+1) > len(g.blocks) {
+			for _, b := range g.blocks {
+				visit(b)
+			}
+			continue
+		}
+		for by := by0; by <= by1; by++ {
+			for bx := bx0; bx <= bx1; bx++ {
+				visit(g.block(bx, by, false))
+			}
+		}
+	}
+}
+
+// spans returns the cells of a block that may hold matches, narrowed to
+// the query's time range.
+func (q *gridQuery) spans(b *gridBlock, blockCovered bool, out []cellSpan) []cellSpan {
+	for _, c := range b.cells {
+		if c == nil || len(c.entries) == 0 {
+			continue
+		}
+		covered := blockCovered
+		if !covered {
+			minLon, minLat, maxLon, maxLat := cellRect(c.cx, c.cy)
+			if !q.overlaps(minLon, minLat, maxLon, maxLat) {
+				continue
+			}
+			covered = q.covers(minLon, minLat, maxLon, maxLat)
+		}
+		if es := timeSpan(c.entries, q.start, q.end); len(es) > 0 {
+			out = append(out, cellSpan{entries: es, covered: covered})
+		}
+	}
+	return out
+}
+
+// overlaps reports whether the rectangle, widened by the edge margin, meets
+// one of the query's bounds.
+func (q *gridQuery) overlaps(minLon, minLat, maxLon, maxLat float64) bool {
+	for _, b := range q.bounds {
+		if maxLon >= b.Min[0]-cellEdgeMargin && minLon <= b.Max[0]+cellEdgeMargin &&
+			maxLat >= b.Min[1]-cellEdgeMargin && minLat <= b.Max[1]+cellEdgeMargin {
+			return true
+		}
+	}
+	return false
+}
+
+// count is the exact number of live incidents the query matches. A block
+// the query covers adds its total when no time range narrows it.
+func (g *grid) count(q *gridQuery) int {
+	n := 0
+	var spans []cellSpan
+	g.blocksOf(q, func(b *gridBlock, covered bool) {
+		if covered && !q.timed() {
+			n += b.n
+			return
+		}
+		spans = q.spans(b, covered, spans[:0])
+		for _, s := range spans {
+			if s.covered {
+				n += len(s.entries)
+				continue
+			}
+			for i := range s.entries {
+				if q.matches(&s.entries[i]) {
+					n++
+				}
+			}
+		}
+	})
+	return n
+}
+
+// page returns the ids of up to n matches in page order after the cursor.
+func (g *grid) page(q *gridQuery, desc bool, cursor *domain.Cursor, n int) []int64 {
+	var spans []cellSpan
+	g.blocksOf(q, func(b *gridBlock, covered bool) {
+		spans = q.spans(b, covered, spans)
+	})
+	m := &cellMerge{desc: desc}
+	for _, s := range spans {
+		es := s.entries
+		if cursor != nil {
+			// Keep only entries past the cursor in page order.
+			i, found := slices.BinarySearchFunc(es, cursor, func(e gridEntry, c *domain.Cursor) int { return e.cmp(c.Key, c.ID) })
+			if desc {
+				es = es[:i]
+			} else {
+				if found {
+					i++
+				}
+				es = es[i:]
+			}
+		}
+		if len(es) > 0 {
+			m.heads = append(m.heads, cellHead{entries: es, covered: s.covered})
+		}
+	}
+	heap.Init(m)
+	ids := make([]int64, 0, min(n, 1024))
+	for len(ids) < n && m.Len() > 0 {
+		h := &m.heads[0]
+		e := h.next(desc)
+		if h.covered || q.matches(e) {
+			ids = append(ids, e.id)
+		}
+		if h.advance(desc) {
+			heap.Fix(m, 0)
+		} else {
+			heap.Pop(m)
+		}
+	}
+	return ids
+}
+
+// cellHead is a cell's remaining entries in a merge.
+type cellHead struct {
+	entries []gridEntry
+	covered bool
+}
+
+func (h *cellHead) next(desc bool) *gridEntry {
+	if desc {
+		return &h.entries[len(h.entries)-1]
+	}
+	return &h.entries[0]
+}
+
+// advance drops the entry just taken and reports whether any remain.
+func (h *cellHead) advance(desc bool) bool {
+	if desc {
+		h.entries = h.entries[:len(h.entries)-1]
+	} else {
+		h.entries = h.entries[1:]
+	}
+	return len(h.entries) > 0
+}
+
+// cellMerge is a heap of cells ordered by their next entry in page order.
+type cellMerge struct {
+	heads []cellHead
+	desc  bool
+}
+
+func (m *cellMerge) Len() int { return len(m.heads) }
+func (m *cellMerge) Less(i, j int) bool {
+	a, b := m.heads[i].next(m.desc), m.heads[j].next(m.desc)
+	c := a.cmp(b.at, b.id)
+	if m.desc {
+		return c > 0
+	}
+	return c < 0
+}
+func (m *cellMerge) Swap(i, j int) { m.heads[i], m.heads[j] = m.heads[j], m.heads[i] }
+func (m *cellMerge) Push(x any)    { m.heads = append(m.heads, x.(cellHead)) }
+func (m *cellMerge) Pop() any {
+	h := m.heads[len(m.heads)-1]
+	m.heads = m.heads[:len(m.heads)-1]
+	return h
+}

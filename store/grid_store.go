@@ -1,0 +1,249 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+
+	"github.com/postwatch/postwatch/domain"
+)
+
+// DefaultGridMergeCells is the most grid cells a page is merged from in
+// memory. A wider box that matches a large share of all incidents has its
+// newest come first on the occurred_at index faster than through a merge of
+// thousands of cells; its count still comes from the grid.
+const DefaultGridMergeCells = 2_500
+
+// wideShare is the inverse of the smallest share of all incidents a wide
+// box must match for its page to come from the occurred_at index.
+const wideShare = 8
+
+// gridSyncBuild is the largest database whose grid Open builds before it
+// returns; a larger one is built in the background while queries use the
+// R*Tree, so that startup stays well under a second.
+const gridSyncBuild = 100_000
+
+// gridState is the store's grid and what keeps it current.
+type gridState struct {
+	mu     sync.Mutex // serialises catching up with the change feed
+	ready  chan struct{}
+	grid   *grid // set once ready is closed
+	cancel context.CancelFunc
+	done   chan struct{}
+	maxID  *sql.Stmt
+}
+
+// startGrid builds the grid, in the background when the database is large.
+func (s *Store) startGrid() error {
+	db, err := s.read.DB()
+	if err != nil {
+		return err
+	}
+	maxID, err := db.Prepare(`SELECT coalesce(max(id), 0) FROM history`)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	gs := &gridState{ready: make(chan struct{}), cancel: cancel, done: make(chan struct{}), maxID: maxID}
+	s.grid = gs
+	n, err := s.liveIncidents(ctx)
+	if err != nil {
+		close(gs.done)
+		return err
+	}
+	if n <= gridSyncBuild {
+		defer close(gs.done)
+		return s.buildGrid(ctx)
+	}
+	go func() {
+		defer close(gs.done)
+		// A failed build leaves the grid unready: queries keep using the
+		// R*Tree, which is correct, only slower.
+		_ = s.buildGrid(ctx)
+	}()
+	return nil
+}
+
+// stopGrid ends a build in progress and releases the grid's statements.
+func (s *Store) stopGrid() {
+	if s.grid == nil {
+		return
+	}
+	s.grid.cancel()
+	<-s.grid.done
+	s.grid.maxID.Close()
+}
+
+// buildGrid reads every live incident's place and time in (occurred_at, id)
+// order, so each cell fills already sorted, and the history id it is
+// current to, both in one read transaction.
+func (s *Store) buildGrid(ctx context.Context) error {
+	db, err := s.read.DB()
+	if err != nil {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	g := newGrid()
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM history`).Scan(&g.applied); err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT occurred_at, id, lon, lat FROM incidents INDEXED BY incidents_occurred_at
+		WHERE deleted_at IS NULL ORDER BY occurred_at, id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e gridEntry
+		if err := rows.Scan(&e.at, &e.id, &e.lon, &e.lat); err != nil {
+			return err
+		}
+		g.add(e)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("build grid: %w", err)
+	}
+	s.grid.grid = g
+	close(s.grid.ready)
+	return nil
+}
+
+// currentGrid returns the grid brought up to date with every committed
+// write, or nil while it is being built or when the store runs without it.
+func (s *Store) currentGrid(ctx context.Context) (*grid, error) {
+	gs := s.grid
+	if gs == nil {
+		return nil, nil
+	}
+	select {
+	case <-gs.ready:
+	default:
+		return nil, nil
+	}
+	g := gs.grid
+	var last int64
+	if err := gs.maxID.QueryRowContext(ctx).Scan(&last); err != nil {
+		return nil, err
+	}
+	g.mu.RLock()
+	behind := g.applied < last
+	g.mu.RUnlock()
+	if behind {
+		if err := s.catchUp(ctx, g); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// catchUp applies the history rows past the grid's last one: each incident
+// they name is put back where its row now says, or taken out if deleted.
+// One statement reads history and rows from one snapshot.
+func (s *Store) catchUp(ctx context.Context, g *grid) error {
+	s.grid.mu.Lock()
+	defer s.grid.mu.Unlock()
+	g.mu.RLock()
+	from := g.applied
+	g.mu.RUnlock()
+	db, err := s.read.DB()
+	if err != nil {
+		return err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT h.id, h.collection = 'incidents', CAST(h.record_id AS INTEGER),
+			i.occurred_at, i.lon, i.lat, i.id IS NOT NULL AND i.deleted_at IS NULL
+		FROM history h LEFT JOIN incidents i ON h.collection = 'incidents' AND i.id = CAST(h.record_id AS INTEGER)
+		WHERE h.id > ? ORDER BY h.id`, from)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	last := from
+	changed := map[int64]*gridEntry{} // by id; nil when no longer live
+	for rows.Next() {
+		var hid, id int64
+		var isIncident, live bool
+		var at sql.NullInt64
+		var lon, lat sql.NullFloat64
+		if err := rows.Scan(&hid, &isIncident, &id, &at, &lon, &lat, &live); err != nil {
+			return err
+		}
+		last = hid
+		if !isIncident {
+			continue
+		}
+		changed[id] = nil
+		if live {
+			changed[id] = &gridEntry{at: at.Int64, id: id, lon: lon.Float64, lat: lat.Float64}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for id, e := range changed {
+		g.remove(id)
+		if e != nil {
+			g.add(*e)
+		}
+	}
+	g.applied = max(g.applied, last)
+	return nil
+}
+
+// findInGrid answers a place-and-time query from the grid: the exact count,
+// and the page's ids in order, whose rows are then read by id. A box over
+// too many cells takes its page from the occurred_at index instead.
+func (s *Store) findInGrid(ctx context.Context, g *grid, f domain.IncidentFilter, o order) (*domain.IncidentPage, error) {
+	q := newGridQuery(f)
+	g.mu.RLock()
+	matched := g.count(&q)
+	// Walking the index reads about g.n/matched entries per match, so it
+	// wins only when the box holds a good share of all incidents.
+	wide := q.cellCount() > s.opts.GridMergeCells && matched*wideShare >= g.n
+	var ids []int64
+	if !wide {
+		ids = g.page(&q, o.desc, f.Page.Cursor, f.Page.Offset+f.Page.Limit+1)
+	}
+	g.mu.RUnlock()
+	if wide {
+		return s.walkTimeIndex(ctx, f, o, q.bounds, matched)
+	}
+	if f.Page.Offset >= len(ids) {
+		ids = nil
+	} else {
+		ids = ids[f.Page.Offset:]
+	}
+	rows, err := s.rowsByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	ordered := make([]*incidentRow, 0, len(ids))
+	for _, id := range ids {
+		if r, ok := rows[id]; ok {
+			ordered = append(ordered, r)
+		}
+	}
+	page, err := pageOf(f, o, ordered)
+	if err != nil {
+		return nil, err
+	}
+	page.Matched = matched
+	return page, nil
+}
+
+// GridReady is closed once the in-memory grid answers queries; it is closed
+// from the start when the store runs without one.
+func (s *Store) GridReady() <-chan struct{} {
+	if s.grid == nil {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	return s.grid.ready
+}
