@@ -56,7 +56,9 @@ func TestGridAgreesWithBruteForce(t *testing.T) {
 	}
 
 	at := func(days int) *time.Time { t := time.UnixMicro(base + int64(days)*86_400e6).UTC(); return &t }
-	box := func(a, b, c, d float64) []orb.Bound { return geo.BBox{MinLon: a, MinLat: b, MaxLon: c, MaxLat: d}.Bounds() }
+	box := func(a, b, c, d float64) []orb.Bound {
+		return geo.BBox{MinLon: a, MinLat: b, MaxLon: c, MaxLat: d}.Bounds()
+	}
 	filters := []struct {
 		name string
 		f    domain.IncidentFilter
