@@ -36,13 +36,16 @@ func writeFeatureCollection(w io.Writer, page *featurePage, links []link) error 
 		return err
 	}
 	bw.WriteString(`,"features":[`)
+	buf := make([]byte, 0, 4<<10)
 	for i := range page.features {
 		if i > 0 {
 			bw.WriteByte(',')
 		}
-		if err := enc.Encode(&page.features[i]); err != nil {
+		var err error
+		if buf, err = appendFeature(buf[:0], &page.features[i]); err != nil {
 			return err
 		}
+		bw.Write(buf)
 	}
 	bw.WriteString("]}\n")
 	return bw.Flush()

@@ -73,8 +73,8 @@ func newIncidentRow(inc *domain.Incident) (*incidentRow, error) {
 }
 
 func (r *incidentRow) incident() (domain.Incident, error) {
-	var extra incidentExtra
-	if err := json.Unmarshal([]byte(r.Extra), &extra); err != nil {
+	extra, err := decodeExtra(r.Extra)
+	if err != nil {
 		return domain.Incident{}, fmt.Errorf("incident %d: decode extra: %w", r.ID, err)
 	}
 	inc := domain.Incident{

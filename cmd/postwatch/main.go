@@ -25,6 +25,7 @@ const usage = `postwatch — threats against diplomatic posts, as OGC API – Fe
 Usage:
   postwatch serve --addr HOST:PORT --db DSN [--seed] [--durability full|normal]
                   [--rate-limit N] [--request-timeout 30s] [--trusted-proxies CIDR,...]
+                  [--debug-addr HOST:PORT]
   postwatch token create --db DSN --role analyst|officer|admin --name NAME [--expires RFC3339]
   postwatch import --db DSN --format acled|geojson FILE
   postwatch backup --db DSN FILE

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	rateLimit := fs.String("rate-limit", envDefault("rate-limit", "0"), "requests per second per token, bursts twice that; 0 turns rate limiting off")
 	requestTimeout := fs.String("request-timeout", envDefault("request-timeout", "30s"), "longest a request may run before it is cancelled with a 503")
 	trustedProxies := fs.String("trusted-proxies", envDefault("trusted-proxies", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client")
+	debugAddr := fs.String("debug-addr", envDefault("debug-addr", ""), "if set, serve Go's /debug/pprof profiles on this separate HOST:PORT (keep it private)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -81,6 +83,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		"rate_limit", opts.RateLimit, "request_timeout", opts.RequestTimeout)
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
+	if *debugAddr != "" {
+		dbg, err := serveDebug(*debugAddr)
+		if err != nil {
+			return err
+		}
+		defer dbg.Close()
+		log.Info("serving profiles", "addr", dbg.Addr)
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -115,4 +125,22 @@ func serverOptions(rateLimit, requestTimeout, trustedProxies string) (api.Option
 		}
 	}
 	return opts, nil
+}
+
+// serveDebug serves the pprof profiles on their own listener, so they are
+// never reachable through the API's address, its auth or its middleware.
+func serveDebug(addr string) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--debug-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: ln.Addr().String(), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return srv, nil
 }

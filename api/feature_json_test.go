@@ -1,0 +1,110 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/postwatch/postwatch/domain"
+)
+
+// marshalStream is what encoding/json writes for v in a stream with HTML
+// escaping off, as the collection writer did before appendFeature.
+func marshalStream(t testing.TB, v any) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// TestAppendFeatureMatchesEncodingJSON holds the hand-written encoder to
+// encoding/json's bytes on the fields and values that tempt a hand-written
+// encoder into mistakes.
+func TestAppendFeatureMatchesEncodingJSON(t *testing.T) {
+	facility := int64(7)
+	ext := "ACLED:IRQ1234"
+	published := time.Date(2018, 9, 8, 6, 30, 0, 120_000_000, time.FixedZone("AST", 3*3600))
+	dist := 1234.5
+	tiny, huge := 1e-7, 1e21
+	base := incidentProps{
+		Type: "indirect_fire", Title: "Rockets near the consulate", OccurredAt: time.Date(2018, 9, 8, 0, 0, 0, 0, time.UTC),
+		TimePrecision: "day", LocationPrecision: "exact", Severity: 4, Status: "confirmed", Country: "IQ",
+		Actors: []domain.IncidentActor{}, Sources: []domain.Source{}, Tags: []string{},
+		CreatedAt: time.Date(2026, 11, 27, 7, 0, 0, 123_456_000, time.UTC), UpdatedAt: time.Date(2026, 11, 27, 7, 0, 1, 0, time.UTC), Version: 3,
+	}
+	with := func(edit func(p *incidentProps)) *incidentProps { p := base; edit(&p); return &p }
+	tests := []struct {
+		name  string
+		props any
+		links []link
+		coord [2]float64
+	}{
+		{"defaults", &base, nil, [2]float64{47.7804, 30.5081}},
+		{"every optional field", with(func(p *incidentProps) {
+			p.FacilityID, p.ExternalID, p.DistanceM = &facility, &ext, &dist
+			p.Actors = []domain.IncidentActor{{ActorID: "kataib-hezbollah", Role: "suspect"}, {ActorID: "irgc-qf", Role: "sponsor"}}
+			p.Sources = []domain.Source{{URL: "https://example.org/a?x=1&y=<2>", Title: "A", PublishedAt: &published}, {URL: "u", Title: ""}}
+			p.Tags = []string{"basrah", "idf"}
+			p.Original = map[string]string{"zeta": "z", "alpha": "a", "event_type": "Explosions/Remote violence"}
+			p.Casualties = domain.Casualties{Killed: 2, Injured: 11}
+		}), []link{{Href: "https://h/x?access_token=a&b=c", Rel: "self", Type: "application/geo+json"}, {Href: "/y", Rel: "alternate", Title: "HTML <view>"}}, [2]float64{-179.9999999, -89.5}},
+		{"nil lists", with(func(p *incidentProps) { p.Actors, p.Sources, p.Tags = nil, nil, nil }), nil, [2]float64{0, 0}},
+		{"text needing escapes", with(func(p *incidentProps) {
+			p.Title = "quote \" backslash \\ slash / tab \t nl \n cr \r bell \a nul \x00 del \x7f"
+			p.Description = "<script>&amp; \u2028 \u2029 é 漢字 🚀 bad utf-8 \xff\xfe end \xe2\x82"
+			p.Country = ""
+		}), nil, [2]float64{1e-7, 123.4567891}},
+		{"extreme numbers", with(func(p *incidentProps) { p.DistanceM = &tiny; p.Severity = math.MaxInt32 }), nil, [2]float64{-0.0000001, 90}},
+		{"huge distance", with(func(p *incidentProps) { p.DistanceM = &huge }), nil, [2]float64{180, -90}},
+		{"facility properties take encoding/json", &facilityProps{Name: "U.S. Consulate General <Basrah>", Kind: "consulate"}, nil, [2]float64{47.78, 30.51}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := feature{Type: "Feature", ID: 42, Geometry: pointGeometry{Type: "Point", Coordinates: tc.coord}, Properties: tc.props, Links: tc.links}
+			got, err := appendFeature(nil, &f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := marshalStream(t, &f); !bytes.Equal(got, want) {
+				t.Errorf("appendFeature differs from encoding/json\n got %s\nwant %s", got, want)
+			}
+			if !json.Valid(got) {
+				t.Errorf("invalid JSON: %s", got)
+			}
+		})
+	}
+}
+
+// FuzzAppendString checks the string escaper against encoding/json on any
+// input, valid UTF-8 or not.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "\"\\/\b\f\n\r\t", "\x00\x1f\x7f", "<>&", "\u2028\u2029", "\xff", "\xe2\x82", "é漢🚀"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := appendString(nil, s), marshalStream(t, s); !bytes.Equal(got, want) {
+			t.Errorf("appendString(%q) = %s, encoding/json %s", s, got, want)
+		}
+	})
+}
+
+// FuzzAppendFloat checks the number format against encoding/json.
+func FuzzAppendFloat(f *testing.F) {
+	for _, v := range []float64{0, -0.0, 1, -1.5, 1e-6, 9.99e-7, 1e20, 1e21, 123.4567891, math.MaxFloat64, math.SmallestNonzeroFloat64} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v float64) {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			t.Skip("encoding/json refuses these; coordinates and distances are finite")
+		}
+		if got, want := appendFloat(nil, v), marshalStream(t, v); !bytes.Equal(got, want) {
+			t.Errorf("appendFloat(%v) = %s, encoding/json %s", v, got, want)
+		}
+	})
+}

@@ -1,0 +1,54 @@
+package store
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/postwatch/postwatch/domain"
+)
+
+// FuzzDecodeExtra holds the direct reader of the extra column to
+// encoding/json: whenever it accepts a text, encoding/json must read the
+// same values from it. The seeds are what the store writes.
+func FuzzDecodeExtra(f *testing.F) {
+	published := time.Date(2018, 9, 8, 6, 30, 0, 5, time.FixedZone("", 3*3600))
+	for _, x := range []incidentExtra{
+		{},
+		{Actors: []domain.IncidentActor{}, Sources: []domain.Source{}, Tags: []string{}},
+		{Actors: []domain.IncidentActor{{ActorID: "kataib-hezbollah", Role: "suspect"}, {ActorID: "irgc-qf", Role: "sponsor"}},
+			Sources: []domain.Source{{URL: "https://example.org/?a=1&b=<2>", Title: "Rockets \"near\" Basra", PublishedAt: &published}, {URL: "u"}},
+			Tags:    []string{"basrah", "é漢🚀", ""}, Original: map[string]string{"event_type": "Explosions/Remote violence", "a": "\n"}},
+	} {
+		data, err := json.Marshal(x)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(data))
+	}
+	f.Add(`{"actors":[],"sources":[],"tags":["\xff"]}`)
+	f.Add(`{"tags":[],"actors":[],"sources":[]}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := scanExtra(s)
+		if !ok {
+			return
+		}
+		var want incidentExtra
+		if err := json.Unmarshal([]byte(s), &want); err != nil {
+			t.Fatalf("scanExtra accepted %q, which encoding/json rejects: %v", s, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("scanExtra(%q) = %+v, encoding/json %+v", s, got, want)
+		}
+	})
+}
+
+// TestDecodeExtraTakesTheFastPath guards the point of decodeExtra: what the
+// store writes is read without encoding/json.
+func TestDecodeExtraTakesTheFastPath(t *testing.T) {
+	data, _ := json.Marshal(incidentExtra{Actors: []domain.IncidentActor{{ActorID: "a", Role: "perpetrator"}}, Sources: []domain.Source{}, Tags: []string{"x"}})
+	if _, ok := scanExtra(string(data)); !ok {
+		t.Fatalf("scanExtra refused the store's own %s", data)
+	}
+}
