@@ -108,6 +108,7 @@ func (s *Store) buildGrid(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("build grid: %w", err)
 	}
+	g.compact()
 	s.grid.grid = g
 	close(s.grid.ready)
 	return nil
