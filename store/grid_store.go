@@ -32,6 +32,7 @@ type gridState struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	maxID  *sql.Stmt
+	cache  *incidentCache
 }
 
 // startGrid builds the grid, in the background when the database is large.
@@ -45,7 +46,8 @@ func (s *Store) startGrid() error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	gs := &gridState{ready: make(chan struct{}), cancel: cancel, done: make(chan struct{}), maxID: maxID}
+	gs := &gridState{ready: make(chan struct{}), cancel: cancel, done: make(chan struct{}), maxID: maxID,
+		cache: newIncidentCache(s.opts.IncidentCache)}
 	s.grid = gs
 	n, err := s.liveIncidents(ctx)
 	if err != nil {
@@ -188,6 +190,7 @@ func (s *Store) catchUp(ctx context.Context, g *grid) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for id, e := range changed {
+		s.grid.cache.evict(id)
 		g.remove(id)
 		if e != nil {
 			g.add(*e)
@@ -198,42 +201,38 @@ func (s *Store) catchUp(ctx context.Context, g *grid) error {
 }
 
 // findInGrid answers a place-and-time query from the grid: the exact count,
-// and the page's ids in order, whose rows are then read by id. A box over
-// too many cells takes its page from the occurred_at index instead.
+// and the page's ids in order, whose incidents come from the cache or are
+// read by id. A wide box takes its page's ids from the occurred_at index.
 func (s *Store) findInGrid(ctx context.Context, g *grid, f domain.IncidentFilter, o order) (*domain.IncidentPage, error) {
 	q := newGridQuery(f)
+	need := f.Page.Offset + f.Page.Limit + 1
 	g.mu.RLock()
+	applied := g.applied
 	matched := g.count(&q)
 	// Walking the index reads about g.n/matched entries per match, so it
 	// wins only when the box holds a good share of all incidents.
 	wide := q.cellCount() > s.opts.GridMergeCells && matched*wideShare >= g.n
 	var ids []int64
 	if !wide {
-		ids = g.page(&q, o.desc, f.Page.Cursor, f.Page.Offset+f.Page.Limit+1)
+		ids = g.page(&q, o.desc, f.Page.Cursor, need)
 	}
 	g.mu.RUnlock()
 	if wide {
-		return s.walkTimeIndex(ctx, f, o, q.bounds, matched)
+		var err error
+		if ids, err = s.walkTimeIndexIDs(ctx, f, o, q.bounds, need); err != nil {
+			return nil, err
+		}
 	}
 	if f.Page.Offset >= len(ids) {
 		ids = nil
 	} else {
 		ids = ids[f.Page.Offset:]
 	}
-	rows, err := s.rowsByID(ctx, ids)
+	incs, err := s.incidentsByID(ctx, g, applied, ids)
 	if err != nil {
 		return nil, err
 	}
-	ordered := make([]*incidentRow, 0, len(ids))
-	for _, id := range ids {
-		if r, ok := rows[id]; ok {
-			ordered = append(ordered, r)
-		}
-	}
-	page, err := pageOf(f, o, ordered)
-	if err != nil {
-		return nil, err
-	}
+	page := pageOfIncidents(f, o, incs, false)
 	page.Matched = matched
 	return page, nil
 }

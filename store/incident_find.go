@@ -138,6 +138,36 @@ func (s *Store) wideMatched(ctx context.Context, f domain.IncidentFilter, bounds
 	return -1, nil
 }
 
+// walkTimeIndexIDs returns the ids of the first n matches of a spatial (and
+// temporal) query in page order, from the occurred_at index alone: it covers
+// the coordinates, so no row is read.
+func (s *Store) walkTimeIndexIDs(ctx context.Context, f domain.IncidentFilter, o order, bounds []orb.Bound, n int) ([]int64, error) {
+	w := &where{}
+	w.add("i.deleted_at IS NULL")
+	boxCondition(w, bounds)
+	scan := treeConditions(f, "i.")
+	w.clauses = append(w.clauses, scan.clauses...)
+	w.args = append(w.args, scan.args...)
+	if c := f.Page.Cursor; c != nil {
+		o.addAfter(w, "i.", c)
+	}
+	rows, err := s.read.WithContext(ctx).Raw(`SELECT i.id FROM incidents i INDEXED BY incidents_occurred_at WHERE `+w.sql()+
+		` ORDER BY `+o.sql("i.")+` LIMIT ?`, append(w.args, n)...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ids := make([]int64, 0, n)
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
 // walkTimeIndex answers a spatial (and temporal) query with many matches
 // by walking the occurred_at index in page order: the index covers the
 // coordinates, so each entry's box test runs before its row is read, and
@@ -215,30 +245,42 @@ func (s *Store) incidentPage(ctx context.Context, f domain.IncidentFilter, o ord
 // pageOf turns the rows from the page's start in order — up to one more
 // than the limit, which tells whether a next page exists — into a page.
 func pageOf(f domain.IncidentFilter, o order, rows []*incidentRow) (*domain.IncidentPage, error) {
-	limit := f.Page.Limit
-	page := &domain.IncidentPage{Items: make([]domain.IncidentHit, 0, min(limit, len(rows)))}
-	for _, r := range rows {
-		if len(page.Items) == limit {
-			last := page.Items[limit-1]
-			key := last.OccurredAt.UnixMicro()
-			if o.key == "severity" {
-				key = int64(last.Severity)
-			}
-			page.Next = &domain.Cursor{Sort: f.SortBy, Key: key, ID: last.ID}
-			break
-		}
+	incs := make([]*domain.Incident, 0, min(len(rows), f.Page.Limit))
+	for _, r := range rows[:min(len(rows), f.Page.Limit)] {
 		inc, err := r.incident()
 		if err != nil {
 			return nil, err
 		}
-		hit := domain.IncidentHit{Incident: inc}
+		incs = append(incs, &inc)
+	}
+	return pageOfIncidents(f, o, incs, len(rows) > f.Page.Limit), nil
+}
+
+// pageOfIncidents makes a page of incidents in order, up to the limit,
+// with a cursor when more follow.
+func pageOfIncidents(f domain.IncidentFilter, o order, incs []*domain.Incident, more bool) *domain.IncidentPage {
+	limit := f.Page.Limit
+	if len(incs) > limit {
+		incs, more = incs[:limit], true
+	}
+	page := &domain.IncidentPage{Items: make([]domain.IncidentHit, 0, len(incs))}
+	for _, inc := range incs {
+		hit := domain.IncidentHit{Incident: *inc}
 		if f.Near != nil {
 			d := geo.Distance(f.Near.Center, inc.Location)
 			hit.DistanceM = &d
 		}
 		page.Items = append(page.Items, hit)
 	}
-	return page, nil
+	if more && len(page.Items) > 0 {
+		last := page.Items[len(page.Items)-1]
+		key := last.OccurredAt.UnixMicro()
+		if o.key == "severity" {
+			key = int64(last.Severity)
+		}
+		page.Next = &domain.Cursor{Sort: f.SortBy, Key: key, ID: last.ID}
+	}
+	return page
 }
 
 // incidentWhere turns a filter into SQL conditions on incidents i.

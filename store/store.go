@@ -49,6 +49,9 @@ type Options struct {
 	NoGrid bool
 	// GridMergeCells tunes findInGrid (see DefaultGridMergeCells).
 	GridMergeCells int
+	// IncidentCache is how many incidents the grid's cache keeps (see
+	// DefaultIncidentCache); a negative value turns the cache off.
+	IncidentCache int
 }
 
 // Store is the SQLite implementation of the domain services. Writes go
@@ -99,6 +102,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 	opts.CountCap = orDefault(opts.CountCap, DefaultCountCap)
 	opts.TreeSortMax = orDefault(opts.TreeSortMax, DefaultTreeSortMax)
 	opts.GridMergeCells = orDefault(opts.GridMergeCells, DefaultGridMergeCells)
+	opts.IncidentCache = orDefault(opts.IncidentCache, DefaultIncidentCache)
 	path := strings.TrimPrefix(dsn, "file:")
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]

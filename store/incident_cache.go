@@ -1,0 +1,128 @@
+package store
+
+import (
+	"container/list"
+	"context"
+	"sync"
+
+	"github.com/postwatch/postwatch/domain"
+)
+
+// DefaultIncidentCache is how many decoded incidents the grid's cache
+// holds, about 1 KB each. Dashboards ask for the newest incidents of a
+// place again and again: a region-wide page of 1,000 reads the same rows
+// every time, which from SQLite cost a random page read and a decode each.
+const DefaultIncidentCache = 10_000
+
+// incidentCache keeps recently read incidents by id, least recently used
+// out first. It lives beside the grid because the grid's change feed keeps
+// it true: catching up evicts every incident the new history rows name.
+// An incident read from the database may be stored only if no catch-up ran
+// since its query began (put checks the grid's applied history id), so an
+// old version read before a change can never land after the eviction of
+// that change.
+type incidentCache struct {
+	mu    sync.Mutex
+	max   int
+	items map[int64]*list.Element // of *domain.Incident
+	lru   list.List
+}
+
+func newIncidentCache(max int) *incidentCache {
+	return &incidentCache{max: max, items: make(map[int64]*list.Element, max)}
+}
+
+// get returns the cached incidents of ids (nil where missing).
+func (c *incidentCache) get(ids []int64, out []*domain.Incident) []*domain.Incident {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		var inc *domain.Incident
+		if e, ok := c.items[id]; ok {
+			c.lru.MoveToFront(e)
+			inc = e.Value.(*domain.Incident)
+		}
+		out = append(out, inc)
+	}
+	return out
+}
+
+func (c *incidentCache) put(incs []*domain.Incident) {
+	if c.max <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, inc := range incs {
+		if e, ok := c.items[inc.ID]; ok {
+			e.Value = inc
+			c.lru.MoveToFront(e)
+			continue
+		}
+		c.items[inc.ID] = c.lru.PushFront(inc)
+		for c.lru.Len() > c.max {
+			old := c.lru.Back()
+			delete(c.items, old.Value.(*domain.Incident).ID)
+			c.lru.Remove(old)
+		}
+	}
+}
+
+func (c *incidentCache) evict(id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[id]; ok {
+		delete(c.items, id)
+		c.lru.Remove(e)
+	}
+}
+
+// incidentsByID returns the live incidents of ids in that order, skipping
+// any deleted meanwhile, from the cache where it holds them and from the
+// database for the rest. applied is the grid's history id when the ids
+// were chosen.
+func (s *Store) incidentsByID(ctx context.Context, g *grid, applied int64, ids []int64) ([]*domain.Incident, error) {
+	cache := s.grid.cache
+	out := cache.get(ids, make([]*domain.Incident, 0, len(ids)))
+	var missing []int64
+	for i, inc := range out {
+		if inc == nil {
+			missing = append(missing, ids[i])
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	rows, err := s.rowsByID(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	read := make([]*domain.Incident, 0, len(rows))
+	for i, inc := range out {
+		if inc != nil {
+			continue
+		}
+		r, ok := rows[ids[i]]
+		if !ok {
+			continue // deleted since the grid was read
+		}
+		v, err := r.incident()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = &v
+		read = append(read, &v)
+	}
+	g.mu.RLock()
+	if g.applied == applied {
+		cache.put(read)
+	}
+	g.mu.RUnlock()
+	kept := out[:0]
+	for _, inc := range out {
+		if inc != nil {
+			kept = append(kept, inc)
+		}
+	}
+	return kept, nil
+}
