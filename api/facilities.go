@@ -188,7 +188,7 @@ func (s *Server) facilityThreat(c *gin.Context) {
 		}
 		incs := make([]domain.Incident, len(page.Items))
 		for i := range page.Items {
-			incs[i] = page.Items[i].Incident
+			incs[i] = *page.Items[i].Incident
 		}
 		return domain.Summarize(from, to, incs), nil
 	}

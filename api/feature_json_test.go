@@ -23,45 +23,88 @@ func marshalStream(t testing.TB, v any) []byte {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
+// referenceProps is the API's incident properties as a tagged struct: the
+// definition appendIncidentProps is held to.
+type referenceProps struct {
+	Type              domain.IncidentType      `json:"type"`
+	Title             string                   `json:"title"`
+	Description       string                   `json:"description"`
+	OccurredAt        time.Time                `json:"occurred_at"`
+	TimePrecision     domain.TimePrecision     `json:"time_precision"`
+	LocationPrecision domain.LocationPrecision `json:"location_precision"`
+	Severity          int                      `json:"severity"`
+	Status            domain.IncidentStatus    `json:"status"`
+	Country           string                   `json:"country"`
+	FacilityID        *int64                   `json:"facility_id"`
+	Actors            []domain.IncidentActor   `json:"actors"`
+	Casualties        domain.Casualties        `json:"casualties"`
+	Sources           []domain.Source          `json:"sources"`
+	Tags              []string                 `json:"tags"`
+	ExternalID        *string                  `json:"external_id"`
+	Original          map[string]string        `json:"original,omitempty"`
+	CreatedAt         time.Time                `json:"created_at"`
+	UpdatedAt         time.Time                `json:"updated_at"`
+	Version           int                      `json:"version"`
+	DistanceM         *float64                 `json:"distance_m,omitempty"`
+}
+
+func reference(p *incidentProps) *referenceProps {
+	inc := p.Incident
+	return &referenceProps{
+		Type: inc.Type, Title: inc.Title, Description: inc.Description, OccurredAt: inc.OccurredAt,
+		TimePrecision: inc.TimePrecision, LocationPrecision: inc.LocationPrecision, Severity: inc.Severity,
+		Status: inc.Status, Country: inc.Country, FacilityID: inc.FacilityID, Actors: inc.Actors,
+		Casualties: inc.Casualties, Sources: inc.Sources, Tags: inc.Tags, ExternalID: inc.ExternalID,
+		Original: inc.Original, CreatedAt: inc.CreatedAt, UpdatedAt: inc.UpdatedAt, Version: inc.Version,
+		DistanceM: p.DistanceM,
+	}
+}
+
 // TestAppendFeatureMatchesEncodingJSON holds the hand-written encoder to
-// encoding/json's bytes on the fields and values that tempt a hand-written
-// encoder into mistakes.
+// encoding/json's bytes for the reference struct, on the fields and values
+// that tempt a hand-written encoder into mistakes; it also checks that
+// encoding/json itself (single features, alerts) writes the same bytes
+// through incidentProps.MarshalJSON.
 func TestAppendFeatureMatchesEncodingJSON(t *testing.T) {
 	facility := int64(7)
 	ext := "ACLED:IRQ1234"
 	published := time.Date(2018, 9, 8, 6, 30, 0, 120_000_000, time.FixedZone("AST", 3*3600))
 	dist := 1234.5
 	tiny, huge := 1e-7, 1e21
-	base := incidentProps{
+	base := domain.Incident{
 		Type: "indirect_fire", Title: "Rockets near the consulate", OccurredAt: time.Date(2018, 9, 8, 0, 0, 0, 0, time.UTC),
 		TimePrecision: "day", LocationPrecision: "exact", Severity: 4, Status: "confirmed", Country: "IQ",
 		Actors: []domain.IncidentActor{}, Sources: []domain.Source{}, Tags: []string{},
 		CreatedAt: time.Date(2026, 11, 27, 7, 0, 0, 123_456_000, time.UTC), UpdatedAt: time.Date(2026, 11, 27, 7, 0, 1, 0, time.UTC), Version: 3,
 	}
-	with := func(edit func(p *incidentProps)) *incidentProps { p := base; edit(&p); return &p }
+	with := func(d *float64, edit func(inc *domain.Incident)) *incidentProps {
+		inc := base
+		edit(&inc)
+		return &incidentProps{Incident: &inc, DistanceM: d}
+	}
 	tests := []struct {
 		name  string
 		props any
 		links []link
 		coord [2]float64
 	}{
-		{"defaults", &base, nil, [2]float64{47.7804, 30.5081}},
-		{"every optional field", with(func(p *incidentProps) {
-			p.FacilityID, p.ExternalID, p.DistanceM = &facility, &ext, &dist
+		{"defaults", with(nil, func(*domain.Incident) {}), nil, [2]float64{47.7804, 30.5081}},
+		{"every optional field", with(&dist, func(p *domain.Incident) {
+			p.FacilityID, p.ExternalID = &facility, &ext
 			p.Actors = []domain.IncidentActor{{ActorID: "kataib-hezbollah", Role: "suspect"}, {ActorID: "irgc-qf", Role: "sponsor"}}
 			p.Sources = []domain.Source{{URL: "https://example.org/a?x=1&y=<2>", Title: "A", PublishedAt: &published}, {URL: "u", Title: ""}}
 			p.Tags = []string{"basrah", "idf"}
 			p.Original = map[string]string{"zeta": "z", "alpha": "a", "event_type": "Explosions/Remote violence"}
 			p.Casualties = domain.Casualties{Killed: 2, Injured: 11}
 		}), []link{{Href: "https://h/x?access_token=a&b=c", Rel: "self", Type: "application/geo+json"}, {Href: "/y", Rel: "alternate", Title: "HTML <view>"}}, [2]float64{-179.9999999, -89.5}},
-		{"nil lists", with(func(p *incidentProps) { p.Actors, p.Sources, p.Tags = nil, nil, nil }), nil, [2]float64{0, 0}},
-		{"text needing escapes", with(func(p *incidentProps) {
+		{"nil lists", with(nil, func(p *domain.Incident) { p.Actors, p.Sources, p.Tags = nil, nil, nil }), nil, [2]float64{0, 0}},
+		{"text needing escapes", with(nil, func(p *domain.Incident) {
 			p.Title = "quote \" backslash \\ slash / tab \t nl \n cr \r bell \a nul \x00 del \x7f"
 			p.Description = "<script>&amp; \u2028 \u2029 é 漢字 🚀 bad utf-8 \xff\xfe end \xe2\x82"
 			p.Country = ""
 		}), nil, [2]float64{1e-7, 123.4567891}},
-		{"extreme numbers", with(func(p *incidentProps) { p.DistanceM = &tiny; p.Severity = math.MaxInt32 }), nil, [2]float64{-0.0000001, 90}},
-		{"huge distance", with(func(p *incidentProps) { p.DistanceM = &huge }), nil, [2]float64{180, -90}},
+		{"extreme numbers", with(&tiny, func(p *domain.Incident) { p.Severity = math.MaxInt32 }), nil, [2]float64{-0.0000001, 90}},
+		{"huge distance", with(&huge, func(*domain.Incident) {}), nil, [2]float64{180, -90}},
 		{"facility properties take encoding/json", &facilityProps{Name: "U.S. Consulate General <Basrah>", Kind: "consulate"}, nil, [2]float64{47.78, 30.51}},
 	}
 	for _, tc := range tests {
@@ -71,8 +114,15 @@ func TestAppendFeatureMatchesEncodingJSON(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := marshalStream(t, &f); !bytes.Equal(got, want) {
+			ref := f
+			if p, ok := tc.props.(*incidentProps); ok {
+				ref.Properties = reference(p)
+			}
+			if want := marshalStream(t, &ref); !bytes.Equal(got, want) {
 				t.Errorf("appendFeature differs from encoding/json\n got %s\nwant %s", got, want)
+			}
+			if through := marshalStream(t, &f); !bytes.Equal(through, got) {
+				t.Errorf("encoding/json through MarshalJSON differs\n got %s\nwant %s", through, got)
 			}
 			if !json.Valid(got) {
 				t.Errorf("invalid JSON: %s", got)

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"github.com/paulmach/orb"
 	"strconv"
-	"time"
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
@@ -35,27 +34,20 @@ type feature struct {
 	version    int
 }
 
+// incidentProps are an incident's GeoJSON properties: the incident itself
+// (shared, never modified) and its distance from a near= point. They are
+// written by appendIncidentProps, whose field names and order are the
+// API's; feature_json_test.go holds it to a tagged struct encoded by
+// encoding/json.
 type incidentProps struct {
-	Type              domain.IncidentType      `json:"type"`
-	Title             string                   `json:"title"`
-	Description       string                   `json:"description"`
-	OccurredAt        time.Time                `json:"occurred_at"`
-	TimePrecision     domain.TimePrecision     `json:"time_precision"`
-	LocationPrecision domain.LocationPrecision `json:"location_precision"`
-	Severity          int                      `json:"severity"`
-	Status            domain.IncidentStatus    `json:"status"`
-	Country           string                   `json:"country"`
-	FacilityID        *int64                   `json:"facility_id"`
-	Actors            []domain.IncidentActor   `json:"actors"`
-	Casualties        domain.Casualties        `json:"casualties"`
-	Sources           []domain.Source          `json:"sources"`
-	Tags              []string                 `json:"tags"`
-	ExternalID        *string                  `json:"external_id"`
-	Original          map[string]string        `json:"original,omitempty"`
-	CreatedAt         time.Time                `json:"created_at"`
-	UpdatedAt         time.Time                `json:"updated_at"`
-	Version           int                      `json:"version"`
-	DistanceM         *float64                 `json:"distance_m,omitempty"`
+	*domain.Incident
+	DistanceM *float64
+}
+
+// MarshalJSON lets encoding/json (single features, alerts) write the same
+// bytes as the items stream.
+func (p *incidentProps) MarshalJSON() ([]byte, error) {
+	return appendIncidentProps(make([]byte, 0, 1024), p), nil
 }
 
 func incidentFeature(inc *domain.Incident, distance *float64) feature {
@@ -65,14 +57,7 @@ func incidentFeature(inc *domain.Incident, distance *float64) feature {
 	}
 	return feature{
 		Type: "Feature", ID: inc.ID, Geometry: newPoint(inc.Location), version: inc.Version,
-		Properties: &incidentProps{
-			Type: inc.Type, Title: inc.Title, Description: inc.Description, OccurredAt: inc.OccurredAt,
-			TimePrecision: inc.TimePrecision, LocationPrecision: inc.LocationPrecision, Severity: inc.Severity,
-			Status: inc.Status, Country: inc.Country, FacilityID: inc.FacilityID, Actors: inc.Actors,
-			Casualties: inc.Casualties, Sources: inc.Sources, Tags: inc.Tags, ExternalID: inc.ExternalID,
-			Original: inc.Original, CreatedAt: inc.CreatedAt, UpdatedAt: inc.UpdatedAt, Version: inc.Version,
-			DistanceM: distance,
-		},
+		Properties: &incidentProps{Incident: inc, DistanceM: distance},
 	}
 }
 

@@ -27,7 +27,7 @@ func incidentCollection(s *Server) *collection {
 			}
 			out := &featurePage{matched: page.Matched, next: page.Next, features: make([]feature, len(page.Items))}
 			for i := range page.Items {
-				out.features[i] = incidentFeature(&page.Items[i].Incident, page.Items[i].DistanceM)
+				out.features[i] = incidentFeature(page.Items[i].Incident, page.Items[i].DistanceM)
 			}
 			return out, nil
 		},

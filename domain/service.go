@@ -6,9 +6,10 @@ import (
 )
 
 // IncidentHit is an incident in a result, with its distance from the
-// filter's near= point when one was given.
+// filter's near= point when one was given. The incident may be shared with
+// other results (the store caches them): callers must not modify it.
 type IncidentHit struct {
-	Incident
+	*Incident
 	DistanceM *float64
 }
 

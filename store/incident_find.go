@@ -265,7 +265,7 @@ func pageOfIncidents(f domain.IncidentFilter, o order, incs []*domain.Incident, 
 	}
 	page := &domain.IncidentPage{Items: make([]domain.IncidentHit, 0, len(incs))}
 	for _, inc := range incs {
-		hit := domain.IncidentHit{Incident: *inc}
+		hit := domain.IncidentHit{Incident: inc}
 		if f.Near != nil {
 			d := geo.Distance(f.Near.Center, inc.Location)
 			hit.DistanceM = &d
