@@ -101,21 +101,47 @@ const incidentColumns = `i.id, i.lon, i.lat,
 	i.title, i.description, i.occurred_at, i.severity, i.facility_id,
 	i.killed, i.injured, i.external_id, i.extra, i.created_at, i.updated_at, i.version`
 
-func scanIncident(rows interface{ Scan(...any) error }, r *incidentRow, extra ...any) error {
-	var enums string
-	dest := []any{&r.ID, &r.Lon, &r.Lat, &enums, &r.Title, &r.Description, &r.OccurredAt,
+// incidentScanner scans rows of incidentColumns into one reused row, so a
+// page of rows does not allocate a row and a destination list per row.
+type incidentScanner struct {
+	row   incidentRow
+	enums string
+	dest  []any
+}
+
+func newIncidentScanner() *incidentScanner {
+	sc := &incidentScanner{}
+	r := &sc.row
+	sc.dest = []any{&r.ID, &r.Lon, &r.Lat, &sc.enums, &r.Title, &r.Description, &r.OccurredAt,
 		&r.Severity, &r.FacilityID, &r.Killed, &r.Injured, &r.ExternalID, &r.Extra, &r.CreatedAt, &r.UpdatedAt, &r.Version}
-	if err := rows.Scan(append(dest, extra...)...); err != nil {
-		return err
+	return sc
+}
+
+// scan reads the next row; the result is valid until the next call.
+func (sc *incidentScanner) scan(rows interface{ Scan(...any) error }) (*incidentRow, error) {
+	r := &sc.row
+	if err := rows.Scan(sc.dest...); err != nil {
+		return nil, err
 	}
+	enums := sc.enums
 	fields := [5]*string{&r.Type, &r.TimePrecision, &r.LocationPrecision, &r.Status, &r.Country}
 	for i, f := range fields {
 		v, rest, found := strings.Cut(enums, "\x1f")
 		if found != (i < len(fields)-1) {
-			return fmt.Errorf("incident %d: packed enumerations %q", r.ID, enums)
+			return nil, fmt.Errorf("incident %d: packed enumerations %q", r.ID, sc.enums)
 		}
 		*f, enums = v, rest
 	}
+	return r, nil
+}
+
+// scanIncident reads one row into r.
+func scanIncident(rows interface{ Scan(...any) error }, r *incidentRow) error {
+	got, err := newIncidentScanner().scan(rows)
+	if err != nil {
+		return err
+	}
+	*r = *got
 	return nil
 }
 

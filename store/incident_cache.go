@@ -3,6 +3,7 @@ package store
 import (
 	"container/list"
 	"context"
+	"encoding/json"
 	"sync"
 
 	"github.com/postwatch/postwatch/domain"
@@ -93,25 +94,18 @@ func (s *Store) incidentsByID(ctx context.Context, g *grid, applied int64, ids [
 	if len(missing) == 0 {
 		return out, nil
 	}
-	rows, err := s.rowsByID(ctx, missing)
+	read, err := s.readIncidents(ctx, missing)
 	if err != nil {
 		return nil, err
 	}
-	read := make([]*domain.Incident, 0, len(rows))
+	byID := make(map[int64]*domain.Incident, len(read))
+	for _, inc := range read {
+		byID[inc.ID] = inc
+	}
 	for i, inc := range out {
-		if inc != nil {
-			continue
+		if inc == nil {
+			out[i] = byID[ids[i]] // nil if deleted since the grid was read
 		}
-		r, ok := rows[ids[i]]
-		if !ok {
-			continue // deleted since the grid was read
-		}
-		v, err := r.incident()
-		if err != nil {
-			return nil, err
-		}
-		out[i] = &v
-		read = append(read, &v)
 	}
 	g.mu.RLock()
 	if g.applied == applied {
@@ -125,4 +119,32 @@ func (s *Store) incidentsByID(ctx context.Context, g *grid, applied int64, ids [
 		}
 	}
 	return kept, nil
+}
+
+// readIncidents reads the live incidents among ids, in id order.
+func (s *Store) readIncidents(ctx context.Context, ids []int64) ([]*domain.Incident, error) {
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.read.WithContext(ctx).Raw(`SELECT `+incidentColumns+` FROM incidents i
+		WHERE i.id IN (SELECT value FROM json_each(?)) AND i.deleted_at IS NULL`, string(list)).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	sc := newIncidentScanner()
+	out := make([]*domain.Incident, 0, len(ids))
+	for rows.Next() {
+		r, err := sc.scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		inc, err := r.incident()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &inc)
+	}
+	return out, rows.Err()
 }

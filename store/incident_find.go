@@ -223,21 +223,23 @@ func (s *Store) incidentPage(ctx context.Context, f domain.IncidentFilter, o ord
 		return nil, err
 	}
 	defer rows.Close()
-	var page []*incidentRow
+	sc := newIncidentScanner()
+	var page []*domain.Incident
 	for len(page) <= f.Page.Limit && rows.Next() {
-		r := new(incidentRow)
-		if err := scanIncident(rows, r); err != nil {
+		r, err := sc.scan(rows)
+		if err != nil {
 			return nil, err
 		}
-		page = append(page, r)
+		inc, err := r.incident()
+		if err != nil {
+			return nil, err
+		}
+		page = append(page, &inc)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	p, err := pageOf(f, o, page)
-	if err != nil {
-		return nil, err
-	}
+	p := pageOfIncidents(f, o, page, false)
 	p.Matched = matched
 	return p, nil
 }
