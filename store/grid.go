@@ -74,6 +74,10 @@ type grid struct {
 	mu      sync.RWMutex
 	blocks  map[int]*gridBlock
 	cellOf  []int32 // by incident id: cell key + 1; 0 when not in the grid
+	// farCellOf holds ids far past the dense range: SQLite assigns ids one
+	// after another, but a row written with a huge id by other means must
+	// not make cellOf allocate up to it.
+	farCellOf map[int64]int32
 	n       int
 	applied int64 // the last history id the grid reflects
 }
@@ -123,10 +127,7 @@ func (g *grid) add(e gridEntry) {
 	}
 	c.entries = slices.Insert(c.entries, i, e)
 	g.block(cx/blockSide, cy/blockSide, false).n++
-	for int64(len(g.cellOf)) <= e.id {
-		g.cellOf = append(g.cellOf, 0)
-	}
-	g.cellOf[e.id] = int32(cellKey(cx, cy) + 1)
+	g.setCellOf(e.id, int32(cellKey(cx, cy)+1))
 	g.n++
 }
 
@@ -142,13 +143,43 @@ func (g *grid) compact() {
 	}
 }
 
-// remove takes an incident out of the grid if it is there.
-func (g *grid) remove(id int64) {
-	if id >= int64(len(g.cellOf)) || g.cellOf[id] == 0 {
+// denseSlack is how far past the dense range an id may lie and still get a
+// slot in cellOf.
+const denseSlack = 1 << 20
+
+func (g *grid) cellOfID(id int64) int32 {
+	if id >= 0 && id < int64(len(g.cellOf)) {
+		return g.cellOf[id]
+	}
+	return g.farCellOf[id]
+}
+
+func (g *grid) setCellOf(id int64, v int32) {
+	if id >= 0 && id < int64(len(g.cellOf))+denseSlack {
+		for int64(len(g.cellOf)) <= id {
+			g.cellOf = append(g.cellOf, 0)
+		}
+		g.cellOf[id] = v
 		return
 	}
-	k := int(g.cellOf[id] - 1)
-	g.cellOf[id] = 0
+	if v == 0 {
+		delete(g.farCellOf, id)
+		return
+	}
+	if g.farCellOf == nil {
+		g.farCellOf = map[int64]int32{}
+	}
+	g.farCellOf[id] = v
+}
+
+// remove takes an incident out of the grid if it is there.
+func (g *grid) remove(id int64) {
+	at := g.cellOfID(id)
+	if at == 0 {
+		return
+	}
+	k := int(at - 1)
+	g.setCellOf(id, 0)
 	cx, cy := k%gridCols, k/gridCols
 	c := g.cell(cx, cy, false)
 	if i := slices.IndexFunc(c.entries, func(e gridEntry) bool { return e.id == id }); i >= 0 {

@@ -51,6 +51,18 @@ func TestGridAgreesWithBruteForce(t *testing.T) {
 		g.add(e)
 		live[id] = e
 	}
+	// Ids far past the dense range, as a row written by other means could
+	// have: they are indexed without growing cellOf to reach them.
+	for _, id := range []int64{1 << 40, 1<<62 + 3} {
+		e := gridEntry{at: base + id%400*86_400e6, id: id, lon: 44.5, lat: 33.5}
+		g.add(e)
+		live[id] = e
+	}
+	g.remove(1 << 40)
+	delete(live, 1<<40)
+	if len(g.cellOf) > 3001+denseSlack {
+		t.Fatalf("cellOf grew to %d entries for a far id", len(g.cellOf))
+	}
 	if g.n != len(live) {
 		t.Fatalf("grid holds %d, want %d", g.n, len(live))
 	}
