@@ -71,15 +71,15 @@ type gridBlock struct {
 // grid is safe for concurrent use: queries share a read lock, applying
 // changes takes the write lock.
 type grid struct {
-	mu      sync.RWMutex
-	blocks  map[int]*gridBlock
-	cellOf  []int32 // by incident id: cell key + 1; 0 when not in the grid
+	mu     sync.RWMutex
+	blocks map[int]*gridBlock
+	cellOf []int32 // by incident id: cell key + 1; 0 when not in the grid
 	// farCellOf holds ids far past the dense range: SQLite assigns ids one
 	// after another, but a row written with a huge id by other means must
 	// not make cellOf allocate up to it.
 	farCellOf map[int64]int32
-	n       int
-	applied int64 // the last history id the grid reflects
+	n         int
+	applied   int64 // the last history id the grid reflects
 }
 
 func newGrid() *grid { return &grid{blocks: map[int]*gridBlock{}} }
