@@ -41,7 +41,7 @@ func itemsServer(tb testing.TB, n int) (http.Handler, string) {
 	tb.Helper()
 	// Without the incident cache, a page's cost is that of reading its rows,
 	// which is what the budget guards.
-	st, err := store.Open(filepath.Join(tb.TempDir(), "items.db"), store.Options{Durability: store.DurabilityNormal, IncidentCache: -1})
+	st, err := store.Open(filepath.Join(tb.TempDir(), "items.db"), store.Options{Durability: store.DurabilityNormal, IncidentCacheBytes: -1})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -131,10 +131,13 @@ func ParsePage(q url.Values) (domain.Page, error) {
 	}
 	if v, ok := lookup(q, "offset"); ok {
 		n, err := strconv.Atoi(v)
+		if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(v, "-") {
+			n, err = domain.MaxOffset, nil // past every record either way
+		}
 		if err != nil || n < 0 {
 			return p, domain.InvalidField("offset", "must be a non-negative integer")
 		}
-		p.Offset = n
+		p.Offset = min(n, domain.MaxOffset)
 	}
 	if v, ok := lookup(q, "cursor"); ok {
 		c, err := DecodeCursor(v)

@@ -8,8 +8,11 @@ import (
 
 // Paging limits of the items endpoints.
 const (
-	DefaultLimit  = 100
-	MaxLimit      = 10000
+	DefaultLimit = 100
+	MaxLimit     = 10000
+	// MaxOffset bounds offset= far beyond any count of records, so that
+	// offset+limit cannot overflow; a larger offset means the same empty page.
+	MaxOffset     = 1 << 53
 	DefaultRadius = 5000
 	// MaxRadius keeps a near= query to a region rather than the planet.
 	MaxRadius = 1_000_000

@@ -149,6 +149,11 @@ func (inc *Incident) Validate() error {
 			p.Add(field+".url", "must be an http(s) URL")
 		}
 		validateText(&p, field+".title", s.Title, MaxShortTextLen, false)
+		// RFC 3339 and JSON write four-digit years only; an offset can push
+		// year 0000 or 9999 out of range once the time is in UTC.
+		if t := s.PublishedAt; t != nil && (t.Year() < 1 || t.Year() > 9999) {
+			p.Add(field+".published_at", "year %d is outside 1..9999 in UTC", t.Year())
+		}
 	}
 	validateList(&p, "properties.tags", len(inc.Tags))
 	for i, t := range inc.Tags {

@@ -149,9 +149,11 @@ const denseSlack = 1 << 20
 
 func (g *grid) cellOfID(id int64) int32 {
 	if id >= 0 && id < int64(len(g.cellOf)) {
-		return g.cellOf[id]
+		if v := g.cellOf[id]; v != 0 || len(g.farCellOf) == 0 {
+			return v
+		}
 	}
-	return g.farCellOf[id]
+	return g.farCellOf[id] // an id placed here before cellOf grew past it
 }
 
 func (g *grid) setCellOf(id int64, v int32) {
@@ -160,6 +162,9 @@ func (g *grid) setCellOf(id int64, v int32) {
 			g.cellOf = append(g.cellOf, 0)
 		}
 		g.cellOf[id] = v
+		if len(g.farCellOf) > 0 {
+			delete(g.farCellOf, id)
+		}
 		return
 	}
 	if v == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/postwatch/postwatch/domain"
@@ -47,7 +48,7 @@ func (s *Store) startGrid() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	gs := &gridState{ready: make(chan struct{}), cancel: cancel, done: make(chan struct{}), maxID: maxID,
-		cache: newIncidentCache(s.opts.IncidentCache)}
+		cache: newIncidentCache(s.opts.IncidentCacheBytes)}
 	s.grid = gs
 	n, err := s.liveIncidents(ctx)
 	if err != nil {
@@ -94,6 +95,16 @@ func (s *Store) buildGrid(ctx context.Context) error {
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM history`).Scan(&g.applied); err != nil {
 		return err
 	}
+	// The build adds ids in time order, not id order: size the id index for
+	// all of them up front, unless the ids are too sparse to deserve it.
+	var maxID, live int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT max(id) FROM incidents), 0),
+		coalesce((SELECT n FROM live_counts WHERE collection = 'incidents'), 0)`).Scan(&maxID, &live); err != nil {
+		return err
+	}
+	if maxID < 4*live+denseSlack {
+		g.cellOf = make([]int32, maxID+1)
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT occurred_at, id, lon, lat FROM incidents INDEXED BY incidents_occurred_at
 		WHERE deleted_at IS NULL ORDER BY occurred_at, id`)
 	if err != nil {
@@ -137,7 +148,8 @@ func (s *Store) currentGrid(ctx context.Context) (*grid, error) {
 	behind := g.applied < last
 	g.mu.RUnlock()
 	if behind {
-		if err := s.catchUp(ctx, g); err != nil {
+		// A client that gives up must not waste a catch-up others need.
+		if err := s.catchUp(context.WithoutCancel(ctx), g); err != nil {
 			return nil, err
 		}
 	}
@@ -206,18 +218,23 @@ func (s *Store) catchUp(ctx context.Context, g *grid) error {
 func (s *Store) findInGrid(ctx context.Context, g *grid, f domain.IncidentFilter, o order) (*domain.IncidentPage, error) {
 	q := newGridQuery(f)
 	need := f.Page.Offset + f.Page.Limit + 1
+	if need < 0 { // an offset near MaxInt
+		need = math.MaxInt
+	}
 	g.mu.RLock()
 	applied := g.applied
 	matched := g.count(&q)
 	// Walking the index reads about g.n/matched entries per match, so it
 	// wins only when the box holds a good share of all incidents.
 	wide := q.cellCount() > s.opts.GridMergeCells && matched*wideShare >= g.n
+	// An offset past every match is an empty page, whatever the path.
+	skip := f.Page.Offset >= matched
 	var ids []int64
-	if !wide {
+	if !wide && !skip {
 		ids = g.page(&q, o.desc, f.Page.Cursor, need)
 	}
 	g.mu.RUnlock()
-	if wide {
+	if wide && !skip {
 		var err error
 		if ids, err = s.walkTimeIndexIDs(ctx, f, o, q.bounds, need); err != nil {
 			return nil, err
@@ -228,11 +245,14 @@ func (s *Store) findInGrid(ctx context.Context, g *grid, f domain.IncidentFilter
 	} else {
 		ids = ids[f.Page.Offset:]
 	}
+	// More follow when the ids went past the limit, even if a row among
+	// them was deleted before it could be read.
+	more := len(ids) > f.Page.Limit
 	incs, err := s.incidentsByID(ctx, g, applied, ids)
 	if err != nil {
 		return nil, err
 	}
-	page := pageOfIncidents(f, o, incs, false)
+	page := pageOfIncidents(f, o, incs, more)
 	page.Matched = matched
 	return page, nil
 }

@@ -9,28 +9,57 @@ import (
 	"github.com/postwatch/postwatch/domain"
 )
 
-// DefaultIncidentCache is how many decoded incidents the grid's cache
-// holds, about 1 KB each. Dashboards ask for the newest incidents of a
+// DefaultIncidentCacheBytes bounds the grid's cache of decoded incidents,
+// about 10,000 typical ones. Dashboards ask for the newest incidents of a
 // place again and again: a region-wide page of 1,000 reads the same rows
 // every time, which from SQLite cost a random page read and a decode each.
-const DefaultIncidentCache = 10_000
+const DefaultIncidentCacheBytes = 12 << 20
 
 // incidentCache keeps recently read incidents by id, least recently used
-// out first. It lives beside the grid because the grid's change feed keeps
+// out first, within a budget of bytes (an incident's text can run to a
+// megabyte). It lives beside the grid because the grid's change feed keeps
 // it true: catching up evicts every incident the new history rows name.
 // An incident read from the database may be stored only if no catch-up ran
-// since its query began (put checks the grid's applied history id), so an
-// old version read before a change can never land after the eviction of
-// that change.
+// since its query began (incidentsByID checks the grid's applied history
+// id), so an old version read before a change can never land after the
+// eviction of that change.
 type incidentCache struct {
-	mu    sync.Mutex
-	max   int
-	items map[int64]*list.Element // of *domain.Incident
-	lru   list.List
+	mu       sync.Mutex
+	maxBytes int
+	bytes    int
+	items    map[int64]*list.Element // of cachedIncident
+	lru      list.List
 }
 
-func newIncidentCache(max int) *incidentCache {
-	return &incidentCache{max: max, items: make(map[int64]*list.Element, max)}
+type cachedIncident struct {
+	inc  *domain.Incident
+	size int
+}
+
+func newIncidentCache(maxBytes int) *incidentCache {
+	return &incidentCache{maxBytes: maxBytes, items: map[int64]*list.Element{}}
+}
+
+// incidentSize estimates the memory an incident holds: its text, lists and
+// a fixed share for the struct and the cache's bookkeeping.
+func incidentSize(inc *domain.Incident) int {
+	n := 640 + len(inc.Title) + len(inc.Description)
+	for _, a := range inc.Actors {
+		n += 48 + len(a.ActorID) + len(a.Role)
+	}
+	for _, src := range inc.Sources {
+		n += 64 + len(src.URL) + len(src.Title)
+	}
+	for _, t := range inc.Tags {
+		n += 16 + len(t)
+	}
+	for k, v := range inc.Original {
+		n += 64 + len(k) + len(v)
+	}
+	if inc.ExternalID != nil {
+		n += 16 + len(*inc.ExternalID)
+	}
+	return n
 }
 
 // get returns the cached incidents of ids (nil where missing).
@@ -41,7 +70,7 @@ func (c *incidentCache) get(ids []int64, out []*domain.Incident) []*domain.Incid
 		var inc *domain.Incident
 		if e, ok := c.items[id]; ok {
 			c.lru.MoveToFront(e)
-			inc = e.Value.(*domain.Incident)
+			inc = e.Value.(cachedIncident).inc
 		}
 		out = append(out, inc)
 	}
@@ -49,22 +78,21 @@ func (c *incidentCache) get(ids []int64, out []*domain.Incident) []*domain.Incid
 }
 
 func (c *incidentCache) put(incs []*domain.Incident) {
-	if c.max <= 0 {
+	if c.maxBytes <= 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, inc := range incs {
-		if e, ok := c.items[inc.ID]; ok {
-			e.Value = inc
-			c.lru.MoveToFront(e)
-			continue
+		size := incidentSize(inc)
+		if size > c.maxBytes/64 {
+			continue // one huge incident must not flush the rest
 		}
-		c.items[inc.ID] = c.lru.PushFront(inc)
-		for c.lru.Len() > c.max {
-			old := c.lru.Back()
-			delete(c.items, old.Value.(*domain.Incident).ID)
-			c.lru.Remove(old)
+		c.remove(inc.ID)
+		c.items[inc.ID] = c.lru.PushFront(cachedIncident{inc, size})
+		c.bytes += size
+		for c.bytes > c.maxBytes {
+			c.remove(c.lru.Back().Value.(cachedIncident).inc.ID)
 		}
 	}
 }
@@ -72,8 +100,13 @@ func (c *incidentCache) put(incs []*domain.Incident) {
 func (c *incidentCache) evict(id int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.remove(id)
+}
+
+func (c *incidentCache) remove(id int64) {
 	if e, ok := c.items[id]; ok {
 		delete(c.items, id)
+		c.bytes -= e.Value.(cachedIncident).size
 		c.lru.Remove(e)
 	}
 }

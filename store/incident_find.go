@@ -157,7 +157,7 @@ func (s *Store) walkTimeIndexIDs(ctx context.Context, f domain.IncidentFilter, o
 		return nil, err
 	}
 	defer rows.Close()
-	ids := make([]int64, 0, n)
+	ids := make([]int64, 0, min(n, 1024))
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {

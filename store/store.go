@@ -49,9 +49,9 @@ type Options struct {
 	NoGrid bool
 	// GridMergeCells tunes findInGrid (see DefaultGridMergeCells).
 	GridMergeCells int
-	// IncidentCache is how many incidents the grid's cache keeps (see
-	// DefaultIncidentCache); a negative value turns the cache off.
-	IncidentCache int
+	// IncidentCacheBytes bounds the grid's cache of incidents (see
+	// DefaultIncidentCacheBytes); a negative value turns the cache off.
+	IncidentCacheBytes int
 }
 
 // Store is the SQLite implementation of the domain services. Writes go
@@ -102,7 +102,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 	opts.CountCap = orDefault(opts.CountCap, DefaultCountCap)
 	opts.TreeSortMax = orDefault(opts.TreeSortMax, DefaultTreeSortMax)
 	opts.GridMergeCells = orDefault(opts.GridMergeCells, DefaultGridMergeCells)
-	opts.IncidentCache = orDefault(opts.IncidentCache, DefaultIncidentCache)
+	opts.IncidentCacheBytes = orDefault(opts.IncidentCacheBytes, DefaultIncidentCacheBytes)
 	path := strings.TrimPrefix(dsn, "file:")
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
@@ -165,6 +165,9 @@ func openGorm(dsn string, conns int) (*gorm.DB, error) {
 		Logger:                 logger.Discard,
 		SkipDefaultTransaction: true,
 		PrepareStmt:            true,
+		// Statements built from filters (CQL2 filter=, lists of any length)
+		// come in endless shapes; keep the most recent, not all of them.
+		PrepareStmtMaxSize: 256,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)

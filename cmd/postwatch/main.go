@@ -106,12 +106,17 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// openStore opens the database named by dsn.
+// openStore opens the database named by dsn for a maintenance command,
+// which asks no place-and-time queries and so builds no grid.
 func openStore(dsn string, durability string) (*store.Store, error) {
+	return openStoreWith(dsn, store.Options{Durability: store.Durability(durability), NoGrid: true})
+}
+
+func openStoreWith(dsn string, opts store.Options) (*store.Store, error) {
 	if dsn == "" {
 		return nil, usageError{"--db (or POSTWATCH_DB) is required"}
 	}
-	return store.Open(dsn, store.Options{Durability: store.Durability(durability)})
+	return store.Open(dsn, opts)
 }
 
 func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {

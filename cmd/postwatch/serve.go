@@ -17,6 +17,7 @@ import (
 
 	"github.com/postwatch/postwatch/api"
 	"github.com/postwatch/postwatch/seeds"
+	"github.com/postwatch/postwatch/store"
 )
 
 // serveGCPercent is serve's garbage-collection target unless GOGC is set.
@@ -50,7 +51,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(serveGCPercent)
 	}
-	st, err := openStore(*db, *durability)
+	st, err := openStoreWith(*db, store.Options{Durability: store.Durability(*durability)})
 	if err != nil {
 		return err
 	}
