@@ -194,6 +194,11 @@ func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc 
 	if same(cur, inc) {
 		return nil
 	}
+	// The checks come before any write: the import rejects a record that
+	// fails them and goes on in the same transaction.
+	if err := checkIncidentRefs(ctx, tx, inc, cur); err != nil {
+		return err
+	}
 	if cur.Title != inc.Title || cur.Description != inc.Description {
 		if err := unindexText(tx, cur); err != nil {
 			return err
@@ -203,9 +208,6 @@ func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc 
 				err = indexText(tx, []int64{id})
 			}
 		}()
-	}
-	if err := checkIncidentRefs(ctx, tx, inc, cur); err != nil {
-		return err
 	}
 	inc.ID, inc.CreatedAt, inc.UpdatedAt, inc.Version = id, cur.CreatedAt, s.now(), cur.Version+1
 	row, err := newIncidentRow(inc)
