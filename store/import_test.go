@@ -10,6 +10,7 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/seeds"
 )
 
 func importTestIncident(ext, title string) *domain.Incident {
@@ -20,6 +21,160 @@ func importTestIncident(ext, title string) *domain.Incident {
 		inc.ExternalID = &ext
 	}
 	return inc
+}
+
+// TestImportIncidents: each record is checked like an API write and
+// rejected alone; an external_id already stored updates its incident, in
+// the same batch too; missing actors are created under their given names;
+// every created or changed incident gets its history version, and the
+// R*Tree, full-text index, incident_actors and live count stay exact.
+func TestImportIncidents(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	live := &domain.Facility{Location: orb.Point{47.66, 30.55}, Name: "Consulate General Basrah", Kind: "consulate", AlertRadiusM: 10000}
+	gone := &domain.Facility{Location: orb.Point{44.39, 33.30}, Name: "Old annex", Kind: "embassy", AlertRadiusM: 10000}
+	for _, f := range []*domain.Facility{live, gone} {
+		if err := s.CreateFacility(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteFacility(ctx, gone.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []*domain.Actor{{ID: "kataib-hezbollah", Name: "Kata'ib Hezbollah"}, {ID: "disbanded", Name: "Disbanded"}} {
+		a.ApplyDefaults()
+		if err := s.CreateActor(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteActor(ctx, "disbanded", 0); err != nil {
+		t.Fatal(err)
+	}
+	old := importTestIncident("held", "Deleted since")
+	if err := s.CreateIncident(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteIncident(ctx, old.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	bad := importTestIncident("", "No type")
+	bad.Type = "meteor"
+	deletedActor := importTestIncident("", "By a deleted actor")
+	deletedActor.Actors = append(deletedActor.Actors, domain.IncidentActor{ActorID: "disbanded", Role: "perpetrator"})
+	deletedFacility := importTestIncident("", "At a deleted facility")
+	deletedFacility.FacilityID = &gone.ID
+	again := importTestIncident("a", "Rockets land near Basra airport, revised")
+	withFacility := importTestIncident("", "At the consulate")
+	withFacility.FacilityID = &live.ID
+	withFacility.Actors = append(withFacility.Actors, domain.IncidentActor{ActorID: "new-militia", Role: "claimant"})
+	first := importTestIncident("a", "Rockets land near Basra airport")
+	first.Actors = []domain.IncidentActor{{ActorID: "new-militia", Role: "perpetrator"}}
+
+	batch := []*domain.Incident{first, bad, deletedActor, deletedFacility, importTestIncident("held", "Reuses a deleted one's id"), again, withFacility}
+	results, err := s.ImportIncidents(ctx, batch, map[string]string{"new-militia": "New Militia"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		outcome domain.ImportOutcome
+		code    domain.ErrorCode
+		msg     string
+	}{
+		{domain.ImportCreated, "", ""},
+		{domain.ImportRejected, domain.EINVALID, "properties.type"},
+		{domain.ImportRejected, domain.EINVALID, `actor "disbanded" was deleted`},
+		{domain.ImportRejected, domain.EINVALID, "properties.facility_id: facility"},
+		{domain.ImportRejected, domain.ECONFLICT, `external_id "held" belongs to incident`},
+		{domain.ImportUpdated, "", ""},
+		{domain.ImportCreated, "", ""},
+	}
+	for i, w := range want {
+		r := results[i]
+		if r.Outcome != w.outcome || (w.code != "" && domain.ErrorCodeOf(r.Err) != w.code) ||
+			(w.msg != "" && (r.Err == nil || !strings.Contains(r.Err.Error(), w.msg))) {
+			t.Errorf("record %d: %s %v, want %s %s %q", i, r.Outcome, r.Err, w.outcome, w.code, w.msg)
+		}
+	}
+	if results[5].ID != results[0].ID {
+		t.Errorf("the second record with external_id a updated incident %d, want %d", results[5].ID, results[0].ID)
+	}
+
+	// A second batch updates by external_id; an identical record is no change.
+	revised := importTestIncident("a", "Rockets land near Basra airport, revised")
+	revised.Description = "three rockets, no casualties"
+	same := importTestIncident("a", "Rockets land near Basra airport, revised")
+	same.Description = "three rockets, no casualties"
+	results, err = s.ImportIncidents(ctx, []*domain.Incident{revised, same}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range results {
+		if r.Outcome != domain.ImportUpdated || r.ID != first.ID {
+			t.Errorf("second batch, record %d: %s %d %v, want updated %d", i, r.Outcome, r.ID, r.Err, first.ID)
+		}
+	}
+
+	a, err := s.FindActorByID(ctx, "new-militia")
+	if err != nil || a.Name != "New Militia" {
+		t.Errorf("created actor: %+v, %v; want named New Militia", a, err)
+	}
+	versions, err := s.IncidentHistory(ctx, first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(versions) != 3 || versions[len(versions)-1].Record.Description != "three rockets, no casualties" {
+		t.Errorf("incident a has %d versions, want 3 (create, update in the batch, update)", len(versions))
+	}
+	checkImportedStore(t, s, 2)
+}
+
+// TestImportManyRows: batches larger than one INSERT statement, with
+// several actors per incident, store every row once; importing part of
+// them again updates those by external_id.
+func TestImportManyRows(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	var all []*domain.Incident
+	for i, inc := range seeds.Synthetic(1500, 7) {
+		if i%3 == 0 {
+			inc.Actors = append(inc.Actors, domain.IncidentActor{ActorID: "actor-999", Role: "target"})
+		}
+		all = append(all, inc)
+	}
+	for _, batch := range [][]*domain.Incident{all[:1001], all[1001:]} {
+		results, err := s.ImportIncidents(ctx, batch, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range results {
+			if r.Outcome != domain.ImportCreated {
+				t.Fatalf("record %d: %s %v", i, r.Outcome, r.Err)
+			}
+		}
+	}
+	var again []*domain.Incident
+	for _, inc := range all[:300] {
+		next := *inc
+		next.Title += " (revised)"
+		again = append(again, &next)
+	}
+	results, err := s.ImportIncidents(ctx, again, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range results {
+		if r.Outcome != domain.ImportUpdated || r.ID != all[i].ID {
+			t.Fatalf("record %d imported again: %s %d %v, want updated %d", i, r.Outcome, r.ID, r.Err, all[i].ID)
+		}
+	}
+	checkImportedStore(t, s, 1500)
+	var byText, byLike int64
+	s.write.Raw(`SELECT count(*) FROM incidents_fts WHERE incidents_fts MATCH 'revised'`).Row().Scan(&byText)
+	s.write.Raw(`SELECT count(*) FROM incidents WHERE title LIKE '%(revised)%'`).Row().Scan(&byLike)
+	if byText != 300 || byLike != 300 {
+		t.Errorf("q=revised finds %d incidents, LIKE %d; want 300", byText, byLike)
+	}
 }
 
 // checkImportedStore checks the indexes the import keeps against the

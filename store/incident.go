@@ -260,6 +260,13 @@ func indexText(tx *gorm.DB, ids []int64) error {
 		SELECT id, title, description FROM incidents WHERE id IN (SELECT value FROM json_each(?))`, string(list)).Error
 }
 
+// indexTextRange adds the incidents with ids from..to to the full-text
+// index in one statement: an import's created incidents have consecutive ids.
+func indexTextRange(tx *gorm.DB, from, to int64) error {
+	return tx.Exec(`INSERT INTO incidents_fts (rowid, title, description)
+		SELECT id, title, description FROM incidents WHERE id BETWEEN ? AND ?`, from, to).Error
+}
+
 // unindexText removes an incident's current text from the full-text index;
 // an external-content FTS5 table must be told the old values.
 func unindexText(tx *gorm.DB, old *domain.Incident) error {
