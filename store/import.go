@@ -3,8 +3,12 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -107,6 +111,169 @@ func (s *Store) ImportPrepared(ctx context.Context, p *PreparedIncidents) ([]dom
 	return results, nil
 }
 
+// ImportStream's transactions: each commits once it holds
+// importCommitRows records or has held the write lock for
+// importCommitAfter. Every commit writes each page it changed to the WAL,
+// and the R*Tree and the occurred_at index take their inserts in random
+// order, so a commit of n rows rewrites about n of their pages whatever the
+// rows: fewer, larger transactions write less (see docs/performance.md).
+var (
+	importCommitRows  = 50000
+	importCommitAfter = time.Second
+)
+
+// The writer connection's settings while ImportStream runs.
+const (
+	// importCacheKiB bounds the page cache: enough for the pages the
+	// R*Tree and the occurred_at index of a million incidents take
+	// (about 110 MiB), which every transaction visits.
+	importCacheKiB = 192 << 10
+	// importCheckpointPages lets the WAL grow to about 256 MiB between
+	// checkpoints, so a page the transactions between them all change is
+	// copied to the database once rather than once per transaction.
+	importCheckpointPages = 64000
+)
+
+// ImportStream stores the prepared batches it receives on in, in order,
+// several to a write transaction, until in is closed or ctx is done. done
+// gets each batch's results once the transaction holding it has committed,
+// so what it reports is visible to every reader; an error return means
+// the open transaction rolled back, and its batches were not reported.
+//
+// A transaction commits once it holds importCommitRows records, after
+// importCommitAfter (other writers, such as a server on the same file,
+// wait at most about that long), and when in is closed. Commits do not
+// wait for the disk (synchronous=NORMAL): a power loss during the import
+// may roll back its last transactions, never part of one, and importing
+// the file again completes it. The WAL is synced once the last
+// transaction has committed, so a nil return means everything is durable.
+func (s *Store) ImportStream(ctx context.Context, in <-chan *PreparedIncidents, done func(*PreparedIncidents, []domain.ImportResult)) (err error) {
+	restore, err := s.tuneWriter(ctx, importCacheKiB, importCheckpointPages)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, restore()) }()
+	for {
+		var p *PreparedIncidents
+		select {
+		case next, ok := <-in:
+			if !ok {
+				return s.syncWAL()
+			}
+			p = next
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := s.importTransaction(ctx, p, in, done); err != nil {
+			return err
+		}
+	}
+}
+
+type writtenBatch struct {
+	p       *PreparedIncidents
+	results []domain.ImportResult
+}
+
+// importTransaction writes p and the batches that follow it on in in one
+// transaction, until a limit of ImportStream's is reached.
+func (s *Store) importTransaction(ctx context.Context, p *PreparedIncidents, in <-chan *PreparedIncidents, done func(*PreparedIncidents, []domain.ImportResult)) error {
+	tx := s.write.WithContext(ctx).Begin()
+	if tx.Error != nil {
+		return tx.Error
+	}
+	start := time.Now()
+	var written []writtenBatch
+	err := func() error {
+		w, err := s.newImportWriter(ctx, tx)
+		if err != nil {
+			return err
+		}
+		timer := time.NewTimer(importCommitAfter)
+		defer timer.Stop()
+		for p != nil {
+			results, err := w.write(p)
+			if err != nil {
+				return err
+			}
+			written = append(written, writtenBatch{p, results})
+			p.release()
+			if w.rows >= importCommitRows || time.Since(start) >= importCommitAfter {
+				break
+			}
+			select {
+			case p = <-in: // nil once in is closed
+			case <-timer.C:
+				p = nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if err := w.finish(); err != nil {
+			return err
+		}
+		return tx.Commit().Error
+	}()
+	if err != nil {
+		tx.Rollback()
+		return translate(err)
+	}
+	for _, b := range written {
+		done(b.p, b.results)
+	}
+	return nil
+}
+
+// release drops the records of a written batch, so that a transaction of
+// many batches holds only their results.
+func (p *PreparedIncidents) release() {
+	p.incidents, p.recs, p.names = nil, nil, nil
+}
+
+// tuneWriter sets the writer connection's page cache (KiB) and WAL
+// checkpoint interval (pages) and turns synchronous to NORMAL; restore
+// sets back what was there. The pool holds this one connection open for
+// good, so the settings stay with it in between.
+func (s *Store) tuneWriter(ctx context.Context, cacheKiB, checkpointPages int) (restore func() error, err error) {
+	var cache, sync, checkpoint int
+	db := s.write.WithContext(ctx)
+	if err := db.Raw(`PRAGMA cache_size`).Row().Scan(&cache); err != nil {
+		return nil, err
+	}
+	if err := db.Raw(`PRAGMA synchronous`).Row().Scan(&sync); err != nil {
+		return nil, err
+	}
+	if err := db.Raw(`PRAGMA wal_autocheckpoint`).Row().Scan(&checkpoint); err != nil {
+		return nil, err
+	}
+	// One statement per Exec: a prepared statement runs only the first.
+	set := func(db *gorm.DB, cache, sync, checkpoint int) error {
+		return errors.Join(
+			db.Exec(fmt.Sprintf(`PRAGMA cache_size = %d`, cache)).Error,
+			db.Exec(fmt.Sprintf(`PRAGMA synchronous = %d`, sync)).Error,
+			db.Exec(fmt.Sprintf(`PRAGMA wal_autocheckpoint = %d`, checkpoint)).Error)
+	}
+	restore = func() error { return set(s.write, cache, sync, checkpoint) }
+	if err := set(db, -cacheKiB, 1, checkpointPages); err != nil {
+		return nil, errors.Join(err, restore())
+	}
+	return restore, nil
+}
+
+// syncWAL makes the commits that did not wait for the disk durable: the
+// WAL holds every commit not yet copied into the database file, and a
+// checkpoint syncs the database file before it lets the WAL start over.
+func (s *Store) syncWAL() error {
+	f, err := os.OpenFile(s.path+"-wal", os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return errors.Join(f.Sync(), f.Close())
+}
+
 type actorState int
 
 const (
@@ -139,10 +306,37 @@ type importWriter struct {
 	actors    map[string]actorState
 	rows      int // records written in this transaction
 	args      []any
+	// stmts are prepared once per transaction: GORM's statement cache
+	// prepares a statement again at every use inside a transaction and
+	// keeps each copy until the transaction ends.
+	stmts map[string]*sql.Stmt
+}
+
+// exec runs query on the transaction with a statement prepared once.
+func (w *importWriter) exec(query string, args ...any) error {
+	st, err := w.stmt(query)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(w.ctx, args...)
+	return err
+}
+
+func (w *importWriter) stmt(query string) (*sql.Stmt, error) {
+	if st, ok := w.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := w.tx.Statement.ConnPool.PrepareContext(w.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	w.stmts[query] = st // closed with the transaction
+	return st, nil
 }
 
 func (s *Store) newImportWriter(ctx context.Context, tx *gorm.DB) (*importWriter, error) {
-	w := &importWriter{s: s, ctx: ctx, tx: tx, now: s.now(), by: domain.PrincipalName(ctx), actors: map[string]actorState{}}
+	w := &importWriter{s: s, ctx: ctx, tx: tx, now: s.now(), by: domain.PrincipalName(ctx),
+		actors: map[string]actorState{}, stmts: map[string]*sql.Stmt{}}
 	if err := queryRow(ctx, tx, `SELECT coalesce(max(id), 0) + 1 FROM incidents`).Scan(&w.nextID); err != nil {
 		return nil, err
 	}
@@ -272,7 +466,11 @@ func (w *importWriter) query(q string, keys any, row func(scan func(...any) erro
 	if err != nil || string(list) == "null" {
 		return err
 	}
-	rows, err := w.tx.Statement.ConnPool.QueryContext(w.ctx, q, string(list))
+	st, err := w.stmt(q)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(w.ctx, string(list))
 	if err != nil {
 		return err
 	}
@@ -481,7 +679,7 @@ func (w *importWriter) insertRows(m multiRow, n int, values func(args []any, k i
 		for k := done; k < done+rows; k++ {
 			w.args = values(w.args, k)
 		}
-		if err := exec(w.ctx, w.tx, m.sql(rows), w.args...); err != nil {
+		if err := w.exec(m.sql(rows), w.args...); err != nil {
 			return err
 		}
 		done += rows

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -175,6 +176,88 @@ func TestImportManyRows(t *testing.T) {
 	if byText != 300 || byLike != 300 {
 		t.Errorf("q=revised finds %d incidents, LIKE %d; want 300", byText, byLike)
 	}
+}
+
+// TestImportStream: prepared batches are written in order, several to a
+// transaction, and reported once committed; the writer connection's
+// settings are as before afterwards.
+func TestImportStream(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	defer func(rows int, after time.Duration) { importCommitRows, importCommitAfter = rows, after }(importCommitRows, importCommitAfter)
+	importCommitRows, importCommitAfter = 600, time.Minute // three batches of 250 to a transaction
+
+	pragmas := func() (p [3]int) {
+		for i, name := range []string{"cache_size", "synchronous", "wal_autocheckpoint"} {
+			if err := s.write.Raw(`PRAGMA ` + name).Row().Scan(&p[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return p
+	}
+	before := pragmas()
+	var all []*domain.Incident
+	for _, inc := range seeds.Synthetic(1200, 11) {
+		all = append(all, inc)
+	}
+	all[260].Type = "meteor"
+	dup := *all[3]
+	dup.Title = "the same external id again"
+	all[700] = &dup
+
+	in := make(chan *PreparedIncidents)
+	var sent []*PreparedIncidents
+	go func() {
+		defer close(in)
+		for batch := range slices.Chunk(all, 250) {
+			p := PrepareIncidents(batch, nil)
+			sent = append(sent, p)
+			in <- p
+		}
+	}()
+	var got []*PreparedIncidents
+	var outcomes []domain.ImportOutcome
+	var live int64
+	err := s.ImportStream(ctx, in, func(p *PreparedIncidents, results []domain.ImportResult) {
+		got = append(got, p)
+		for _, r := range results {
+			outcomes = append(outcomes, r.Outcome)
+		}
+		// Reported only once committed: a reader sees it.
+		if err := s.read.Raw(`SELECT count(*) FROM incidents`).Row().Scan(&live); err != nil {
+			t.Error(err)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 5 || !slices.Equal(got, sent) {
+		t.Fatalf("reported %d batches, want the 5 sent in order", len(got))
+	}
+	if live != 1198 {
+		t.Errorf("after the last report readers see %d incidents, want 1198", live)
+	}
+	for i, o := range outcomes {
+		want := domain.ImportCreated
+		switch i {
+		case 260:
+			want = domain.ImportRejected
+		case 700:
+			want = domain.ImportUpdated
+		}
+		if o != want {
+			t.Errorf("record %d: %s, want %s", i, o, want)
+		}
+	}
+	if after := pragmas(); after != before {
+		t.Errorf("writer settings after the import %v, before %v", after, before)
+	}
+	var commits int64
+	s.write.Raw(`SELECT count(DISTINCT changed_at) FROM history WHERE collection = 'incidents'`).Row().Scan(&commits)
+	if commits != 3 {
+		t.Errorf("%d transactions, want 3 of at most 3 batches", commits)
+	}
+	checkImportedStore(t, s, 1198)
 }
 
 // checkImportedStore checks the indexes the import keeps against the
