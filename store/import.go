@@ -122,7 +122,7 @@ var (
 	importCommitAfter = time.Second
 )
 
-// The writer connection's settings while ImportStream runs.
+// Sizes of the writer connection while ImportStream runs (importPragmas).
 const (
 	// importCacheKiB bounds the page cache: enough for the pages the
 	// R*Tree and the occurred_at index of a million incidents take
@@ -148,7 +148,7 @@ const (
 // the file again completes it. The WAL is synced once the last
 // transaction has committed, so a nil return means everything is durable.
 func (s *Store) ImportStream(ctx context.Context, in <-chan *PreparedIncidents, done func(*PreparedIncidents, []domain.ImportResult)) (err error) {
-	restore, err := s.tuneWriter(ctx, importCacheKiB, importCheckpointPages)
+	restore, err := s.tuneWriter(ctx, importPragmas)
 	if err != nil {
 		return err
 	}
@@ -230,31 +230,48 @@ func (p *PreparedIncidents) release() {
 	p.incidents, p.recs, p.names = nil, nil, nil
 }
 
-// tuneWriter sets the writer connection's page cache (KiB) and WAL
-// checkpoint interval (pages) and turns synchronous to NORMAL; restore
-// sets back what was there. The pool holds this one connection open for
-// good, so the settings stay with it in between.
-func (s *Store) tuneWriter(ctx context.Context, cacheKiB, checkpointPages int) (restore func() error, err error) {
-	var cache, sync, checkpoint int
+// A pragma is a connection setting with an integer value.
+type pragma struct {
+	name  string
+	value int
+}
+
+// importPragmas are the writer connection's settings while ImportStream
+// runs.
+var importPragmas = []pragma{
+	{"cache_size", -importCacheKiB},
+	{"wal_autocheckpoint", importCheckpointPages},
+	// Commits do not wait for the disk; see ImportStream.
+	{"synchronous", 1},
+	// A statement that inserts many rows inside a transaction keeps a
+	// journal of the pages it changes, to undo itself alone if it fails;
+	// in a temporary file that cost more writes than the database's own.
+	// In memory it is at most a few MiB.
+	{"temp_store", 2},
+}
+
+// tuneWriter sets pragmas on the writer connection; restore sets back what
+// was there. The pool keeps this one connection open for good, so the
+// settings stay with it in between.
+func (s *Store) tuneWriter(ctx context.Context, pragmas []pragma) (restore func() error, err error) {
 	db := s.write.WithContext(ctx)
-	if err := db.Raw(`PRAGMA cache_size`).Row().Scan(&cache); err != nil {
-		return nil, err
-	}
-	if err := db.Raw(`PRAGMA synchronous`).Row().Scan(&sync); err != nil {
-		return nil, err
-	}
-	if err := db.Raw(`PRAGMA wal_autocheckpoint`).Row().Scan(&checkpoint); err != nil {
-		return nil, err
+	old := make([]pragma, len(pragmas))
+	for i, p := range pragmas {
+		old[i].name = p.name
+		if err := db.Raw(`PRAGMA ` + p.name).Row().Scan(&old[i].value); err != nil {
+			return nil, err
+		}
 	}
 	// One statement per Exec: a prepared statement runs only the first.
-	set := func(db *gorm.DB, cache, sync, checkpoint int) error {
-		return errors.Join(
-			db.Exec(fmt.Sprintf(`PRAGMA cache_size = %d`, cache)).Error,
-			db.Exec(fmt.Sprintf(`PRAGMA synchronous = %d`, sync)).Error,
-			db.Exec(fmt.Sprintf(`PRAGMA wal_autocheckpoint = %d`, checkpoint)).Error)
+	set := func(db *gorm.DB, pragmas []pragma) error {
+		var errs []error
+		for _, p := range pragmas {
+			errs = append(errs, db.Exec(fmt.Sprintf(`PRAGMA %s = %d`, p.name, p.value)).Error)
+		}
+		return errors.Join(errs...)
 	}
-	restore = func() error { return set(s.write, cache, sync, checkpoint) }
-	if err := set(db, -cacheKiB, 1, checkpointPages); err != nil {
+	restore = func() error { return set(s.write, old) }
+	if err := set(db, pragmas); err != nil {
 		return nil, errors.Join(err, restore())
 	}
 	return restore, nil
