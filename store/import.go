@@ -592,7 +592,7 @@ func (w *importWriter) insertCreated(p *PreparedIncidents, created []int) error 
 	if len(created) == 0 {
 		return nil
 	}
-	err := w.insertRows(incidentInsert, len(created), func(args []any, k int) []any {
+	err := w.insertRows(incidentInsert, len(created), []any{micros(w.now)}, func(args []any, k int) []any {
 		i := created[k]
 		inc := p.incidents[i]
 		return appendIncidentValues(args, inc, p.recs[i].extra)
@@ -606,7 +606,7 @@ func (w *importWriter) insertCreated(p *PreparedIncidents, created []int) error 
 			links = append(links, [2]int{i, j})
 		}
 	}
-	err = w.insertRows(incidentActorInsert, len(links), func(args []any, k int) []any {
+	err = w.insertRows(incidentActorInsert, len(links), nil, func(args []any, k int) []any {
 		inc := p.incidents[links[k][0]]
 		a := inc.Actors[links[k][1]]
 		return append(args, inc.ID, a.ActorID, string(a.Role))
@@ -615,14 +615,15 @@ func (w *importWriter) insertCreated(p *PreparedIncidents, created []int) error 
 		return err
 	}
 	var encodeErr error
-	err = w.insertRows(historyCreateInsert, len(created), func(args []any, k int) []any {
+	shared := []any{collIncidents, opCreate, micros(w.now), w.by}
+	err = w.insertRows(historyCreateInsert, len(created), shared, func(args []any, k int) []any {
 		i := created[k]
 		inc := p.incidents[i]
 		snap, err := w.snapshot(inc, p.recs[i].snapshot)
 		if err != nil && encodeErr == nil {
 			encodeErr = err
 		}
-		return append(args, collIncidents, strconv.FormatInt(inc.ID, 10), opCreate, micros(w.now), w.by, snap)
+		return append(args, strconv.FormatInt(inc.ID, 10), snap)
 	})
 	if encodeErr != nil {
 		return encodeErr
@@ -649,18 +650,22 @@ func (w *importWriter) snapshot(inc *domain.Incident, mid []byte) (string, error
 	return b.String(), nil
 }
 
-// A multiRow statement inserts many rows at once: head, then row repeated.
+// A multiRow statement inserts many rows at once: head, then row once per
+// record. In row, each ? stands for a value of the record, and ?1 to
+// ?shared for values every row of the statement shares (the time, the
+// author), which are bound once per statement instead of once per row.
 type multiRow struct {
 	head, row string
+	shared    int
 }
 
 var (
 	incidentInsert = multiRow{`INSERT INTO incidents (id, lon, lat, type, title, description, occurred_at,
 		time_precision, location_precision, severity, status, country, facility_id, killed, injured, external_id,
-		extra, created_at, updated_at, version) VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`}
-	incidentActorInsert = multiRow{`INSERT INTO incident_actors (incident_id, actor_id, role) VALUES `, `(?, ?, ?)`}
+		extra, created_at, updated_at, version) VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?1, ?1, 1)`, 1}
+	incidentActorInsert = multiRow{`INSERT INTO incident_actors (incident_id, actor_id, role) VALUES `, `(?, ?, ?)`, 0}
 	historyCreateInsert = multiRow{`INSERT INTO history (collection, record_id, version, op, changed_at, changed_by, snapshot) VALUES `,
-		`(?, ?, 1, ?, ?, ?, ?)`}
+		`(?1, ?, 1, ?2, ?3, ?4, ?)`, 4}
 )
 
 // maxRowsPerInsert bounds the rows of one statement: well under SQLite's
@@ -679,20 +684,36 @@ func (m multiRow) sql(rows int) string {
 	if q, ok := multiRowSQL.Load(key); ok {
 		return q.(string)
 	}
-	q := m.head + strings.Repeat(m.row+", ", rows-1) + m.row
+	var b strings.Builder
+	b.WriteString(m.head)
+	n := m.shared
+	for r := range rows {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		for i := 0; i < len(m.row); i++ {
+			b.WriteByte(m.row[i])
+			if m.row[i] == '?' && (i+1 == len(m.row) || m.row[i+1] < '0' || m.row[i+1] > '9') {
+				n++
+				b.WriteString(strconv.Itoa(n))
+			}
+		}
+	}
+	q := b.String()
 	multiRowSQL.Store(key, q)
 	return q
 }
 
-// insertRows inserts n rows, the values of row k appended by values, in
-// statements of maxRowsPerInsert rows and then of falling powers of two.
-func (w *importWriter) insertRows(m multiRow, n int, values func(args []any, k int) []any) error {
+// insertRows inserts n rows, the values of row k appended by values after
+// the shared ones, in statements of maxRowsPerInsert rows and then of
+// falling powers of two.
+func (w *importWriter) insertRows(m multiRow, n int, shared []any, values func(args []any, k int) []any) error {
 	for done := 0; done < n; {
 		rows := maxRowsPerInsert
 		for rows > n-done {
 			rows /= 2
 		}
-		w.args = w.args[:0]
+		w.args = append(w.args[:0], shared...)
 		for k := done; k < done+rows; k++ {
 			w.args = values(w.args, k)
 		}
@@ -705,8 +726,9 @@ func (w *importWriter) insertRows(m multiRow, n int, values func(args []any, k i
 	return nil
 }
 
-// appendIncidentValues appends the incidentInsert values of inc, as the
-// driver's own types so database/sql need not convert them.
+// appendIncidentValues appends the incidentInsert values of inc, a created
+// incident, as the driver's own types so database/sql need not convert
+// them.
 func appendIncidentValues(args []any, inc *domain.Incident, extra string) []any {
 	var facility, external any
 	if inc.FacilityID != nil {
@@ -718,5 +740,5 @@ func appendIncidentValues(args []any, inc *domain.Incident, extra string) []any 
 	return append(args, inc.ID, inc.Location[0], inc.Location[1], string(inc.Type), inc.Title, inc.Description,
 		micros(inc.OccurredAt), string(inc.TimePrecision), string(inc.LocationPrecision), int64(inc.Severity),
 		string(inc.Status), inc.Country, facility, int64(inc.Casualties.Killed), int64(inc.Casualties.Injured),
-		external, extra, micros(inc.CreatedAt), micros(inc.UpdatedAt), int64(inc.Version))
+		external, extra)
 }
