@@ -141,12 +141,14 @@ const (
 // the open transaction rolled back, and its batches were not reported.
 //
 // A transaction commits once it holds importCommitRows records, after
-// importCommitAfter (other writers, such as a server on the same file,
-// wait at most about that long), and when in is closed. Commits do not
-// wait for the disk (synchronous=NORMAL): a power loss during the import
-// may roll back its last transactions, never part of one, and importing
-// the file again completes it. The WAL is synced once the last
-// transaction has committed, so a nil return means everything is durable.
+// importCommitAfter, and when in is closed. A writer in another process,
+// such as a server on the same file, waits for the lock that long, or a
+// few times that at worst: SQLite's busy handler polls, and may miss the
+// moments between two transactions. Commits do not wait for the disk
+// (synchronous=NORMAL): a power loss during the import may roll back its
+// last transactions, never part of one, and importing the file again
+// completes it. The WAL is synced once the last transaction has
+// committed, so a nil return means everything is durable.
 func (s *Store) ImportStream(ctx context.Context, in <-chan *PreparedIncidents, done func(*PreparedIncidents, []domain.ImportResult)) (err error) {
 	restore, err := s.tuneWriter(ctx, importPragmas)
 	if err != nil {
@@ -280,6 +282,8 @@ func (s *Store) tuneWriter(ctx context.Context, pragmas []pragma) (restore func(
 // syncWAL makes the commits that did not wait for the disk durable: the
 // WAL holds every commit not yet copied into the database file, and a
 // checkpoint syncs the database file before it lets the WAL start over.
+// SQLite has no statement that syncs the WAL alone, and a checkpoint that
+// waits for readers to leave it would hold off other writers meanwhile.
 func (s *Store) syncWAL() error {
 	f, err := os.OpenFile(s.path+"-wal", os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
