@@ -236,6 +236,11 @@ func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc 
 	if same(cur, inc) {
 		return nil
 	}
+	// The checks come before any write: the import rejects a record that
+	// fails them and goes on in the same transaction.
+	if err := checkIncidentRefs(ctx, tx, inc, cur); err != nil {
+		return err
+	}
 	if cur.Title != inc.Title || cur.Description != inc.Description {
 		if err := unindexText(tx, cur); err != nil {
 			return err
@@ -245,9 +250,6 @@ func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc 
 				err = indexText(tx, []int64{id})
 			}
 		}()
-	}
-	if err := checkIncidentRefs(ctx, tx, inc, cur); err != nil {
-		return err
 	}
 	inc.ID, inc.CreatedAt, inc.UpdatedAt, inc.Version = id, cur.CreatedAt, s.now(), cur.Version+1
 	row, err := newIncidentRow(inc)
@@ -298,6 +300,13 @@ func indexText(tx *gorm.DB, ids []int64) error {
 	}
 	return tx.Exec(`INSERT INTO incidents_fts (rowid, title, description)
 		SELECT id, title, description FROM incidents WHERE id IN (SELECT value FROM json_each(?))`, string(list)).Error
+}
+
+// indexTextRange adds the incidents with ids from..to to the full-text
+// index in one statement: an import's created incidents have consecutive ids.
+func indexTextRange(tx *gorm.DB, from, to int64) error {
+	return tx.Exec(`INSERT INTO incidents_fts (rowid, title, description)
+		SELECT id, title, description FROM incidents WHERE id BETWEEN ? AND ?`, from, to).Error
 }
 
 // unindexText removes an incident's current text from the full-text index;

@@ -52,9 +52,9 @@ var isoNumeric = map[string]string{
 	"148": "TD", "180": "CD", "140": "CF", "854": "BF", "804": "UA", "643": "RU",
 }
 
-// readACLED reads an ACLED CSV export and sends one incident per row; a row
+// readACLED reads an ACLED CSV export and emits one incident per row; a row
 // that cannot be read is reported by its line number.
-func readACLED(ctx context.Context, r *bufio.Reader, out chan<- importRecord) error {
+func readACLED(ctx context.Context, r *bufio.Reader, emit func(importRecord)) error {
 	if bom, _ := r.Peek(3); string(bom) == "\xef\xbb\xbf" {
 		r.Discard(3)
 	}
@@ -86,7 +86,7 @@ func readACLED(ctx context.Context, r *bufio.Reader, out chan<- importRecord) er
 		}
 		var perr *csv.ParseError
 		if errors.As(err, &perr) {
-			out <- importRecord{where: fmt.Sprintf("line %d", perr.Line), err: domain.InvalidField("row", "%s", perr.Err.Error())}
+			emit(importRecord{where: fmt.Sprintf("line %d", perr.Line), err: domain.InvalidField("row", "%s", perr.Err.Error())})
 			continue
 		}
 		if err != nil {
@@ -95,7 +95,7 @@ func readACLED(ctx context.Context, r *bufio.Reader, out chan<- importRecord) er
 		line, _ := cr.FieldPos(0) // only valid after a row was read
 		where := fmt.Sprintf("line %d", line)
 		if len(row) != len(header) {
-			out <- importRecord{where: where, err: domain.InvalidField("row", "has %d cells, the header %d", len(row), len(header))}
+			emit(importRecord{where: where, err: domain.InvalidField("row", "has %d cells, the header %d", len(row), len(header))})
 			continue
 		}
 		get := func(name string) string {
@@ -111,7 +111,7 @@ func readACLED(ctx context.Context, r *bufio.Reader, out chan<- importRecord) er
 			}
 		}
 		inc, actors, err := acledIncident(get, original)
-		out <- importRecord{where: where, incident: inc, actors: actors, err: err}
+		emit(importRecord{where: where, incident: inc, actors: actors, err: err})
 	}
 }
 

@@ -97,12 +97,11 @@ func FuzzACLEDRow(f *testing.F) {
 	f.Add(`"unterminated,`)
 	f.Fuzz(func(t *testing.T, row string) {
 		r := bufio.NewReader(strings.NewReader(acledHeader + "\n" + row + "\n"))
-		out := make(chan importRecord, 16)
-		if err := readACLED(context.Background(), r, out); err != nil {
+		var out []importRecord
+		if err := readACLED(context.Background(), r, func(rec importRecord) { out = append(out, rec) }); err != nil {
 			return // the header is fixed, so only a broken row can end here
 		}
-		close(out)
-		for rec := range out {
+		for _, rec := range out {
 			if rec.err != nil {
 				if domain.ErrorCodeOf(rec.err) != domain.EINVALID {
 					t.Fatalf("%s: %v", rec.where, rec.err)

@@ -102,7 +102,7 @@ func buildSeedTemplate(n int) (db seededDB, err error) {
 	for _, inc := range seeds.Synthetic(n, 42) {
 		incidents = append(incidents, inc)
 	}
-	for batch := range slices.Chunk(incidents, importBatch) {
+	for batch := range slices.Chunk(incidents, importChunkRecords) {
 		results, err := st.ImportIncidents(ctx, batch, nil)
 		if err != nil {
 			return db, err
