@@ -260,7 +260,9 @@ func (s *Store) tuneWriter(ctx context.Context, pragmas []pragma) (restore func(
 	old := make([]pragma, len(pragmas))
 	for i, p := range pragmas {
 		old[i].name = p.name
-		if err := db.Raw(`PRAGMA ` + p.name).Row().Scan(&old[i].value); err != nil {
+		// Scan, not Row: GORM hands back an empty sql.Row, which panics
+		// on Scan, when it cannot prepare the statement.
+		if err := db.Raw(`PRAGMA ` + p.name).Scan(&old[i].value).Error; err != nil {
 			return nil, err
 		}
 	}
@@ -358,7 +360,11 @@ func (w *importWriter) stmt(query string) (*sql.Stmt, error) {
 func (s *Store) newImportWriter(ctx context.Context, tx *gorm.DB) (*importWriter, error) {
 	w := &importWriter{s: s, ctx: ctx, tx: tx, now: s.now(), by: domain.PrincipalName(ctx),
 		actors: map[string]actorState{}, stmts: map[string]*sql.Stmt{}}
-	if err := queryRow(ctx, tx, `SELECT coalesce(max(id), 0) + 1 FROM incidents`).Scan(&w.nextID); err != nil {
+	st, err := w.stmt(`SELECT coalesce(max(id), 0) + 1 FROM incidents`)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.QueryRowContext(ctx).Scan(&w.nextID); err != nil {
 		return nil, err
 	}
 	w.unindexed = w.nextID
