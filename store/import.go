@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -286,15 +287,21 @@ func (s *Store) tuneWriter(ctx context.Context, pragmas []pragma) (restore func(
 // checkpoint syncs the database file before it lets the WAL start over.
 // SQLite has no statement that syncs the WAL alone, and a checkpoint that
 // waits for readers to leave it would hold off other writers meanwhile.
+// The directory is synced too, in case the import created the WAL file.
 func (s *Store) syncWAL() error {
-	f, err := os.OpenFile(s.path+"-wal", os.O_RDWR, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+	for _, name := range []string{s.path + "-wal", filepath.Dir(s.path)} {
+		f, err := os.Open(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := errors.Join(f.Sync(), f.Close()); err != nil {
+			return fmt.Errorf("sync %s: %w", name, err)
+		}
 	}
-	if err != nil {
-		return err
-	}
-	return errors.Join(f.Sync(), f.Close())
+	return nil
 }
 
 type actorState int
