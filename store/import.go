@@ -31,7 +31,7 @@ import (
 // per transaction into the full-text index.
 
 // PreparedIncidents is a batch of incidents checked and encoded for
-// ImportPrepared or ImportStream.
+// ImportStream.
 type PreparedIncidents struct {
 	incidents []*domain.Incident
 	recs      []preparedIncident
@@ -47,9 +47,6 @@ type preparedIncident struct {
 	// layout; the writer then encodes the snapshot whole.
 	snapshot []byte
 }
-
-// Len is the number of records in the batch.
-func (p *PreparedIncidents) Len() int { return len(p.incidents) }
 
 // The JSON encoding of a domain.Incident with a zero id and zero server-set
 // fields begins and ends with these.
@@ -90,11 +87,7 @@ func PrepareIncidents(batch []*domain.Incident, actorNames map[string]string) *P
 // so a rejected record leaves nothing behind while the rest of the batch
 // commits; a failure while writing rolls the whole batch back.
 func (s *Store) ImportIncidents(ctx context.Context, batch []*domain.Incident, actorNames map[string]string) ([]domain.ImportResult, error) {
-	return s.ImportPrepared(ctx, PrepareIncidents(batch, actorNames))
-}
-
-// ImportPrepared is ImportIncidents for a batch prepared already.
-func (s *Store) ImportPrepared(ctx context.Context, p *PreparedIncidents) ([]domain.ImportResult, error) {
+	p := PrepareIncidents(batch, actorNames)
 	var results []domain.ImportResult
 	err := s.transact(ctx, func(tx *gorm.DB) error {
 		w, err := s.newImportWriter(ctx, tx)
