@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,7 +31,7 @@ import (
 // per transaction into the full-text index.
 
 // PreparedIncidents is a batch of incidents checked and encoded for
-// ImportPrepared or ImportStream.
+// ImportStream.
 type PreparedIncidents struct {
 	incidents []*domain.Incident
 	recs      []preparedIncident
@@ -46,9 +47,6 @@ type preparedIncident struct {
 	// layout; the writer then encodes the snapshot whole.
 	snapshot []byte
 }
-
-// Len is the number of records in the batch.
-func (p *PreparedIncidents) Len() int { return len(p.incidents) }
 
 // The JSON encoding of a domain.Incident with a zero id and zero server-set
 // fields begins and ends with these.
@@ -89,11 +87,7 @@ func PrepareIncidents(batch []*domain.Incident, actorNames map[string]string) *P
 // so a rejected record leaves nothing behind while the rest of the batch
 // commits; a failure while writing rolls the whole batch back.
 func (s *Store) ImportIncidents(ctx context.Context, batch []*domain.Incident, actorNames map[string]string) ([]domain.ImportResult, error) {
-	return s.ImportPrepared(ctx, PrepareIncidents(batch, actorNames))
-}
-
-// ImportPrepared is ImportIncidents for a batch prepared already.
-func (s *Store) ImportPrepared(ctx context.Context, p *PreparedIncidents) ([]domain.ImportResult, error) {
+	p := PrepareIncidents(batch, actorNames)
 	var results []domain.ImportResult
 	err := s.transact(ctx, func(tx *gorm.DB) error {
 		w, err := s.newImportWriter(ctx, tx)
@@ -260,7 +254,9 @@ func (s *Store) tuneWriter(ctx context.Context, pragmas []pragma) (restore func(
 	old := make([]pragma, len(pragmas))
 	for i, p := range pragmas {
 		old[i].name = p.name
-		if err := db.Raw(`PRAGMA ` + p.name).Row().Scan(&old[i].value); err != nil {
+		// Scan, not Row: GORM hands back an empty sql.Row, which panics
+		// on Scan, when it cannot prepare the statement.
+		if err := db.Raw(`PRAGMA ` + p.name).Scan(&old[i].value).Error; err != nil {
 			return nil, err
 		}
 	}
@@ -284,15 +280,21 @@ func (s *Store) tuneWriter(ctx context.Context, pragmas []pragma) (restore func(
 // checkpoint syncs the database file before it lets the WAL start over.
 // SQLite has no statement that syncs the WAL alone, and a checkpoint that
 // waits for readers to leave it would hold off other writers meanwhile.
+// The directory is synced too, in case the import created the WAL file.
 func (s *Store) syncWAL() error {
-	f, err := os.OpenFile(s.path+"-wal", os.O_RDWR, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+	for _, name := range []string{s.path + "-wal", filepath.Dir(s.path)} {
+		f, err := os.Open(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := errors.Join(f.Sync(), f.Close()); err != nil {
+			return fmt.Errorf("sync %s: %w", name, err)
+		}
 	}
-	if err != nil {
-		return err
-	}
-	return errors.Join(f.Sync(), f.Close())
+	return nil
 }
 
 type actorState int
@@ -358,7 +360,11 @@ func (w *importWriter) stmt(query string) (*sql.Stmt, error) {
 func (s *Store) newImportWriter(ctx context.Context, tx *gorm.DB) (*importWriter, error) {
 	w := &importWriter{s: s, ctx: ctx, tx: tx, now: s.now(), by: domain.PrincipalName(ctx),
 		actors: map[string]actorState{}, stmts: map[string]*sql.Stmt{}}
-	if err := queryRow(ctx, tx, `SELECT coalesce(max(id), 0) + 1 FROM incidents`).Scan(&w.nextID); err != nil {
+	st, err := w.stmt(`SELECT coalesce(max(id), 0) + 1 FROM incidents`)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.QueryRowContext(ctx).Scan(&w.nextID); err != nil {
 		return nil, err
 	}
 	w.unindexed = w.nextID

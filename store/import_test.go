@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -258,6 +259,43 @@ func TestImportStream(t *testing.T) {
 		t.Errorf("%d transactions, want 3 of at most 3 batches", commits)
 	}
 	checkImportedStore(t, s, 1198)
+}
+
+// TestImportStreamCancelled: cancelling an import rolls back the open
+// transaction, whose batches are never reported, and leaves the writer's
+// settings as they were.
+func TestImportStreamCancelled(t *testing.T) {
+	s := openTestStore(t)
+	defer func(after time.Duration) { importCommitAfter = after }(importCommitAfter)
+	importCommitAfter = time.Minute
+	var cacheBefore int
+	if err := s.write.Raw(`PRAGMA cache_size`).Scan(&cacheBefore).Error; err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in := make(chan *PreparedIncidents, 1)
+	var batch []*domain.Incident
+	for _, inc := range seeds.Synthetic(300, 3) {
+		batch = append(batch, inc)
+	}
+	in <- PrepareIncidents(batch, nil)
+	go func() {
+		time.Sleep(200 * time.Millisecond) // the batch is written, its transaction open
+		cancel()
+	}()
+	reported := 0
+	err := s.ImportStream(ctx, in, func(*PreparedIncidents, []domain.ImportResult) { reported++ })
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("ImportStream returned %v, want context.Canceled", err)
+	}
+	if reported != 0 {
+		t.Errorf("%d batches reported from a rolled-back transaction", reported)
+	}
+	var cache int
+	if err := s.write.Raw(`PRAGMA cache_size`).Scan(&cache).Error; err != nil || cache != cacheBefore {
+		t.Errorf("cache_size %d (%v) after the import, want %d as before", cache, err, cacheBefore)
+	}
+	checkImportedStore(t, s, 0)
 }
 
 // checkImportedStore checks the indexes the import keeps against the

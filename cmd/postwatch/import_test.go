@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/postwatch/postwatch/store"
+)
+
+func importFeature(id string, n int) string {
+	return fmt.Sprintf(`{"type":"Feature","id":%q,"geometry":{"type":"Point","coordinates":[44.%04d,33.3]},`+
+		`"properties":{"type":"protest","title":"protest %d","occurred_at":"2021-03-01T10:00:00Z","actor_id":"actor-%d"}}`, id, n, n, n%7)
+}
+
+// TestImportPipeline: records of a file longer than several chunks are
+// reported in file order, rejected ones by line; a feature id seen again
+// later in the file updates the incident the first one created.
+func TestImportPipeline(t *testing.T) {
+	dir := t.TempDir()
+	var lines []string
+	bad := []int{5, 1500, 2600}
+	for n := 1; n <= 2600; n++ {
+		line := importFeature("f-"+strconv.Itoa(n), n)
+		switch {
+		case slices.Contains(bad, n):
+			line = strings.Replace(line, `"protest"`, `"meteor"`, 1)
+		case n == 2100:
+			line = importFeature("f-10", n) // again, in a later chunk
+		case n%500 == 0:
+			line = "\x1e" + line // RFC 8142 separators are allowed
+		}
+		lines = append(lines, line)
+	}
+	file := filepath.Join(dir, "many.geojsonl")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "import.db")
+	var stdout, stderr bytes.Buffer
+	if err := importFile(context.Background(), []string{"--db", db, "--format", "geojson", file}, &stdout, &stderr); err != nil {
+		t.Fatalf("import: %v\n%s", err, stderr.String())
+	}
+	var rejected []int
+	for _, m := range regexp.MustCompile(`(?m)^line (\d+): rejected: properties\.type`).FindAllStringSubmatch(stdout.String(), -1) {
+		n, _ := strconv.Atoi(m[1])
+		rejected = append(rejected, n)
+	}
+	if !slices.Equal(rejected, bad) {
+		t.Errorf("rejected lines %v, want %v in that order:\n%s", rejected, bad, stdout.String())
+	}
+	if want := "2596 created, 1 updated, 3 rejected"; !strings.Contains(stdout.String(), want) {
+		t.Errorf("summary: want %q:\n%s", want, stdout.String())
+	}
+
+	st, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	last, err := st.LastIncidentID(context.Background())
+	if err != nil || last != 2596 {
+		t.Errorf("last incident id %d (%v), want 2596", last, err)
+	}
+	versions, err := st.IncidentHistory(context.Background(), 9) // line 5 was rejected
+	if err != nil || len(versions) != 2 || versions[1].Record.Title != "protest 2100" {
+		t.Errorf("incident f-10 has %d versions (%v), want 2, the second from line 2100", len(versions), err)
+	}
+}
+
+// TestImportFeatureCollection: a FeatureCollection goes through the same
+// pipeline, its features reported by number.
+func TestImportFeatureCollection(t *testing.T) {
+	dir := t.TempDir()
+	fc := `{"type":"FeatureCollection","features":[` + importFeature("a", 1) + `,` +
+		strings.Replace(importFeature("b", 2), `"protest"`, `"meteor"`, 1) + `,` + importFeature("c", 3) + `]}`
+	file := filepath.Join(dir, "fc.geojson")
+	if err := os.WriteFile(file, []byte(fc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := importFile(context.Background(), []string{"--db", filepath.Join(dir, "fc.db"), "--format", "geojson", file}, &stdout, &stderr); err != nil {
+		t.Fatalf("import: %v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"feature 2: rejected: properties.type", "2 created, 0 updated, 1 rejected"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}
+
+// TestImportCancelled: an import interrupted (SIGINT cancels the context)
+// stops and says so instead of reporting a summary.
+func TestImportCancelled(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	for n := 1; n <= 5000; n++ {
+		b.WriteString(importFeature("f-"+strconv.Itoa(n), n) + "\n")
+	}
+	file := filepath.Join(dir, "big.geojsonl")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	err := importFile(ctx, []string{"--db", filepath.Join(dir, "c.db"), "--format", "geojson", file}, &stdout, &stderr)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled import returned %v, want context.Canceled", err)
+	}
+	if strings.Contains(stdout.String(), "imported") {
+		t.Errorf("a cancelled import printed a summary:\n%s", stdout.String())
+	}
+}
