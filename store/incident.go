@@ -135,6 +135,24 @@ func (sc *incidentScanner) scan(rows interface{ Scan(...any) error }) (*incident
 	return r, nil
 }
 
+// scanIncidents decodes up to n rows of incidentColumns.
+func scanIncidents(rows *sql.Rows, n int) ([]*domain.Incident, error) {
+	sc := newIncidentScanner()
+	out := make([]*domain.Incident, 0, min(n, 1024))
+	for len(out) < n && rows.Next() {
+		r, err := sc.scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		inc, err := r.incident()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &inc)
+	}
+	return out, rows.Err()
+}
+
 // scanIncident reads one row into r.
 func scanIncident(rows interface{ Scan(...any) error }, r *incidentRow) error {
 	got, err := newIncidentScanner().scan(rows)

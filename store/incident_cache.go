@@ -3,7 +3,6 @@ package store
 import (
 	"container/list"
 	"context"
-	"encoding/json"
 	"sync"
 
 	"github.com/postwatch/postwatch/domain"
@@ -156,28 +155,10 @@ func (s *Store) incidentsByID(ctx context.Context, g *grid, applied int64, ids [
 
 // readIncidents reads the live incidents among ids, in id order.
 func (s *Store) readIncidents(ctx context.Context, ids []int64) ([]*domain.Incident, error) {
-	list, err := json.Marshal(ids)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.read.WithContext(ctx).Raw(`SELECT `+incidentColumns+` FROM incidents i
-		WHERE i.id IN (SELECT value FROM json_each(?)) AND i.deleted_at IS NULL`, string(list)).Rows()
+	rows, err := s.queryByID(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	sc := newIncidentScanner()
-	out := make([]*domain.Incident, 0, len(ids))
-	for rows.Next() {
-		r, err := sc.scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		inc, err := r.incident()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, &inc)
-	}
-	return out, rows.Err()
+	return scanIncidents(rows, len(ids))
 }

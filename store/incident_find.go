@@ -138,10 +138,9 @@ func (s *Store) wideMatched(ctx context.Context, f domain.IncidentFilter, bounds
 	return -1, nil
 }
 
-// walkTimeIndexIDs returns the ids of the first n matches of a spatial (and
-// temporal) query in page order, from the occurred_at index alone: it covers
-// the coordinates, so no row is read.
-func (s *Store) walkTimeIndexIDs(ctx context.Context, f domain.IncidentFilter, o order, bounds []orb.Bound, n int) ([]int64, error) {
+// walkConditions are a walk of the occurred_at index's conditions: live,
+// in the bounds, in the time window and radius, past the cursor.
+func walkConditions(f domain.IncidentFilter, o order, bounds []orb.Bound) *where {
 	w := &where{}
 	w.add("i.deleted_at IS NULL")
 	boxCondition(w, bounds)
@@ -151,6 +150,14 @@ func (s *Store) walkTimeIndexIDs(ctx context.Context, f domain.IncidentFilter, o
 	if c := f.Page.Cursor; c != nil {
 		o.addAfter(w, "i.", c)
 	}
+	return w
+}
+
+// walkTimeIndexIDs returns the ids of the first n matches of a spatial (and
+// temporal) query in page order, from the occurred_at index alone: it covers
+// the coordinates, so no row is read.
+func (s *Store) walkTimeIndexIDs(ctx context.Context, f domain.IncidentFilter, o order, bounds []orb.Bound, n int) ([]int64, error) {
+	w := walkConditions(f, o, bounds)
 	rows, err := s.read.WithContext(ctx).Raw(`SELECT i.id FROM incidents i INDEXED BY incidents_occurred_at WHERE `+w.sql()+
 		` ORDER BY `+o.sql("i.")+` LIMIT ?`, append(w.args, n)...).Rows()
 	if err != nil {
@@ -173,15 +180,7 @@ func (s *Store) walkTimeIndexIDs(ctx context.Context, f domain.IncidentFilter, o
 // coordinates, so each entry's box test runs before its row is read, and
 // the first limit+1 rows that pass end the walk.
 func (s *Store) walkTimeIndex(ctx context.Context, f domain.IncidentFilter, o order, bounds []orb.Bound, matched int) (*domain.IncidentPage, error) {
-	w := &where{}
-	w.add("i.deleted_at IS NULL")
-	boxCondition(w, bounds)
-	scan := treeConditions(f, "i.")
-	w.clauses = append(w.clauses, scan.clauses...)
-	w.args = append(w.args, scan.args...)
-	if c := f.Page.Cursor; c != nil {
-		o.addAfter(w, "i.", c)
-	}
+	w := walkConditions(f, o, bounds)
 	q := `SELECT ` + incidentColumns + ` FROM incidents i INDEXED BY incidents_occurred_at WHERE ` + w.sql() +
 		` ORDER BY ` + o.sql("i.") + ` LIMIT ? OFFSET ?`
 	return s.incidentPage(ctx, f, o, matched, q, append(w.args, f.Page.Limit+1, f.Page.Offset))
@@ -223,20 +222,8 @@ func (s *Store) incidentPage(ctx context.Context, f domain.IncidentFilter, o ord
 		return nil, err
 	}
 	defer rows.Close()
-	sc := newIncidentScanner()
-	var page []*domain.Incident
-	for len(page) <= f.Page.Limit && rows.Next() {
-		r, err := sc.scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		inc, err := r.incident()
-		if err != nil {
-			return nil, err
-		}
-		page = append(page, &inc)
-	}
-	if err := rows.Err(); err != nil {
+	page, err := scanIncidents(rows, f.Page.Limit+1)
+	if err != nil {
 		return nil, err
 	}
 	p := pageOfIncidents(f, o, page, false)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -333,14 +334,20 @@ func (o order) isAfter(r *incidentRow, c *domain.Cursor) bool {
 	return key > c.Key || (key == c.Key && r.ID > c.ID)
 }
 
-// rowsByID reads live incidents by id in one statement.
-func (s *Store) rowsByID(ctx context.Context, ids []int64) (map[int64]*incidentRow, error) {
+// queryByID selects incidentColumns of the live incidents among ids, in
+// id order, in one statement.
+func (s *Store) queryByID(ctx context.Context, ids []int64) (*sql.Rows, error) {
 	list, err := json.Marshal(ids)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.read.WithContext(ctx).Raw(`SELECT `+incidentColumns+` FROM incidents i
+	return s.read.WithContext(ctx).Raw(`SELECT `+incidentColumns+` FROM incidents i
 		WHERE i.id IN (SELECT value FROM json_each(?)) AND i.deleted_at IS NULL`, string(list)).Rows()
+}
+
+// rowsByID reads live incidents by id in one statement.
+func (s *Store) rowsByID(ctx context.Context, ids []int64) (map[int64]*incidentRow, error) {
+	rows, err := s.queryByID(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
