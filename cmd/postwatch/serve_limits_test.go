@@ -113,3 +113,30 @@ func TestServeRateLimit(t *testing.T) {
 		t.Fatalf("serve does not log its limits:\n%s", log)
 	}
 }
+
+// TestDebugAddrServesProfilesApart: --debug-addr serves pprof on its own
+// listener, and the API's address never does.
+func TestDebugAddrServesProfilesApart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real binary")
+	}
+	debug := freeAddr(t)
+	srv := startServer(t, filepath.Join(t.TempDir(), "debug.db"), "--debug-addr", debug)
+	for _, tc := range []struct {
+		url  string
+		want int
+	}{
+		{"http://" + debug + "/debug/pprof/", http.StatusOK},
+		{"http://" + debug + "/debug/pprof/heap?debug=1", http.StatusOK},
+		{srv.base + "/debug/pprof/", http.StatusNotFound},
+	} {
+		resp, err := http.Get(tc.url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", tc.url, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("GET %s: status %d, want %d", tc.url, resp.StatusCode, tc.want)
+		}
+	}
+}
