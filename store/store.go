@@ -132,7 +132,9 @@ func Open(dsn string, opts Options) (*Store, error) {
 	}
 	// Fresh planner statistics for the general query plans; analysis_limit
 	// keeps this to milliseconds on a large database.
-	if err := write.Exec(`PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002`).Error; err != nil {
+	// One statement per Exec: with GORM's statement cache only the first
+	// statement of a string runs.
+	if err := errors.Join(write.Exec(`PRAGMA analysis_limit = 1000`).Error, write.Exec(`PRAGMA optimize = 0x10002`).Error); err != nil {
 		closeGorm(write)
 		return nil, fmt.Errorf("optimize: %w", err)
 	}
@@ -199,7 +201,7 @@ func (s *Store) Close() error {
 	s.stopGrid()
 	errRead := closeGorm(s.read)
 	// A truncating checkpoint leaves a self-contained database file behind.
-	errCkpt := s.write.Exec(`PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE)`).Error
+	errCkpt := errors.Join(s.write.Exec(`PRAGMA optimize`).Error, s.write.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`).Error)
 	return errors.Join(errRead, errCkpt, closeGorm(s.write))
 }
 
@@ -292,8 +294,35 @@ func exec(ctx context.Context, tx *gorm.DB, query string, args ...any) error {
 }
 
 // queryRow is exec for a statement that returns one row.
-func queryRow(ctx context.Context, tx *gorm.DB, query string, args ...any) *sql.Row {
-	return tx.Statement.ConnPool.QueryRowContext(ctx, query, args...)
+func queryRow(ctx context.Context, tx *gorm.DB, query string, args ...any) rowResult {
+	rows, err := tx.Statement.ConnPool.QueryContext(ctx, query, args...)
+	return rowResult{rows, err}
+}
+
+// rowResult is the first row of a query, or why there is none. GORM's
+// statement cache answers QueryRowContext with an empty *sql.Row when the
+// statement cannot be prepared (a cancelled request, say), and Scan on that
+// panics; this Scan returns the error instead.
+type rowResult struct {
+	rows *sql.Rows
+	err  error
+}
+
+func (r rowResult) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	return r.rows.Close()
 }
 
 func orDefault(v, def int) int {
