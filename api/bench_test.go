@@ -13,7 +13,7 @@ import (
 	"github.com/postwatch/postwatch/api"
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/seeds"
-	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/sqlite"
 )
 
 // itemsPageURL asks for a 100-feature GeoJSON page, the dashboards' default.
@@ -41,7 +41,7 @@ func itemsServer(tb testing.TB, n int) (http.Handler, string) {
 	tb.Helper()
 	// Without the incident cache, a page's cost is that of reading its rows,
 	// which is what the budget guards.
-	st, err := store.Open(filepath.Join(tb.TempDir(), "items.db"), store.Options{Durability: store.DurabilityNormal, IncidentCacheBytes: -1})
+	st, err := sqlite.Open(filepath.Join(tb.TempDir(), "items.db"), sqlite.Options{Durability: sqlite.DurabilityNormal, IncidentCacheBytes: -1})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/postwatch/postwatch/domain"
-	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/sqlite"
 )
 
 // TestCollectionExtents checks that each collection advertises an extent
@@ -85,7 +85,7 @@ func TestLinksCarryTheAccessToken(t *testing.T) {
 // TestNumberMatchedOfEverything: an unfiltered listing reports the live
 // count kept by the store, through creates and deletes, even past the cap.
 func TestNumberMatchedOfEverything(t *testing.T) {
-	e := newEnvAt(t, filepath.Join(t.TempDir(), "count.db"), store.Options{CountCap: 3})
+	e := newEnvAt(t, filepath.Join(t.TempDir(), "count.db"), sqlite.Options{CountCap: 3})
 	var ids []int64
 	for i := 0; i < 6; i++ {
 		ids = append(ids, e.createIncident(44+float64(i)/10, 33, nil))

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/postwatch/postwatch/domain"
-	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/sqlite"
 	"path/filepath"
 )
 
@@ -15,13 +15,13 @@ import (
 func TestHugeOffsetsGiveEmptyPages(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		opts store.Options
+		opts sqlite.Options
 		url  string
 	}{
-		{"grid merge, overflow", store.Options{}, "/collections/incidents/items?bbox=44,33,45,34&offset=9223372036854775807"},
-		{"wide walk, huge", store.Options{}, "/collections/incidents/items?bbox=-180,-90,180,90&offset=1000000000000"},
-		{"tree, overflow", store.Options{NoGrid: true}, "/collections/incidents/items?bbox=44,33,45,34&offset=9223372036854775807"},
-		{"sql path, overflow", store.Options{}, "/collections/incidents/items?type=protest&offset=9223372036854775807"},
+		{"grid merge, overflow", sqlite.Options{}, "/collections/incidents/items?bbox=44,33,45,34&offset=9223372036854775807"},
+		{"wide walk, huge", sqlite.Options{}, "/collections/incidents/items?bbox=-180,-90,180,90&offset=1000000000000"},
+		{"tree, overflow", sqlite.Options{NoGrid: true}, "/collections/incidents/items?bbox=44,33,45,34&offset=9223372036854775807"},
+		{"sql path, overflow", sqlite.Options{}, "/collections/incidents/items?type=protest&offset=9223372036854775807"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnvAt(t, filepath.Join(t.TempDir(), "t.db"), tc.opts)
@@ -37,7 +37,7 @@ func TestHugeOffsetsGiveEmptyPages(t *testing.T) {
 // A published_at whose UTC year falls outside 0..9999 is accepted by
 // validation and then fails json.Marshal of the extra column: 500.
 func TestPublishedAtOutsideFourDigitYears(t *testing.T) {
-	e := newEnvAt(t, filepath.Join(t.TempDir(), "t.db"), store.Options{})
+	e := newEnvAt(t, filepath.Join(t.TempDir(), "t.db"), sqlite.Options{})
 	body := incidentJSON(44.5, 33.5, map[string]any{"sources": []any{map[string]any{"url": "https://x.org/a", "title": "a", "published_at": "0000-01-01T00:30:00+01:00"}}})
 	r := e.do("POST", "/collections/incidents/items", body, domain.RoleOfficer)
 	if r.Code >= 500 {
@@ -47,7 +47,7 @@ func TestPublishedAtOutsideFourDigitYears(t *testing.T) {
 
 // Shared cached incidents read by every renderer while another writer edits.
 func TestRenderersShareCachedIncidentsWithWriters(t *testing.T) {
-	e := newEnvAt(t, filepath.Join(t.TempDir(), "t.db"), store.Options{})
+	e := newEnvAt(t, filepath.Join(t.TempDir(), "t.db"), sqlite.Options{})
 	fac := e.createFacility(44.5, 33.5, "F")
 	var ids []int64
 	for i := range 20 {

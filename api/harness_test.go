@@ -15,28 +15,28 @@ import (
 
 	"github.com/postwatch/postwatch/api"
 	"github.com/postwatch/postwatch/domain"
-	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/sqlite"
 )
 
 // env is a server on a real SQLite file with one token per role.
 type env struct {
 	t      *testing.T
-	store  *store.Store
+	store  *sqlite.Store
 	server *api.Server
 	tokens map[domain.Role]string
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	return newEnvAt(t, filepath.Join(t.TempDir(), "test.db"), store.Options{})
+	return newEnvAt(t, filepath.Join(t.TempDir(), "test.db"), sqlite.Options{})
 }
 
 // newEnvAt opens a server on the database file path with store options;
 // two envs on one file see the same data through differently tuned stores.
-func newEnvAt(t *testing.T, path string, opts store.Options) *env {
+func newEnvAt(t *testing.T, path string, opts sqlite.Options) *env {
 	t.Helper()
-	opts.Durability = store.DurabilityNormal
-	st, err := store.Open(path, opts)
+	opts.Durability = sqlite.DurabilityNormal
+	st, err := sqlite.Open(path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

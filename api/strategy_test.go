@@ -13,7 +13,7 @@ import (
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
-	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/sqlite"
 )
 
 // TestQueryStrategiesAgree checks that the store's ways of answering a
@@ -26,10 +26,10 @@ import (
 // through the history table as they would follow another process.
 func TestQueryStrategiesAgree(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "shared.db")
-	grid := newEnvAt(t, path, store.Options{})
-	gridWalk := newEnvAt(t, path, store.Options{GridMergeCells: -1})
-	tree := newEnvAt(t, path, store.Options{NoGrid: true})
-	scan := newEnvAt(t, path, store.Options{NoGrid: true, TreeSortMax: -1, CountCap: 3})
+	grid := newEnvAt(t, path, sqlite.Options{})
+	gridWalk := newEnvAt(t, path, sqlite.Options{GridMergeCells: -1})
+	tree := newEnvAt(t, path, sqlite.Options{NoGrid: true})
+	scan := newEnvAt(t, path, sqlite.Options{NoGrid: true, TreeSortMax: -1, CountCap: 3})
 
 	type point struct {
 		id  int64

@@ -7,13 +7,13 @@ import (
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/seeds"
-	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/sqlite"
 )
 
 // TestLoadIfEmpty loads the September 2018 data set into a real store and
 // checks the story it tells, then that loading again changes nothing.
 func TestLoadIfEmpty(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "seed.db"), store.Options{})
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "seed.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/postwatch/postwatch/domain"
-	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/sqlite"
 )
 
 const acledHeader = "event_id_cnty,event_date,year,time_precision,disorder_type,event_type,sub_event_type,actor1,assoc_actor_1,inter1,actor2,assoc_actor_2,inter2,interaction,civilian_targeting,iso,region,country,admin1,admin2,admin3,location,latitude,longitude,geo_precision,source,source_scale,notes,fatalities,tags,timestamp,iso3"
@@ -52,7 +52,7 @@ func TestImportACLED(t *testing.T) {
 		t.Fatalf("a newer file did not update: %s", res.stdout)
 	}
 
-	st, err := store.Open(db, store.Options{})
+	st, err := sqlite.Open(db, sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/postwatch/postwatch/api"
 	"github.com/postwatch/postwatch/domain"
-	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/sqlite"
 )
 
 // importChunkRecords is how many consecutive records of the file travel
@@ -38,8 +38,8 @@ type importRecord struct {
 // prepared by any worker, written and reported in order.
 type importChunk struct {
 	records  []importRecord
-	prepared *store.PreparedIncidents // the records read without error
-	ready    chan struct{}            // closed once prepared is set
+	prepared *sqlite.PreparedIncidents // the records read without error
+	ready    chan struct{}             // closed once prepared is set
 }
 
 // importSummary counts what an import did.
@@ -49,7 +49,7 @@ type importSummary struct {
 
 // importFile runs a pipeline: one goroutine reads the file into chunks,
 // workers on the other cores decode, validate and encode each chunk
-// (store.PrepareIncidents), and the store writes the chunks in file order
+// (sqlite.PrepareIncidents), and the store writes the chunks in file order
 // on its one writer connection, several to a transaction (ImportStream),
 // while the next are prepared. Results are printed as their transactions
 // commit.
@@ -132,7 +132,7 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// in the order they were sent: written is that queue.
 	var mu sync.Mutex
 	var written []*importChunk
-	prepared := make(chan *store.PreparedIncidents)
+	prepared := make(chan *sqlite.PreparedIncidents)
 	go func() {
 		defer close(prepared)
 		for c := range ordered {
@@ -152,7 +152,7 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}()
 	var sum importSummary
-	err = st.ImportStream(ctx, prepared, func(p *store.PreparedIncidents, results []domain.ImportResult) {
+	err = st.ImportStream(ctx, prepared, func(p *sqlite.PreparedIncidents, results []domain.ImportResult) {
 		mu.Lock()
 		c := written[0]
 		written = written[1:]
@@ -206,7 +206,7 @@ func prepareChunk(c *importChunk) {
 		}
 		rec.raw, rec.incident, rec.actors = nil, nil, nil
 	}
-	c.prepared = store.PrepareIncidents(batch, names)
+	c.prepared = sqlite.PrepareIncidents(batch, names)
 	close(c.ready)
 }
 

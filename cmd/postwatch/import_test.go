@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/sqlite"
 )
 
 func importFeature(id string, n int) string {
@@ -61,7 +61,7 @@ func TestImportPipeline(t *testing.T) {
 		t.Errorf("summary: want %q:\n%s", want, stdout.String())
 	}
 
-	st, err := store.Open(db, store.Options{})
+	st, err := sqlite.Open(db, sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ import (
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/seeds"
-	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/sqlite"
 )
 
 // seededDB is a seeded database: the seed data set, n synthetic incidents
@@ -85,7 +85,7 @@ func buildSeedTemplate(n int) (db seededDB, err error) {
 		return db, err
 	}
 	db.path = filepath.Join(dir, "template.db")
-	st, err := store.Open(db.path, store.Options{Durability: store.DurabilityNormal})
+	st, err := sqlite.Open(db.path, sqlite.Options{Durability: sqlite.DurabilityNormal})
 	if err != nil {
 		return db, err
 	}

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/postwatch/postwatch/domain"
-	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/sqlite"
 )
 
 const usage = `postwatch — threats against diplomatic posts, as OGC API – Features.
@@ -108,15 +108,15 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 
 // openStore opens the database named by dsn for a maintenance command,
 // which asks no place-and-time queries and so builds no grid.
-func openStore(dsn string, durability string) (*store.Store, error) {
-	return openStoreWith(dsn, store.Options{Durability: store.Durability(durability), NoGrid: true})
+func openStore(dsn string, durability string) (*sqlite.Store, error) {
+	return openStoreWith(dsn, sqlite.Options{Durability: sqlite.Durability(durability), NoGrid: true})
 }
 
-func openStoreWith(dsn string, opts store.Options) (*store.Store, error) {
+func openStoreWith(dsn string, opts sqlite.Options) (*sqlite.Store, error) {
 	if dsn == "" {
 		return nil, usageError{"--db (or POSTWATCH_DB) is required"}
 	}
-	return store.Open(dsn, opts)
+	return sqlite.Open(dsn, opts)
 }
 
 func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/postwatch/postwatch/api"
 	"github.com/postwatch/postwatch/seeds"
-	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/sqlite"
 )
 
 // serveGCPercent is serve's garbage-collection target unless GOGC is set.
@@ -51,7 +51,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(serveGCPercent)
 	}
-	st, err := openStoreWith(*db, store.Options{Durability: store.Durability(*durability)})
+	st, err := openStoreWith(*db, sqlite.Options{Durability: sqlite.Durability(*durability)})
 	if err != nil {
 		return err
 	}

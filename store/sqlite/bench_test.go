@@ -1,4 +1,4 @@
-package store_test
+package sqlite_test
 
 // Benchmarks of the read paths dashboards hit, on a database of a million
 // synthetic incidents (POSTWATCH_BENCH_N changes the size). The queries are
@@ -24,7 +24,7 @@ import (
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/seeds"
-	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/sqlite"
 )
 
 const (
@@ -148,7 +148,7 @@ var (
 // benchStore opens the benchmark database, building it on first use, and
 // returns the store and how many incidents it holds (ids 1..n). It skips
 // the benchmark under -short.
-func benchStore(b *testing.B) (*store.Store, int) {
+func benchStore(b *testing.B) (*sqlite.Store, int) {
 	b.Helper()
 	if testing.Short() {
 		b.Skip("needs a database of POSTWATCH_BENCH_N incidents (default 1,000,000): skipped under -short")
@@ -164,7 +164,7 @@ func benchStore(b *testing.B) (*store.Store, int) {
 	if benchErr != nil {
 		b.Fatal(benchErr)
 	}
-	st, err := store.Open(benchPath, store.Options{})
+	st, err := sqlite.Open(benchPath, sqlite.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func benchDBState(path string, n int) (string, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return "missing", nil
 	}
-	st, err := store.Open(path, store.Options{})
+	st, err := sqlite.Open(path, sqlite.Options{})
 	if err != nil {
 		return "", fmt.Errorf("open %s: %w", path, err)
 	}
@@ -257,14 +257,14 @@ func benchDBState(path string, n int) (string, error) {
 // buildBenchDB imports the synthetic incidents into a new database at path
 // in batches, logging progress.
 func buildBenchDB(b *testing.B, path string, n int) error {
-	st, err := store.Open(path, store.Options{Durability: store.DurabilityNormal})
+	st, err := sqlite.Open(path, sqlite.Options{Durability: sqlite.DurabilityNormal})
 	if err != nil {
 		return err
 	}
 	return errors.Join(importSynthetic(b, st, n), st.Close())
 }
 
-func importSynthetic(b *testing.B, st *store.Store, n int) error {
+func importSynthetic(b *testing.B, st *sqlite.Store, n int) error {
 	ctx := context.Background()
 	start, done := time.Now(), 0
 	// Progress every 20%, on a batch boundary: go test keeps only the first

@@ -1,7 +1,7 @@
-// Package store implements postwatch's domain services on GORM and SQLite:
+// Package sqlite implements postwatch's domain services on GORM and SQLite:
 // versioned migrations, R*Tree spatial indexes, full-text search and record
 // history, each write in one transaction.
-package store
+package sqlite
 
 import (
 	"context"
