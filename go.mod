@@ -4,6 +4,7 @@ go 1.25
 
 require (
 	github.com/gin-gonic/gin v1.10.1
+	github.com/klauspost/compress v1.17.11
 	github.com/mattn/go-sqlite3 v1.14.53
 	github.com/paulmach/orb v0.12.0
 	gorm.io/driver/postgres v1.6.0

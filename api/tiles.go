@@ -1,13 +1,20 @@
 package api
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/klauspost/compress/gzip"
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/maptile"
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
@@ -16,9 +23,28 @@ import (
 // tilePath is the gin route of tiles; its last parameter holds "{y}.mvt".
 const tilePath = "/tiles/:z/:x/:y"
 
+const (
+	mvtContentType = "application/vnd.mapbox-vector-tile"
+	// clusterMaxZoom is the deepest zoom whose tiles always hold clusters: a
+	// z7 tile spans about 300 km, where single markers only pile up.
+	clusterMaxZoom = 7
+	// maxTilePoints is the most incidents a tile draws one by one. A map
+	// library draws a few thousand symbols per tile before it stutters, and
+	// at about 250 bytes per incident this keeps a tile near 500 KB; a tile
+	// with more holds clusters instead.
+	maxTilePoints = 2_000
+	// maxTileBytes is the size no tile may exceed (CONTRACT.md §9): a tile
+	// of single incidents that would is drawn with clusters instead.
+	maxTileBytes = 500 << 10
+)
+
 // tile serves incidents and facilities of one web-mercator tile as a
-// Mapbox Vector Tile, with layers "incidents" (under any items filter) and
-// "facilities".
+// Mapbox Vector Tile 2.1 (CONTRACT.md §9): layer "incidents" under any
+// items filter, clustered at z ≤ 7 and wherever the tile holds more than
+// maxTilePoints matches, and layer "facilities". A tile with nothing to
+// draw is a 204. The body is gzipped when Accept-Encoding allows it, and
+// its strong ETag (a hash of the bytes sent) answers If-None-Match with a
+// 304.
 func (s *Server) tile(c *gin.Context) {
 	yPart, ok := strings.CutSuffix(c.Param("y"), ".mvt")
 	z, errZ := strconv.Atoi(c.Param("z"))
@@ -38,56 +64,202 @@ func (s *Server) tile(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	bound := t.Bound()
-	f.BBox = clip(f.BBox, bound)
-	f.Page = domain.Page{Limit: domain.MaxLimit}
+	area := geo.TileBounds(t)
+	f.BBox = clip(f.BBox, area)
 	ctx := c.Request.Context()
-	incidents := []geo.TileFeature{}
-	if len(f.BBox) > 0 {
-		page, err := s.incidents.FindIncidents(ctx, f)
-		if err != nil {
-			s.writeError(c, err)
-			return
-		}
-		for _, h := range page.Items {
-			incidents = append(incidents, geo.TileFeature{ID: h.ID, Point: h.Location, Properties: map[string]any{
-				"type": string(h.Type), "title": h.Title, "severity": h.Severity, "status": string(h.Status),
-				"occurred_at": h.OccurredAt.Format(time.RFC3339), "country": h.Country,
-			}})
-		}
-	}
-	facs, err := s.facilities.FindFacilities(ctx, domain.FacilityFilter{BBox: []orb.Bound{bound}, Page: domain.Page{Limit: domain.MaxLimit}})
+	incidents, clustered, err := s.tileIncidents(ctx, t, f)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	facilities := []geo.TileFeature{}
-	for _, h := range facs.Items {
-		facilities = append(facilities, geo.TileFeature{ID: h.ID, Point: h.Location, Properties: map[string]any{
-			"name": h.Name, "kind": string(h.Kind), "posture": string(h.Posture), "alert_radius_m": h.AlertRadiusM,
-		}})
-	}
-	data, err := geo.EncodeTile(t, map[string][]geo.TileFeature{"incidents": incidents, "facilities": facilities})
+	facilities, err := s.tileFacilities(ctx, area)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	c.Data(http.StatusOK, "application/vnd.mapbox-vector-tile", data)
+	data, err := geo.EncodeTile(t, []geo.TileLayer{incidents, facilities})
+	if err == nil && len(data) > maxTileBytes && !clustered {
+		if incidents, err = s.clusterLayer(ctx, t, f); err == nil {
+			data, err = geo.EncodeTile(t, []geo.TileLayer{incidents, facilities})
+		}
+	}
+	if err == nil {
+		err = writeTile(c, data)
+	}
+	if err != nil {
+		s.writeError(c, err)
+	}
 }
 
-// clip intersects a bbox filter (nil: everywhere) with a tile's bound.
-func clip(bbox []orb.Bound, tile orb.Bound) []orb.Bound {
+// writeTile sends a tile, or 204 when it is empty, gzipped when the client
+// accepts it (the compression middleware leaves a body with a
+// Content-Encoding alone), with a strong ETag of the bytes sent. Tiles
+// change with every write, so caches must revalidate each time (no-cache),
+// which the ETag makes cheap.
+func writeTile(c *gin.Context, data []byte) error {
+	h := c.Writer.Header()
+	h.Set("Cache-Control", "no-cache")
+	if len(data) == 0 {
+		c.Status(http.StatusNoContent)
+		return nil
+	}
+	encoding := ""
+	if acceptsGzip(c.GetHeader("Accept-Encoding")) {
+		gz, err := gzipBytes(data)
+		if err != nil {
+			return err
+		}
+		data, encoding = gz, "gzip"
+	}
+	sum := sha256.Sum256(data)
+	tag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	h.Set("ETag", tag)
+	if noneMatch(c.GetHeader("If-None-Match"), tag) {
+		c.Status(http.StatusNotModified)
+		return nil
+	}
+	if encoding != "" {
+		h.Set("Content-Encoding", encoding)
+	}
+	c.Data(http.StatusOK, mvtContentType, data)
+	return nil
+}
+
+// tileIncidents is the incidents layer of t under f (whose BBox is already
+// the tile's area): single incidents when there are few enough, clusters
+// otherwise; clustered says which.
+func (s *Server) tileIncidents(ctx context.Context, t maptile.Tile, f domain.IncidentFilter) (layer geo.TileLayer, clustered bool, err error) {
+	layer = geo.TileLayer{Name: "incidents"}
+	if len(f.BBox) == 0 {
+		return layer, false, nil // the bbox filter misses the tile
+	}
+	if int(t.Z) > clusterMaxZoom {
+		f.Page = domain.Page{Limit: maxTilePoints + 1}
+		page, err := s.incidents.FindIncidents(ctx, f)
+		if err != nil {
+			return layer, false, err
+		}
+		if len(page.Items) <= maxTilePoints {
+			for _, h := range page.Items {
+				id := h.ID
+				layer.Features = append(layer.Features, geo.TileFeature{ID: &id, Point: h.Location, Properties: map[string]any{
+					"id": h.ID, "type": string(h.Type), "title": h.Title, "severity": h.Severity, "status": string(h.Status),
+					"occurred_at": h.OccurredAt.UTC().Format(time.RFC3339), "country": h.Country,
+				}})
+			}
+			return layer, false, nil
+		}
+	}
+	layer, err = s.clusterLayer(ctx, t, f)
+	return layer, true, err
+}
+
+// clusterLayer is the incidents layer of t as clusters: one point per cell
+// of 64 × 64 tile units holding matches, at their mean position, with
+// cluster, point_count and max_severity. Each match is in one cell and each
+// cell inside one tile, so the counts of the clusters inside the tiles
+// covering an area add up to the matches in it.
+func (s *Server) clusterLayer(ctx context.Context, t maptile.Tile, f domain.IncidentFilter) (geo.TileLayer, error) {
+	layer := geo.TileLayer{Name: "incidents"}
+	zc := int(t.Z) + geo.ClusterCellShift
+	clusters, err := s.incidents.ClusterIncidents(ctx, f, zc)
+	if err != nil {
+		return layer, err
+	}
+	for _, cl := range clusters {
+		cell := maptile.New(cl.X, cl.Y, maptile.Zoom(zc))
+		layer.Features = append(layer.Features, geo.TileFeature{Point: cl.Center, Cell: &cell, Properties: map[string]any{
+			"cluster": true, "point_count": cl.Count, "max_severity": cl.MaxSeverity,
+		}})
+	}
+	return layer, nil
+}
+
+// tileFacilities is the facilities layer of the tile's area.
+func (s *Server) tileFacilities(ctx context.Context, area []orb.Bound) (geo.TileLayer, error) {
+	layer := geo.TileLayer{Name: "facilities"}
+	facs, err := s.facilities.FindFacilities(ctx, domain.FacilityFilter{BBox: area, Page: domain.Page{Limit: domain.MaxLimit}})
+	if err != nil {
+		return layer, err
+	}
+	for _, h := range facs.Items {
+		id := h.ID
+		layer.Features = append(layer.Features, geo.TileFeature{ID: &id, Point: h.Location, Properties: map[string]any{
+			"id": h.ID, "name": h.Name, "kind": string(h.Kind), "posture": string(h.Posture), "alert_radius_m": h.AlertRadiusM,
+		}})
+	}
+	return layer, nil
+}
+
+// clip intersects a bbox filter (nil: everywhere) with a tile's area.
+func clip(bbox []orb.Bound, area []orb.Bound) []orb.Bound {
 	if bbox == nil {
-		return []orb.Bound{tile}
+		return area
 	}
 	var out []orb.Bound
-	for _, b := range bbox {
-		if b.Intersects(tile) {
-			out = append(out, orb.Bound{
-				Min: orb.Point{max(b.Min[0], tile.Min[0]), max(b.Min[1], tile.Min[1])},
-				Max: orb.Point{min(b.Max[0], tile.Max[0]), min(b.Max[1], tile.Max[1])},
-			})
+	for _, a := range area {
+		for _, b := range bbox {
+			if b.Intersects(a) {
+				out = append(out, orb.Bound{
+					Min: orb.Point{max(b.Min[0], a.Min[0]), max(b.Min[1], a.Min[1])},
+					Max: orb.Point{min(b.Max[0], a.Max[0]), min(b.Max[1], a.Max[1])},
+				})
+			}
 		}
 	}
 	return out
+}
+
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+
+// gzipBytes compresses data at gzip's default level.
+func gzipBytes(data []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(data) / 2)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	zw.Reset(&buf)
+	if _, err := zw.Write(data); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// acceptsGzip reports whether an Accept-Encoding header (RFC 9110 §12.5.3)
+// admits gzip: named (or as x-gzip) with a non-zero weight, or covered by
+// "*" with one when not named at all.
+func acceptsGzip(header string) bool {
+	star := false
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(part, ";")
+		name = strings.ToLower(strings.TrimSpace(name))
+		q := 1.0
+		if k, v, ok := strings.Cut(strings.TrimSpace(params), "="); ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+			if w, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				q = w
+			}
+		}
+		switch name {
+		case "gzip", "x-gzip":
+			return q > 0
+		case "*":
+			star = q > 0
+		}
+	}
+	return star
+}
+
+// noneMatch reports whether an If-None-Match header (RFC 9110 §13.1.2)
+// matches etag: "*", or a listed tag equal to it under weak comparison.
+func noneMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == strings.TrimPrefix(etag, "W/") {
+			return true
+		}
+	}
+	return false
 }
