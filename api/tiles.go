@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -262,4 +263,75 @@ func noneMatch(header, etag string) bool {
 		}
 	}
 	return false
+}
+
+// tileJSONPath is the route of the TileJSON document of the tiles.
+const tileJSONPath = "/tiles.json"
+
+// tileLayers are the vector_layers of TileJSON: each layer's fields with
+// their type and meaning, as TileJSON 3.0.0 §3.13 asks.
+var tileLayers = []gin.H{
+	{"id": "incidents", "minzoom": 0, "maxzoom": geo.MaxTileZoom,
+		"description": fmt.Sprintf("Incidents matching the filters: clusters at zoom %d and below and wherever a tile holds more than %d, single incidents elsewhere", clusterMaxZoom, maxTilePoints),
+		"fields": gin.H{
+			"id": "Number: the incident's id (also the feature id)", "type": "String: incident type", "title": "String",
+			"severity": "Number: 1 to 5", "status": "String", "occurred_at": "String: RFC 3339 time", "country": "String: ISO 3166-1 alpha-2",
+			"cluster": "Boolean: true on a cluster", "point_count": "Number: incidents in the cluster",
+			"max_severity": "Number: highest severity in the cluster",
+		}},
+	{"id": "facilities", "minzoom": 0, "maxzoom": geo.MaxTileZoom,
+		"description": "Every facility, whatever the filters",
+		"fields": gin.H{
+			"id": "Number: the facility's id (also the feature id)", "name": "String", "kind": "String",
+			"posture": "String", "alert_radius_m": "Number: meters",
+		}},
+}
+
+// webMercatorLat is the latitude web-mercator tiles end at.
+const webMercatorLat = 85.0511287798066
+
+// tileJSON describes the tiles under the request's filters as TileJSON
+// 3.0.0: a map library given this URL needs nothing else. The tiles URL
+// carries the same query (filters and access_token); bounds is the extent
+// of incidents and facilities, within the bbox filter when it is one box.
+func (s *Server) tileJSON(c *gin.Context) {
+	q := c.Request.URL.Query()
+	f, err := ParseIncidentFilter(q)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	bounds := [4]float64{-180, -webMercatorLat, 180, webMercatorLat}
+	var union *orb.Bound
+	for _, extent := range []func(context.Context) (*domain.Extent, error){s.incidents.IncidentExtent, s.facilities.FacilityExtent} {
+		e, err := extent(ctx)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		if e != nil && e.BBox != nil {
+			b := orb.Bound{Min: orb.Point{e.BBox[0], e.BBox[1]}, Max: orb.Point{e.BBox[2], e.BBox[3]}}
+			if union != nil {
+				b = b.Union(*union)
+			}
+			union = &b
+		}
+	}
+	if union != nil && len(f.BBox) == 1 && f.BBox[0].Intersects(*union) {
+		b := clip(f.BBox, []orb.Bound{*union})[0]
+		union = &b
+	}
+	if union != nil {
+		bounds = [4]float64{union.Min[0], max(union.Min[1], -webMercatorLat), union.Max[0], min(union.Max[1], webMercatorLat)}
+	}
+	tiles := baseURL(c) + "/tiles/{z}/{x}/{y}.mvt"
+	if len(q) > 0 {
+		tiles += "?" + q.Encode()
+	}
+	c.JSON(http.StatusOK, gin.H{
+		"tilejson": "3.0.0", "name": "postwatch", "scheme": "xyz",
+		"tiles": []string{tiles}, "minzoom": 0, "maxzoom": geo.MaxTileZoom,
+		"bounds": bounds, "vector_layers": tileLayers,
+	})
 }
