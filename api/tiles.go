@@ -2,11 +2,13 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -167,6 +169,11 @@ func (s *Server) clusterLayer(ctx context.Context, t maptile.Tile, f domain.Inci
 	if err != nil {
 		return layer, err
 	}
+	// In a fixed order, so that the same data makes the same bytes and the
+	// same ETag.
+	slices.SortFunc(clusters, func(a, b domain.IncidentCluster) int {
+		return cmp.Or(cmp.Compare(a.Y, b.Y), cmp.Compare(a.X, b.X))
+	})
 	for _, cl := range clusters {
 		cell := maptile.New(cl.X, cl.Y, maptile.Zoom(zc))
 		layer.Features = append(layer.Features, geo.TileFeature{Point: cl.Center, Cell: &cell, Properties: map[string]any{

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/maptile"
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
@@ -68,12 +69,36 @@ type gridBlock struct {
 	cells  [blockSide * blockSide]*gridCell
 }
 
+// An incident's slot in cellOf packs its cell and its meta: the cell key
+// + 1 in the low 23 bits (keys stay below 3600 × 1800 < 2^23), and above
+// them its severity (3 bits) and type (4 bits: its index in
+// domain.IncidentTypes + 1), so that clusters and counts filtered by type
+// or severity need no row, at no memory cost.
+const (
+	cellKeyBits = 23
+	cellKeyMask = 1<<cellKeyBits - 1
+)
+
+// incidentMeta is an incident's severity and type packed for cellOf; 0
+// means not known yet (a build reads them after the places).
+type incidentMeta uint8
+
+func newIncidentMeta(severity int, t domain.IncidentType) incidentMeta {
+	ti := slices.Index(domain.IncidentTypes, t) + 1
+	return incidentMeta(min(max(severity, 0), 7) | ti<<3)
+}
+
+func (m incidentMeta) severity() int { return int(m & 7) }
+
+// typeIndex is the index in domain.IncidentTypes + 1; 0 when unknown.
+func (m incidentMeta) typeIndex() int { return int(m >> 3) }
+
 // grid is safe for concurrent use: queries share a read lock, applying
 // changes takes the write lock.
 type grid struct {
 	mu     sync.RWMutex
 	blocks map[int]*gridBlock
-	cellOf []int32 // by incident id: cell key + 1; 0 when not in the grid
+	cellOf []int32 // by incident id: cell key + 1 and meta; 0 when not in the grid
 	// farCellOf holds ids far past the dense range: SQLite assigns ids one
 	// after another, but a row written with a huge id by other means must
 	// not make cellOf allocate up to it.
@@ -177,9 +202,21 @@ func (g *grid) setCellOf(id int64, v int32) {
 	g.farCellOf[id] = v
 }
 
+// setMeta records the severity and type of an incident in the grid.
+func (g *grid) setMeta(id int64, m incidentMeta) {
+	if v := g.cellOfID(id); v != 0 {
+		g.setCellOf(id, v&cellKeyMask|int32(m)<<cellKeyBits)
+	}
+}
+
+// meta is the severity and type of an incident in the grid.
+func (g *grid) meta(id int64) incidentMeta {
+	return incidentMeta(g.cellOfID(id) >> cellKeyBits)
+}
+
 // remove takes an incident out of the grid if it is there.
 func (g *grid) remove(id int64) {
-	at := g.cellOfID(id)
+	at := g.cellOfID(id) & cellKeyMask
 	if at == 0 {
 		return
 	}
@@ -194,17 +231,35 @@ func (g *grid) remove(id int64) {
 	}
 }
 
-// gridQuery is a filter's place and time, ready for the grid.
+// gridQuery is a filter's place and time, and its types and lowest
+// severity, ready for the grid.
 type gridQuery struct {
 	bounds     []orb.Bound
 	near       *domain.Near
 	start, end int64 // inclusive, µs
+	// types has bit i set for the type of index i in domain.IncidentTypes
+	// + 1; 0 means any type. sevMin is the lowest severity; 0 means any.
+	types  uint32
+	sevMin int
 }
+
+// worldBound is the whole grid, for a query with no place.
+var worldBound = orb.Bound{Min: orb.Point{-180, -90}, Max: orb.Point{180, 90}}
 
 func newGridQuery(f domain.IncidentFilter) gridQuery {
 	q := gridQuery{bounds: f.BBox, near: f.Near, start: math.MinInt64, end: math.MaxInt64}
-	if q.bounds == nil {
+	switch {
+	case q.bounds != nil:
+	case f.Near != nil:
 		q.bounds = geoRadiusBounds(f.Near)
+	default:
+		q.bounds = []orb.Bound{worldBound}
+	}
+	for _, t := range f.Types {
+		q.types |= 1 << (slices.Index(domain.IncidentTypes, t) + 1)
+	}
+	if f.SeverityMin != nil {
+		q.sevMin = *f.SeverityMin
 	}
 	if t := f.Time; t != nil {
 		if t.Start != nil {
@@ -218,6 +273,15 @@ func newGridQuery(f domain.IncidentFilter) gridQuery {
 }
 
 func (q *gridQuery) timed() bool { return q.start != math.MinInt64 || q.end != math.MaxInt64 }
+
+// sifted reports whether the query tests each incident's meta, so that
+// covering a block or cell no longer settles that all of it matches.
+func (q *gridQuery) sifted() bool { return q.types != 0 || q.sevMin != 0 }
+
+// metaMatches tests an incident's type and severity.
+func (q *gridQuery) metaMatches(m incidentMeta) bool {
+	return (q.types == 0 || q.types&(1<<m.typeIndex()) != 0) && m.severity() >= q.sevMin
+}
 
 // matches tests an entry's place; its time is settled by the cell's range.
 func (q *gridQuery) matches(e *gridEntry) bool {
@@ -371,29 +435,69 @@ func (q *gridQuery) overlaps(minLon, minLat, maxLon, maxLat float64) bool {
 }
 
 // count is the exact number of live incidents the query matches. A block
-// the query covers adds its total when no time range narrows it.
+// the query covers adds its total when no time range, type or severity
+// narrows it.
 func (g *grid) count(q *gridQuery) int {
 	n := 0
+	g.each(q, func(b *gridBlock, covered bool) bool {
+		if covered && !q.timed() && !q.sifted() {
+			n += b.n
+			return false
+		}
+		return true
+	}, func(e *gridEntry) { n++ })
+	return n
+}
+
+// each calls fn for every match of the query. Before a block's cells are
+// read, block may take the whole block (covered: the query covers it) and
+// return false to skip them.
+func (g *grid) each(q *gridQuery, block func(b *gridBlock, covered bool) bool, fn func(e *gridEntry)) {
 	var spans []cellSpan
 	g.blocksOf(q, func(b *gridBlock, covered bool) {
-		if covered && !q.timed() {
-			n += b.n
+		if block != nil && !block(b, covered) {
 			return
 		}
 		spans = q.spans(b, covered, spans[:0])
 		for _, s := range spans {
-			if s.covered {
-				n += len(s.entries)
-				continue
-			}
 			for i := range s.entries {
-				if q.matches(&s.entries[i]) {
-					n++
+				e := &s.entries[i]
+				if (s.covered || q.matches(e)) && (!q.sifted() || q.metaMatches(g.meta(e.id))) {
+					fn(e)
 				}
 			}
 		}
 	})
-	return n
+}
+
+// clusters groups the query's matches by the web-mercator tile of zoom z
+// holding them, as domain.IncidentService.ClusterIncidents does.
+func (g *grid) clusters(q *gridQuery, z int) []domain.IncidentCluster {
+	type sums struct {
+		n, maxSev int
+		lon, lat  float64
+	}
+	last := uint32(1)<<z - 1
+	byCell := map[[2]uint32]*sums{}
+	g.each(q, nil, func(e *gridEntry) {
+		f := maptile.Fraction(orb.Point{e.lon, e.lat}, maptile.Zoom(z))
+		k := [2]uint32{uint32(min(max(math.Floor(f[0]), 0), float64(last))), uint32(min(max(math.Floor(f[1]), 0), float64(last)))}
+		c := byCell[k]
+		if c == nil {
+			c = &sums{}
+			byCell[k] = c
+		}
+		c.n++
+		c.lon += e.lon
+		c.lat += e.lat
+		c.maxSev = max(c.maxSev, g.meta(e.id).severity())
+	})
+	out := make([]domain.IncidentCluster, 0, len(byCell))
+	for k, c := range byCell {
+		out = append(out, domain.IncidentCluster{X: k[0], Y: k[1], Count: c.n, MaxSeverity: c.maxSev,
+			Center: orb.Point{clampMean(c.lon, c.n, 180), clampMean(c.lat, c.n, 90)}})
+	}
+	return out
 }
 
 // page returns the ids of up to n matches in page order after the cursor.
@@ -426,7 +530,7 @@ func (g *grid) page(q *gridQuery, desc bool, cursor *domain.Cursor, n int) []int
 	for len(ids) < n && m.Len() > 0 {
 		h := &m.heads[0]
 		e := h.next(desc)
-		if h.covered || q.matches(e) {
+		if (h.covered || q.matches(e)) && (!q.sifted() || q.metaMatches(g.meta(e.id))) {
 			ids = append(ids, e.id)
 		}
 		if h.advance(desc) {
