@@ -70,7 +70,7 @@ func (s *Server) tile(c *gin.Context) {
 	area := geo.TileBounds(t)
 	f.BBox = clip(f.BBox, area)
 	ctx := c.Request.Context()
-	incidents, clustered, err := s.tileIncidents(ctx, t, f)
+	clusters, incidents, err := s.tileIncidents(ctx, t, f)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -81,10 +81,8 @@ func (s *Server) tile(c *gin.Context) {
 		return
 	}
 	data, err := geo.EncodeTile(t, []geo.TileLayer{incidents, facilities})
-	if err == nil && len(data) > maxTileBytes && !clustered {
-		if incidents, err = s.clusterLayer(ctx, t, f); err == nil {
-			data, err = geo.EncodeTile(t, []geo.TileLayer{incidents, facilities})
-		}
+	if err == nil && len(data) > maxTileBytes {
+		data, err = geo.EncodeTile(t, []geo.TileLayer{clusters, facilities})
 	}
 	if err == nil {
 		err = writeTile(c, data)
@@ -129,58 +127,53 @@ func writeTile(c *gin.Context, data []byte) error {
 }
 
 // tileIncidents is the incidents layer of t under f (whose BBox is already
-// the tile's area): single incidents when there are few enough, clusters
-// otherwise; clustered says which.
-func (s *Server) tileIncidents(ctx context.Context, t maptile.Tile, f domain.IncidentFilter) (layer geo.TileLayer, clustered bool, err error) {
-	layer = geo.TileLayer{Name: "incidents"}
+// the tile's area) as clusters, and the layer to draw: the same clusters at
+// z ≤ 7 or when the area holds more than maxTilePoints matches, else the
+// incidents one by one. The clusters come first because their counts say
+// how many the area holds without reading a row.
+func (s *Server) tileIncidents(ctx context.Context, t maptile.Tile, f domain.IncidentFilter) (clusters, draw geo.TileLayer, err error) {
+	clusters = geo.TileLayer{Name: "incidents"}
 	if len(f.BBox) == 0 {
-		return layer, false, nil // the bbox filter misses the tile
+		return clusters, clusters, nil // the bbox filter misses the tile
 	}
-	if int(t.Z) > clusterMaxZoom {
-		f.Page = domain.Page{Limit: maxTilePoints + 1}
-		page, err := s.incidents.FindIncidents(ctx, f)
-		if err != nil {
-			return layer, false, err
-		}
-		if len(page.Items) <= maxTilePoints {
-			for _, h := range page.Items {
-				id := h.ID
-				layer.Features = append(layer.Features, geo.TileFeature{ID: &id, Point: h.Location, Properties: map[string]any{
-					"id": h.ID, "type": string(h.Type), "title": h.Title, "severity": h.Severity, "status": string(h.Status),
-					"occurred_at": h.OccurredAt.UTC().Format(time.RFC3339), "country": h.Country,
-				}})
-			}
-			return layer, false, nil
-		}
-	}
-	layer, err = s.clusterLayer(ctx, t, f)
-	return layer, true, err
-}
-
-// clusterLayer is the incidents layer of t as clusters: one point per cell
-// of 64 × 64 tile units holding matches, at their mean position, with
-// cluster, point_count and max_severity. Each match is in one cell and each
-// cell inside one tile, so the counts of the clusters inside the tiles
-// covering an area add up to the matches in it.
-func (s *Server) clusterLayer(ctx context.Context, t maptile.Tile, f domain.IncidentFilter) (geo.TileLayer, error) {
-	layer := geo.TileLayer{Name: "incidents"}
 	zc := int(t.Z) + geo.ClusterCellShift
-	clusters, err := s.incidents.ClusterIncidents(ctx, f, zc)
+	found, err := s.incidents.ClusterIncidents(ctx, f, zc)
 	if err != nil {
-		return layer, err
+		return clusters, clusters, err
 	}
 	// In a fixed order, so that the same data makes the same bytes and the
 	// same ETag.
-	slices.SortFunc(clusters, func(a, b domain.IncidentCluster) int {
+	slices.SortFunc(found, func(a, b domain.IncidentCluster) int {
 		return cmp.Or(cmp.Compare(a.Y, b.Y), cmp.Compare(a.X, b.X))
 	})
-	for _, cl := range clusters {
+	total := 0
+	for _, cl := range found {
+		total += cl.Count
 		cell := maptile.New(cl.X, cl.Y, maptile.Zoom(zc))
-		layer.Features = append(layer.Features, geo.TileFeature{Point: cl.Center, Cell: &cell, Properties: map[string]any{
+		clusters.Features = append(clusters.Features, geo.TileFeature{Point: cl.Center, Cell: &cell, Properties: map[string]any{
 			"cluster": true, "point_count": cl.Count, "max_severity": cl.MaxSeverity,
 		}})
 	}
-	return layer, nil
+	if int(t.Z) <= clusterMaxZoom || total > maxTilePoints {
+		return clusters, clusters, nil
+	}
+	f.Page = domain.Page{Limit: maxTilePoints + 1}
+	page, err := s.incidents.FindIncidents(ctx, f)
+	if err != nil {
+		return clusters, clusters, err
+	}
+	if len(page.Items) > maxTilePoints { // written since the clusters were counted
+		return clusters, clusters, nil
+	}
+	draw = geo.TileLayer{Name: "incidents"}
+	for _, h := range page.Items {
+		id := h.ID
+		draw.Features = append(draw.Features, geo.TileFeature{ID: &id, Point: h.Location, Properties: map[string]any{
+			"id": h.ID, "type": string(h.Type), "title": h.Title, "severity": h.Severity, "status": string(h.Status),
+			"occurred_at": h.OccurredAt.UTC().Format(time.RFC3339), "country": h.Country,
+		}})
+	}
+	return clusters, draw, nil
 }
 
 // tileFacilities is the facilities layer of the tile's area.

@@ -233,14 +233,14 @@ func btoi(b bool) int {
 	return 0
 }
 
-// importSynthetic loads n synthetic incidents through the store, moved by
-// place when given.
-func (e *env) importSynthetic(n int, seed uint64, place func(i int) orb.Point) {
+// importSynthetic loads n synthetic incidents through the store, changed
+// by edit when given.
+func (e *env) importSynthetic(n int, seed uint64, edit func(i int, inc *domain.Incident)) {
 	e.t.Helper()
 	var batch []*domain.Incident
 	for i, inc := range seeds.Synthetic(n, seed) {
-		if place != nil {
-			inc.Location = place(i)
+		if edit != nil {
+			edit(i, inc)
 		}
 		batch = append(batch, inc)
 	}
@@ -334,7 +334,7 @@ func TestDenseTilesCluster(t *testing.T) {
 		return orb.Point{cell.Min[0] + (0.1+0.8*float64(i%97)/97)*(cell.Max[0]-cell.Min[0]),
 			cell.Min[1] + (0.1+0.8*float64(i%89)/89)*(cell.Max[1]-cell.Min[1])}
 	}
-	e.importSynthetic(n, 5, member)
+	e.importSynthetic(n, 5, func(i int, inc *domain.Incident) { inc.Location = member(i) })
 	tile := maptile.At(cell.Center(), 8)
 	layers, _ := e.getTile(tileURL(8, int(tile.X), int(tile.Y), ""))
 	inc := layerNamed(layers, "incidents")
@@ -359,6 +359,27 @@ func TestDenseTilesCluster(t *testing.T) {
 	layers, _ = e.getTile(tileURL(18, int(deep.X), int(deep.Y), ""))
 	if inc := layerNamed(layers, "incidents"); inc == nil || inc.features[0].props["cluster"] != nil {
 		t.Fatalf("a z18 tile of a few incidents holds %+v, want single incidents", inc)
+	}
+
+	// 1,500 incidents with 200-letter titles in two-byte letters would make
+	// a tile of about 700 KB: it holds clusters instead (getTile checks the
+	// size).
+	const wordy = 1_500
+	beirut := maptile.At(orb.Point{35.51, 33.9}, 12)
+	b := beirut.Bound()
+	e.importSynthetic(wordy, 6, func(i int, inc *domain.Incident) {
+		inc.Location = orb.Point{b.Min[0] + (0.1+0.8*float64(i%40)/40)*(b.Max[0]-b.Min[0]), b.Min[1] + (0.1+0.8*float64(i/40)/40)*(b.Max[1]-b.Min[1])}
+		inc.Title = fmt.Sprintf("%04d %s", i, strings.Repeat("ش", 195))
+		ext := fmt.Sprintf("wordy-%d", i)
+		inc.ExternalID = &ext
+	})
+	layers, _ = e.getTile(tileURL(12, int(beirut.X), int(beirut.Y), ""))
+	inc = layerNamed(layers, "incidents")
+	if inc == nil || inc.features[0].props["cluster"] != true {
+		t.Fatalf("a tile of %d wordy incidents holds %d features, want clusters", wordy, len(inc.features))
+	}
+	if got := owned(inc); got != wordy {
+		t.Errorf("its clusters count %d, want %d", got, wordy)
 	}
 }
 
