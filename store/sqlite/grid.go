@@ -319,6 +319,7 @@ func (q *gridQuery) covers(minLon, minLat, maxLon, maxLat float64) bool {
 // cellSpan is a cell's entries within the query's time range, and whether
 // the query covers the whole cell, so that they all match.
 type cellSpan struct {
+	cell    *gridCell
 	entries []gridEntry
 	covered bool
 }
@@ -416,7 +417,7 @@ func (q *gridQuery) spans(b *gridBlock, blockCovered bool, out []cellSpan) []cel
 			covered = q.covers(minLon, minLat, maxLon, maxLat)
 		}
 		if es := timeSpan(c.entries, q.start, q.end); len(es) > 0 {
-			out = append(out, cellSpan{entries: es, covered: covered})
+			out = append(out, cellSpan{cell: c, entries: es, covered: covered})
 		}
 	}
 	return out
@@ -445,14 +446,14 @@ func (g *grid) count(q *gridQuery) int {
 			return false
 		}
 		return true
-	}, func(e *gridEntry) { n++ })
+	}, func(*gridCell, *gridEntry) { n++ })
 	return n
 }
 
-// each calls fn for every match of the query. Before a block's cells are
-// read, block may take the whole block (covered: the query covers it) and
-// return false to skip them.
-func (g *grid) each(q *gridQuery, block func(b *gridBlock, covered bool) bool, fn func(e *gridEntry)) {
+// each calls fn for every match of the query, with the cell holding it.
+// Before a block's cells are read, block may take the whole block
+// (covered: the query covers it) and return false to skip them.
+func (g *grid) each(q *gridQuery, block func(b *gridBlock, covered bool) bool, fn func(c *gridCell, e *gridEntry)) {
 	var spans []cellSpan
 	g.blocksOf(q, func(b *gridBlock, covered bool) {
 		if block != nil && !block(b, covered) {
@@ -463,7 +464,7 @@ func (g *grid) each(q *gridQuery, block func(b *gridBlock, covered bool) bool, f
 			for i := range s.entries {
 				e := &s.entries[i]
 				if (s.covered || q.matches(e)) && (!q.sifted() || q.metaMatches(g.meta(e.id))) {
-					fn(e)
+					fn(s.cell, e)
 				}
 			}
 		}
@@ -471,31 +472,52 @@ func (g *grid) each(q *gridQuery, block func(b *gridBlock, covered bool) bool, f
 }
 
 // clusters groups the query's matches by the web-mercator tile of zoom z
-// holding them, as domain.IncidentService.ClusterIncidents does.
+// holding them, as domain.IncidentService.ClusterIncidents does. Where a
+// whole grid cell lies in one tile (the tile of both its corners: the
+// projection is monotone), its entries are summed without projecting
+// each, which is every cell up to zoom 9 or so.
 func (g *grid) clusters(q *gridQuery, z int) []domain.IncidentCluster {
 	type sums struct {
 		n, maxSev int
 		lon, lat  float64
 	}
-	last := uint32(1)<<z - 1
-	byCell := map[[2]uint32]*sums{}
-	g.each(q, nil, func(e *gridEntry) {
-		f := maptile.Fraction(orb.Point{e.lon, e.lat}, maptile.Zoom(z))
-		k := [2]uint32{uint32(min(max(math.Floor(f[0]), 0), float64(last))), uint32(min(max(math.Floor(f[1]), 0), float64(last)))}
-		c := byCell[k]
-		if c == nil {
-			c = &sums{}
-			byCell[k] = c
+	last := float64(uint32(1)<<z - 1)
+	tileOf := func(lon, lat float64) [2]uint32 {
+		f := maptile.Fraction(orb.Point{lon, lat}, maptile.Zoom(z))
+		return [2]uint32{uint32(min(max(math.Floor(f[0]), 0), last)), uint32(min(max(math.Floor(f[1]), 0), last))}
+	}
+	byTile := map[[2]uint32]*sums{}
+	var cell *gridCell
+	var whole *sums // the sums of the tile holding all of cell, if one does
+	g.each(q, nil, func(c *gridCell, e *gridEntry) {
+		if c != cell {
+			cell, whole = c, nil
+			minLon, minLat, maxLon, maxLat := cellRect(c.cx, c.cy)
+			if k := tileOf(minLon, maxLat); k == tileOf(maxLon, minLat) {
+				whole = byTile[k]
+				if whole == nil {
+					whole = &sums{}
+					byTile[k] = whole
+				}
+			}
 		}
-		c.n++
-		c.lon += e.lon
-		c.lat += e.lat
-		c.maxSev = max(c.maxSev, g.meta(e.id).severity())
+		t := whole
+		if t == nil {
+			k := tileOf(e.lon, e.lat)
+			if t = byTile[k]; t == nil {
+				t = &sums{}
+				byTile[k] = t
+			}
+		}
+		t.n++
+		t.lon += e.lon
+		t.lat += e.lat
+		t.maxSev = max(t.maxSev, g.meta(e.id).severity())
 	})
-	out := make([]domain.IncidentCluster, 0, len(byCell))
-	for k, c := range byCell {
-		out = append(out, domain.IncidentCluster{X: k[0], Y: k[1], Count: c.n, MaxSeverity: c.maxSev,
-			Center: orb.Point{clampMean(c.lon, c.n, 180), clampMean(c.lat, c.n, 90)}})
+	out := make([]domain.IncidentCluster, 0, len(byTile))
+	for k, t := range byTile {
+		out = append(out, domain.IncidentCluster{X: k[0], Y: k[1], Count: t.n, MaxSeverity: t.maxSev,
+			Center: orb.Point{clampMean(t.lon, t.n, 180), clampMean(t.lat, t.n, 90)}})
 	}
 	return out
 }
