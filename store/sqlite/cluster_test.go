@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -120,5 +121,22 @@ func TestClustersFromGridAndSQLAgree(t *testing.T) {
 	}
 	if _, err := withGrid.ClusterIncidents(ctx, domain.IncidentFilter{}, domain.MaxClusterZoom+1); domain.ErrorCodeOf(err) != domain.EINVALID {
 		t.Errorf("zoom %d: %v, want EINVALID", domain.MaxClusterZoom+1, err)
+	}
+}
+
+// TestEveryFilterFieldIsClassified: treeOnlyRest and gridCounts send a
+// filter to the grid by naming the conditions it cannot answer, so a field
+// added to domain.IncidentFilter would be silently ignored there. This test
+// fails until the new field is classified in both.
+func TestEveryFilterFieldIsClassified(t *testing.T) {
+	known := []string{"BBox", "Near", "Time", "Types", "ActorIDs", "Attribution", "FacilityIDs", "SeverityMin",
+		"Statuses", "Countries", "Text", "Where", "SortBy", "Page"}
+	typ := reflect.TypeOf(domain.IncidentFilter{})
+	var fields []string
+	for i := range typ.NumField() {
+		fields = append(fields, typ.Field(i).Name)
+	}
+	if !slices.Equal(fields, known) {
+		t.Fatalf("IncidentFilter has fields %v, this test knows %v: classify the new ones in treeOnlyRest and gridCounts, then here", fields, known)
 	}
 }
