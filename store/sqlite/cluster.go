@@ -26,25 +26,26 @@ func clusterCellArgs(z int) []any {
 }
 
 // ClusterIncidents groups the matches of f by the web-mercator tile of
-// zoom z holding them (see domain.IncidentService): from the grid, one
-// pass over the entries of the cells f's place overlaps, when f is about
-// place, time, type and severity only and the grid is ready; otherwise in
+// zoom z holding them (see domain.IncidentService): from the grid when it
+// can answer f (see gridFor) — one pass over the entries of the cells f's
+// place overlaps, or over the incidents of f's actors — and otherwise in
 // one aggregate query over the conditions FindIncidents uses.
 func (s *Store) ClusterIncidents(ctx context.Context, f domain.IncidentFilter, z int) ([]domain.IncidentCluster, error) {
 	if z < 0 || z > domain.MaxClusterZoom {
 		return nil, domain.InvalidField("z", "zoom %d is outside 0..%d", z, domain.MaxClusterZoom)
 	}
-	if gridCounts(f) {
-		g, err := s.currentGrid(ctx)
-		if err != nil {
-			return nil, err
+	g, ids, err := s.gridFor(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if g != nil {
+		q := newGridQuery(f)
+		g.mu.RLock()
+		defer g.mu.RUnlock()
+		if ids != nil {
+			return g.clusters(z, func(fn func(*gridCell, *gridEntry)) { g.eachID(&q, ids, fn) }), nil
 		}
-		if g != nil {
-			q := newGridQuery(f)
-			g.mu.RLock()
-			defer g.mu.RUnlock()
-			return g.clusters(&q, z), nil
-		}
+		return g.clusters(z, func(fn func(*gridCell, *gridEntry)) { g.each(&q, nil, fn) }), nil
 	}
 	w, err := s.incidentWhere(ctx, f)
 	if err != nil {

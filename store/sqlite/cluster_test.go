@@ -60,6 +60,21 @@ func TestClustersFromGridAndSQLAgree(t *testing.T) {
 	if err := withSQL.ReplaceIncident(ctx, batch[2].ID, &riot, 0); err != nil {
 		t.Fatal(err)
 	}
+	// And one of actor-001's incidents is deleted: it keeps its
+	// incident_actors rows, but is no match.
+	var deleted bool
+	for _, inc := range batch[3:] {
+		if len(inc.Actors) > 0 && inc.Actors[0].ActorID == "actor-001" {
+			if err := withSQL.DeleteIncident(ctx, inc.ID, 0); err != nil {
+				t.Fatal(err)
+			}
+			deleted = true
+			break
+		}
+	}
+	if !deleted {
+		t.Fatal("no incident of actor-001 to delete")
+	}
 
 	// A grid built from the database reads every incident's meta at once.
 	rebuilt, err := Open(path, Options{Durability: DurabilityNormal})
@@ -77,13 +92,26 @@ func TestClustersFromGridAndSQLAgree(t *testing.T) {
 		"severity and time": {SeverityMin: &sev4, Time: &domain.TimeRange{Start: &from}},
 		"a radius and type": {Near: &domain.Near{Center: orb.Point{44.4, 33.3}, RadiusM: 300_000}, Types: []domain.IncidentType{"ied"}},
 		"across the 180th":  {BBox: []orb.Bound{{Min: orb.Point{170, -90}, Max: orb.Point{180, 90}}, {Min: orb.Point{-180, -90}, Max: orb.Point{-170, 90}}}},
+		"an actor":          {ActorIDs: []string{"actor-001"}},
+		"actors, box, time": {ActorIDs: []string{"actor-002", "actor-003"}, BBox: []orb.Bound{{Min: orb.Point{40, 28}, Max: orb.Point{48, 36}}},
+			Time: &domain.TimeRange{Start: &from}, Attribution: domain.AttributionDirect},
+		"an actor and type": {ActorIDs: []string{"actor-001"}, Types: []domain.IncidentType{"protest", "ied"}, SeverityMin: &sev4},
+		"an actor by chain": {ActorIDs: []string{"actor-001"}, Attribution: domain.AttributionChain},
+		"an unknown actor":  {ActorIDs: []string{"nobody"}},
 	}
 	for name, f := range filters {
 		page, err := withGrid.FindIncidents(ctx, f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if page.Matched == 0 {
+		sqlPage, err := withSQL.FindIncidents(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.Matched != sqlPage.Matched {
+			t.Errorf("%s: numberMatched %d from the grid, %d from SQL", name, page.Matched, sqlPage.Matched)
+		}
+		if page.Matched == 0 && name != "an unknown actor" {
 			t.Fatalf("%s matches nothing: the test would prove nothing", name)
 		}
 		for i, z := range []int{0, 3, 7, 12, domain.MaxClusterZoom} {

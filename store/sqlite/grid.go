@@ -103,8 +103,14 @@ type grid struct {
 	// after another, but a row written with a huge id by other means must
 	// not make cellOf allocate up to it.
 	farCellOf map[int64]int32
-	n         int
-	applied   int64 // the last history id the grid reflects
+	// atOf holds each incident's occurred_at beside cellOf (farAtOf for
+	// the ids in farCellOf), so that an incident known only by its id — one
+	// named in incident_actors — is found in its cell's sorted list and
+	// tested without its row.
+	atOf    []int64
+	farAtOf map[int64]int64
+	n       int
+	applied int64 // the last history id the grid reflects
 }
 
 func newGrid() *grid { return &grid{blocks: map[int]*gridBlock{}} }
@@ -153,6 +159,7 @@ func (g *grid) add(e gridEntry) {
 	c.entries = slices.Insert(c.entries, i, e)
 	g.block(cx/blockSide, cy/blockSide, false).n++
 	g.setCellOf(e.id, int32(cellKey(cx, cy)+1))
+	g.setAt(e.id, e.at)
 	g.n++
 }
 
@@ -186,20 +193,75 @@ func (g *grid) setCellOf(id int64, v int32) {
 		for int64(len(g.cellOf)) <= id {
 			g.cellOf = append(g.cellOf, 0)
 		}
+		if n := len(g.cellOf); len(g.atOf) < n {
+			g.atOf = append(g.atOf, make([]int64, n-len(g.atOf))...)
+		}
 		g.cellOf[id] = v
 		if len(g.farCellOf) > 0 {
 			delete(g.farCellOf, id)
+		}
+		// An id placed far before cellOf grew past it brings its time along.
+		if at, ok := g.farAtOf[id]; ok {
+			g.atOf[id] = at
+			delete(g.farAtOf, id)
 		}
 		return
 	}
 	if v == 0 {
 		delete(g.farCellOf, id)
+		delete(g.farAtOf, id)
 		return
 	}
 	if g.farCellOf == nil {
 		g.farCellOf = map[int64]int32{}
 	}
 	g.farCellOf[id] = v
+}
+
+// setAt records the occurred_at of an incident setCellOf has just placed.
+func (g *grid) setAt(id, at int64) {
+	if id >= 0 && id < int64(len(g.cellOf)) && g.cellOf[id] != 0 {
+		g.atOf[id] = at
+		return
+	}
+	if g.farAtOf == nil {
+		g.farAtOf = map[int64]int64{}
+	}
+	g.farAtOf[id] = at
+}
+
+// entry is the grid's entry of a live incident, nil if it is not in the
+// grid: its cell comes from cellOf, and its place in the cell's (at, id)
+// order from atOf.
+func (g *grid) entry(id int64) *gridEntry {
+	k := g.cellOfID(id) & cellKeyMask
+	if k == 0 {
+		return nil
+	}
+	at := g.farAtOf[id]
+	if id >= 0 && id < int64(len(g.cellOf)) && g.cellOf[id] != 0 {
+		at = g.atOf[id]
+	}
+	c := g.cell(int(k-1)%gridCols, int(k-1)/gridCols, false)
+	if c == nil {
+		return nil
+	}
+	i, found := slices.BinarySearchFunc(c.entries, at, func(e gridEntry, at int64) int { return e.cmp(at, id) })
+	if !found {
+		return nil
+	}
+	return &c.entries[i]
+}
+
+// eachID calls fn (with a nil cell) for every incident of ids, each given
+// at most once, that is live and matches the query.
+func (g *grid) eachID(q *gridQuery, ids []int64, fn func(c *gridCell, e *gridEntry)) {
+	for _, id := range ids {
+		e := g.entry(id)
+		if e != nil && e.at >= q.start && e.at <= q.end && q.matches(e) && (!q.sifted() || q.metaMatches(g.meta(id))) {
+			fn(nil, e)
+		}
+	}
 }
 
 // setMeta records the severity and type of an incident in the grid.
@@ -471,12 +533,12 @@ func (g *grid) each(q *gridQuery, block func(b *gridBlock, covered bool) bool, f
 	})
 }
 
-// clusters groups the query's matches by the web-mercator tile of zoom z
-// holding them, as domain.IncidentService.ClusterIncidents does. Where a
-// whole grid cell lies in one tile (the tile of both its corners: the
-// projection is monotone), its entries are summed without projecting
-// each, which is every cell up to zoom 9 or so.
-func (g *grid) clusters(q *gridQuery, z int) []domain.IncidentCluster {
+// clusters groups the matches each yields by the web-mercator tile of zoom
+// z holding them, as domain.IncidentService.ClusterIncidents does. Where
+// each names the cell of a run of entries and the whole cell lies in one
+// tile (the tile of both its corners: the projection is monotone), they are
+// summed without projecting each, which is every cell up to zoom 9 or so.
+func (g *grid) clusters(z int, each func(fn func(c *gridCell, e *gridEntry))) []domain.IncidentCluster {
 	type sums struct {
 		n, maxSev int
 		lon, lat  float64
@@ -489,8 +551,8 @@ func (g *grid) clusters(q *gridQuery, z int) []domain.IncidentCluster {
 	byTile := map[[2]uint32]*sums{}
 	var cell *gridCell
 	var whole *sums // the sums of the tile holding all of cell, if one does
-	g.each(q, nil, func(c *gridCell, e *gridEntry) {
-		if c != cell {
+	each(func(c *gridCell, e *gridEntry) {
+		if c != cell && c != nil {
 			cell, whole = c, nil
 			minLon, minLat, maxLon, maxLat := cellRect(c.cx, c.cy)
 			if k := tileOf(minLon, maxLat); k == tileOf(maxLon, minLat) {
@@ -502,7 +564,7 @@ func (g *grid) clusters(q *gridQuery, z int) []domain.IncidentCluster {
 			}
 		}
 		t := whole
-		if t == nil {
+		if c == nil || t == nil {
 			k := tileOf(e.lon, e.lat)
 			if t = byTile[k]; t == nil {
 				t = &sums{}

@@ -104,6 +104,7 @@ func (s *Store) buildGrid(ctx context.Context) error {
 	}
 	if maxID < 4*live+denseSlack {
 		g.cellOf = make([]int32, maxID+1)
+		g.atOf = make([]int64, maxID+1)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT occurred_at, id, lon, lat FROM incidents INDEXED BY incidents_occurred_at
 		WHERE deleted_at IS NULL ORDER BY occurred_at, id`)

@@ -2,7 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/paulmach/orb"
 
@@ -51,9 +54,7 @@ func (o order) addAfter(w *where, prefix string, c *domain.Cursor) {
 }
 
 // FindIncidents returns one page of live incidents matching f, ordered by
-// f.SortBy then id, with the exact number of matches: from the grid when f
-// is about place, time, type and severity only (see gridCounts), else from
-// a count(*) of the same conditions.
+// f.SortBy then id, with the exact number of matches (see countMatches).
 func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*domain.IncidentPage, error) {
 	if c := f.Page.Cursor; c != nil && c.Sort != f.SortBy {
 		return nil, domain.InvalidField("cursor", "was made for sortby=%s, not %s", c.Sort, f.SortBy)
@@ -119,30 +120,90 @@ func gridCounts(f domain.IncidentFilter) bool {
 		len(f.Countries) == 0 && f.Text == "" && f.Where == nil
 }
 
+// gridByActor reports whether the grid can count f once it knows which
+// incidents name f's actors: f's other conditions are the grid's, and its
+// attribution is direct (a chain's matches depend on relations in time).
+func gridByActor(f domain.IncidentFilter) bool {
+	if len(f.ActorIDs) == 0 || f.Attribution == domain.AttributionChain {
+		return false
+	}
+	f.ActorIDs = nil
+	return gridCounts(f)
+}
+
+// gridFor returns the grid, current, when it can answer f — nil when it
+// cannot or is not ready — and, when f names actors, the ids of the
+// incidents naming them, to be tested one by one.
+func (s *Store) gridFor(ctx context.Context, f domain.IncidentFilter) (*grid, []int64, error) {
+	byActor := gridByActor(f)
+	if !byActor && !gridCounts(f) {
+		return nil, nil, nil
+	}
+	var ids []int64
+	if byActor {
+		var err error
+		if ids, err = s.incidentsOfActors(ctx, f.ActorIDs); err != nil {
+			return nil, nil, err
+		}
+	}
+	g, err := s.currentGrid(ctx)
+	return g, ids, err
+}
+
+// incidentsOfActors returns the ids of the incidents naming any of actors,
+// each once, from the covering index incident_actors_actor. They come as
+// one comma-separated value: one value through database/sql costs far less
+// than a row per id.
+func (s *Store) incidentsOfActors(ctx context.Context, actors []string) ([]int64, error) {
+	args := make([]any, len(actors))
+	for i, a := range actors {
+		args[i] = a
+	}
+	var list sql.NullString
+	err := s.read.WithContext(ctx).Raw(`SELECT group_concat(incident_id) FROM (SELECT DISTINCT incident_id FROM incident_actors
+		WHERE actor_id IN (`+placeholders(len(actors))+`))`, args...).Row().Scan(&list)
+	if err != nil || list.String == "" {
+		return []int64{}, err
+	}
+	ids := make([]int64, 0, strings.Count(list.String, ",")+1)
+	for part := range strings.SplitSeq(list.String, ",") {
+		id, err := strconv.ParseInt(part, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("incident id %q from group_concat: %w", part, err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
 // countMatches is the exact number of incidents matching f, whose
-// conditions w holds: the live count when f selects everything, the grid's
-// count (a pass over the entries of the cells f's place overlaps, testing
-// each one's time, type and severity, or a block's total when nothing
-// narrows it) when gridCounts(f) and the grid is ready, and otherwise a
-// count(*) of w, which SQLite answers from the indexes w's conditions use.
+// conditions w holds: the live count when f selects everything; the grid's
+// count when it can answer f (see gridFor): a pass over the entries of the
+// cells f's place overlaps, testing each one's time, type and severity (a
+// block's total when nothing narrows it), or over the incidents of f's
+// actors, each found in its cell by id and time; and otherwise a count(*)
+// of w, which SQLite answers from the indexes w's conditions use.
 func (s *Store) countMatches(ctx context.Context, f domain.IncidentFilter, w *where) (int, error) {
 	if unfiltered(f) {
 		return s.liveIncidents(ctx)
 	}
-	if gridCounts(f) {
-		g, err := s.currentGrid(ctx)
-		if err != nil {
-			return 0, err
+	g, ids, err := s.gridFor(ctx, f)
+	if err != nil {
+		return 0, err
+	}
+	if g != nil {
+		q := newGridQuery(f)
+		g.mu.RLock()
+		defer g.mu.RUnlock()
+		if ids != nil {
+			n := 0
+			g.eachID(&q, ids, func(*gridCell, *gridEntry) { n++ })
+			return n, nil
 		}
-		if g != nil {
-			q := newGridQuery(f)
-			g.mu.RLock()
-			defer g.mu.RUnlock()
-			return g.count(&q), nil
-		}
+		return g.count(&q), nil
 	}
 	var n int
-	err := s.read.WithContext(ctx).Raw(`SELECT count(*) FROM incidents i WHERE `+w.sql(), w.args...).Row().Scan(&n)
+	err = s.read.WithContext(ctx).Raw(`SELECT count(*) FROM incidents i WHERE `+w.sql(), w.args...).Row().Scan(&n)
 	return n, err
 }
 
