@@ -26,6 +26,10 @@ import (
 // between goroutines rare, few enough to keep memory flat.
 const importChunkRecords = 1000
 
+// importHeapLimit is the Go heap an import aims to stay under (a soft
+// limit: the live chunks always fit, the collector just runs more often).
+const importHeapLimit = 128 << 20
+
 // importRecord is one record read from a file, or why it could not be read.
 type importRecord struct {
 	where    string // "line 12" or "feature 3"
@@ -116,6 +120,13 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// decides.
 	if _, set := os.LookupEnv("GOGC"); !set {
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	}
+	// ACLED records are larger (every cell kept as an original value), so
+	// five times their live chunks reached 220 MB; a soft limit makes the
+	// collector run sooner when the heap nears it, whatever the records'
+	// size. GOMEMLIMIT, when set, decides.
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(importHeapLimit))
 	}
 
 	// Chunks in flight are bounded by the channels' capacities.
