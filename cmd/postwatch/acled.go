@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/postwatch/postwatch/domain"
 )
@@ -136,6 +139,10 @@ func mapACLEDHeader(header []string) (*acledLayout, error) {
 // the reader's memory whatever the file's size.
 const acledMergeWindow = 64
 
+// acledMaxEventRows bounds the rows merged into one event, and so what
+// one event holds: an incident names at most domain.MaxListLen actors.
+const acledMaxEventRows = domain.MaxListLen
+
 // readACLED reads an ACLED CSV export and emits one incident per event; a
 // row that cannot be read is reported by its line number.
 func readACLED(ctx context.Context, r *bufio.Reader, emit func(importRecord)) error {
@@ -197,12 +204,29 @@ func (r acledRow) get(f acledField) string {
 }
 
 func acledValue(v string) string {
+	if !utf8.ValidString(v) {
+		// Excel's plain "CSV" is in the system's code page, Windows-1252
+		// in most of the places ACLED's users save from; text in UTF-8
+		// is almost never also valid there.
+		v, _ = windows1252.String(v)
+	}
 	v = strings.TrimSpace(v)
 	switch v {
 	case "NA", "N/A", "n/a", "#N/A", "NULL":
 		return ""
 	}
 	return v
+}
+
+var windows1252 = charmap.Windows1252.NewDecoder()
+
+// acledFloat reads a coordinate, also with the decimal comma spreadsheets
+// write in many locales ("30,5489").
+func acledFloat(v string) (float64, error) {
+	if strings.Count(v, ",") == 1 && !strings.Contains(v, ".") {
+		v = strings.Replace(v, ",", ".", 1)
+	}
+	return strconv.ParseFloat(v, 64)
 }
 
 // acledEvent is what the rows of one event build.
@@ -227,8 +251,8 @@ func (r acledRow) event() (*acledEvent, error) {
 	if err != nil {
 		p.Add("event_date", "%s", err.Error())
 	}
-	lat, errLat := strconv.ParseFloat(r.get(acledLatitude), 64)
-	lon, errLon := strconv.ParseFloat(r.get(acledLongitude), 64)
+	lat, errLat := acledFloat(r.get(acledLatitude))
+	lon, errLon := acledFloat(r.get(acledLongitude))
 	if errLat != nil || errLon != nil {
 		p.Add("latitude", "latitude %q and longitude %q must be numbers", r.get(acledLatitude), r.get(acledLongitude))
 	}
@@ -507,6 +531,10 @@ func newACLEDWindow(emit func(importRecord)) *acledWindow {
 
 func (w *acledWindow) add(line int, ev *acledEvent, r acledRow) {
 	if held, ok := w.byID[ev.id]; ok {
+		if len(held.lines) == acledMaxEventRows {
+			w.reject(line, domain.InvalidField("event_id_cnty", "event %q has more than %d rows", ev.id, acledMaxEventRows))
+			return
+		}
 		held.lines = append(held.lines, line)
 		held.addActors(r)
 		held.mergeOriginal(r)

@@ -135,8 +135,14 @@ func storedIncidents(t *testing.T, db string) map[string]domain.Incident {
 	return out
 }
 
-// acledRow is a row of acledHeader with the given columns changed.
+// acledRowOf is a row of acledHeader with the given columns changed.
 func acledRowOf(id string, set map[string]string) string {
+	return acledRowSep(id, set, ",")
+}
+
+// acledRowSep is acledRowOf with another separator; values holding it
+// are quoted.
+func acledRowSep(id string, set map[string]string, sep string) string {
 	cols := strings.Split(acledHeader, ",")
 	vals := map[string]string{
 		"event_id_cnty": id, "event_date": "2020-05-09", "year": "2020", "time_precision": "1", "disorder_type": "Political violence",
@@ -151,8 +157,11 @@ func acledRowOf(id string, set map[string]string) string {
 	out := make([]string, len(cols))
 	for i, c := range cols {
 		out[i] = vals[c]
+		if sep != "," && strings.Contains(out[i], sep) {
+			out[i] = `"` + out[i] + `"`
+		}
 	}
-	return strings.Join(out, ",")
+	return strings.Join(out, sep)
 }
 
 type acledWant struct {
@@ -231,6 +240,15 @@ func TestImportACLEDAsHeld(t *testing.T) {
 				"E4": {day: "2018-09-28", country: "IQ"}, "E5": {day: "2018-09-28", country: "IQ"}, "E6": {day: "2018-09-28", country: "IQ"},
 				"E8": {day: "2018-09-28", country: "IQ"},
 			},
+		},
+		{
+			name: "Excel in a European locale: semicolons, decimal commas, Windows-1252 text",
+			text: strings.ReplaceAll(acledHeader, ",", ";") + "\r\n" +
+				acledRowSep("X1", map[string]string{"latitude": "33,3", "longitude": "44,4", "source": "Reuters; AP", "event_date": "28.09.2018",
+					"notes": "Manifestation devant l'ambassade \xe0 Abidjan.", "iso": "384", "country": "C\xf4te d'Ivoire"}, ";") + "\r\n",
+			summary: "1 created, 0 updated, 0 unchanged, 0 rejected",
+			want: map[string]acledWant{"X1": {day: "2018-09-28", country: "CI", notes: "Manifestation devant l'ambassade à Abidjan.",
+				original: map[string]string{"country": "Côte d'Ivoire", "source": "Reuters; AP"}}},
 		},
 		{
 			name: "R write.csv: a row-name column, every cell quoted, NA for empty, ISO datetimes",
@@ -560,4 +578,22 @@ func FuzzACLEDRow(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestImportACLEDEventRowCap: one event takes at most acledMaxEventRows
+// rows, so a file of one id repeated cannot make one record without bound.
+func TestImportACLEDEventRowCap(t *testing.T) {
+	rows := []string{acledHeader}
+	for n := range acledMaxEventRows + 2 {
+		rows = append(rows, acledRowOf("BIG", map[string]string{"actor1": fmt.Sprintf("Militia %d", n), "actor2": "", "inter2": ""}))
+	}
+	db := filepath.Join(t.TempDir(), "cap.db")
+	stdout, _, err := acledImport(t, db, strings.Join(rows, "\n")+"\n")
+	if err == nil || !strings.Contains(stdout, "1 created, 0 updated, 0 unchanged, 2 rejected") ||
+		!strings.Contains(stdout, fmt.Sprintf("line %d: rejected: event_id_cnty: event \"BIG\" has more than %d rows", acledMaxEventRows+2, acledMaxEventRows)) {
+		t.Fatalf("import (%v):\n%s", err, stdout)
+	}
+	if got := storedIncidents(t, db)["BIG"]; len(got.Actors) != acledMaxEventRows {
+		t.Errorf("the event has %d actors, want %d", len(got.Actors), acledMaxEventRows)
+	}
 }

@@ -16,8 +16,10 @@ import (
 const maxCSVRecordBytes = 1 << 20
 
 // csvRecords reads the records of an RFC 4180 file (the dialect
-// spreadsheets write: CRLF or LF, quoted cells that may hold commas,
-// doubled quotes and line breaks) and, unlike encoding/csv, recovers from
+// spreadsheets write: CRLF or LF, quoted cells that may hold separators,
+// doubled quotes and line breaks; the separator a comma, or the semicolon
+// or tab that spreadsheets in many locales write, told from the first
+// line) and, unlike encoding/csv, recovers from
 // a quote that never closes. encoding/csv reads such a quote to the end of
 // the file as one cell, so one stray quote swallows every later row; here
 // a record that spans several lines and does not come out as one good row
@@ -27,7 +29,8 @@ const maxCSVRecordBytes = 1 << 20
 // after that one. A quote that is not at the start of a cell is text, as
 // spreadsheets mean it.
 type csvRecords struct {
-	r *bufio.Reader
+	r   *bufio.Reader
+	sep byte
 	// width is the header's number of cells, once read; records of
 	// another width are errors.
 	width int
@@ -59,7 +62,33 @@ func newCSVRecords(r *bufio.Reader) *csvRecords {
 	if bom, _ := r.Peek(3); string(bom) == "\xef\xbb\xbf" {
 		r.Discard(3)
 	}
-	return &csvRecords{r: r}
+	return &csvRecords{r: r, sep: csvSeparator(r)}
+}
+
+// csvSeparator is the separator of the file's first line: of comma,
+// semicolon and tab, the one it holds most often outside quotes (a comma
+// when there is none).
+func csvSeparator(r *bufio.Reader) byte {
+	head, _ := r.Peek(r.Size())
+	if i := bytes.IndexByte(head, '\n'); i >= 0 {
+		head = head[:i]
+	}
+	var count [256]int
+	quoted := false
+	for _, b := range head {
+		if b == '"' {
+			quoted = !quoted
+		} else if !quoted {
+			count[b]++
+		}
+	}
+	sep := byte(',')
+	for _, b := range []byte{';', '\t'} {
+		if count[b] > count[sep] {
+			sep = b
+		}
+	}
+	return sep
 }
 
 // Read returns the cells of the next record and the line it starts on,
@@ -79,7 +108,7 @@ func (c *csvRecords) Read() (cells []string, line int, err error) {
 	}
 	c.lines = append(c.lines[:0], first)
 	size := len(first.text)
-	var p csvParse
+	p := csvParse{sep: c.sep}
 	done, perr := p.feed(first.text)
 	for !done && perr == nil && !first.long {
 		l, err := c.line()
@@ -180,6 +209,7 @@ func (c *csvRecords) line() (csvLine, error) {
 
 // csvParse splits one record's lines into cells, line by line.
 type csvParse struct {
+	sep      byte
 	cells    []string
 	field    []byte
 	inQuotes bool // inside a quoted cell that has not closed yet
@@ -197,7 +227,7 @@ func (p *csvParse) feed(b []byte) (done bool, err error) {
 				p.field = p.field[:0]
 				i++
 			} else {
-				j := bytes.IndexByte(b[i:], ',')
+				j := bytes.IndexByte(b[i:], p.sep)
 				if j < 0 {
 					p.cells = append(p.cells, string(b[i:]))
 					return true, nil
@@ -225,7 +255,7 @@ func (p *csvParse) feed(b []byte) (done bool, err error) {
 		switch {
 		case i == len(b):
 			return true, nil
-		case b[i] == ',':
+		case b[i] == p.sep:
 			i++
 			if i == len(b) {
 				p.cells = append(p.cells, "")
