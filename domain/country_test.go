@@ -69,8 +69,10 @@ func TestSameIncident(t *testing.T) {
 		t.Error("absent tags differ from empty tags")
 	}
 	changes := map[string]func(*domain.Incident){
-		"title":    func(i *domain.Incident) { i.Title = "u" },
-		"actors":   func(i *domain.Incident) { i.Actors = append(i.Actors, domain.IncidentActor{ActorID: "b", Role: "target"}) },
+		"title": func(i *domain.Incident) { i.Title = "u" },
+		"actors": func(i *domain.Incident) {
+			i.Actors = append(i.Actors, domain.IncidentActor{ActorID: "b", Role: "target"})
+		},
 		"role":     func(i *domain.Incident) { i.Actors[0].Role = "target" },
 		"original": func(i *domain.Incident) { i.Original["event_type"] = "Riots" },
 		"killed":   func(i *domain.Incident) { i.Casualties.Killed = 1 },

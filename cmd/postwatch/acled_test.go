@@ -205,7 +205,9 @@ func mustDay(s string) time.Time {
 	return t
 }
 
-func perp(id string) domain.IncidentActor   { return domain.IncidentActor{ActorID: id, Role: "perpetrator"} }
+func perp(id string) domain.IncidentActor {
+	return domain.IncidentActor{ActorID: id, Role: "perpetrator"}
+}
 func target(id string) domain.IncidentActor { return domain.IncidentActor{ActorID: id, Role: "target"} }
 
 // TestImportACLEDAsHeld: files as analysts hold them (re-saved by Excel,
@@ -350,8 +352,8 @@ func TestImportACLEDAsHeld(t *testing.T) {
 			want:     map[string]acledWant{"U2": {country: "IQ"}, "U3": {country: "IQ"}},
 		},
 		{
-			name: "a truncated last row is rejected by line",
-			text: acledHeader + "\n" + acledRowOf("C1", nil) + "\n" + acledRowOf("C2", nil)[:40],
+			name:     "a truncated last row is rejected by line",
+			text:     acledHeader + "\n" + acledRowOf("C1", nil) + "\n" + acledRowOf("C2", nil)[:40],
 			summary:  "1 created, 0 updated, 0 unchanged, 1 rejected",
 			rejected: map[string]string{"line 3": "row: has "},
 			want:     map[string]acledWant{"C1": {country: "IQ"}},
