@@ -234,9 +234,8 @@ type acledEvent struct {
 	id       string
 	lines    []int
 	incident *domain.Incident
-	names    map[string]string // actor names by id
-	seen     map[domain.IncidentActor]bool
-	sides    int // rows merged in: the first row's actor1 is the initiator
+	names    map[string]string // actor names by id, each actor once
+	rows     int               // rows merged in: the first row's actor1 is the initiator
 }
 
 // event maps the row's event fields to an incident with no actors yet;
@@ -296,7 +295,7 @@ func (r acledRow) event() (*acledEvent, error) {
 	}
 	inc.Tags = splitCell(r.get(acledTags))
 	inc.ApplyDefaults()
-	return &acledEvent{id: id, incident: inc, names: map[string]string{}, seen: map[domain.IncidentActor]bool{}}, nil
+	return &acledEvent{id: id, incident: inc, names: map[string]string{}}, nil
 }
 
 // original is the row's values by column name, without empty ones.
@@ -312,14 +311,15 @@ func (r acledRow) original() map[string]string {
 	return out
 }
 
-// addActors adds the row's actors to the event. The event's first row
-// stands on side 1 (actor1, the initiator in ACLED's codebook) and side 2
-// (actor2); every later row of a monadic export names the other side in
-// its actor1 column.
+// addActors adds the row's actors to the event, each actor once, in the
+// role it first has. The event's first row names the initiator (actor1,
+// in ACLED's codebook) and the other side (actor2); every later row of a
+// monadic export names the other side in its actor1 column, and a row
+// repeated names no one new.
 func (ev *acledEvent) addActors(r acledRow) {
 	eventType, subType := r.get(acledEventType), r.get(acledSubEventType)
-	side1 := ev.sides == 0
-	ev.sides++
+	first := ev.rows == 0
+	ev.rows++
 	add := func(initiator bool, inter string, names ...string) {
 		role := acledRole(initiator, acledInter(inter), eventType, subType)
 		for _, name := range names {
@@ -327,15 +327,14 @@ func (ev *acledEvent) addActors(r acledRow) {
 				continue
 			}
 			a := domain.IncidentActor{ActorID: acledActorID(name), Role: role}
-			if ev.seen[a] {
+			if _, seen := ev.names[a.ActorID]; seen {
 				continue
 			}
-			ev.seen[a] = true
 			ev.names[a.ActorID] = name
 			ev.incident.Actors = append(ev.incident.Actors, a)
 		}
 	}
-	add(side1, r.get(acledInter1), append([]string{r.get(acledActor1)}, splitCell(r.get(acledAssoc1))...)...)
+	add(first, r.get(acledInter1), append([]string{r.get(acledActor1)}, splitCell(r.get(acledAssoc1))...)...)
 	add(false, r.get(acledInter2), append([]string{r.get(acledActor2)}, splitCell(r.get(acledAssoc2))...)...)
 }
 

@@ -234,6 +234,8 @@ func TestImportACLEDAsHeld(t *testing.T) {
 				acledRowOf("E6", map[string]string{"event_date": "09/28/2018"}),
 				acledRowOf("E7", map[string]string{"event_date": "03/04/2018"}),
 				acledRowOf("E8", map[string]string{"event_date": "28 SEPTEMBER 2018"}),
+				strings.Repeat(",", strings.Count(acledHeader, ",")), // rows Excel leaves below the data
+				"  ",
 			}, "\r\n") + "\r\n",
 			summary:  "7 created, 0 updated, 0 unchanged, 1 rejected",
 			rejected: map[string]string{"line 8": `event_date: "03/04/2018" is ambiguous`},
@@ -272,12 +274,15 @@ func TestImportACLEDAsHeld(t *testing.T) {
 				acledRowOf("M1", map[string]string{"event_type": "Riots", "sub_event_type": "Mob violence", "actor1": "Civilians (Kenya)", "inter1": "7", "actor2": "", "inter2": "", "interaction": "57", "iso": "404"}),
 				acledRowOf("M2", map[string]string{"event_type": "Violence against civilians", "sub_event_type": "Attack", "actor1": "Civilians (Mali)", "inter1": "7", "actor2": "", "inter2": "", "interaction": "27", "iso": "466"}),
 				acledRowOf("M2", map[string]string{"event_type": "Violence against civilians", "sub_event_type": "Attack", "actor1": "JNIM: Group for Support of Islam and Muslims", "inter1": "2", "actor2": "", "inter2": "", "interaction": "27", "iso": "466"}),
+				acledRowOf("D1", nil),
+				acledRowOf("D1", nil), // a dyadic row given twice
 			}, "\n") + "\n",
-			summary: "2 created, 0 updated, 0 unchanged, 0 rejected",
+			summary: "3 created, 0 updated, 0 unchanged, 0 rejected",
 			want: map[string]acledWant{
 				"M1": {typ: "riot", country: "KE", actors: []domain.IncidentActor{perp("rioters-kenya"), target("civilians-kenya")},
 					original: map[string]string{"actor1": "Rioters (Kenya); Civilians (Kenya)", "inter1": "5; 7"}},
 				"M2": {typ: "direct_fire", country: "ML", actors: []domain.IncidentActor{target("civilians-mali"), perp("jnim-group-for-support-of-islam-and-muslims")}},
+				"D1": {typ: "direct_fire", country: "IQ", actors: []domain.IncidentActor{perp("military-forces-of-iraq-2018"), target("islamic-state-iraq")}},
 			},
 		},
 		{

@@ -93,7 +93,9 @@ func csvSeparator(r *bufio.Reader) byte {
 
 // Read returns the cells of the next record and the line it starts on,
 // a *csvRowError for a record that cannot be read (reading goes on after
-// it), io.EOF at the end, or the reader's error. Blank lines are skipped.
+// it), io.EOF at the end, or the reader's error. Blank lines and rows of
+// empty cells only (",,,,", which spreadsheets leave below the data) are
+// skipped.
 func (c *csvRecords) Read() (cells []string, line int, err error) {
 	var first csvLine
 	for {
@@ -101,7 +103,7 @@ func (c *csvRecords) Read() (cells []string, line int, err error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		if len(l.text) > 0 || l.long {
+		if l.long || len(bytes.Trim(l.text, " \t"+string(c.sep))) > 0 {
 			first = l
 			break
 		}
