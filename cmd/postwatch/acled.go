@@ -208,7 +208,7 @@ func acledValue(v string) string {
 		// Excel's plain "CSV" is in the system's code page, Windows-1252
 		// in most of the places ACLED's users save from; text in UTF-8
 		// is almost never also valid there.
-		v, _ = windows1252.String(v)
+		v, _ = charmap.Windows1252.NewDecoder().String(v)
 	}
 	v = strings.TrimSpace(v)
 	switch v {
@@ -217,8 +217,6 @@ func acledValue(v string) string {
 	}
 	return v
 }
-
-var windows1252 = charmap.Windows1252.NewDecoder()
 
 // acledFloat reads a coordinate, also with the decimal comma spreadsheets
 // write in many locales ("30,5489").

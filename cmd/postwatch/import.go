@@ -101,13 +101,13 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer st.Close()
 	rejects := bufio.NewWriter(stdout)
+	var rejectsFile *os.File
 	if *rejectsPath != "" {
-		rf, err := os.Create(*rejectsPath)
-		if err != nil {
+		if rejectsFile, err = os.Create(*rejectsPath); err != nil {
 			return err
 		}
-		defer rf.Close()
-		rejects = bufio.NewWriter(rf)
+		defer rejectsFile.Close() // closed and checked below unless the import fails
+		rejects = bufio.NewWriter(rejectsFile)
 	}
 	defer rejects.Flush()
 	ctx, cancel := context.WithCancel(ctx)
@@ -226,6 +226,11 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	progress.done(sum.records())
 	if err := rejects.Flush(); err != nil {
 		return fmt.Errorf("writing the rejected records: %w", err)
+	}
+	if rejectsFile != nil {
+		if err := rejectsFile.Close(); err != nil {
+			return fmt.Errorf("writing the rejected records: %w", err)
+		}
 	}
 	fmt.Fprintf(stdout, "imported %s: %d created, %d updated, %d unchanged, %d rejected\n", fs.Arg(0), sum.created, sum.updated, sum.unchanged, sum.rejected)
 	if sum.rejected > 0 {
