@@ -255,6 +255,12 @@ func TestImportACLEDAsHeld(t *testing.T) {
 				original: map[string]string{"country": "Côte d'Ivoire", "source": "Reuters; AP"}}},
 		},
 		{
+			name:    "old Mac spreadsheets: CR alone ends a line",
+			text:    acledHeader + "\r" + acledRowOf("CR1", nil) + "\r" + acledRowOf("CR2", map[string]string{"notes": "\"two\rlines\""}) + "\r",
+			summary: "2 created, 0 updated, 0 unchanged, 0 rejected",
+			want:    map[string]acledWant{"CR1": {country: "IQ"}, "CR2": {country: "IQ", notes: "two\nlines"}},
+		},
+		{
 			name: "R write.csv: a row-name column, every cell quoted, NA for empty, ISO datetimes",
 			text: `"",` + quoteAll(acledHeader) + "\n" +
 				`"1",` + quoteAll(acledRowOf("R1", map[string]string{"event_date": "2021-01-02T00:00:00Z", "actor2": "NA", "inter2": "NA", "assoc_actor_1": "NA", "fatalities": "NA", "tags": "NA"})) + "\n" +

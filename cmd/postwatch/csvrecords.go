@@ -31,6 +31,9 @@ const maxCSVRecordBytes = 1 << 20
 type csvRecords struct {
 	r   *bufio.Reader
 	sep byte
+	// eol ends a line: '\n' (LF or CRLF), or '\r' in a file with no LF
+	// in its first MiB, as old Mac spreadsheets wrote.
+	eol byte
 	// width is the header's number of cells, once read; records of
 	// another width are errors.
 	width int
@@ -62,7 +65,11 @@ func newCSVRecords(r *bufio.Reader) *csvRecords {
 	if bom, _ := r.Peek(3); string(bom) == "\xef\xbb\xbf" {
 		r.Discard(3)
 	}
-	return &csvRecords{r: r, sep: csvSeparator(r)}
+	c := &csvRecords{r: r, sep: csvSeparator(r), eol: '\n'}
+	if head, _ := r.Peek(r.Size()); bytes.IndexByte(head, '\n') < 0 && bytes.IndexByte(head, '\r') >= 0 {
+		c.eol = '\r'
+	}
+	return c
 }
 
 // csvSeparator is the separator of the file's first line: of comma,
@@ -70,7 +77,7 @@ func newCSVRecords(r *bufio.Reader) *csvRecords {
 // when there is none).
 func csvSeparator(r *bufio.Reader) byte {
 	head, _ := r.Peek(r.Size())
-	if i := bytes.IndexByte(head, '\n'); i >= 0 {
+	if i := bytes.IndexAny(head, "\r\n"); i >= 0 {
 		head = head[:i]
 	}
 	var count [256]int
@@ -181,7 +188,7 @@ func (c *csvRecords) line() (csvLine, error) {
 	var text []byte
 	long := false
 	for {
-		part, err := c.r.ReadSlice('\n')
+		part, err := c.r.ReadSlice(c.eol)
 		if !long {
 			if len(text)+len(part) > maxCSVRecordBytes {
 				long = true
@@ -204,7 +211,7 @@ func (c *csvRecords) line() (csvLine, error) {
 		break
 	}
 	c.read++
-	text = bytes.TrimSuffix(text, []byte("\n"))
+	text = bytes.TrimSuffix(text, []byte{c.eol})
 	text = bytes.TrimSuffix(text, []byte("\r"))
 	return csvLine{n: c.read, text: text, long: long}, nil
 }
