@@ -5,6 +5,7 @@ go 1.25
 require (
 	github.com/biter777/countries v1.7.5
 	github.com/gin-gonic/gin v1.10.1
+	github.com/klauspost/compress v1.17.11
 	github.com/mattn/go-sqlite3 v1.14.53
 	github.com/paulmach/orb v0.12.0
 	golang.org/x/text v0.21.0
