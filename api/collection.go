@@ -31,8 +31,10 @@ type collection struct {
 	delete      func(ctx context.Context, id int64, ifVersion int) error
 	history     func(ctx context.Context, id int64) ([]historyEntry, error)
 	extent      func(ctx context.Context) (*domain.Extent, error)
-	writeCSV    func(w http.ResponseWriter, features []feature)
+	writeCSV    func(w http.ResponseWriter, page *featurePage)
 	queryables  []domain.Queryable
+	// properties are the names properties= may select.
+	properties []string
 }
 
 // featurePage is a page of features ready to render.
@@ -40,6 +42,8 @@ type featurePage struct {
 	features []feature
 	matched  int
 	next     *domain.Cursor
+	// chained: the features carry their attribution chains (CSV adds a column).
+	chained bool
 }
 
 type historyEntry struct {
@@ -69,14 +73,20 @@ func (col *collection) listItems(c *gin.Context) {
 		col.s.writeError(c, err)
 		return
 	}
+	shape, err := parseShape(c.Request.URL.Query(), col.properties)
+	if err != nil {
+		col.s.writeError(c, err)
+		return
+	}
 	page, err := col.list(c.Request.Context(), c.Request.URL.Query())
 	if err != nil {
 		col.s.writeError(c, err)
 		return
 	}
+	shape.apply(page.features)
 	switch f {
 	case "csv":
-		col.writeCSV(c.Writer, page.features)
+		col.writeCSV(c.Writer, page)
 		return
 	case "stix":
 		writeSTIX(c, page.features)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,39 +70,57 @@ func writeFeatureCollection(w io.Writer, page *featurePage, links []link) error 
 var incidentCSVHeader = []string{"id", "lon", "lat", "type", "title", "occurred_at", "severity", "status",
 	"country", "facility_id", "actors", "killed", "injured", "external_id"}
 
-func writeIncidentCSV(w http.ResponseWriter, features []feature) {
+func writeIncidentCSV(w http.ResponseWriter, page *featurePage) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="incidents.csv"`)
 	w.WriteHeader(http.StatusOK)
 	cw := csv.NewWriter(w)
 	cw.UseCRLF = true // RFC 4180
-	cw.Write(incidentCSVHeader)
-	for _, f := range features {
-		p := f.Properties.(*incidentProps)
-		actors := make([]string, len(p.Actors))
-		for i, a := range p.Actors {
-			actors[i] = a.ActorID
-		}
-		cw.Write([]string{
-			strconv.FormatInt(f.ID, 10), formatCoord(f.Geometry.Coordinates[0]), formatCoord(f.Geometry.Coordinates[1]),
-			string(p.Type), p.Title, p.OccurredAt.Format(time.RFC3339Nano), strconv.Itoa(p.Severity), string(p.Status),
-			p.Country, formatOptionalID(p.FacilityID), strings.Join(actors, ";"),
-			strconv.Itoa(p.Casualties.Killed), strconv.Itoa(p.Casualties.Injured), derefString(p.ExternalID),
-		})
+	cw.Write(incidentCSVColumns(page.chained))
+	for i := range page.features {
+		cw.Write(incidentCSVRow(&page.features[i], page.chained))
 	}
 	cw.Flush()
 }
 
+// incidentCSVColumns are the contract's columns and, under chain
+// attribution, an "attribution" column after them with the chain in words.
+func incidentCSVColumns(chained bool) []string {
+	if chained {
+		return append(slices.Clip(incidentCSVHeader), "attribution")
+	}
+	return incidentCSVHeader
+}
+
+// incidentCSVRow is an incident feature in incidentCSVColumns' order.
+func incidentCSVRow(f *feature, chained bool) []string {
+	p := f.Properties.(*incidentProps)
+	actors := make([]string, len(p.Actors))
+	for i, a := range p.Actors {
+		actors[i] = a.ActorID
+	}
+	row := []string{
+		strconv.FormatInt(f.ID, 10), formatCoord(f.Geometry.Coordinates[0]), formatCoord(f.Geometry.Coordinates[1]),
+		string(p.Type), p.Title, p.OccurredAt.Format(time.RFC3339Nano), strconv.Itoa(p.Severity), string(p.Status),
+		p.Country, formatOptionalID(p.FacilityID), strings.Join(actors, ";"),
+		strconv.Itoa(p.Casualties.Killed), strconv.Itoa(p.Casualties.Injured), derefString(p.ExternalID),
+	}
+	if chained {
+		row = append(row, chainText(p.Attribution))
+	}
+	return row
+}
+
 var facilityCSVHeader = []string{"id", "lon", "lat", "name", "kind", "country", "city", "alert_radius_m", "posture"}
 
-func writeFacilityCSV(w http.ResponseWriter, features []feature) {
+func writeFacilityCSV(w http.ResponseWriter, page *featurePage) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="facilities.csv"`)
 	w.WriteHeader(http.StatusOK)
 	cw := csv.NewWriter(w)
 	cw.UseCRLF = true
 	cw.Write(facilityCSVHeader)
-	for _, f := range features {
+	for _, f := range page.features {
 		p := f.Properties.(*facilityProps)
 		cw.Write([]string{
 			strconv.FormatInt(f.ID, 10), formatCoord(f.Geometry.Coordinates[0]), formatCoord(f.Geometry.Coordinates[1]),
