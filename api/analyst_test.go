@@ -183,7 +183,7 @@ func TestChainOverManyRelationWindows(t *testing.T) {
 	actors := []any{map[string]any{"actor_id": "proxy", "role": "perpetrator"}}
 	inside := []int64{
 		e.createIncident(44, 33, map[string]any{"occurred_at": at(0), "actors": actors}),
-		e.createIncident(44, 33, map[string]any{"occurred_at": at(2*(windows-1)), "actors": actors}),
+		e.createIncident(44, 33, map[string]any{"occurred_at": at(2 * (windows - 1)), "actors": actors}),
 		e.createIncident(44, 33, map[string]any{"occurred_at": at(1000), "actors": actors}),
 	}
 	e.createIncident(44, 33, map[string]any{"occurred_at": at(1), "actors": actors})

@@ -89,7 +89,7 @@ func (col *collection) listItems(c *gin.Context) {
 		col.writeCSV(c.Writer, page)
 		return
 	case "stix":
-		writeSTIX(c, page.features)
+		col.s.writeSTIX(c, page.features)
 		return
 	case "html":
 		col.s.itemsPage(c, col, page)
@@ -125,7 +125,11 @@ func (col *collection) getItem(c *gin.Context) {
 	if !ok {
 		return
 	}
-	format, err := negotiate(c, []string{"json", "geojson", "html"})
+	formats := []string{"json", "geojson", "html"}
+	if slices.Contains(col.formats, "stix") {
+		formats = append(formats, "stix")
+	}
+	format, err := negotiate(c, formats)
 	if err != nil {
 		col.s.writeError(c, err)
 		return
@@ -135,8 +139,12 @@ func (col *collection) getItem(c *gin.Context) {
 		col.s.writeError(c, err)
 		return
 	}
-	if format == "html" {
+	switch format {
+	case "html":
 		col.s.itemPage(c, col, ft)
+		return
+	case "stix":
+		col.s.writeSTIX(c, []feature{*ft})
 		return
 	}
 	col.writeFeature(c, http.StatusOK, ft)

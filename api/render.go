@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/gin-gonic/gin"
 )
 
 // Buffers of the items stream, reused: a 32 KiB writer per page was a
@@ -145,50 +143,3 @@ func derefString(s *string) string {
 	}
 	return *s
 }
-
-// writeSTIX renders incidents as a STIX 2.1 bundle: each incident becomes an
-// incident SDO with a location, linked by located-at.
-func writeSTIX(c *gin.Context, features []feature) {
-	objects := []map[string]any{}
-	for _, f := range features {
-		p, ok := f.Properties.(*incidentProps)
-		if !ok {
-			continue
-		}
-		id := strconv.FormatInt(f.ID, 10)
-		incID := "incident--" + stixUUID("incident:"+id)
-		locID := "location--" + stixUUID("location:"+id)
-		created := p.CreatedAt.Format(stixTime)
-		modified := p.UpdatedAt.Format(stixTime)
-		refs := []map[string]any{{"source_name": "postwatch", "external_id": id}}
-		for _, s := range p.Sources {
-			if s.URL != "" {
-				refs = append(refs, map[string]any{"source_name": s.Title, "url": s.URL})
-			}
-		}
-		objects = append(objects,
-			map[string]any{
-				"type": "incident", "spec_version": "2.1", "id": incID, "created": created, "modified": modified,
-				"name": p.Title, "description": p.Description, "labels": append([]string{string(p.Type)}, p.Tags...),
-				"external_references":     refs,
-				"x_postwatch_occurred_at": p.OccurredAt.Format(stixTime), "x_postwatch_severity": p.Severity,
-				"x_postwatch_status": string(p.Status),
-			},
-			map[string]any{
-				"type": "location", "spec_version": "2.1", "id": locID, "created": created, "modified": modified,
-				"latitude": f.Geometry.Coordinates[1], "longitude": f.Geometry.Coordinates[0], "country": p.Country,
-			},
-			map[string]any{
-				"type": "relationship", "spec_version": "2.1", "id": "relationship--" + stixUUID("located-at:"+id),
-				"created": created, "modified": modified, "relationship_type": "located-at",
-				"source_ref": incID, "target_ref": locID,
-			},
-		)
-	}
-	c.Header("Content-Type", "application/stix+json;version=2.1")
-	c.JSON(http.StatusOK, map[string]any{
-		"type": "bundle", "id": "bundle--" + stixUUID(time.Now().String()), "objects": objects,
-	})
-}
-
-const stixTime = "2006-01-02T15:04:05.000Z"

@@ -149,6 +149,17 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// Database is the database behind the services, as a whole.
+type Database interface {
+	Pinger
+	// InstanceID returns the database's own random UUID (RFC 9562 text
+	// form), made once when the database was created and kept with it (a
+	// backup keeps it too). It namespaces the STIX ids the database mints,
+	// so two databases never mint one id for different records
+	// (CONTRACT.md §10).
+	InstanceID(ctx context.Context) (string, error)
+}
+
 // ImportOutcome is what became of one record of a bulk import.
 type ImportOutcome string
 
