@@ -102,10 +102,15 @@ func (o order) checkCursor(c *domain.Cursor, sort domain.SortKey) error {
 		return domain.InvalidField("cursor", "is not a cursor this server issued")
 	}
 	for i, v := range c.Values {
-		// JSON gives numbers back as float64; the columns hold integers.
-		if f, ok := v.(float64); ok && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-			c.Values[i] = int64(f)
-		} else if _, ok := v.(string); !ok {
+		switch v := v.(type) {
+		case int64, string:
+		case float64:
+			// JSON gives numbers back as float64; the columns hold integers.
+			if v != math.Trunc(v) || math.Abs(v) >= 1<<53 {
+				return domain.InvalidField("cursor", "is not a cursor this server issued")
+			}
+			c.Values[i] = int64(v)
+		default:
 			return domain.InvalidField("cursor", "is not a cursor this server issued")
 		}
 	}
