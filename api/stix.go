@@ -32,8 +32,9 @@ var stixPrecision = map[domain.LocationPrecision]float64{
 // once per bundle, a threat-actor (armed groups, militias, state agencies,
 // unknown actors) or an identity (states, organizations, persons); a
 // perpetrator, suspect or claimant is linked by attributed-to and a target by
-// targets; and the relations among the named actors close the bundle,
-// with start_time and stop_time from valid_from and valid_to.
+// targets; under chain attribution the actors of each chain join them; and
+// the relations among all these actors close the bundle, with start_time
+// and stop_time from valid_from and valid_to.
 type stixBundle struct {
 	s     *Server
 	ids   stixIDs
@@ -140,6 +141,15 @@ func (b *stixBundle) incident(ctx context.Context, f *feature) error {
 		r["x_postwatch_role"] = string(a.Role)
 		if err := b.object(r); err != nil {
 			return err
+		}
+	}
+	// Under chain attribution the actors along the chain join the bundle,
+	// so that the relations written at its close show why it holds.
+	if ch := p.Attribution; ch != nil {
+		for _, id := range ch.Path {
+			if _, err := b.actor(ctx, id, p.CreatedAt); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -223,6 +223,23 @@ func TestSTIXBundles(t *testing.T) {
 		}
 	})
 
+	t.Run("a chain's actors and relations join the bundle", func(t *testing.T) {
+		objs, byID := get(t, e, "/exports/incidents?f=stix&actor=iran&attribution=chain&q=rockets")
+		if len(objs["incident"]) != 1 || len(objs["identity"]) != 1 || len(objs["threat-actor"]) != 3 {
+			t.Fatalf("%d incidents, identities %v, threat actors %v, want the rockets, iran, and irgc, irgc-qf and us-dos",
+				len(objs["incident"]), objs["identity"], objs["threat-actor"])
+		}
+		rels := map[string]bool{}
+		for _, r := range objs["relationship"] {
+			rels[fmt.Sprintf("%s %s %s", nameOf(byID[r["source_ref"].(string)]), r["relationship_type"], nameOf(byID[r["target_ref"].(string)]))] = true
+		}
+		for _, want := range []string{"iran controls irgc", "irgc controls irgc-qf"} {
+			if !rels[want] {
+				t.Errorf("no %q in %v", want, rels)
+			}
+		}
+	})
+
 	t.Run("an empty result is a valid bundle", func(t *testing.T) {
 		objs, _ := get(t, e, "/collections/incidents/items?f=stix&type=cyber")
 		if len(objs) != 0 {
