@@ -109,6 +109,15 @@ func TestChainAttributionShown(t *testing.T) {
 		})
 	}
 
+	t.Run("a feature read with its chain can be written back", func(t *testing.T) {
+		e := e.with(t)
+		f := featuresOf(e.items("/collections/incidents/items?actor=iran&attribution=chain&limit=1"))[0]
+		if f["properties"].(map[string]any)["attribution"] == nil {
+			t.Fatal("no chain to send back")
+		}
+		e.do("PUT", fmt.Sprintf("/collections/incidents/items/%v", f["id"]), f, domain.RoleOfficer).wantStatus(http.StatusOK)
+	})
+
 	t.Run("direct attribution counts a target and shows no chain", func(t *testing.T) {
 		e := e.with(t)
 		body := e.items("/collections/incidents/items?actor=iran")

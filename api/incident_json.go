@@ -95,6 +95,7 @@ type incidentPropsIn struct {
 	UpdatedAt         json.RawMessage   `json:"updated_at"`
 	Version           json.RawMessage   `json:"version"`
 	DistanceM         json.RawMessage   `json:"distance_m"`
+	Attribution       json.RawMessage   `json:"attribution"` // a chain shown by a read
 }
 
 type sourceIn struct {
