@@ -207,6 +207,10 @@ func withDeadline(d time.Duration) gin.HandlerFunc {
 			c.Next() // a stream lasts as long as its client wants
 			return
 		}
+		if c.FullPath() == exportPath {
+			c.Next() // an export bounds each of its steps instead
+			return
+		}
 		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
 		defer cancel()
 		c.Request = c.Request.WithContext(ctx)

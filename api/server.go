@@ -27,7 +27,7 @@ type Services struct {
 	Facilities domain.FacilityService
 	Actors     domain.ActorService
 	Tokens     domain.TokenService
-	DB         domain.Pinger
+	DB         domain.Database
 }
 
 // Server holds the services and the gin engine serving them.
@@ -36,7 +36,7 @@ type Server struct {
 	facilities domain.FacilityService
 	actors     domain.ActorService
 	tokens     domain.TokenService
-	db         domain.Pinger
+	db         domain.Database
 	log        *slog.Logger
 	openapi    *openAPI
 	// incidentCol and facilityCol are the two OGC collections.
@@ -193,6 +193,7 @@ func (s *Server) routeTable() []route {
 		route{method: "POST", path: "/collections/facilities/items/:featureId/postures", role: officer, handler: s.recordPosture},
 
 		route{method: "GET", path: "/stats/incidents", role: analyst, handler: s.incidentStats},
+		route{method: "GET", path: exportPath, role: analyst, handler: s.exportIncidents},
 		route{method: "GET", path: tilePath, role: analyst, handler: s.tile},
 		route{method: "GET", path: tileJSONPath, role: analyst, handler: s.tileJSON},
 		route{method: "GET", path: alertStreamPath, role: analyst, handler: s.alertStream},

@@ -3,7 +3,6 @@ package api_test
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"fmt"
 	"io"
 	"math"
@@ -16,7 +15,6 @@ import (
 	"github.com/paulmach/orb/maptile"
 
 	"github.com/postwatch/postwatch/domain"
-	"github.com/postwatch/postwatch/seeds"
 )
 
 // Tile units of the whole world at zoom z, from the web-mercator formulas
@@ -231,22 +229,6 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// importSynthetic loads n synthetic incidents through the store, changed
-// by edit when given.
-func (e *env) importSynthetic(n int, seed uint64, edit func(i int, inc *domain.Incident)) {
-	e.t.Helper()
-	var batch []*domain.Incident
-	for i, inc := range seeds.Synthetic(n, seed) {
-		if edit != nil {
-			edit(i, inc)
-		}
-		batch = append(batch, inc)
-	}
-	if _, err := e.store.ImportIncidents(context.Background(), batch, nil); err != nil {
-		e.t.Fatal(err)
-	}
 }
 
 // TestClusterCountsAddUpToMatches: at every zoom and under every kind of

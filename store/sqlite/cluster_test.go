@@ -157,7 +157,7 @@ func TestClustersFromGridAndSQLAgree(t *testing.T) {
 // added to domain.IncidentFilter would be silently ignored there. This test
 // fails until the new field is classified in both.
 func TestEveryFilterFieldIsClassified(t *testing.T) {
-	known := []string{"BBox", "Near", "Time", "Types", "ActorIDs", "Attribution", "FacilityIDs", "SeverityMin",
+	known := []string{"BBox", "Near", "Time", "Types", "ActorIDs", "ActorRoles", "Attribution", "FacilityIDs", "SeverityMin",
 		"Statuses", "Countries", "Text", "Where", "SortBy", "Page"}
 	typ := reflect.TypeOf(domain.IncidentFilter{})
 	var fields []string

@@ -3,7 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,52 +21,150 @@ import (
 // where the first rows in order that pass the box come quickly.
 const DefaultTreeSortMax = 2_000
 
-// order is the sort of a result: its key column and direction.
+// order is the sort of a result: its first key column and direction, which
+// the grid and R*Tree paths handle, and every term with the id that breaks
+// ties last.
 type order struct {
-	key  string // occurred_at or severity
-	desc bool
+	key   string // the first term's column
+	desc  bool
+	terms []domain.SortTerm // every term, ending with id
+	// simple: one key and id in one direction, whose cursor is Key and ID.
+	simple bool
 }
 
 func orderOf(k domain.SortKey) order {
-	switch k {
-	case domain.SortOccurredAt:
-		return order{"occurred_at", false}
-	case domain.SortSeverity:
-		return order{"severity", false}
-	case domain.SortSeverityDesc:
-		return order{"severity", true}
+	if k == "" {
+		k = domain.SortOccurredAtDesc
 	}
-	return order{"occurred_at", true}
+	terms := k.Terms()
+	if last := terms[len(terms)-1]; last.Field != "id" {
+		terms = append(terms, domain.SortTerm{Field: "id", Desc: last.Desc})
+	}
+	simple := len(terms) == 2 && terms[0].Desc == terms[1].Desc && (terms[0].Field == "occurred_at" || terms[0].Field == "severity")
+	return order{key: terms[0].Field, desc: terms[0].Desc, terms: terms, simple: simple}
 }
 
 func (o order) sql(prefix string) string {
-	dir := "ASC"
-	if o.desc {
-		dir = "DESC"
+	parts := make([]string, len(o.terms))
+	for i, t := range o.terms {
+		dir := "ASC"
+		if t.Desc {
+			dir = "DESC"
+		}
+		parts[i] = prefix + t.Field + " " + dir
 	}
-	return fmt.Sprintf("%s%s %s, %sid %s", prefix, o.key, dir, prefix, dir)
+	return strings.Join(parts, ", ")
 }
 
-// addAfter adds the keyset condition for rows past a cursor.
+// addAfter adds the keyset condition for rows past a cursor. A simple
+// order compares a row value, which its index answers; a mixed one
+// expands to (a > x) OR (a = x AND b > y) …, at most one term per sort field.
 func (o order) addAfter(w *where, prefix string, c *domain.Cursor) {
-	cmp := ">"
-	if o.desc {
-		cmp = "<"
+	if o.simple {
+		cmp := ">"
+		if o.desc {
+			cmp = "<"
+		}
+		w.add(fmt.Sprintf("(%s%s, %sid) %s (?, ?)", prefix, o.key, prefix, cmp), c.Key, c.ID)
+		return
 	}
-	w.add(fmt.Sprintf("(%s%s, %sid) %s (?, ?)", prefix, o.key, prefix, cmp), c.Key, c.ID)
+	vals := append(slices.Clone(c.Values), c.ID)
+	var ors []string
+	var args []any
+	for i, t := range o.terms {
+		var ands []string
+		for j := 0; j < i; j++ {
+			ands = append(ands, prefix+o.terms[j].Field+" = ?")
+			args = append(args, vals[j])
+		}
+		cmp := " > ?"
+		if t.Desc {
+			cmp = " < ?"
+		}
+		ands = append(ands, prefix+t.Field+cmp)
+		args = append(args, vals[i])
+		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+	}
+	w.add("("+joinOr(ors)+")", args...)
+}
+
+// checkCursor refuses a cursor made for another order, or not made here.
+func (o order) checkCursor(c *domain.Cursor, sort domain.SortKey) error {
+	if c.Sort != sort {
+		return domain.InvalidField("cursor", "was made for sortby=%s, not %s", c.Sort, sort)
+	}
+	if !o.simple && len(c.Values) != len(o.terms)-1 {
+		return domain.InvalidField("cursor", "is not a cursor this server issued")
+	}
+	for i, v := range c.Values {
+		switch v := v.(type) {
+		case int64, string:
+		case float64:
+			// JSON gives numbers back as float64; the columns hold integers.
+			if v != math.Trunc(v) || math.Abs(v) >= 1<<53 {
+				return domain.InvalidField("cursor", "is not a cursor this server issued")
+			}
+			c.Values[i] = int64(v)
+		default:
+			return domain.InvalidField("cursor", "is not a cursor this server issued")
+		}
+	}
+	return nil
+}
+
+// cursorAt is the cursor of a page that ends with inc.
+func (o order) cursorAt(sort domain.SortKey, inc *domain.Incident) *domain.Cursor {
+	c := &domain.Cursor{Sort: sort, ID: inc.ID}
+	if o.simple {
+		c.Key = inc.OccurredAt.UnixMicro()
+		if o.key == "severity" {
+			c.Key = int64(inc.Severity)
+		}
+		return c
+	}
+	for _, t := range o.terms[:len(o.terms)-1] {
+		c.Values = append(c.Values, sortValue(t.Field, inc))
+	}
+	return c
+}
+
+// sortValue is inc's stored value of a sort field.
+func sortValue(field string, inc *domain.Incident) any {
+	switch field {
+	case "id":
+		return inc.ID
+	case "occurred_at":
+		return micros(inc.OccurredAt)
+	case "created_at":
+		return micros(inc.CreatedAt)
+	case "updated_at":
+		return micros(inc.UpdatedAt)
+	case "severity":
+		return int64(inc.Severity)
+	case "type":
+		return string(inc.Type)
+	case "country":
+		return inc.Country
+	}
+	return inc.Title
 }
 
 // FindIncidents returns one page of live incidents matching f, ordered by
 // f.SortBy then id, with the exact number of matches (see countMatches).
 func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*domain.IncidentPage, error) {
-	if c := f.Page.Cursor; c != nil && c.Sort != f.SortBy {
-		return nil, domain.InvalidField("cursor", "was made for sortby=%s, not %s", c.Sort, f.SortBy)
+	if f.SortBy == "" {
+		f.SortBy = domain.SortOccurredAtDesc
+	}
+	o := orderOf(f.SortBy)
+	if c := f.Page.Cursor; c != nil {
+		if err := o.checkCursor(c, f.SortBy); err != nil {
+			return nil, err
+		}
 	}
 	if f.Page.Limit <= 0 {
 		f.Page.Limit = domain.DefaultLimit
 	}
-	o := orderOf(f.SortBy)
-	if treeOnly(f) && o.key == "occurred_at" {
+	if treeOnly(f) && o.simple && o.key == "occurred_at" {
 		g, err := s.currentGrid(ctx)
 		if err != nil {
 			return nil, err
@@ -108,7 +209,7 @@ func treeOnly(f domain.IncidentFilter) bool {
 
 // treeOnlyRest reports whether f has no condition beyond place and time.
 func treeOnlyRest(f domain.IncidentFilter) bool {
-	return len(f.Types) == 0 && len(f.ActorIDs) == 0 && len(f.FacilityIDs) == 0 && f.SeverityMin == nil &&
+	return len(f.Types) == 0 && len(f.ActorIDs) == 0 && len(f.ActorRoles) == 0 && len(f.FacilityIDs) == 0 && f.SeverityMin == nil &&
 		len(f.Statuses) == 0 && len(f.Countries) == 0 && f.Text == "" && f.Where == nil
 }
 
@@ -116,15 +217,16 @@ func treeOnlyRest(f domain.IncidentFilter) bool {
 // conditions are place, time, type and severity only, which the grid keeps
 // for every incident.
 func gridCounts(f domain.IncidentFilter) bool {
-	return len(f.ActorIDs) == 0 && len(f.FacilityIDs) == 0 && len(f.Statuses) == 0 &&
+	return len(f.ActorIDs) == 0 && len(f.ActorRoles) == 0 && len(f.FacilityIDs) == 0 && len(f.Statuses) == 0 &&
 		len(f.Countries) == 0 && f.Text == "" && f.Where == nil
 }
 
 // gridByActor reports whether the grid can count f once it knows which
 // incidents name f's actors: f's other conditions are the grid's, and its
-// attribution is direct (a chain's matches depend on relations in time).
+// attribution is direct (a chain's matches depend on relations in time)
+// and any role at all counts.
 func gridByActor(f domain.IncidentFilter) bool {
-	if len(f.ActorIDs) == 0 || f.Attribution == domain.AttributionChain {
+	if len(f.ActorIDs) == 0 || len(f.ActorRoles) > 0 || f.Attribution == domain.AttributionChain {
 		return false
 	}
 	f.ActorIDs = nil
@@ -321,12 +423,7 @@ func pageOfIncidents(f domain.IncidentFilter, o order, incs []*domain.Incident, 
 		page.Items = append(page.Items, hit)
 	}
 	if more && len(page.Items) > 0 {
-		last := page.Items[len(page.Items)-1]
-		key := last.OccurredAt.UnixMicro()
-		if o.key == "severity" {
-			key = int64(last.Severity)
-		}
-		page.Next = &domain.Cursor{Sort: f.SortBy, Key: key, ID: last.ID}
+		page.Next = o.cursorAt(f.SortBy, page.Items[len(page.Items)-1].Incident)
 	}
 	return page
 }
@@ -356,7 +453,7 @@ func (s *Store) incidentWhere(ctx context.Context, f domain.IncidentFilter) (*wh
 		w.add("i.id IN (SELECT rowid FROM incidents_fts WHERE incidents_fts MATCH ?)", q)
 	}
 	if len(f.ActorIDs) > 0 {
-		if err := s.actorFilter(ctx, w, f.ActorIDs, f.Attribution); err != nil {
+		if err := s.actorFilter(ctx, w, f.ActorIDs, f.ActorRoles, f.Attribution); err != nil {
 			return nil, err
 		}
 	}
@@ -368,17 +465,22 @@ func (s *Store) incidentWhere(ctx context.Context, f domain.IncidentFilter) (*wh
 	return w, nil
 }
 
-// actorFilter narrows to incidents naming one of ids or, with chain
-// attribution, naming (as perpetrator, suspect or claimant) an actor that
-// ids control, direct, facilitate, sponsor or lead at the incident's time.
-func (s *Store) actorFilter(ctx context.Context, w *where, ids []string, mode domain.Attribution) error {
-	direct := "SELECT incident_id FROM incident_actors WHERE actor_id IN (" + placeholders(len(ids)) + ")"
-	directArgs := make([]any, len(ids))
-	for i, id := range ids {
-		directArgs[i] = id
-	}
+// actorFilter narrows to incidents naming one of ids (in one of roles, when
+// given) or, with chain attribution, naming in an attribution role an actor
+// that ids control, direct, facilitate, sponsor or lead at the incident's
+// time. The chain's actors and time windows travel as one JSON parameter
+// that the query joins, so the statement's size and expression depth stay
+// the same however large the relation graph grows (1,000 windows on one
+// actor once reached SQLite's depth limit as an OR of conditions).
+func (s *Store) actorFilter(ctx context.Context, w *where, ids []string, roles []domain.ActorRole, mode domain.Attribution) error {
 	if mode != domain.AttributionChain {
-		w.add("i.id IN ("+direct+")", directArgs...)
+		c := "i.id IN (SELECT incident_id FROM incident_actors WHERE actor_id IN (SELECT value FROM json_each(?))"
+		args := []any{jsonList(ids)}
+		if len(roles) > 0 {
+			c += " AND role IN (SELECT value FROM json_each(?))"
+			args = append(args, jsonList(roles))
+		}
+		w.add(c+")", args...)
 		return nil
 	}
 	rels, err := s.allRelations(ctx)
@@ -386,35 +488,44 @@ func (s *Store) actorFilter(ctx context.Context, w *where, ids []string, mode do
 		return err
 	}
 	windows := domain.AttributionWindows(ids, rels)
-	isRoot := map[string]bool{}
-	for _, id := range ids {
-		isRoot[id] = true
+	type span struct {
+		Actor string `json:"a"`
+		From  *int64 `json:"f,omitempty"`
+		To    *int64 `json:"t,omitempty"`
 	}
-	clauses := []string{"i.id IN (" + direct + ")"}
-	args := directArgs
-	roles := make([]any, len(domain.AttributionRoles))
-	for i, r := range domain.AttributionRoles {
-		roles[i] = string(r)
-	}
+	spans := []span{}
 	for actor, ws := range windows {
-		if isRoot[actor] {
-			continue
-		}
 		for _, win := range ws {
-			c := "i.id IN (SELECT incident_id FROM incident_actors WHERE actor_id = ? AND role IN (" + placeholders(len(roles)) + "))"
-			args = append(args, actor)
-			args = append(args, roles...)
+			sp := span{Actor: actor}
 			if win.From != nil {
-				c += " AND i.occurred_at >= ?"
-				args = append(args, micros(*win.From))
+				f := micros(*win.From)
+				sp.From = &f
 			}
 			if win.To != nil {
-				c += " AND i.occurred_at < ?"
-				args = append(args, micros(*win.To))
+				t := micros(*win.To)
+				sp.To = &t
 			}
-			clauses = append(clauses, "("+c+")")
+			spans = append(spans, sp)
 		}
 	}
-	w.add("("+joinOr(clauses)+")", args...)
+	data, err := json.Marshal(spans)
+	if err != nil {
+		return err
+	}
+	// The window's open ends compare against the extremes of int64, which
+	// every stored occurred_at (microseconds) lies between.
+	w.add(`i.id IN (SELECT ia.incident_id FROM json_each(?) s
+		JOIN incident_actors ia ON ia.actor_id = s.value->>'a'
+		JOIN incidents j ON j.id = ia.incident_id
+		WHERE ia.role IN (SELECT value FROM json_each(?))
+		AND j.occurred_at >= coalesce(s.value->>'f', -9223372036854775808)
+		AND j.occurred_at < coalesce(s.value->>'t', 9223372036854775807))`,
+		string(data), jsonList(domain.ChainRoles(roles)))
 	return nil
+}
+
+// jsonList is a list as a JSON array, for json_each.
+func jsonList[T any](vs []T) string {
+	b, _ := json.Marshal(vs) // strings only: cannot fail
+	return string(b)
 }

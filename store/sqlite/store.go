@@ -209,6 +209,14 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.read.WithContext(ctx).Raw(`SELECT 1`).Scan(&one).Error
 }
 
+// InstanceID returns the database's UUID, which migration 4 made when the
+// database was created.
+func (s *Store) InstanceID(ctx context.Context) (string, error) {
+	var id string
+	err := s.read.WithContext(ctx).Raw(`SELECT value FROM meta WHERE key = 'instance_id'`).Row().Scan(&id)
+	return id, err
+}
+
 // Backup writes a consistent copy of the live database to target, which
 // must not exist. VACUUM INTO reads one snapshot, so writers go on
 // meanwhile; it runs on a connection of its own because the read pool is
