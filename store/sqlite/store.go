@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/wkb"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -86,9 +88,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 		return nil, domain.Errorf(domain.EINVALID, "database must be a file path (each pooled connection to :memory: would see its own empty database)")
 	}
 	registerDriver.Do(func() {
-		sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-			return c.RegisterFunc("pw_distance", distanceFunc, true)
-		}})
+		sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: registerFuncs})
 	})
 	if opts.Durability == "" {
 		opts.Durability = DurabilityFull
@@ -223,6 +223,45 @@ func (s *Store) Backup(ctx context.Context, target string) error {
 	defer db.Close()
 	_, err = db.ExecContext(ctx, `VACUUM INTO ?`, target)
 	return err
+}
+
+// registerFuncs adds postwatch's SQL functions to a new connection.
+func registerFuncs(c *sqlite3.SQLiteConn) error {
+	for name, fn := range map[string]any{
+		"pw_distance": distanceFunc,
+		"pw_casei":    foldFunc(domain.CaseFold),
+		"pw_accenti":  foldFunc(domain.StripAccents),
+		"pw_locate":   locateFunc,
+	} {
+		if err := c.RegisterFunc(name, fn, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// foldFunc makes CASEI or ACCENTI an SQL function of text that keeps NULL
+// (/req/case-insensitive-comparison/casei-function D).
+func foldFunc(fold func(string) string) func(any) any {
+	return func(v any) any {
+		switch v := v.(type) {
+		case string:
+			return fold(v)
+		case []byte:
+			return fold(string(v))
+		}
+		return v
+	}
+}
+
+// locateFunc is pw_locate(lon, lat, wkb) in SQL: the geo.Location of the
+// point relative to the WKB geometry (0 exterior, 1 interior, 2 boundary).
+func locateFunc(lon, lat float64, g []byte) (int64, error) {
+	geom, err := wkb.Unmarshal(g)
+	if err != nil {
+		return 0, err
+	}
+	return int64(geo.Locate(orb.Point{lon, lat}, geom)), nil
 }
 
 // distanceFunc is pw_distance(lon1, lat1, lon2, lat2) in SQL: the geodesic
