@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -64,7 +65,7 @@ func ParseCQL(text string, queryables []domain.Queryable) (domain.Expr, error) {
 	p := &cqlParser{src: text, toks: toks}
 	n, err := p.or(0)
 	if err == nil && !p.done() {
-		err = fmt.Errorf("unexpected %q at %d", p.peek().text, p.peek().pos)
+		err = p.unexpected()
 	}
 	if err != nil {
 		return nil, domain.InvalidField("filter", "%s", err.Error())
@@ -127,6 +128,8 @@ func lexCQL(s string) ([]cqlToken, error) {
 			}
 			out = append(out, cqlToken{'i', s[i:j], i})
 			i = j
+		case strings.ContainsRune("*/^%", r):
+			return nil, fmt.Errorf("arithmetic is not supported (%q at %d)", r, i)
 		default:
 			return nil, fmt.Errorf("unexpected character %q at %d", r, i)
 		}
@@ -136,8 +139,8 @@ func lexCQL(s string) ([]cqlToken, error) {
 
 func identStart(r rune) bool { return r == ':' || r == '_' || unicode.IsLetter(r) }
 
-// lexString reads the character literal opening at i. A quote is written
-// '' or \' and \a \b \t \n \v \f \r are control characters
+// lexString reads the character literal opening at i. A quote inside is
+// doubled or written \', and \a \b \t \n \v \f \r are control characters
 // (/req/cql2-text/escaping); any other backslash stays, so that LIKE
 // patterns keep their escapes (\% is a literal percent sign).
 func lexString(s string, i int) (string, int, error) {
@@ -242,7 +245,21 @@ func (p *cqlParser) expect(o string) error {
 	if p.done() {
 		return fmt.Errorf("missing %s at the end", o)
 	}
+	if err := p.unexpected(); strings.Contains(err.Error(), "arithmetic") {
+		return err
+	}
 	return fmt.Errorf("expected %s at %d, found %q", o, p.peek().pos, p.peek().text)
+}
+
+// unexpected describes the next token, which the grammar does not allow
+// where it stands. A signed number after an operand is arithmetic
+// ("balance-150"), which postwatch does not support.
+func (p *cqlParser) unexpected() error {
+	t := p.peek()
+	if (t.kind == 'n' && (t.text[0] == '-' || t.text[0] == '+')) || (t.kind == 'i' && strings.EqualFold(t.text, "div")) {
+		return fmt.Errorf("arithmetic is not supported (at %d)", t.pos)
+	}
+	return fmt.Errorf("unexpected %q at %d", t.text, t.pos)
 }
 
 func tooDeep() error { return fmt.Errorf("nests deeper than %d levels", MaxFilterDepth) }
@@ -383,6 +400,9 @@ func (p *cqlParser) list(depth int) (cqlArray, error) {
 		out = append(out, e)
 		if p.punct(")") {
 			return out, nil
+		}
+		if p.done() {
+			return nil, fmt.Errorf("missing ) at the end")
 		}
 		if err := p.expect(","); err != nil {
 			return nil, err
@@ -541,9 +561,7 @@ func parseCQLInstant(s string, date bool) (cqlInstant, error) {
 // geometry reads a WKT literal whose type name is t: the text up to the
 // parenthesis that closes the first one, parsed by orb.
 func (p *cqlParser) geometry(t cqlToken) (any, error) {
-	if p.keyword("Z") {
-		return nil, fmt.Errorf("%s Z: geometries with elevation are not supported (postwatch stores 2D points)", strings.ToUpper(t.text))
-	}
+	p.keyword("Z")
 	if p.keyword("EMPTY") {
 		return cqlGeometry{emptyGeometry(t.text)}, nil
 	}
@@ -568,7 +586,7 @@ func (p *cqlParser) geometry(t cqlToken) (any, error) {
 	for !p.done() && p.peek().pos < end {
 		p.pos++
 	}
-	text := strings.ToUpper(t.text) + p.src[start:end]
+	text := strings.ToUpper(t.text) + flattenWKT(p.src[start:end])
 	g, err := wkt.Unmarshal(text)
 	if err != nil {
 		return nil, fmt.Errorf("%s is not valid WKT: %v", truncate(text, 60), err)
@@ -577,6 +595,28 @@ func (p *cqlParser) geometry(t cqlToken) (any, error) {
 		return nil, fmt.Errorf("%s: %v", strings.ToUpper(t.text), err)
 	}
 	return cqlGeometry{g}, nil
+}
+
+var (
+	wktZ     = regexp.MustCompile(`(?i)\b(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON|GEOMETRYCOLLECTION)\s+Z\b`)
+	wktTuple = regexp.MustCompile(`[^(),A-Za-z]+`)
+	wktSpace = regexp.MustCompile(`\s*([(),])\s*`)
+)
+
+// flattenWKT drops elevations from WKT coordinates (x y z becomes x y, and
+// "POINT Z" "POINT"): postwatch's geometries are 2D and its spatial
+// predicates are evaluated in 2D, as PostGIS's ST_Intersects and its
+// siblings are. It also drops the spaces around parentheses and commas,
+// which orb's reader of GEOMETRYCOLLECTION does not take.
+func flattenWKT(s string) string {
+	s = wktZ.ReplaceAllString(s, "$1")
+	s = wktTuple.ReplaceAllStringFunc(s, func(tuple string) string {
+		if f := strings.Fields(tuple); len(f) == 3 {
+			return " " + f[0] + " " + f[1] + " "
+		}
+		return tuple
+	})
+	return wktSpace.ReplaceAllString(s, "$1")
 }
 
 func truncate(s string, n int) string {
@@ -668,10 +708,12 @@ func validGeometry(g orb.Geometry) error {
 // 5.2) and the bbox= parameter.
 func bboxGeometry(nums []float64) (cqlGeometry, error) {
 	if len(nums) == 6 {
-		return cqlGeometry{}, fmt.Errorf("BBOX with elevation is not supported (postwatch stores 2D points)")
+		// west, south, min elevation, east, north, max elevation: the
+		// elevations are ignored, as in flattenWKT.
+		nums = []float64{nums[0], nums[1], nums[3], nums[4]}
 	}
 	if len(nums) != 4 {
-		return cqlGeometry{}, fmt.Errorf("BBOX takes west, south, east, north")
+		return cqlGeometry{}, fmt.Errorf("BBOX takes west, south, east, north (and optionally elevations)")
 	}
 	w, s, e, n := nums[0], nums[1], nums[2], nums[3]
 	for _, lon := range []float64{w, e} {

@@ -3,6 +3,7 @@ package api_test
 import (
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/postwatch/postwatch/api"
@@ -124,11 +125,32 @@ func FuzzDecodeCursor(f *testing.F) {
 
 func FuzzParseCQL(f *testing.F) {
 	for _, s := range []string{"type = 'ied' AND severity >= 3", "NOT (country IN ('IQ','SY'))", "occurred_at BETWEEN DATE('2018-09-01') AND TIMESTAMP('2018-09-30T00:00:00Z')",
-		"title LIKE '%rocket%' OR external_id IS NULL", "((((", "'", `"type" = 'x'`, "severity = 1e309"} {
+		"title LIKE '%rocket%' OR external_id IS NULL", "((((", "'", `"type" = 'x'`, "severity = 1e309",
+		"TRUE", "3 < severity", `title = 'It''s \'x\''`, "CASEI(title) LIKE CASEI('basra%')", "ACCENTI(title) = ACCENTI('Ḥalab')",
+		"S_INTERSECTS(geometry, POLYGON((47 30, 48 30, 48 31, 47 31, 47 30)))", "S_WITHIN(geometry, BBOX(170, -20, -170, 0))",
+		"S_EQUALS(GEOMETRYCOLLECTION (POINT Z (1 2 3), LINESTRING (0 0, 1 1)), geometry)", "S_DISJOINT(geometry, MULTIPOINT((1 2), (3 4)))",
+		"T_DURING(occurred_at, INTERVAL('2018-09-01', '..'))", "T_MEETS(INTERVAL(occurred_at, occurred_at), DATE('2018-09-08'))",
+		"A_CONTAINS(tags, ('a', 'b'))", "A_EQUALS((), tags)", "Foo(geometry) = TRUE", "severity-1 > 0", strings.Repeat("NOT ", 100) + "TRUE"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		_, err := api.ParseCQL(s, domain.IncidentQueryables)
+		checkInvalid(t, err)
+	})
+}
+
+func FuzzParseCQL2JSON(f *testing.F) {
+	for _, s := range []string{`true`, `{"op":"=","args":[{"property":"type"},"ied"]}`,
+		`{"op":"and","args":[{"op":">=","args":[{"property":"severity"},3]},{"op":"like","args":[{"op":"casei","args":[{"property":"title"}]},"basra%"]}]}`,
+		`{"op":"s_intersects","args":[{"property":"geometry"},{"type":"Polygon","coordinates":[[[47,30],[48,30],[48,31],[47,30]]]}]}`,
+		`{"op":"s_within","args":[{"property":"geometry"},{"bbox":[170,-20,-170,0]}]}`,
+		`{"op":"t_during","args":[{"property":"occurred_at"},{"interval":["2018-09-01",".."]}]}`,
+		`{"op":"in","args":[{"property":"type"},["ied","drone"]]}`, `{"op":"a_overlaps","args":[{"property":"tags"},["a"]]}`,
+		`{"op":"isNull","args":[{"property":"country"}]}`, `{"op":"not","args":[{"op":"not","args":[false]}]}`, `{"op":`, `[]`, `null`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		_, err := api.ParseCQL2JSON(s, domain.IncidentQueryables)
 		checkInvalid(t, err)
 	})
 }
