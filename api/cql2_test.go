@@ -22,22 +22,22 @@ import (
 )
 
 // cqlRow is an incident as the API returns it, for evaluating filters in
-// Go. Text properties the store keeps as '' when unset are "" here and NULL
+// Go. Text properties the store keeps as ” when unset are "" here and NULL
 // to a filter.
 type cqlRow struct {
-	id                   int64
-	pt                   orb.Point
-	typ, title, desc     string
-	occurredAt           time.Time
-	severity             int
-	status, country      string
-	facilityID           *float64
-	killed, injured      int
-	externalID           *string
-	tags                 []string
-	timePrec, locPrec    string
-	version              int
-	hasDesc, hasCountry  bool
+	id                    int64
+	pt                    orb.Point
+	typ, title, desc      string
+	occurredAt            time.Time
+	severity              int
+	status, country       string
+	facilityID            *float64
+	killed, injured       int
+	externalID            *string
+	tags                  []string
+	timePrec, locPrec     string
+	version               int
+	hasDesc, hasCountry   bool
 	hasFacility, hasExtID bool
 }
 
