@@ -55,6 +55,17 @@ func TestCQL2Filters(t *testing.T) {
 	if n := e.count("/collections/facilities/items?filter=" + url.QueryEscape("kind = 'consulate_general' AND alert_radius_m >= 5000")); n != 1 {
 		t.Errorf("facilities filter matched %d", n)
 	}
+	// Facilities take the spatial functions too, through their own R*Tree.
+	for filter, want := range map[string]int{
+		"S_INTERSECTS(geometry, BBOX(47, 30, 48, 31))":                         1,
+		"S_WITHIN(geometry, POLYGON((47 30, 47.6 30, 47.6 31, 47 31, 47 30)))": 0,
+		"S_DISJOINT(geometry, POINT(47.66 30.55)) AND CASEI(city) = 'basrah'":  0,
+		"S_EQUALS(geometry, POINT(47.66 30.55)) AND CASEI(city) = 'basrah'":    1,
+	} {
+		if n := e.count("/collections/facilities/items?filter=" + url.QueryEscape(filter)); n != want {
+			t.Errorf("facilities %s matched %d, want %d", filter, n, want)
+		}
+	}
 
 	for _, bad := range []string{
 		"colour = 'red'", "type = ", "type = 3", "severity = 'high'", "(type = 'ied'", "type = 'ied' AND",
