@@ -241,13 +241,17 @@ func registerFuncs(c *sqlite3.SQLiteConn) error {
 }
 
 // foldFunc makes CASEI or ACCENTI an SQL function of text that keeps NULL
-// (/req/case-insensitive-comparison/casei-function D).
+// (/req/case-insensitive-comparison/casei-function D). The driver hands a
+// NULL argument over as a nil []byte, a blob as a non-nil one.
 func foldFunc(fold func(string) string) func(any) any {
 	return func(v any) any {
 		switch v := v.(type) {
 		case string:
 			return fold(v)
 		case []byte:
+			if v == nil {
+				return nil
+			}
 			return fold(string(v))
 		}
 		return v
