@@ -314,7 +314,7 @@ func (p *cqlParser) predicate(depth int) (any, error) {
 	}
 	negate := false
 	if !p.done() && p.peek().kind == 'i' && strings.EqualFold(p.peek().text, "NOT") {
-		if p.pos+1 >= len(p.toks) || !slicesContainsFold([]string{"LIKE", "BETWEEN", "IN"}, p.toks[p.pos+1].text) {
+		if p.pos+1 >= len(p.toks) || p.toks[p.pos+1].kind != 'i' || !slicesContainsFold([]string{"LIKE", "BETWEEN", "IN"}, p.toks[p.pos+1].text) {
 			return nil, fmt.Errorf("NOT at %d must precede LIKE, BETWEEN or IN", p.peek().pos)
 		}
 		p.pos++

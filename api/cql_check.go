@@ -154,8 +154,11 @@ func (c *cqlChecker) call(n cqlCall) (domain.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		_, hi, err := c.pair(n.args[0], n.args[2])
+		hi, err := c.value(n.args[2])
 		if err != nil {
+			return nil, err
+		}
+		if err := checkComparable(n.args[0], n.args[2], v, hi); err != nil {
 			return nil, err
 		}
 		if v.typ != "number" && v.typ != "timestamp" && v.typ != "date" && v.typ != "string" {
@@ -280,6 +283,12 @@ func (c *cqlChecker) pair(a, b any) (cqlValue, cqlValue, error) {
 	if err != nil {
 		return l, r, err
 	}
+	return l, r, checkComparable(a, b, l, r)
+}
+
+// checkComparable checks that operands a and b, checked as l and r, have types
+// a comparison takes: one scalar type (DATE going with timestamps).
+func checkComparable(a, b any, l, r cqlValue) error {
 	kind := func(t string) string {
 		if t == "date" {
 			return "timestamp"
@@ -287,12 +296,12 @@ func (c *cqlChecker) pair(a, b any) (cqlValue, cqlValue, error) {
 		return t
 	}
 	if kind(l.typ) != kind(r.typ) {
-		return l, r, fmt.Errorf("%s (%s) and %s (%s) cannot be compared", describe(a), l.typ, describe(b), r.typ)
+		return fmt.Errorf("%s (%s) and %s (%s) cannot be compared", describe(a), l.typ, describe(b), r.typ)
 	}
 	if l.operand == nil && l.typ != "date" || r.operand == nil && r.typ != "date" {
-		return l, r, fmt.Errorf("%s values are compared with the %s functions", l.typ, map[string]string{"geometry": "S_", "array": "A_", "interval": "T_"}[l.typ])
+		return fmt.Errorf("%s values are compared with the %s functions", l.typ, map[string]string{"geometry": "S_", "array": "A_", "interval": "T_"}[l.typ])
 	}
-	return l, r, nil
+	return nil
 }
 
 // compareValues builds l op r. A DATE compared with a timestamp stands for
@@ -438,9 +447,11 @@ func (c *cqlChecker) in(value, list any) (domain.Expr, error) {
 	var ops []domain.Operand
 	var alts []domain.Expr
 	for _, it := range items {
-		_, r, err := c.pair(value, it)
-		c.nodes-- // value was counted once already
+		r, err := c.value(it)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkComparable(value, it, v, r); err != nil {
 			return nil, err
 		}
 		if _, lit := r.operand.(domain.Literal); !lit {
@@ -502,10 +513,7 @@ func (c *cqlChecker) spatial(n cqlCall) (domain.Expr, error) {
 }
 
 // geomEmpty reports whether g has no point at all.
-func geomEmpty(g orb.Geometry) bool {
-	b := g.Bound()
-	return b.Min[0] > b.Max[0] || geoPoints(g) == 0
-}
+func geomEmpty(g orb.Geometry) bool { return geoPoints(g) == 0 }
 
 func geoPoints(g orb.Geometry) int {
 	switch g := g.(type) {
