@@ -255,6 +255,11 @@ func TestCQL2AgainstBruteForce(t *testing.T) {
 			return r.pt[0] >= 46 && r.pt[0] <= 49 && r.pt[1] >= 29 && r.pt[1] <= 32 && (!inBox(r.pt) || onEdge(r.pt))
 		}},
 		{"S_CROSSES(geometry, LINESTRING(47 30, 49 30)) OR S_OVERLAPS(geometry, BBOX(-180, -90, 180, 90))", func(cqlRow) bool { return false }},
+		{"S_INTERSECTS(geometry, POLYGON EMPTY) OR S_WITHIN(geometry, GEOMETRYCOLLECTION EMPTY)", func(cqlRow) bool { return false }},
+		{"S_DISJOINT(geometry, POINT Z EMPTY) AND severity = 5", func(r cqlRow) bool { return r.severity == 5 }},
+		{"S_INTERSECTS(geometry, GEOMETRYCOLLECTION (POINT (47.5 30.5), LINESTRING (44 33, 45 34)))", func(r cqlRow) bool {
+			return r.pt == orb.Point{47.5, 30.5} || (r.pt[0] >= 44 && r.pt[0] <= 45 && r.pt[0]-44 == r.pt[1]-33)
+		}},
 		// Array functions on tags, as sets.
 		{"A_CONTAINS(tags, ('rocket', 'basra'))", func(r cqlRow) bool { return hasTag(r, "rocket") && hasTag(r, "basra") }},
 		{"A_CONTAINEDBY(tags, ('rocket', 'basra', 'protest'))", func(r cqlRow) bool {
