@@ -231,7 +231,7 @@ func registerFuncs(c *sqlite3.SQLiteConn) error {
 		"pw_distance": distanceFunc,
 		"pw_casei":    foldFunc(domain.CaseFold),
 		"pw_accenti":  foldFunc(domain.StripAccents),
-		"pw_locate":   locateFunc,
+		"pw_locate":   newLocateFunc(),
 	} {
 		if err := c.RegisterFunc(name, fn, true); err != nil {
 			return err
@@ -258,14 +258,37 @@ func foldFunc(fold func(string) string) func(any) any {
 	}
 }
 
-// locateFunc is pw_locate(lon, lat, wkb) in SQL: the geo.Location of the
-// point relative to the WKB geometry (0 exterior, 1 interior, 2 boundary).
-func locateFunc(lon, lat float64, g []byte) (int64, error) {
-	geom, err := wkb.Unmarshal(g)
-	if err != nil {
-		return 0, err
+// newLocateFunc makes pw_locate(lon, lat, wkb) for one connection: the
+// geo.Location of the point relative to the WKB geometry (0 exterior,
+// 1 interior, 2 boundary). A filter's geometry is one bound argument
+// tested against every candidate row, so the function keeps the last few
+// geometries it decoded: decoding a polygon of a thousand vertices per row
+// would cost more than testing the point. The cache belongs to the
+// connection, which database/sql never uses from two goroutines at once.
+func newLocateFunc() func(lon, lat float64, g []byte) (int64, error) {
+	var cache [4]struct {
+		wkb  string
+		geom orb.Geometry
 	}
-	return int64(geo.Locate(orb.Point{lon, lat}, geom)), nil
+	next := 0
+	return func(lon, lat float64, g []byte) (int64, error) {
+		var geom orb.Geometry
+		for _, e := range cache {
+			if e.geom != nil && e.wkb == string(g) {
+				geom = e.geom
+				break
+			}
+		}
+		if geom == nil {
+			var err error
+			if geom, err = wkb.Unmarshal(g); err != nil {
+				return 0, err
+			}
+			cache[next].wkb, cache[next].geom = string(g), geom
+			next = (next + 1) % len(cache)
+		}
+		return int64(geo.Locate(orb.Point{lon, lat}, geom)), nil
+	}
 }
 
 // distanceFunc is pw_distance(lon1, lat1, lon2, lat2) in SQL: the geodesic
