@@ -14,6 +14,16 @@ import (
 // a literal, a fold, a LIKE and the spatial and array predicates read in
 // its SQL. Placeholders are "?" in every dialect (GORM rewrites them for
 // PostgreSQL).
+//
+// What each hook must agree on, whatever the engine: Fold must give what
+// domain.ApplyFold gives for the same text, since literals are folded in
+// Go (PostgreSQL's lower() is not full case folding: it keeps ß, which
+// CASEI turns into ss); Like is case-sensitive with \ as the escape
+// (PostgreSQL's LIKE … ESCAPE '\' is; SQLite's LIKE is not, hence GLOB);
+// Spatial holds exactly when s.Matches(geo.Locate(point, s.Geometry)) does
+// (PostGIS's 2D ST_Intersects, ST_Within, ST_Touches, ST_Equals, ST_Disjoint
+// on the point agree) and should reach rows through the spatial index;
+// Array compares sets, an unset array being the empty set.
 type Dialect interface {
 	// Column is the SQL value of a scalar queryable in the row, NULL when
 	// the property is unset.
