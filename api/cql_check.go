@@ -42,22 +42,18 @@ func (c *cqlChecker) count() error {
 	return nil
 }
 
-// A value is a checked operand with its type: string, number, boolean,
-// timestamp, date (a DATE literal: the UTC day from t), geometry, array or
-// interval.
+// cqlValue is a checked operand with its type: string, number, boolean,
+// timestamp (these four as operand), date (a DATE literal, its UTC day in
+// date), geometry (geom, or the property prop), array (items, or the
+// property prop) or interval (ends).
 type cqlValue struct {
 	typ     string
-	operand domain.Operand // string, number, boolean, timestamp
+	operand domain.Operand
 	date    time.Time
 	geom    orb.Geometry
-	prop    string // the property of a geometry or array
-	items   []any  // the elements of an array literal
+	prop    string
+	items   []any
 	ends    [2]cqlEnd
-}
-
-func (v cqlValue) literal() bool {
-	_, ok := v.operand.(domain.Literal)
-	return ok || v.typ == "date" || (v.typ == "geometry" && v.prop == "") || (v.typ == "array" && v.prop == "")
 }
 
 func describe(n any) string {
@@ -186,7 +182,7 @@ func (c *cqlChecker) call(n cqlCall) (domain.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		if v.literal() || v.operand == nil {
+		if _, lit := v.operand.(domain.Literal); lit || v.operand == nil {
 			// Literals, the geometry and tags (the empty set when
 			// absent) are never null.
 			return domain.Bool{Value: false}, nil
