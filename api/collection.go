@@ -416,6 +416,12 @@ func (col *collection) queryablesDoc(c *gin.Context) {
 		switch q.Type {
 		case "timestamp":
 			p["type"], p["format"] = "string", "date-time"
+		case "geometry":
+			// OGC API – Features Part 3 (Queryables, recommendation
+			// 5): the feature's geometry, a point.
+			p["format"] = "geometry-point"
+		case "array":
+			p["type"], p["items"] = "array", map[string]any{"type": "string"}
 		default:
 			p["type"] = q.Type
 		}

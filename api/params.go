@@ -297,14 +297,26 @@ func ParseIncidentFilter(q url.Values) (domain.IncidentFilter, error) {
 	return f, err
 }
 
-// parseFilter reads filter= and filter-lang= (CQL2 text only).
+// parseFilter reads filter=, filter-lang= (cql2-text, the default, or
+// cql2-json) and filter-crs= (only CRS84, the coordinates of every
+// geometry postwatch stores and reads).
 func parseFilter(q url.Values, queryables []domain.Queryable) (domain.Expr, error) {
-	if lang, ok := lookup(q, "filter-lang"); ok && lang != "cql2-text" {
-		return nil, domain.InvalidField("filter-lang", "%q is not supported; use cql2-text", lang)
+	lang := "cql2-text"
+	if v, ok := lookup(q, "filter-lang"); ok {
+		lang = v
+	}
+	if lang != "cql2-text" && lang != "cql2-json" {
+		return nil, domain.InvalidField("filter-lang", "%q is not supported; use cql2-text or cql2-json", lang)
+	}
+	if crs, ok := lookup(q, "filter-crs"); ok && crs != crs84 {
+		return nil, domain.InvalidField("filter-crs", "%q is not supported; geometries in filters are %s", crs, crs84)
 	}
 	v, ok := lookup(q, "filter")
 	if !ok {
 		return nil, nil
+	}
+	if lang == "cql2-json" {
+		return ParseCQL2JSON(v, queryables)
 	}
 	return ParseCQL(v, queryables)
 }

@@ -22,6 +22,9 @@ var listParams = []string{"type", "status", "country", "kind", "posture"}
 func withQueryableParams(where domain.Expr, q url.Values, queryables []domain.Queryable) (domain.Expr, error) {
 	var ops []domain.Expr
 	for _, qb := range queryables {
+		if qb.Column == "" {
+			continue // geometry and tags: bbox= and filter= test those
+		}
 		raw, ok := lookup(q, qb.Name)
 		if !ok || slices.Contains(listParams, qb.Name) {
 			continue
@@ -30,7 +33,7 @@ func withQueryableParams(where domain.Expr, q url.Values, queryables []domain.Qu
 		if err != nil {
 			return nil, err
 		}
-		ops = append(ops, domain.Compare{Property: qb.Name, Op: "=", Values: []any{v}})
+		ops = append(ops, domain.Compare{Op: "=", Left: domain.Property{Name: qb.Name}, Right: domain.Literal{Value: v}})
 	}
 	if len(ops) == 0 {
 		return where, nil

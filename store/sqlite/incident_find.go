@@ -458,7 +458,7 @@ func (s *Store) incidentWhere(ctx context.Context, f domain.IncidentFilter) (*wh
 		}
 	}
 	if f.Where != nil {
-		if err := compileExpr(w, f.Where, domain.IncidentQueryables); err != nil {
+		if err := compileExpr(w, f.Where, domain.IncidentQueryables, "incidents_rtree"); err != nil {
 			return nil, err
 		}
 	}
