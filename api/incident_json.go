@@ -87,6 +87,9 @@ type incidentPropsIn struct {
 	UpdatedAt         json.RawMessage   `json:"updated_at"`
 	Version           json.RawMessage   `json:"version"`
 	DistanceM         json.RawMessage   `json:"distance_m"`
+	// PossibleDuplicates comes back in a feature a client read after
+	// creating it; it is a hint, never stored.
+	PossibleDuplicates json.RawMessage `json:"possible_duplicates"`
 }
 
 type sourceIn struct {

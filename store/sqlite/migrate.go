@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/postwatch/postwatch/store"
 )
 
 // migration is one schema step. Steps run in order, each in its own
@@ -183,6 +185,10 @@ var migrations = []migration{
 			UPDATE live_counts SET n = n + 1 WHERE collection = 'incidents';
 		END`,
 	}},
+	{4, "alerts, webhooks and posture incidents", append(store.AlertSchema("sqlite"),
+		// The incidents that prompted a posture change, as a JSON array.
+		`ALTER TABLE postures ADD COLUMN incident_ids TEXT NOT NULL DEFAULT '[]'`,
+	)},
 }
 
 // migrate applies every migration not yet recorded.
