@@ -413,8 +413,7 @@ func (s *Server) streamLive(ctx context.Context, w *sseWriter, sub *alertSub, f 
 			w.write("event: close\ndata: this stream fell behind; reconnect with Last-Event-ID to resume\n\n")
 			return
 		case <-reauth.C:
-			if _, err := s.tokens.Authenticate(ctx, secret); err != nil {
-				w.write("event: close\ndata: the token is no longer valid\n\n")
+			if !s.stillValid(ctx, w, secret) {
 				return
 			}
 		case <-keepAlive.C:
@@ -424,6 +423,11 @@ func (s *Server) streamLive(ctx context.Context, w *sseWriter, sub *alertSub, f 
 			case ev.alert != nil && ev.alert.Seq > last:
 				last = ev.alert.Seq
 				if f.Matches(ev.alert) {
+					// The token cache makes this a map lookup; it keeps a
+					// revoked token from receiving even one more alert.
+					if !s.stillValid(ctx, w, secret) {
+						return
+					}
 					err = writeAlertEvent(w, ev.alert)
 				}
 			case ev.posture != nil && (len(f.Facilities) == 0 || slices.Contains(f.Facilities, ev.posture.FacilityID)):
@@ -437,6 +441,19 @@ func (s *Server) streamLive(ctx context.Context, w *sseWriter, sub *alertSub, f 
 			return // the client is gone
 		}
 	}
+}
+
+// stillValid checks the stream's token again; when it was revoked or has
+// expired the client is told why and the stream ends.
+func (s *Server) stillValid(ctx context.Context, w *sseWriter, secret string) bool {
+	if _, err := s.tokens.Authenticate(ctx, secret); err != nil {
+		if domain.ErrorCodeOf(err) != domain.EUNAUTHORIZED && ctx.Err() == nil {
+			return true // the database hiccuped; the next check decides
+		}
+		w.write("event: close\ndata: the token is no longer valid\n\n")
+		return false
+	}
+	return true
 }
 
 func writeAlertEvent(w *sseWriter, a *domain.Alert) error {

@@ -46,7 +46,7 @@ type Server struct {
 	hub *alertHub
 	// webhookAllow, when not empty, holds the networks webhooks may target.
 	webhookAllow []netip.Prefix
-	openapi    *openAPI
+	openapi      *openAPI
 	// incidentCol and facilityCol are the two OGC collections.
 	incidentCol *collection
 	facilityCol *collection
