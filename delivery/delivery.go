@@ -35,9 +35,12 @@ import (
 	"github.com/postwatch/postwatch/domain"
 )
 
-// Defaults of Options.
+// Defaults of Options. The lease covers one batch (its attempts run at
+// once, each within the 10 s timeout) and the writes that settle it, with
+// room for a busy database; it is also how long the items of a killed
+// process wait before another worker takes them.
 const (
-	DefaultLease = 2 * time.Minute
+	DefaultLease = 20 * time.Second
 	DefaultBatch = 8
 	DefaultPoll  = time.Second
 )
