@@ -585,3 +585,25 @@ func TestAlertStreamResume(t *testing.T) {
 		t.Fatalf("%d alerts stored, want %d", len(ids), total)
 	}
 }
+
+// TestAlertStreamOutlivesWriteTimeout: a stream stays open past the HTTP
+// server's WriteTimeout (serve's is 120 s; here 1 s) and still delivers.
+func TestAlertStreamOutlivesWriteTimeout(t *testing.T) {
+	e := newEnv(t)
+	e.createFacilityR(47.6625, 30.5489, 5000, "Basrah")
+	srv := httptest.NewUnstartedServer(e.server)
+	srv.Config.WriteTimeout = time.Second
+	srv.Start()
+	defer srv.Close()
+	defer e.server.Close()
+	c, resp := openStream(t, srv, e.tokens[domain.RoleAnalyst], "")
+	if c == nil {
+		t.Fatalf("stream refused: %d", resp.StatusCode)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	id := e.createIncident(47.665, 30.55, map[string]any{"occurred_at": ago(time.Minute)})
+	ev := c.next(t)
+	if ev.event != "alert" || !strings.Contains(ev.data, fmt.Sprintf(`"incident_id":%d`, id)) {
+		t.Fatalf("event %+v after 2.5 s, want the alert of incident %d", ev, id)
+	}
+}
