@@ -607,3 +607,26 @@ func TestAlertStreamOutlivesWriteTimeout(t *testing.T) {
 		t.Fatalf("event %+v after 2.5 s, want the alert of incident %d", ev, id)
 	}
 }
+
+// TestAlertStreamSeesOtherProcesses: alerts stored through another store on
+// the same file (an import, another server) reach the stream by the hub's
+// poll, within about a second.
+func TestAlertStreamSeesOtherProcesses(t *testing.T) {
+	path := t.TempDir() + "/shared.db"
+	e := newEnvAt(t, path, sqlite.Options{})
+	other := newEnvAt(t, path, sqlite.Options{})
+	srv := httptest.NewServer(e.server)
+	defer srv.Close()
+	defer e.server.Close()
+	other.createFacilityR(47.6625, 30.5489, 5000, "Basrah")
+	c, _ := openStream(t, srv, e.tokens[domain.RoleAnalyst], "")
+	start := time.Now()
+	id := other.createIncident(47.665, 30.55, map[string]any{"occurred_at": ago(time.Minute)})
+	ev := c.next(t)
+	if ev.event != "alert" || !strings.Contains(ev.data, fmt.Sprintf(`"incident_id":%d`, id)) {
+		t.Fatalf("event %+v, want the alert of incident %d", ev, id)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("the alert took %s to cross processes", took)
+	}
+}
