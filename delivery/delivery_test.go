@@ -25,13 +25,13 @@ import (
 
 // rig is a store with a facility, a dispatcher and its receivers.
 type rig struct {
-	t      *testing.T
+	t      testing.TB
 	st     *sqlite.Store
 	signal *domain.Signal
 	fac    int64
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	sig := domain.NewSignal()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "d.db"), sqlite.Options{Durability: sqlite.DurabilityNormal, NoGrid: true, Signal: sig})
