@@ -27,7 +27,8 @@ func TestPostureTiming(t *testing.T) {
 	listed := func(e *env, p string) int {
 		return e.count("/collections/facilities/items?posture=" + p)
 	}
-	soon := time.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+	soonAt := time.Now().Add(3 * time.Second)
+	soon := soonAt.UTC().Format(time.RFC3339Nano)
 	e.runSteps(t, map[string]string{}, []step{
 		{name: "a change names the incidents that prompted it", method: "POST", url: item + "/postures", role: domain.RoleOfficer,
 			body: map[string]any{"posture": "elevated", "incident_ids": []int64{inc}}, status: 201,
@@ -54,7 +55,7 @@ func TestPostureTiming(t *testing.T) {
 	if got := posture(e); got != "ordered_departure" {
 		t.Fatalf("posture %q, want ordered_departure at once", got)
 	}
-	time.Sleep(time.Until(time.Now().Add(1600 * time.Millisecond)))
+	time.Sleep(time.Until(soonAt) + 100*time.Millisecond)
 	if got := posture(e); got != "relocated" {
 		t.Fatalf("posture %q once effective_at has passed, want relocated", got)
 	}
