@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -32,15 +33,17 @@ const (
 	// alertWriteGrace is the write deadline each stream write sets, so the
 	// server's WriteTimeout never cuts a stream and a stuck client does.
 	alertWriteGrace = 30 * time.Second
-	// alertBuffer is how many events a stream may lag behind the hub; a
-	// stream further behind is ended, and its client resumes by Last-Event-ID.
-	alertBuffer = 1024
 	// alertPage is how many alerts one query reads.
 	alertPage = 500
 )
 
 // DefaultMaxStreamsPerToken caps the alert streams one token may hold open.
 const DefaultMaxStreamsPerToken = 8
+
+// DefaultAlertStreamBuffer is how many events a stream may lag behind the
+// hub; a stream further behind catches up from the table instead (see
+// alertHub.renew), so a burst never holds the hub or the other streams.
+const DefaultAlertStreamBuffer = 1024
 
 // alertOut is an alert as the API writes it (CONTRACT.md §8).
 type alertOut struct {
@@ -158,6 +161,7 @@ type alertHub struct {
 	subs    map[*alertSub]struct{}
 	streams map[int64]int // open streams per token id
 	limit   int
+	buffer  int // events a stream may lag behind
 }
 
 // subscribe opens a stream for token tok: it returns the subscription and
@@ -181,10 +185,26 @@ func (h *alertHub) subscribe(ctx context.Context, tok int64) (*alertSub, int64, 
 		h.seq, h.posture, h.running = seq, pid, true
 		go h.run()
 	}
-	sub := &alertSub{ch: make(chan hubEvent, alertBuffer), lagged: make(chan struct{})}
+	sub := h.newSub()
 	h.subs[sub] = struct{}{}
 	h.streams[tok]++
 	return sub, h.seq, nil
+}
+
+// renew replaces a subscription that fell behind with a fresh one, and
+// returns it with the hub's position: the stream reads what lies between
+// from the table, as a replay, and goes on from there.
+func (h *alertHub) renew(old *alertSub) (*alertSub, int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	sub := h.newSub()
+	delete(h.subs, old)
+	h.subs[sub] = struct{}{}
+	return sub, h.seq
+}
+
+func (h *alertHub) newSub() *alertSub {
+	return &alertSub{ch: make(chan hubEvent, h.buffer), lagged: make(chan struct{})}
 }
 
 func (h *alertHub) unsubscribe(sub *alertSub, tok int64) {
@@ -334,7 +354,7 @@ func (s *Server) alertStream(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	defer s.hub.unsubscribe(sub, tok.ID)
+	defer func() { s.hub.unsubscribe(sub, tok.ID) }() // sub may be renewed
 
 	w := &sseWriter{c: c, rc: http.NewResponseController(c.Writer)}
 	c.Status(http.StatusOK)
@@ -364,8 +384,12 @@ func (s *Server) alertStream(c *gin.Context) {
 			return
 		}
 	}
-	s.streamLive(ctx, w, sub, f, last, c.GetString(ctxSecret))
+	s.streamLive(ctx, c, w, &sub, f, last, c.GetString(ctxSecret))
 }
+
+// errClientGone is a write to a stream that failed: the client left, which
+// is nothing to log.
+var errClientGone = errors.New("the client is gone")
 
 // replayAlerts sends the alerts matching f stored after from up to and
 // including to, and returns the last seq it covered.
@@ -382,7 +406,7 @@ func (s *Server) replayAlerts(ctx context.Context, w *sseWriter, f domain.AlertF
 				return to, nil // the hub sends it
 			}
 			if err := writeAlertEvent(w, a); err != nil {
-				return from, err
+				return from, errClientGone
 			}
 			from = a.Seq
 		}
@@ -394,9 +418,11 @@ func (s *Server) replayAlerts(ctx context.Context, w *sseWriter, f domain.AlertF
 }
 
 // streamLive sends the hub's events after seq last until the client
-// leaves, the server closes, the token stops being valid or the stream
-// falls too far behind.
-func (s *Server) streamLive(ctx context.Context, w *sseWriter, sub *alertSub, f domain.AlertFilter, last int64, secret string) {
+// leaves, the server closes or the token stops being valid. When the stream
+// falls too far behind the hub (a burst larger than its buffer), it reads
+// the alerts it missed from the table and carries on with a fresh
+// subscription, which *sub is then.
+func (s *Server) streamLive(ctx context.Context, c *gin.Context, w *sseWriter, sub **alertSub, f domain.AlertFilter, last int64, secret string) {
 	keepAlive := time.NewTicker(alertKeepAlive)
 	defer keepAlive.Stop()
 	reauth := time.NewTicker(alertReauth)
@@ -409,16 +435,23 @@ func (s *Server) streamLive(ctx context.Context, w *sseWriter, sub *alertSub, f 
 		case <-s.closing:
 			w.write("event: close\ndata: the server is shutting down\n\n")
 			return
-		case <-sub.lagged:
-			w.write("event: close\ndata: this stream fell behind; reconnect with Last-Event-ID to resume\n\n")
-			return
+		case <-(*sub).lagged:
+			if !s.stillValid(ctx, w, secret) {
+				return
+			}
+			var hubSeq int64
+			*sub, hubSeq = s.hub.renew(*sub)
+			if last, err = s.replayAlerts(ctx, w, f, last, hubSeq); err != nil {
+				s.streamFailed(c, err)
+				return
+			}
 		case <-reauth.C:
 			if !s.stillValid(ctx, w, secret) {
 				return
 			}
 		case <-keepAlive.C:
 			err = w.write(": keep-alive\n\n")
-		case ev := <-sub.ch:
+		case ev := <-(*sub).ch:
 			switch {
 			case ev.alert != nil && ev.alert.Seq > last:
 				last = ev.alert.Seq
@@ -467,7 +500,7 @@ func writeAlertEvent(w *sseWriter, a *domain.Alert) error {
 // streamFailed ends a stream whose headers are sent: the error is logged
 // and the client told in an event, since no status can follow.
 func (s *Server) streamFailed(c *gin.Context, err error) {
-	if c.Request.Context().Err() != nil {
+	if c.Request.Context().Err() != nil || errors.Is(err, errClientGone) {
 		return
 	}
 	s.log.Error("alert stream", "err", err, "request_id", requestID(c))

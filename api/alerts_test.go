@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/postwatch/postwatch/api"
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/store/sqlite"
 )
@@ -628,5 +629,37 @@ func TestAlertStreamSeesOtherProcesses(t *testing.T) {
 	}
 	if took := time.Since(start); took > 4*time.Second {
 		t.Fatalf("the alert took %s to cross processes (the poll is 1 s)", took)
+	}
+}
+
+// TestAlertStreamCatchesUp: a burst larger than a stream's buffer (here 4
+// events) does not end the stream: it reads what it missed from the table
+// and goes on, every alert once and in order.
+func TestAlertStreamCatchesUp(t *testing.T) {
+	e := newEnv(t)
+	e.createFacilityR(47.6625, 30.5489, 5000, "Basrah")
+	small := e.withServer(t, api.Options{AlertStreamBuffer: 4}, nil, nil)
+	srv := httptest.NewServer(small.server)
+	defer srv.Close()
+	defer small.server.Close()
+	c, _ := openStream(t, srv, e.tokens[domain.RoleAnalyst], "")
+	var batch []*domain.Incident
+	for i := range 60 {
+		batch = append(batch, &domain.Incident{Location: [2]float64{47.665, 30.55}, Type: "drone", Title: fmt.Sprintf("drone %d", i),
+			OccurredAt: time.Now().Add(-time.Minute), Severity: 2})
+	}
+	// One transaction: the hub finds all 60 in one pass.
+	if _, err := e.store.ImportIncidents(context.Background(), batch, nil); err != nil {
+		t.Fatal(err)
+	}
+	stored := e.alertsAfter("", "")
+	if len(stored) != 60 {
+		t.Fatalf("%d alerts stored, want 60", len(stored))
+	}
+	for i, want := range stored {
+		ev := c.next(t)
+		if ev.event != "alert" || ev.id != want.ID {
+			t.Fatalf("event %d: %q %q, want alert %q", i, ev.event, ev.id, want.ID)
+		}
 	}
 }

@@ -82,6 +82,9 @@ type Options struct {
 	// MaxStreamsPerToken caps the alert streams one token holds open; 0
 	// means DefaultMaxStreamsPerToken.
 	MaxStreamsPerToken int
+	// AlertStreamBuffer is how many events a stream may lag behind before
+	// it catches up from the table; 0 means DefaultAlertStreamBuffer.
+	AlertStreamBuffer int
 	// WebhookAllow restricts webhook targets to these networks (serve
 	// --webhook-allow); empty allows any http(s) URL.
 	WebhookAllow []netip.Prefix
@@ -124,8 +127,12 @@ func NewWithOptions(svc Services, log *slog.Logger, opts Options) (*Server, erro
 	if opts.MaxStreamsPerToken <= 0 {
 		opts.MaxStreamsPerToken = DefaultMaxStreamsPerToken
 	}
+	if opts.AlertStreamBuffer <= 0 {
+		opts.AlertStreamBuffer = DefaultAlertStreamBuffer
+	}
 	s.hub = &alertHub{svc: svc.Alerts, signal: opts.AlertSignal, closing: s.closing, limit: opts.MaxStreamsPerToken,
-		subs: map[*alertSub]struct{}{}, streams: map[int64]int{},
+		buffer: opts.AlertStreamBuffer,
+		subs:   map[*alertSub]struct{}{}, streams: map[int64]int{},
 		onError: func(err error) { log.Error("alert hub", "err", err) }}
 	if s.hub.signal == nil {
 		s.hub.signal = domain.NewSignal() // never notified: the hub polls
