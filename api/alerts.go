@@ -358,7 +358,7 @@ func (s *Server) alertStream(c *gin.Context) {
 
 	w := &sseWriter{c: c, rc: http.NewResponseController(c.Writer)}
 	c.Status(http.StatusOK)
-	if err := w.write("retry: %d\n: postwatch alerts\n\n", alertRetryMs); err != nil {
+	if err := w.write(": postwatch alerts\nretry: %d\n\n", alertRetryMs); err != nil {
 		return
 	}
 	last := hubSeq // with no Last-Event-ID, the stream starts live

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/klauspost/compress/gzhttp"
 
 	"github.com/postwatch/postwatch/docs"
 	"github.com/postwatch/postwatch/domain"
@@ -52,6 +53,8 @@ type Server struct {
 	facilityCol *collection
 	routes      []route
 	engine      *gin.Engine
+	// handler is the engine behind the compression middleware.
+	handler http.Handler
 
 	requestTimeout time.Duration
 	// closing is closed by Close to end the alert streams.
@@ -188,11 +191,16 @@ func NewWithOptions(svc Services, log *slog.Logger, opts Options) (*Server, erro
 		}
 	}
 	s.engine = e
+	compress, err := gzhttp.NewWrapper(gzhttp.ContentTypeFilter(compressible))
+	if err != nil {
+		return nil, err
+	}
+	s.handler = compress(e)
 	return s, nil
 }
 
 // ServeHTTP makes the server an http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // routeTable lists every route, its role and handler: the routes are
 // readable in one place, and tests derive role checks from it.
@@ -220,6 +228,7 @@ func (s *Server) routeTable() []route {
 
 		route{method: "GET", path: "/stats/incidents", role: analyst, handler: s.incidentStats},
 		route{method: "GET", path: tilePath, role: analyst, handler: s.tile},
+		route{method: "GET", path: tileJSONPath, role: analyst, handler: s.tileJSON},
 		route{method: "GET", path: "/alerts", role: analyst, handler: s.listAlerts},
 		route{method: "GET", path: alertStreamPath, role: analyst, handler: s.alertStream},
 		route{method: "GET", path: "/webhooks", role: admin, handler: s.listWebhooks},

@@ -3,6 +3,8 @@ package domain
 import (
 	"context"
 	"time"
+
+	"github.com/paulmach/orb"
 )
 
 // IncidentHit is an incident in a result, with its distance from the
@@ -78,6 +80,31 @@ type IncidentService interface {
 	// CountIncidents counts the incidents matching f (its paging and sort
 	// ignored) in buckets: time buckets in time order, others by count.
 	CountIncidents(ctx context.Context, f IncidentFilter, by GroupBy) ([]Bucket, error)
+	// ClusterIncidents groups the incidents matching f (its paging and sort
+	// ignored) by the web-mercator tile of zoom z that holds each one, and
+	// returns one cluster per tile that holds any, in no particular order.
+	// A point is in the tile of maptile.Fraction's coordinates, floored and
+	// clamped to the world, so incidents beyond ±85.0511° of latitude join
+	// the top or bottom row and every match is in exactly one cluster: the
+	// counts add up to the matches. On PostGIS this is one query:
+	// GROUP BY the snapped mercator cell (floor(x·2^z), floor(y·2^z)) with
+	// count(*), sum(lon), sum(lat) and max(severity). Returns EINVALID if z
+	// is outside 0..MaxClusterZoom.
+	ClusterIncidents(ctx context.Context, f IncidentFilter, z int) ([]IncidentCluster, error)
+}
+
+// MaxClusterZoom is the deepest zoom ClusterIncidents groups by: tiles of
+// zoom 22 split in 64 × 64 cells.
+const MaxClusterZoom = 28
+
+// IncidentCluster is the incidents of one web-mercator tile (X, Y at the
+// zoom asked for): how many, the mean of their coordinates (degrees, WGS84)
+// and their highest severity.
+type IncidentCluster struct {
+	X, Y        uint32
+	Count       int
+	Center      orb.Point
+	MaxSeverity int
 }
 
 // GroupBy is how incident statistics are bucketed.
@@ -153,9 +180,13 @@ type ImportOutcome string
 
 // Import outcomes.
 const (
-	ImportCreated  ImportOutcome = "created"
-	ImportUpdated  ImportOutcome = "updated"
-	ImportRejected ImportOutcome = "rejected"
+	ImportCreated ImportOutcome = "created"
+	ImportUpdated ImportOutcome = "updated"
+	// ImportUnchanged: the record's external_id is held by an incident
+	// that already says the same (SameIncident); nothing was written and
+	// no version made.
+	ImportUnchanged ImportOutcome = "unchanged"
+	ImportRejected  ImportOutcome = "rejected"
 )
 
 // ImportResult reports one record of a bulk import.
@@ -168,7 +199,8 @@ type ImportResult struct {
 // IncidentImporter bulk-loads incidents.
 type IncidentImporter interface {
 	// ImportIncidents stores a batch in one transaction. An incident whose
-	// external_id is already stored replaces that incident; others are
+	// external_id is already stored replaces that incident (or is reported
+	// ImportUnchanged when it says the same); others are
 	// created. Actors an incident names that do not exist are created, named
 	// by actorNames[id] (or their id). A record that fails validation is
 	// rejected without affecting the others; an error return means the

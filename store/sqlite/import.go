@@ -593,8 +593,12 @@ func (w *importWriter) importOne(p *PreparedIncidents, i int, refs *batchRefs, c
 		if err := w.finish(); err != nil {
 			return "", err
 		}
-		if err := w.s.replaceIncident(w.ctx, w.tx, held.id, inc, 0, w.alerts); err != nil {
+		changed, err := w.s.replaceIncident(w.ctx, w.tx, held.id, inc, 0, w.alerts)
+		if err != nil {
 			return "", err
+		}
+		if !changed {
+			return domain.ImportUnchanged, nil
 		}
 		return domain.ImportUpdated, nil
 	}

@@ -254,7 +254,8 @@ func (s *Store) ReplaceIncident(ctx context.Context, id int64, inc *domain.Incid
 	var alerts *store.AlertWriter
 	err := translate(s.transact(ctx, func(tx *gorm.DB) error {
 		alerts = s.alertWriter(tx)
-		return s.replaceIncident(ctx, tx, id, inc, ifVersion, alerts)
+		_, err := s.replaceIncident(ctx, tx, id, inc, ifVersion, alerts)
+		return err
 	}))
 	if err == nil {
 		s.alertsCommitted(alerts)
@@ -263,27 +264,29 @@ func (s *Store) ReplaceIncident(ctx context.Context, id int64, inc *domain.Incid
 }
 
 // replaceIncident writes inc over incident id, keeps its text indexed and
-// raises the alerts the change causes through alerts.
-func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc *domain.Incident, ifVersion int, alerts *store.AlertWriter) (err error) {
+// raises the alerts the change causes through alerts. changed is false
+// when inc says what the incident already does (domain.SameIncident):
+// nothing is written, no version made and nothing alerts.
+func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc *domain.Incident, ifVersion int, alerts *store.AlertWriter) (changed bool, err error) {
 	cur, err := s.findIncident(ctx, tx, id)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := checkVersion(ifVersion, cur.Version); err != nil {
-		return err
+		return false, err
 	}
 	inc.ID, inc.CreatedAt, inc.UpdatedAt, inc.Version = id, cur.CreatedAt, cur.UpdatedAt, cur.Version
-	if same(cur, inc) {
-		return nil
+	if domain.SameIncident(cur, inc) {
+		return false, nil
 	}
 	// The checks come before any write: the import rejects a record that
 	// fails them and goes on in the same transaction.
 	if err := checkIncidentRefs(ctx, tx, inc, cur); err != nil {
-		return err
+		return false, err
 	}
 	if cur.Title != inc.Title || cur.Description != inc.Description {
 		if err := unindexText(tx, cur); err != nil {
-			return err
+			return false, err
 		}
 		defer func() {
 			if err == nil {
@@ -294,22 +297,22 @@ func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc 
 	inc.ID, inc.CreatedAt, inc.UpdatedAt, inc.Version = id, cur.CreatedAt, s.now(), cur.Version+1
 	row, err := newIncidentRow(inc)
 	if err != nil {
-		return err
+		return false, err
 	}
 	err = tx.Model(&incidentRow{}).Where("id = ?", id).Select("*").Omit("id", "deleted_at").Updates(row).Error
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := tx.Where("incident_id = ?", id).Delete(&incidentActorRow{}).Error; err != nil {
-		return err
+		return false, err
 	}
 	if err := writeIncidentActors(ctx, tx, id, inc.Actors); err != nil {
-		return err
+		return false, err
 	}
 	if err := alerts.Write(ctx, cur, inc); err != nil {
-		return err
+		return false, err
 	}
-	return appendHistory(ctx, tx, collIncidents, strconv.FormatInt(id, 10), inc.Version, opUpdate, inc.UpdatedAt, domain.PrincipalName(ctx), inc)
+	return true, appendHistory(ctx, tx, collIncidents, strconv.FormatInt(id, 10), inc.Version, opUpdate, inc.UpdatedAt, domain.PrincipalName(ctx), inc)
 }
 
 // DeleteIncident removes a live incident from every listing; its history,

@@ -2,7 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/paulmach/orb"
 
@@ -10,17 +13,10 @@ import (
 	"github.com/postwatch/postwatch/geo"
 )
 
-// DefaultCountCap bounds how many matches FindIncidents counts. Counting
-// every match of a region-wide query would cost more than the page itself
-// (about 0.2 µs per match); past the cap numberMatched is left out, as OGC
-// API – Features allows.
-const DefaultCountCap = 2_000
-
 // DefaultTreeSortMax is the largest match count for which a page is sorted
 // out of the R*Tree; larger results walk the occurred_at index instead,
-// where the first rows in order that pass the box come quickly. It equals
-// the count cap: past it the count is unknown.
-const DefaultTreeSortMax = DefaultCountCap
+// where the first rows in order that pass the box come quickly.
+const DefaultTreeSortMax = 2_000
 
 // order is the sort of a result: its key column and direction.
 type order struct {
@@ -58,8 +54,7 @@ func (o order) addAfter(w *where, prefix string, c *domain.Cursor) {
 }
 
 // FindIncidents returns one page of live incidents matching f, ordered by
-// f.SortBy then id, with the number of matches up to Options.CountCap (-1
-// beyond).
+// f.SortBy then id, with the exact number of matches (see countMatches).
 func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*domain.IncidentPage, error) {
 	if c := f.Page.Cursor; c != nil && c.Sort != f.SortBy {
 		return nil, domain.InvalidField("cursor", "was made for sortby=%s, not %s", c.Sort, f.SortBy)
@@ -82,12 +77,7 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 	if err != nil {
 		return nil, err
 	}
-	var matched int
-	if unfiltered(f) {
-		matched, err = s.liveIncidents(ctx)
-	} else {
-		matched, err = s.countCapped(ctx, `SELECT 1 FROM incidents i WHERE `+w.sql(), w.args)
-	}
+	matched, err := s.countMatches(ctx, f, w)
 	if err != nil {
 		return nil, err
 	}
@@ -122,20 +112,99 @@ func treeOnlyRest(f domain.IncidentFilter) bool {
 		len(f.Statuses) == 0 && len(f.Countries) == 0 && f.Text == "" && f.Where == nil
 }
 
-// wideMatched is numberMatched of a spatial query past the count cap: -1,
-// unless the box holds every incident, when the live count is exact.
-func (s *Store) wideMatched(ctx context.Context, f domain.IncidentFilter, bounds []orb.Bound) (int, error) {
-	if f.Near != nil || f.Time != nil || len(bounds) != 1 {
-		return -1, nil
+// gridCounts reports whether the grid can count f's matches: its
+// conditions are place, time, type and severity only, which the grid keeps
+// for every incident.
+func gridCounts(f domain.IncidentFilter) bool {
+	return len(f.ActorIDs) == 0 && len(f.FacilityIDs) == 0 && len(f.Statuses) == 0 &&
+		len(f.Countries) == 0 && f.Text == "" && f.Where == nil
+}
+
+// gridByActor reports whether the grid can count f once it knows which
+// incidents name f's actors: f's other conditions are the grid's, and its
+// attribution is direct (a chain's matches depend on relations in time).
+func gridByActor(f domain.IncidentFilter) bool {
+	if len(f.ActorIDs) == 0 || f.Attribution == domain.AttributionChain {
+		return false
 	}
-	ext, err := s.treeExtent(ctx, "incidents_rtree_node", 3)
-	if err != nil || ext == nil {
-		return -1, err
+	f.ActorIDs = nil
+	return gridCounts(f)
+}
+
+// gridFor returns the grid, current, when it can answer f — nil when it
+// cannot or is not ready — and, when f names actors, the ids of the
+// incidents naming them, to be tested one by one.
+func (s *Store) gridFor(ctx context.Context, f domain.IncidentFilter) (*grid, []int64, error) {
+	byActor := gridByActor(f)
+	if !byActor && !gridCounts(f) {
+		return nil, nil, nil
 	}
-	if bounds[0].Min[0] <= ext[0] && bounds[0].Min[1] <= ext[1] && bounds[0].Max[0] >= ext[2] && bounds[0].Max[1] >= ext[3] {
+	var ids []int64
+	if byActor {
+		var err error
+		if ids, err = s.incidentsOfActors(ctx, f.ActorIDs); err != nil {
+			return nil, nil, err
+		}
+	}
+	g, err := s.currentGrid(ctx)
+	return g, ids, err
+}
+
+// incidentsOfActors returns the ids of the incidents naming any of actors,
+// each once, from the covering index incident_actors_actor. They come as
+// one comma-separated value: one value through database/sql costs far less
+// than a row per id.
+func (s *Store) incidentsOfActors(ctx context.Context, actors []string) ([]int64, error) {
+	args := make([]any, len(actors))
+	for i, a := range actors {
+		args[i] = a
+	}
+	var list sql.NullString
+	err := s.read.WithContext(ctx).Raw(`SELECT group_concat(incident_id) FROM (SELECT DISTINCT incident_id FROM incident_actors
+		WHERE actor_id IN (`+placeholders(len(actors))+`))`, args...).Row().Scan(&list)
+	if err != nil || list.String == "" {
+		return []int64{}, err
+	}
+	ids := make([]int64, 0, strings.Count(list.String, ",")+1)
+	for part := range strings.SplitSeq(list.String, ",") {
+		id, err := strconv.ParseInt(part, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("incident id %q from group_concat: %w", part, err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// countMatches is the exact number of incidents matching f, whose
+// conditions w holds: the live count when f selects everything; the grid's
+// count when it can answer f (see gridFor): a pass over the entries of the
+// cells f's place overlaps, testing each one's time, type and severity (a
+// block's total when nothing narrows it), or over the incidents of f's
+// actors, each found in its cell by id and time; and otherwise a count(*)
+// of w, which SQLite answers from the indexes w's conditions use.
+func (s *Store) countMatches(ctx context.Context, f domain.IncidentFilter, w *where) (int, error) {
+	if unfiltered(f) {
 		return s.liveIncidents(ctx)
 	}
-	return -1, nil
+	g, ids, err := s.gridFor(ctx, f)
+	if err != nil {
+		return 0, err
+	}
+	if g != nil {
+		q := newGridQuery(f)
+		g.mu.RLock()
+		defer g.mu.RUnlock()
+		if ids != nil {
+			n := 0
+			g.eachID(&q, ids, func(*gridCell, *gridEntry) { n++ })
+			return n, nil
+		}
+		return g.count(&q), nil
+	}
+	var n int
+	err = s.read.WithContext(ctx).Raw(`SELECT count(*) FROM incidents i WHERE `+w.sql(), w.args...).Row().Scan(&n)
+	return n, err
 }
 
 // walkConditions are a walk of the occurred_at index's conditions: live,
@@ -202,16 +271,6 @@ func treeConditions(f domain.IncidentFilter, prefix string) *where {
 		w.add("pw_distance("+prefix+"lon, "+prefix+"lat, ?, ?) <= ?", n.Center[0], n.Center[1], n.RadiusM)
 	}
 	return w
-}
-
-// countCapped counts the rows of a query up to countCap; -1 means more.
-func (s *Store) countCapped(ctx context.Context, query string, args []any) (int, error) {
-	var n int
-	err := s.read.WithContext(ctx).Raw(`SELECT count(*) FROM (`+query+` LIMIT ?)`, append(args, s.opts.CountCap+1)...).Row().Scan(&n)
-	if n > s.opts.CountCap {
-		n = -1
-	}
-	return n, err
 }
 
 // incidentPage runs a page query that selects incidentColumns and one row

@@ -40,9 +40,8 @@ const (
 type Options struct {
 	Durability Durability
 	ReadConns  int // size of the read pool; 0 means four per CPU, at least 16
-	// CountCap and TreeSortMax tune FindIncidents (see DefaultCountCap and
-	// DefaultTreeSortMax); 0 takes the default, a negative value means 0.
-	CountCap    int
+	// TreeSortMax tunes FindIncidents (see DefaultTreeSortMax); 0 takes the
+	// default, a negative value means 0.
 	TreeSortMax int
 	// NoGrid answers place-and-time queries from the R*Tree alone, without
 	// the in-memory grid (see grid.go); tests compare the two.
@@ -106,7 +105,6 @@ func Open(dsn string, opts Options) (*Store, error) {
 	if opts.ReadConns <= 0 {
 		opts.ReadConns = max(16, 4*runtime.NumCPU())
 	}
-	opts.CountCap = orDefault(opts.CountCap, DefaultCountCap)
 	opts.TreeSortMax = orDefault(opts.TreeSortMax, DefaultTreeSortMax)
 	opts.GridMergeCells = orDefault(opts.GridMergeCells, DefaultGridMergeCells)
 	opts.IncidentCacheBytes = orDefault(opts.IncidentCacheBytes, DefaultIncidentCacheBytes)
