@@ -49,7 +49,8 @@ type Incident struct {
 	UpdatedAt time.Time         `json:"updated_at"`
 	Version   int               `json:"version"`
 	// PossibleDuplicates is set by CreateIncident only: the live incidents
-	// this one may repeat (see IsPossibleDuplicate). It is a hint for the
+	// this one may repeat (see IsPossibleDuplicate), the latest
+	// MaxPossibleDuplicates of them in id order. It is a hint for the
 	// client, never stored.
 	PossibleDuplicates []int64 `json:"-"`
 }
@@ -60,6 +61,11 @@ type Incident struct {
 const (
 	DuplicateRadiusM = 500
 	DuplicateWindow  = 2 * time.Hour
+	// MaxPossibleDuplicates bounds the hint to the latest reports: a gate
+	// reported every few minutes would otherwise make every 201 carry
+	// hundreds of ids and Link fields, past what HTTP clients accept
+	// (Python's http.client stops at 100 header fields).
+	MaxPossibleDuplicates = 20
 )
 
 // IsPossibleDuplicate reports whether other may be a second report of inc:
