@@ -18,6 +18,9 @@ func TestWebhookRoutes(t *testing.T) {
 	admin := domain.RoleAdmin
 	vars := map[string]string{}
 	long := "https://receiver.example/" + strings.Repeat("a", 2048)
+	basrah, baghdad := e.createFacility(47.6625, 30.5489, "Basrah"), e.createFacility(44.3955, 33.2986, "Baghdad")
+	closed := e.createFacility(43.99, 36.19, "Closed")
+	e.do("DELETE", "/collections/facilities/items/"+strconv.FormatInt(closed, 10), nil, admin).wantStatus(204)
 	e.runSteps(t, vars, []step{
 		{name: "an analyst may not subscribe", method: "POST", url: "/webhooks", role: domain.RoleAnalyst, body: map[string]any{"url": "https://a.example/"}, status: 403},
 		{name: "an officer may not subscribe", method: "POST", url: "/webhooks", role: domain.RoleOfficer, body: map[string]any{"url": "https://a.example/"}, status: 403},
@@ -34,9 +37,13 @@ func TestWebhookRoutes(t *testing.T) {
 		{name: "severity_min 0", method: "POST", url: "/webhooks", role: admin, body: map[string]any{"url": "https://a.example/", "severity_min": 0}, status: 400, field: "severity_min"},
 		{name: "severity_min 6", method: "POST", url: "/webhooks", role: admin, body: map[string]any{"url": "https://a.example/", "severity_min": 6}, status: 400, field: "severity_min"},
 		{name: "facility not ids", method: "POST", url: "/webhooks", role: admin, body: map[string]any{"url": "https://a.example/", "facility": []any{-2}}, status: 400, field: "facility[0]"},
+		{name: "port 0 cannot be dialled", method: "POST", url: "/webhooks", role: admin, body: map[string]any{"url": "http://127.0.0.1:0/hook"}, status: 400, field: "url"},
+		{name: "port past 65535", method: "POST", url: "/webhooks", role: admin, body: map[string]any{"url": "https://a.example:99999/hook"}, status: 400, field: "url"},
+		{name: "an unknown facility", method: "POST", url: "/webhooks", role: admin, body: map[string]any{"url": "https://a.example/", "facility": []int64{basrah, 999}}, status: 400, field: "facility[1]"},
+		{name: "a deleted facility", method: "POST", url: "/webhooks", role: admin, body: map[string]any{"url": "https://a.example/", "facility": []int64{closed}}, status: 400, field: "facility[0]"},
 		{name: "an unknown field", method: "POST", url: "/webhooks", role: admin, body: map[string]any{"url": "https://a.example/", "events": "all"}, status: 400, field: "events"},
 		{name: "a subscription shows its secret once", method: "POST", url: "/webhooks", role: admin,
-			body: map[string]any{"url": "http://127.0.0.1:9/hook", "facility": []int{2, 3}, "severity_min": 3}, status: 201,
+			body: map[string]any{"url": "http://127.0.0.1:9/hook", "facility": []int64{basrah, baghdad}, "severity_min": 3}, status: 201,
 			check: func(t *testing.T, r *response) {
 				v := r.json()
 				secret, _ := v["secret"].(string)
