@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,6 +88,24 @@ func alertFilter(c *gin.Context) (domain.AlertFilter, error) {
 // MaxAlertLimit bounds one page of GET /alerts.
 const MaxAlertLimit = 1000
 
+// alertLimit reads limit= of GET /alerts and of deliveries: default
+// domain.DefaultLimit, and any larger positive integer than MaxAlertLimit,
+// even one past int64, is clamped to it, as items' limit is.
+func alertLimit(c *gin.Context) (int, error) {
+	raw, ok := c.GetQuery("limit")
+	if !ok {
+		return domain.DefaultLimit, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(raw, "-") {
+		n, err = MaxAlertLimit, nil
+	}
+	if err != nil || n < 1 {
+		return 0, domain.InvalidField("limit", "%q is not a positive integer", raw)
+	}
+	return min(n, MaxAlertLimit), nil
+}
+
 // listAlerts answers GET /alerts: stored alerts after after=, oldest
 // first, with a next link while more remain.
 func (s *Server) listAlerts(c *gin.Context) {
@@ -103,14 +122,9 @@ func (s *Server) listAlerts(c *gin.Context) {
 		}
 		f.AfterSeq = seq
 	}
-	f.Limit = domain.DefaultLimit
-	if raw, ok := c.GetQuery("limit"); ok {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 {
-			s.writeError(c, domain.InvalidField("limit", "%q is not a positive integer", raw))
-			return
-		}
-		f.Limit = min(n, MaxAlertLimit) // clamped, as items' limit is
+	if f.Limit, err = alertLimit(c); err != nil {
+		s.writeError(c, err)
+		return
 	}
 	page, err := s.alerts.FindAlerts(c.Request.Context(), f)
 	if err != nil {

@@ -193,7 +193,8 @@ func TestAlertsList(t *testing.T) {
 	if len(all) != 10 {
 		t.Fatalf("%d alerts, want 10", len(all))
 	}
-	vars := map[string]string{"third": all[2].ID}
+	hook := e.do("POST", "/webhooks", map[string]any{"url": "http://127.0.0.1:9/hook"}, domain.RoleAdmin).wantStatus(http.StatusCreated)
+	vars := map[string]string{"third": all[2].ID, "hook": fmt.Sprint(hook.json()["id"])}
 	e.runSteps(t, vars, []step{
 		{name: "a page of three links to the next", method: "GET", url: "/alerts?limit=3", role: domain.RoleAnalyst, status: 200,
 			check: func(t *testing.T, r *response) {
@@ -241,6 +242,15 @@ func TestAlertsList(t *testing.T) {
 		{name: "severity_min=9 is 400", method: "GET", url: "/alerts?severity_min=9", role: domain.RoleAnalyst, status: 400, field: "severity_min"},
 		{name: "facility=x is 400", method: "GET", url: "/alerts?facility=x", role: domain.RoleAnalyst, status: 400, field: "facility"},
 		{name: "limit=0 is 400", method: "GET", url: "/alerts?limit=0", role: domain.RoleAnalyst, status: 400, field: "limit"},
+		{name: "limit=-1 is 400", method: "GET", url: "/alerts?limit=-1", role: domain.RoleAnalyst, status: 400, field: "limit"},
+		{name: "limit=-99999999999999999999 is 400", method: "GET", url: "/alerts?limit=-99999999999999999999", role: domain.RoleAnalyst, status: 400, field: "limit"},
+		{name: "a limit past int64 is clamped like any large one", method: "GET", url: "/alerts?limit=99999999999999999999", role: domain.RoleAnalyst, status: 200,
+			check: func(t *testing.T, r *response) {
+				if n := len(r.json()["alerts"].([]any)); n != 10 {
+					t.Fatalf("%d alerts, want all 10", n)
+				}
+			}},
+		{name: "deliveries clamp a limit past int64 too", method: "GET", url: "/webhooks/{hook}/deliveries?limit=99999999999999999999", role: domain.RoleAdmin, status: 200},
 		{name: "an unknown parameter is 400", method: "GET", url: "/alerts?since=1", role: domain.RoleAnalyst, status: 400, field: "since"},
 		{name: "no token is 401", method: "GET", url: "/alerts", status: 401},
 	})

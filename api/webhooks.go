@@ -171,14 +171,10 @@ func (s *Server) listDeliveries(c *gin.Context) {
 	if !ok {
 		return
 	}
-	limit := domain.DefaultLimit
-	if raw, ok := c.GetQuery("limit"); ok {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 {
-			s.writeError(c, domain.InvalidField("limit", "%q is not a positive integer", raw))
-			return
-		}
-		limit = min(n, MaxAlertLimit)
+	limit, err := alertLimit(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
 	}
 	ds, err := s.webhooks.FindDeliveries(c.Request.Context(), id, limit)
 	if err != nil {
