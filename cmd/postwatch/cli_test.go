@@ -245,3 +245,28 @@ func TestBackupWhileWriting(t *testing.T) {
 	}
 	t.Logf("%d incidents acknowledged before the backup, %d in the copy, %d in all", len(before), len(have), len(a.snapshot())+len(seeded))
 }
+
+// TestDatabaseFilesArePrivate: a database postwatch creates, its WAL and
+// shared-memory files and a backup are readable by their owner only:
+// they hold webhook secrets as they are and token hashes.
+func TestDatabaseFilesArePrivate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "new.db")
+	newToken(t, db, "admin")
+	srv := startServer(t, db, "--seed")
+	newClient(t, srv.base, newToken(t, db, "officer")).titles("")
+	copyPath := filepath.Join(dir, "copy.db")
+	if r := runCLI(t, "backup", "--db", db, copyPath); r.code != 0 {
+		t.Fatalf("backup: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, p := range []string{db, db + "-wal", db + "-shm", copyPath} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+			t.Errorf("%s has mode %v; others may read it", filepath.Base(p), mode)
+		}
+	}
+}
