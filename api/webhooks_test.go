@@ -80,6 +80,28 @@ func TestWebhookRoutes(t *testing.T) {
 					t.Fatalf("%d deliveries", n)
 				}
 			}},
+		{name: "a password in the URL is shown once", method: "POST", url: "/webhooks", role: admin,
+			body: map[string]any{"url": "https://soc:s3cret@receiver.example/hook"}, status: 201,
+			check: func(t *testing.T, r *response) {
+				v := r.json()
+				vars["basic"] = strconv.Itoa(int(v["id"].(float64)))
+				if v["url"] != "https://soc:s3cret@receiver.example/hook" {
+					t.Fatalf("url %v, want it as given", v["url"])
+				}
+			}},
+		{name: "then it is redacted", method: "GET", url: "/webhooks/{basic}", role: admin, status: 200,
+			check: func(t *testing.T, r *response) {
+				if u := r.json()["url"]; u != "https://soc:xxxxx@receiver.example/hook" {
+					t.Fatalf("url %v, want the password redacted", u)
+				}
+			}},
+		{name: "in the list too", method: "GET", url: "/webhooks", role: admin, status: 200,
+			check: func(t *testing.T, r *response) {
+				if strings.Contains(r.Body.String(), "s3cret") {
+					t.Fatalf("the list shows a URL's password: %s", r.Body.String())
+				}
+			}},
+		{name: "delete it", method: "DELETE", url: "/webhooks/{basic}", role: admin, status: 204},
 		{name: "an unknown subscription is 404", method: "GET", url: "/webhooks/999", role: admin, status: 404},
 		{name: "a malformed id is 404", method: "GET", url: "/webhooks/x", role: admin, status: 404},
 		{name: "deliveries of an unknown subscription are 404", method: "GET", url: "/webhooks/999/deliveries", role: admin, status: 404},
