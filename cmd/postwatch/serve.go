@@ -81,7 +81,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}()
 	if *seed {
-		loaded, err := seeds.LoadIfEmpty(ctx, seeds.Services{Incidents: st, Facilities: st, Actors: st})
+		loaded, err := seeds.LoadIfEmpty(ctx, seeds.Services{Incidents: st, Facilities: st, Actors: st, History: st})
 		if err != nil {
 			return err
 		}
