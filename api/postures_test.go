@@ -39,6 +39,8 @@ func TestPostureTiming(t *testing.T) {
 			}},
 		{name: "an unknown incident is 400 naming it", method: "POST", url: item + "/postures", role: domain.RoleOfficer,
 			body: map[string]any{"posture": "elevated", "incident_ids": []int64{inc, 999}}, status: 400, field: "incident_ids[1]"},
+		{name: "an incident named twice is refused", method: "POST", url: item + "/postures", role: domain.RoleOfficer,
+			body: map[string]any{"posture": "elevated", "incident_ids": []int64{inc, inc}}, status: 400, field: "incident_ids[1]"},
 		{name: "incident_ids must be ids", method: "POST", url: item + "/postures", role: domain.RoleOfficer,
 			body: `{"posture": "elevated", "incident_ids": ["x"]}`, status: 400, field: "incident_ids"},
 		{name: "a change recorded ahead of time", method: "POST", url: item + "/postures", role: domain.RoleOfficer,
