@@ -87,6 +87,12 @@ type IncidentActor struct {
 	Role    ActorRole `json:"role"`
 }
 
+// MaxCasualties bounds each casualty count. No single event has come near
+// it, so a larger number is a typing slip or an overflow; the bound also
+// keeps the count within a 32-bit integer column on every engine and
+// exact in every JSON client.
+const MaxCasualties = 1_000_000
+
 // Casualties counts people killed and injured.
 type Casualties struct {
 	Killed  int `json:"killed"`
@@ -168,11 +174,16 @@ func (inc *Incident) Validate() error {
 		}
 		seen[a] = true
 	}
-	if inc.Casualties.Killed < 0 {
-		p.Add("properties.casualties.killed", "must not be negative")
-	}
-	if inc.Casualties.Injured < 0 {
-		p.Add("properties.casualties.injured", "must not be negative")
+	for _, c := range []struct {
+		field string
+		n     int
+	}{{"killed", inc.Casualties.Killed}, {"injured", inc.Casualties.Injured}} {
+		switch {
+		case c.n < 0:
+			p.Add("properties.casualties."+c.field, "must not be negative")
+		case c.n > MaxCasualties:
+			p.Add("properties.casualties."+c.field, "%d is more than %d", c.n, MaxCasualties)
+		}
 	}
 	validateList(&p, "properties.sources", len(inc.Sources))
 	for i, s := range inc.Sources {
