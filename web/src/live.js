@@ -1,0 +1,66 @@
+// live.js keeps the map current without a reload: it asks every second for
+// incidents of the view and filters stored after the newest one it has
+// (filter=id > N, so an import or another server's writes show too), and
+// reads the alert stream to announce incidents inside a facility's radius.
+import { getJSON, stream, ProblemError } from './api.js';
+
+// POLL_MS keeps a new incident on screen within 2 s of its commit: a poll
+// interval plus one indexed query (id > N) and a render.
+const POLL_MS = 1000;
+
+export class Live {
+  constructor(ctx) {
+    this.ctx = ctx;
+  }
+
+  start() {
+    this.poll();
+    this.alerts();
+  }
+
+  async poll() {
+    const { incidents, announce } = this.ctx;
+    for (;;) {
+      await sleep(POLL_MS);
+      // A load in progress will bring the same incidents.
+      if (incidents.loading || !incidents.bbox) continue;
+      const bbox = incidents.bbox;
+      const filter = encodeURIComponent(`id > ${incidents.lastID}`);
+      try {
+        const page = await getJSON(`/collections/incidents/items?${incidents.itemsQuery()}&filter=${filter}&limit=1000`);
+        // The view may have moved while the request ran.
+        if (incidents.loading || incidents.bbox !== bbox) continue;
+        for (const f of incidents.addNew(page.features)) {
+          announce(`New incident: ${f.properties.title} (severity ${f.properties.severity}, ${f.properties.type.replaceAll('_', ' ')})`);
+        }
+      } catch (err) {
+        if (err instanceof ProblemError && err.status === 401) {
+          this.ctx.failed(err);
+          return;
+        }
+      }
+    }
+  }
+
+  // alerts reads /alerts/stream with the token in a header, reconnecting
+  // after a pause when the stream ends or fails.
+  async alerts() {
+    for (let delay = 1000; ; delay = Math.min(delay * 2, 30000)) {
+      try {
+        await stream('/alerts/stream', (event, data) => {
+          if (event !== 'alert') return;
+          delay = 1000;
+          const a = JSON.parse(data);
+          const p = a.incident.properties;
+          const km = (a.distance_m / 1000).toFixed(1);
+          this.ctx.announce(`Alert: ${p.title}, ${km} km from ${a.facility} (severity ${p.severity})`, true);
+        });
+      } catch (err) {
+        if (err instanceof ProblemError && (err.status === 401 || err.status === 403)) return;
+      }
+      await sleep(delay);
+    }
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
