@@ -5,6 +5,7 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -50,7 +51,7 @@ type page struct {
 func (s *Server) renderPage(c *gin.Context, name, title string, body any) {
 	ctx := c.Request.Context()
 	if err := ctx.Err(); err != nil {
-		s.writeError(c, err)
+		s.abandonPage(c, err)
 		return
 	}
 	p := page{
@@ -70,13 +71,24 @@ func (s *Server) renderPage(c *gin.Context, name, title string, body any) {
 		return
 	}
 	if !c.Writer.Written() {
-		s.writeError(c, err)
+		s.abandonPage(c, err)
 		return
 	}
 	if ctx.Err() == nil {
 		s.log.Error("render page", "page", name, "err", err, "request_id", requestID(c))
 	}
 	panic(http.ErrAbortHandler)
+}
+
+// abandonPage answers a page that could not be rendered: a client that
+// hung up gets nothing (there is no one to tell, and it is not a server
+// error); a deadline or a template error is the usual problem+json.
+func (s *Server) abandonPage(c *gin.Context, err error) {
+	if errors.Is(c.Request.Context().Err(), context.Canceled) {
+		c.Abort()
+		return
+	}
+	s.writeError(c, err)
 }
 
 // ctxWriter fails every write once ctx is done, which stops a template
