@@ -3,14 +3,19 @@
 // worker) and Natural Earth's country borders converted from TopoJSON to
 // GeoJSON. The output depends only on its inputs, so a rebuild of the same
 // sources leaves the committed dist/ unchanged. Run with `node build.mjs`
-// (make build does, after npm ci).
-import { readFileSync, writeFileSync, mkdirSync, rmSync, readdirSync, copyFileSync } from 'node:fs';
+// (make build does, after npm ci); `node build.mjs --check` builds into a
+// scratch directory and fails if the committed dist/ differs from it
+// (make test does), so a change to src/ cannot ship without its build.
+import { readFileSync, writeFileSync, mkdirSync, mkdtempSync, rmSync, readdirSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { feature } from 'topojson-client';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const dist = join(here, 'dist');
+const check = process.argv.includes('--check');
+const committed = join(here, 'dist');
+const dist = check ? mkdtempSync(join(tmpdir(), 'postwatch-dist-')) : committed;
 const mod = (...p) => join(here, 'node_modules', ...p);
 
 rmSync(dist, { recursive: true, force: true });
@@ -45,3 +50,17 @@ const out = {
   })),
 };
 writeFileSync(join(dist, 'countries.geojson'), JSON.stringify(out) + '\n');
+
+if (check) {
+  const names = (dir) => readdirSync(dir).sort();
+  const want = names(dist);
+  const have = names(committed);
+  const stale = [...new Set([...want, ...have])].filter((n) => !want.includes(n) || !have.includes(n)
+    || !readFileSync(join(dist, n)).equals(readFileSync(join(committed, n))));
+  rmSync(dist, { recursive: true, force: true });
+  if (stale.length) {
+    console.error(`web/dist is stale (${stale.join(', ')}): run make build and commit web/dist`);
+    process.exit(1);
+  }
+  console.log('web/dist is up to date');
+}
