@@ -5,7 +5,9 @@ import (
 	"compress/gzip"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -159,4 +161,29 @@ func TestHTMLPagesLinkToTheMap(t *testing.T) {
 	if !strings.Contains(body, `/map?bbox=44.35000%2C33.30000%2C44.37000%2C33.32000"`) {
 		t.Errorf("the incident's page does not open the map around it:\n%s", body)
 	}
+}
+
+// TestIDFilterListsWhatCameAfter: filter=id > N, with any other filter, is
+// how the map asks for what was stored since the newest incident it has.
+func TestIDFilterListsWhatCameAfter(t *testing.T) {
+	e := newEnv(t)
+	first := e.createIncident(44.36, 33.31, nil)
+	second := e.createIncident(44.37, 33.32, map[string]any{"severity": 4})
+	third := e.createIncident(44.38, 33.33, map[string]any{"severity": 1})
+	ids := func(url string) []float64 {
+		var out []float64
+		for _, f := range e.do("GET", url, nil, domain.RoleAnalyst).wantStatus(http.StatusOK).json()["features"].([]any) {
+			out = append(out, f.(map[string]any)["id"].(float64))
+		}
+		slices.Sort(out)
+		return out
+	}
+	after := "/collections/incidents/items?filter=" + url.QueryEscape("id > "+strconv.FormatInt(first, 10))
+	if got, want := ids(after), []float64{float64(second), float64(third)}; !slices.Equal(got, want) {
+		t.Fatalf("id > %d: %v, want %v", first, got, want)
+	}
+	if got, want := ids(after+"&severity_min=3&bbox=44,33,45,34"), []float64{float64(second)}; !slices.Equal(got, want) {
+		t.Fatalf("id > %d with severity_min=3: %v, want %v", first, got, want)
+	}
+	e.do("GET", "/collections/incidents/items?filter="+url.QueryEscape("id > 'x'"), nil, domain.RoleAnalyst).wantProblem(http.StatusBadRequest, "filter")
 }

@@ -49,6 +49,15 @@ export class Facilities {
       type: 'FeatureCollection',
       features: fs.map((f) => ({ type: 'Feature', geometry: geodesicCircle(f.geometry.coordinates, f.properties.alert_radius_m), properties: props(f) })),
     });
+    // The keyboard's way to the same panels as a click on the map.
+    document.querySelector('#facility-list').replaceChildren(...fs.map((f) => el('li', { dataset: { facilityId: String(f.id) } },
+      el('button', {
+        type: 'button',
+        onclick: () => {
+          this.ctx.map.easeTo({ center: f.geometry.coordinates, zoom: Math.max(this.ctx.map.getZoom(), 10) });
+          this.open(f.id).catch(this.ctx.failed);
+        },
+      }, swatch(f.properties.posture), ` ${f.properties.name} · ${f.properties.posture.replaceAll('_', ' ')}`))));
   }
 
   // bounds is the [[w, s], [e, n]] box of every facility, or null.
@@ -86,11 +95,6 @@ export class Facilities {
       getJSON(`/collections/incidents/items?near=${lon},${lat}&radius=${p.alert_radius_m}&limit=20`),
     ]);
     const panel = openPanel(p.name);
-    const swatch = (posture) => {
-      const s = el('span', { class: 'swatch' });
-      s.style.backgroundColor = POSTURE_COLORS[posture] || '#555';
-      return s;
-    };
     panel.append(
       el('p', { class: 'meta', text: `${p.kind.replaceAll('_', ' ')} · ${p.city}, ${p.country} · alert radius ${(p.alert_radius_m / 1000).toFixed(1)} km` }),
       el('p', { class: 'posture', dataset: { posture: p.posture } }, swatch(p.posture), ` Posture: ${p.posture.replaceAll('_', ' ')}`),
@@ -146,6 +150,14 @@ export class Facilities {
     });
     return form;
   }
+}
+
+// swatch is a square of a posture's colour, set through the CSSOM (the
+// page's CSP allows no style attributes).
+function swatch(posture) {
+  const s = el('span', { class: 'swatch', 'aria-hidden': 'true' });
+  s.style.backgroundColor = POSTURE_COLORS[posture] || '#555';
+  return s;
 }
 
 function humanWindow(w) {

@@ -1,12 +1,13 @@
-// live.js keeps the map current without a reload: it asks every second for
+// live.js keeps the map current without a reload: it asks every 0.75 s for
 // incidents of the view and filters stored after the newest one it has
 // (filter=id > N, so an import or another server's writes show too), and
 // reads the alert stream to announce incidents inside a facility's radius.
 import { getJSON, stream, ProblemError } from './api.js';
 
-// POLL_MS keeps a new incident on screen within 2 s of its commit: a poll
-// interval plus one indexed query (id > N) and a render.
-const POLL_MS = 1000;
+// POLL_MS keeps a new incident on screen within 2 s of its commit: polls
+// start every POLL_MS whatever the last one took, and each is one indexed
+// query (id > N) and a render.
+const POLL_MS = 750;
 
 export class Live {
   constructor(ctx) {
@@ -20,8 +21,11 @@ export class Live {
 
   async poll() {
     const { incidents, announce } = this.ctx;
-    for (;;) {
-      await sleep(POLL_MS);
+    for (let next = performance.now(); ; ) {
+      next += POLL_MS;
+      // A poll that overran starts the next one at once, not a backlog.
+      next = Math.max(next, performance.now());
+      await sleep(next - performance.now());
       // A load in progress will bring the same incidents.
       if (incidents.loading || !incidents.bbox) continue;
       const bbox = incidents.bbox;

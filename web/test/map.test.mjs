@@ -134,8 +134,13 @@ test('an analyst opens the map with ?access_token=, within the weight budget, an
   assert.equal(await page.evaluate(() => sessionStorage.getItem('postwatch.token')), ANALYST);
 
   assert.equal(await page.locator('#log-incident').isVisible(), false, 'an analyst sees the log button');
-  assert.equal(await page.locator('#incident-form, #posture-form').count(), 0);
   assert.equal(await page.getAttribute('body', 'data-role'), 'analyst');
+  // The facility panel: posture history, threat level and trend, and no form.
+  await page.click('#facility-list li:first-child button');
+  await page.waitForSelector('#panel .threat .level');
+  assert.ok(await page.locator('#panel .history li').count() >= 1, 'no posture history');
+  assert.match(await page.textContent('#panel .threat'), /(steady|rising|falling)/);
+  assert.equal(await page.locator('#incident-form, #posture-form').count(), 0, 'an analyst sees a write form');
 });
 
 test('the list is the items API for the same view and filters', async () => {
@@ -205,6 +210,18 @@ test('an officer signs in with the form, logs an incident from the map and sees 
   const id = found.features[0].id;
   assert.equal(found.features[0].properties.type, 'drone');
   await page.waitForSelector(`#incident-list li[data-incident-id="${id}"]`, { timeout: LIVE_MS });
+
+  // A posture change from the facility panel.
+  const fac = await page.getAttribute('#facility-list li:first-child', 'data-facility-id');
+  await page.click('#facility-list li:first-child button');
+  await page.waitForSelector('#posture-form');
+  await page.selectOption('[data-field="posture"]', 'ordered_departure');
+  await page.fill('[data-field="reason"]', 'Browser test: ordered departure');
+  await page.click('#posture-form button[type="submit"]');
+  await page.waitForSelector('#panel .posture[data-posture="ordered_departure"]');
+  const facility = await api(`/collections/facilities/items/${fac}`);
+  assert.equal(facility.properties.posture, 'ordered_departure');
+  assert.match(await page.textContent('#panel .history li:first-child'), /Browser test: ordered departure/);
   await checkScreenshot(page);
 });
 
