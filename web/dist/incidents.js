@@ -8,7 +8,8 @@ import { query } from './state.js';
 // MAX_IN_VIEW bounds what one view loads (the items API's largest page):
 // past it the list says how many more there are and asks to zoom in.
 const MAX_IN_VIEW = 10000;
-const PAGE = 1000;
+const FIRST_PAGE = 500;
+const PAGE = 5000;
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -45,9 +46,10 @@ export class Incidents {
     return query(this.ctx.filters, this.bbox);
   }
 
-  // load replaces the incidents with those of bbox and the filters,
-  // drawing each page as it arrives so the first render does not wait for
-  // the last page.
+  // load replaces the incidents with those of bbox and the filters. The
+  // first page is drawn as soon as it arrives; the rest are drawn once, when
+  // the view is complete, since every draw re-indexes the clusters and
+  // rebuilds the list.
   async load(bbox) {
     this.controller?.abort();
     const controller = new AbortController();
@@ -55,22 +57,24 @@ export class Incidents {
     this.bbox = bbox;
     const byID = new Map();
     let matched = null;
+    let pages = 0;
     const run = (async () => {
       try {
-        for await (const page of featurePages(`/collections/incidents/items?${this.itemsQuery()}&limit=${PAGE}`,
-          { signal: controller.signal, max: MAX_IN_VIEW })) {
+        for await (const page of featurePages(`/collections/incidents/items?${this.itemsQuery()}&limit=${FIRST_PAGE}`,
+          { signal: controller.signal, max: MAX_IN_VIEW, nextLimit: PAGE })) {
           if (matched === null) matched = page.numberMatched ?? null;
           for (const f of page.features) byID.set(f.id, f);
+          if (pages++ > 0) continue;
           await this.ctx.mapLoaded;
           if (controller.signal.aborted) return;
-          this.byID = byID;
-          this.render(matched, true);
+          this.byID = new Map(byID);
+          this.render(matched, byID.size < (matched ?? 0));
         }
         await this.ctx.mapLoaded;
         if (controller.signal.aborted) return;
         this.byID = byID;
         this.lastID = Math.max(0, ...byID.keys());
-        this.render(matched, false);
+        if (pages > 1) this.render(matched, false);
       } catch (err) {
         if (err.name !== 'AbortError') throw err;
       }
@@ -107,6 +111,10 @@ export class Incidents {
     const frag = document.createDocumentFragment();
     for (const f of features) frag.append(this.listItem(f));
     list.replaceChildren(frag);
+    // Marks for docs/performance.md: when incidents first show, when the
+    // view is complete.
+    if (features.length && !performance.getEntriesByName('postwatch:first-incidents').length) performance.mark('postwatch:first-incidents');
+    if (!partial && !performance.getEntriesByName('postwatch:view-complete').length) performance.mark('postwatch:view-complete');
     const n = features.length;
     let status = `${n} incident${n === 1 ? '' : 's'} in view`;
     if (partial) status += ' (loading…)';

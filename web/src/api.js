@@ -85,7 +85,10 @@ function siteRoot() {
 
 // featurePages yields the features of every page of an items query,
 // following the rel=next links the server writes, until max features.
-export async function* featurePages(path, { signal, max = Infinity } = {}) {
+// nextLimit, if set, is the page size after the first: a small first page
+// draws early, larger ones then take fewer round trips (a next link's
+// cursor does not depend on the page size).
+export async function* featurePages(path, { signal, max = Infinity, nextLimit } = {}) {
   let url = path;
   let seen = 0;
   while (url && seen < max) {
@@ -94,6 +97,11 @@ export async function* featurePages(path, { signal, max = Infinity } = {}) {
     yield page;
     const next = (page.links || []).find((l) => l.rel === 'next');
     url = next ? next.href : null;
+    if (url && nextLimit) {
+      const u = new URL(url);
+      u.searchParams.set('limit', String(Math.min(nextLimit, max - seen)));
+      url = u.href;
+    }
   }
 }
 
