@@ -134,7 +134,7 @@ func gzipped(a web.Asset) []byte {
 	var z []byte
 	if len(a.Body) >= 1024 {
 		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 		zw.Write(a.Body)
 		zw.Close()
 		if buf.Len() < len(a.Body) {

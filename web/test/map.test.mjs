@@ -65,7 +65,7 @@ async function openPage() {
 }
 
 async function ready(page) {
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20000 });
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 45000 });
 }
 
 // api calls postwatch directly, as the page's twin.
