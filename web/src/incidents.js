@@ -29,6 +29,13 @@ export class Incidents {
     map.on('click', 'incident-points', (ev) => {
       if (!this.editing()) this.popup(ev.features[0].properties.id, ev.lngLat);
     });
+    // Cluster counts are DOM markers: the style names no glyphs, since a
+    // font server is another host.
+    this.counts = new Map();
+    map.on('sourcedata', (ev) => {
+      if (ev.sourceId === 'incidents' && ev.isSourceLoaded) this.drawCounts();
+    });
+    map.on('moveend', () => this.drawCounts());
     for (const layer of ['clusters', 'incident-points']) {
       map.on('mouseenter', layer, () => { map.getCanvas().style.cursor = 'pointer'; });
       map.on('mouseleave', layer, () => { map.getCanvas().style.cursor = ''; });
@@ -135,6 +142,32 @@ export class Incidents {
   focus(f) {
     this.ctx.map.easeTo({ center: f.geometry.coordinates, zoom: Math.max(this.ctx.map.getZoom(), 12) });
     this.popup(f.id, f.geometry.coordinates);
+  }
+
+  // drawCounts puts the number of incidents on each cluster in view.
+  drawCounts() {
+    const { map, maplibregl } = this.ctx;
+    const seen = new Set();
+    for (const f of map.querySourceFeatures('incidents', { filter: ['has', 'point_count'] })) {
+      const id = f.properties.cluster_id;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const label = String(f.properties.point_count_abbreviated ?? f.properties.point_count);
+      let marker = this.counts.get(id);
+      if (!marker) {
+        marker = new maplibregl.Marker({ element: el('span', { class: 'cluster-count', 'aria-hidden': 'true' }) });
+        this.counts.set(id, marker);
+        marker.setLngLat(f.geometry.coordinates).addTo(map);
+      }
+      marker.setLngLat(f.geometry.coordinates);
+      marker.getElement().textContent = label;
+    }
+    for (const [id, marker] of this.counts) {
+      if (!seen.has(id)) {
+        marker.remove();
+        this.counts.delete(id);
+      }
+    }
   }
 
   async zoomToCluster(feature) {

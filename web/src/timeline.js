@@ -67,6 +67,8 @@ export class Timeline {
       return bar;
     });
     $('#histogram').replaceChildren(...bars);
+    // Past about 3 px a bar, a gap between bars would leave no bar.
+    $('#histogram').classList.toggle('dense', n > 100);
     for (const input of [this.from, this.to]) {
       input.max = String(n - 1);
     }
