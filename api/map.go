@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"html/template"
-	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -41,7 +39,7 @@ func (s *Server) mapPage(c *gin.Context) {
 	h.Set("Cache-Control", "no-cache")
 	tag := `"map-` + web.Version + `"`
 	h.Set("ETag", tag)
-	if etagMatches(c.GetHeader("If-None-Match"), tag) {
+	if noneMatch(c.GetHeader("If-None-Match"), tag) {
 		c.Status(http.StatusNotModified)
 		return
 	}
@@ -74,7 +72,7 @@ func (s *Server) mapAsset(c *gin.Context) {
 	h.Set("Vary", "Accept-Encoding")
 	tag := `"` + web.Version + `-` + a.Name + `"`
 	h.Set("ETag", tag)
-	if etagMatches(c.GetHeader("If-None-Match"), tag) {
+	if noneMatch(c.GetHeader("If-None-Match"), tag) {
 		c.Status(http.StatusNotModified)
 		return
 	}
@@ -87,40 +85,6 @@ func (s *Server) mapAsset(c *gin.Context) {
 	}
 	c.Status(http.StatusOK)
 	c.Writer.Write(body)
-}
-
-// etagMatches is the weak comparison If-None-Match uses (RFC 9110
-// §13.1.2): a listed tag equal to tag with or without W/, or *.
-func etagMatches(header, tag string) bool {
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimSpace(t)
-		if t == "*" || strings.TrimPrefix(t, "W/") == tag {
-			return true
-		}
-	}
-	return false
-}
-
-// acceptsGzip reports whether Accept-Encoding lists gzip with a non-zero
-// weight (RFC 9110 §12.5.3).
-func acceptsGzip(header string) bool {
-	for _, part := range strings.Split(header, ",") {
-		coding, params, _ := strings.Cut(part, ";")
-		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-			continue
-		}
-		q := 1.0
-		for _, p := range strings.Split(params, ";") {
-			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-			if strings.EqualFold(k, "q") {
-				if q, _ = strconv.ParseFloat(v, 64); math.IsNaN(q) {
-					q = 0
-				}
-			}
-		}
-		return q > 0
-	}
-	return false
 }
 
 // gzipCache holds each asset compressed, made on first request: MapLibre's
