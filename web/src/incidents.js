@@ -62,6 +62,7 @@ export class Incidents {
     const controller = new AbortController();
     this.controller = controller;
     this.bbox = bbox;
+    document.querySelector('#incident-list').setAttribute('aria-busy', 'true');
     const byID = new Map();
     let matched = null;
     let pages = 0;

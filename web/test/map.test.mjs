@@ -145,6 +145,10 @@ test('an analyst opens the map with ?access_token=, within the weight budget, an
 
 test('the list is the items API for the same view and filters', async () => {
   const page = analystPage;
+  // Opening the facility panel moved the map; load its address afresh so
+  // that no reload of the view is in flight.
+  await page.goto(page.url());
+  await ready(page);
   const search = new URL(page.url()).search;
   const want = await apiIDs(search);
   assert.ok(want.length > 0, `the seeded view ${search} holds no incidents`);
