@@ -16,16 +16,23 @@ import (
 
 // mapCSP is the Content-Security-Policy of the map and its assets: scripts,
 // styles, the worker and every fetch come from postwatch only. MapLibre
-// runs its worker from its own module URL (worker-src 'self') and draws
-// into canvases and blob: images; it sets element styles through the
-// CSSOM, which style-src does not govern, so no 'unsafe-inline' is needed.
+// runs its worker from its own module URL (worker-src 'self'); it sets
+// element styles through the CSSOM, which style-src does not govern, so no
+// 'unsafe-inline' is needed. data: is the page's empty icon.
 const mapCSP = "default-src 'self'; script-src 'self'; worker-src 'self'; style-src 'self'; " +
-	"img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; " +
+	"img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// mapIndex is the page itself, web/src/index.html: a template only for
-// the asset directory and the links it names.
-var mapIndex = template.Must(template.New("map").Parse(string(web.Assets["index.html"].Body)))
+// mapIndex is the page itself, web/src/index.html, a template only for the
+// asset directory and the links it names, which are the same on every
+// request: it is rendered once. The asset path is relative, so the page
+// works behind a proxy that serves postwatch under a path prefix.
+var mapIndex = func() []byte {
+	var buf bytes.Buffer
+	data := struct{ Assets, Home string }{Assets: strings.TrimPrefix(mapAssetsPath, "/"), Home: "./?f=html"}
+	template.Must(template.New("map").Parse(string(web.Assets["index.html"].Body))).Execute(&buf, data)
+	return buf.Bytes()
+}()
 
 // mapPage serves GET /map. It is public, so that the sign-in form can show
 // without a token; every request the page then makes for data carries one.
@@ -43,16 +50,8 @@ func (s *Server) mapPage(c *gin.Context) {
 		c.Status(http.StatusNotModified)
 		return
 	}
-	var buf bytes.Buffer
-	// The asset path is relative, so the page works behind a proxy that
-	// serves postwatch under a path prefix.
-	data := struct{ Assets, Home string }{Assets: strings.TrimPrefix(mapAssetsPath, "/"), Home: "./?f=html"}
-	if err := mapIndex.Execute(&buf, data); err != nil {
-		s.writeError(c, err)
-		return
-	}
 	c.Status(http.StatusOK)
-	c.Writer.Write(buf.Bytes())
+	c.Writer.Write(mapIndex)
 }
 
 // mapAsset serves GET /map/assets/{version}/{file}. The version in the path
