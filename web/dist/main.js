@@ -40,6 +40,8 @@ function signIn(message) {
       else failed(err);
     }
   };
+  // Without a token the page has nothing to show: Escape does not close it.
+  dialog.oncancel = (ev) => ev.preventDefault();
   if (!dialog.open) dialog.showModal();
   $('#signin-token').focus();
 }
