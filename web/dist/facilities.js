@@ -30,6 +30,14 @@ export class Facilities {
     this.render();
   }
 
+  // refresh reads one facility again (after a posture change) and redraws.
+  async refresh(id) {
+    const fresh = await getJSON(`/collections/facilities/items/${id}`);
+    this.byID.set(id, fresh);
+    this.render();
+    return fresh;
+  }
+
   all() {
     return [...this.byID.values()];
   }
@@ -138,9 +146,7 @@ export class Facilities {
       if (v('effective_at')) body.effective_at = new Date(v('effective_at')).toISOString();
       try {
         await request(`/collections/facilities/items/${f.id}/postures`, { method: 'POST', body });
-        const fresh = await getJSON(`/collections/facilities/items/${f.id}`);
-        this.byID.set(f.id, fresh);
-        this.render();
+        const fresh = await this.refresh(f.id);
         this.ctx.announce(`${fresh.properties.name}: posture ${fresh.properties.posture.replaceAll('_', ' ')} recorded`);
         await this.open(f.id);
       } catch (err) {

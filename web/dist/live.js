@@ -47,23 +47,36 @@ export class Live {
   }
 
   // alerts reads /alerts/stream with the token in a header, reconnecting
-  // after a pause when the stream ends or fails.
+  // after a pause when the stream ends or fails and resuming after the last
+  // alert it saw. Alerts are announced; posture changes redraw the facility.
   async alerts() {
+    let lastEventID = null;
     for (let delay = 1000; ; delay = Math.min(delay * 2, 30000)) {
       try {
-        await stream('/alerts/stream', (event, data) => {
-          if (event !== 'alert') return;
+        await stream('/alerts/stream', (event, data, id) => {
           delay = 1000;
-          const a = JSON.parse(data);
-          const p = a.incident.properties;
-          const km = (a.distance_m / 1000).toFixed(1);
-          this.ctx.announce(`Alert: ${p.title}, ${km} km from ${a.facility} (severity ${p.severity})`, true);
-        });
+          if (id) lastEventID = id;
+          if (event === 'alert') this.alert(JSON.parse(data));
+          else if (event === 'posture') this.posture(JSON.parse(data)).catch(() => {});
+        }, { lastEventID });
       } catch (err) {
         if (err instanceof ProblemError && (err.status === 401 || err.status === 403)) return;
       }
       await sleep(delay);
     }
+  }
+
+  alert(a) {
+    const p = a.incident.properties;
+    const facility = this.ctx.facilities.get(a.facility_id);
+    const where = facility ? facility.properties.name : `facility ${a.facility_id}`;
+    const km = (a.distance_m / 1000).toFixed(1);
+    this.ctx.announce(`Alert: ${p.title}, ${km} km from ${where} (severity ${p.severity})`, true);
+  }
+
+  async posture(change) {
+    const facility = await this.ctx.facilities.refresh(change.facility_id);
+    this.ctx.announce(`${facility.properties.name}: posture ${change.posture.replaceAll('_', ' ')}`, true);
   }
 }
 

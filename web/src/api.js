@@ -113,9 +113,12 @@ export async function allowedMethods(path) {
 
 // stream reads a Server-Sent Events response with fetch, so the token
 // travels in a header (EventSource cannot set one), and calls onEvent with
-// each event's name and data until the stream ends or signal aborts.
-export async function stream(path, onEvent, signal) {
-  const res = await request(path, { headers: { Accept: 'text/event-stream' }, signal });
+// each event's name, data and id until the stream ends or signal aborts.
+// lastEventID resumes after that event, as EventSource would.
+export async function stream(path, onEvent, { signal, lastEventID } = {}) {
+  const headers = { Accept: 'text/event-stream' };
+  if (lastEventID) headers['Last-Event-ID'] = lastEventID;
+  const res = await request(path, { headers, signal });
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buf = '';
   for (;;) {
@@ -127,12 +130,14 @@ export async function stream(path, onEvent, signal) {
       const block = buf.slice(0, end);
       buf = buf.slice(end + 2);
       let event = 'message';
+      let id = null;
       const data = [];
       for (const line of block.split('\n')) {
         if (line.startsWith('event:')) event = line.slice(6).trim();
         else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+        else if (line.startsWith('id:')) id = line.slice(3).trim();
       }
-      if (data.length) onEvent(event, data.join('\n'));
+      if (data.length) onEvent(event, data.join('\n'), id);
     }
   }
 }

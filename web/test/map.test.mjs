@@ -170,7 +170,7 @@ test('a filter in the URL applies', async () => {
   assert.equal(await page.inputValue('#f-severity'), '2');
 });
 
-test('a new incident shows up live, within 2 s, and is announced', async () => {
+test('a new incident shows up live, within 2 s, and is announced, as its alert', async () => {
   const page = analystPage;
   await page.goto(`${BASE}/map?bbox=38,28,50,38`);
   await ready(page);
@@ -180,6 +180,9 @@ test('a new incident shows up live, within 2 s, and is announced', async () => {
   await page.waitForSelector(`#incident-list li[data-incident-id="${created.id}"]`, { timeout: LIVE_MS });
   console.log(`# live: incident ${created.id} listed after ${Date.now() - start} ms`);
   await page.waitForFunction((t) => document.querySelector('#live').textContent.includes(t), title, { timeout: 1000 });
+  // It fell inside the Baghdad embassy's radius: the alert stream, read
+  // with fetch and the token in a header, announces it.
+  await page.waitForFunction((t) => document.querySelector('#alerts').textContent.includes(`Alert: ${t}`), title, { timeout: 5000 });
 });
 
 test('an officer signs in with the form, logs an incident from the map and sees field errors', async () => {
