@@ -111,8 +111,9 @@ export class Incidents {
     const features = [...this.byID.values()];
     this.ctx.map.getSource('incidents').setData({
       type: 'FeatureCollection',
-      // The id is copied into properties: clustered sources drop feature ids.
-      features: features.map((f) => ({ type: 'Feature', id: f.id, geometry: f.geometry, properties: { ...f.properties, id: f.id } })),
+      // Only what the layers draw goes to the worker (popups read byID),
+      // and the id rides in properties: clustered sources drop feature ids.
+      features: features.map((f) => ({ type: 'Feature', geometry: f.geometry, properties: { id: f.id, severity: f.properties.severity } })),
     });
     features.sort((a, b) => (b.properties.occurred_at < a.properties.occurred_at ? -1 : 1) || b.id - a.id);
     const list = $('#incident-list');
