@@ -13,9 +13,10 @@ import (
 // TestMapInBrowser runs web/test/map.test.mjs: headless Chromium, driven by
 // playwright-core, loads /map from a real `serve --seed` with every
 // request to another host blocked, and checks the list against the items
-// API, a filter in the URL, a live incident within 2 s, an officer's form
-// with its field errors, an analyst's read-only view, the page's weight
-// and a non-blank screenshot. It is skipped, loudly, only when Chromium or
+// API, a filter in the URL, a live incident within 2 s with its alert
+// announced, a popup and its history, the facility panel, an officer's
+// incident form with its field errors and posture change, an analyst's
+// read-only view, the page's weight and a non-blank screenshot. It is skipped, loudly, only when Chromium or
 // Node is missing; web/node_modules is installed (npm ci) when absent.
 func TestMapInBrowser(t *testing.T) {
 	binary(t) // builds the server, or skips under -short

@@ -183,6 +183,14 @@ test('a new incident shows up live, within 2 s, and is announced, as its alert',
   // It fell inside the Baghdad embassy's radius: the alert stream, read
   // with fetch and the token in a header, announces it.
   await page.waitForFunction((t) => document.querySelector('#alerts').textContent.includes(`Alert: ${t}`), title, { timeout: 5000 });
+  // Its list entry opens its popup, and the popup its history.
+  await page.click(`#incident-list li[data-incident-id="${created.id}"] button`);
+  const popup = page.locator(`.popup[data-incident-id="${created.id}"]`);
+  await popup.waitFor();
+  assert.equal(await popup.locator('h3').textContent(), title);
+  await popup.locator('button', { hasText: 'History' }).click();
+  await page.waitForSelector('#panel .history li');
+  assert.match(await page.textContent('#panel .history li:first-child'), /v1 create/);
 });
 
 test('an officer signs in with the form, logs an incident from the map and sees field errors', async () => {
