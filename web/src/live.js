@@ -26,8 +26,9 @@ export class Live {
       // A poll that overran starts the next one at once, not a backlog.
       next = Math.max(next, performance.now());
       await sleep(next - performance.now());
-      // A load in progress will bring the same incidents.
-      if (incidents.loading || !incidents.bbox) continue;
+      // A load in progress will bring the same incidents; while the
+      // sign-in form asks for a new token there is none to ask with.
+      if (incidents.loading || !incidents.bbox || signingIn()) continue;
       const bbox = incidents.bbox;
       const filter = encodeURIComponent(`id > ${incidents.lastID}`);
       try {
@@ -38,10 +39,7 @@ export class Live {
           announce(`New incident: ${f.properties.title} (severity ${f.properties.severity}, ${f.properties.type.replaceAll('_', ' ')})`);
         }
       } catch (err) {
-        if (err instanceof ProblemError && err.status === 401) {
-          this.ctx.failed(err);
-          return;
-        }
+        if (err instanceof ProblemError && err.status === 401) this.ctx.failed(err);
       }
     }
   }
@@ -60,9 +58,10 @@ export class Live {
           else if (event === 'posture') this.posture(JSON.parse(data)).catch(() => {});
         }, { lastEventID });
       } catch (err) {
-        if (err instanceof ProblemError && (err.status === 401 || err.status === 403)) return;
+        if (err instanceof ProblemError && err.status === 401) this.ctx.failed(err);
       }
       await sleep(delay);
+      while (signingIn()) await sleep(1000);
     }
   }
 
@@ -81,3 +80,4 @@ export class Live {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const signingIn = () => document.querySelector('#signin').open;
