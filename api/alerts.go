@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -171,7 +172,12 @@ type alertHub struct {
 	mu      sync.Mutex
 	running bool
 	seq     int64 // the last alert handed to the streams
-	posture int64 // the last posture change handed to the streams
+	posture int64 // the last posture change read
+	// due holds the changes recorded ahead of time, by effective_at: each
+	// goes to the streams when it takes effect, the moment the facility's
+	// posture becomes it, not when it was recorded (a map would otherwise
+	// redraw and announce a departure days early, and then say nothing).
+	due     []domain.PostureChange
 	subs    map[*alertSub]struct{}
 	streams map[int64]int // open streams per token id
 	limit   int
@@ -196,7 +202,11 @@ func (h *alertHub) subscribe(ctx context.Context, tok int64) (*alertSub, int64, 
 		if err != nil {
 			return nil, 0, err
 		}
-		h.seq, h.posture, h.running = seq, pid, true
+		due, err := duePostures(ctx, h.svc, pid, time.Now())
+		if err != nil {
+			return nil, 0, err
+		}
+		h.seq, h.posture, h.due, h.running = seq, pid, due, true
 		go h.run()
 	}
 	sub := h.newSub()
@@ -293,11 +303,57 @@ func (h *alertHub) pass() error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	now := time.Now()
 	for i := range changes {
-		h.broadcast(hubEvent{posture: &changes[i]})
+		if c := &changes[i]; c.EffectiveAt.After(now) {
+			h.due = insertByEffect(h.due, *c)
+		} else {
+			h.broadcast(hubEvent{posture: c})
+		}
 		h.posture = changes[i].ID
 	}
+	for len(h.due) > 0 && !h.due[0].EffectiveAt.After(now) {
+		c := h.due[0]
+		h.due = h.due[1:]
+		h.broadcast(hubEvent{posture: &c})
+	}
 	return nil
+}
+
+// duePostures reads the posture changes up to id last that take effect
+// after now, by effective_at, for a hub that starts: they were recorded
+// ahead of time, and their events are still to come. Posture changes are
+// few (officers record them by hand), so reading them all once per hub
+// start costs little.
+func duePostures(ctx context.Context, svc domain.AlertService, last int64, now time.Time) ([]domain.PostureChange, error) {
+	var due []domain.PostureChange
+	for after := int64(0); after < last; {
+		changes, err := svc.PostureChangesAfter(ctx, after, alertPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range changes {
+			if c.ID <= last && c.EffectiveAt.After(now) {
+				due = insertByEffect(due, c)
+			}
+		}
+		if len(changes) < alertPage {
+			break
+		}
+		after = changes[len(changes)-1].ID
+	}
+	return due, nil
+}
+
+// insertByEffect adds c to due, which stays sorted by effective_at, then id.
+func insertByEffect(due []domain.PostureChange, c domain.PostureChange) []domain.PostureChange {
+	i, _ := slices.BinarySearchFunc(due, c, func(a, b domain.PostureChange) int {
+		if n := a.EffectiveAt.Compare(b.EffectiveAt); n != 0 {
+			return n
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return slices.Insert(due, i, c)
 }
 
 // broadcast hands ev to every stream; one too far behind is cut loose

@@ -529,6 +529,41 @@ func TestAlertStream(t *testing.T) {
 	})
 }
 
+// TestPostureEventWhenDue: a posture change recorded ahead of time is sent
+// on the stream when it takes effect, not when it is recorded — also one
+// recorded before the stream (and its hub) started; a change in effect at
+// once is sent at once.
+func TestPostureEventWhenDue(t *testing.T) {
+	e := newEnv(t)
+	srv := httptest.NewServer(e.server)
+	defer srv.Close()
+	defer e.server.Close()
+	basrah := e.createFacilityR(47.6625, 30.5489, 5000, "Basrah")
+	postures := fmt.Sprintf("/collections/facilities/items/%d/postures", basrah)
+	record := func(posture string, at time.Time) {
+		e.do("POST", postures, map[string]any{"posture": posture, "effective_at": at.UTC().Format(time.RFC3339Nano)},
+			domain.RoleOfficer).wantStatus(http.StatusCreated)
+	}
+	later := time.Now().Add(3 * time.Second)
+	record("ordered_departure", later) // before any stream: the hub starts after it
+	c, _ := openStream(t, srv, e.tokens[domain.RoleAnalyst], fmt.Sprintf("?facility=%d", basrah))
+	soon := time.Now().Add(1500 * time.Millisecond)
+	record("authorized_departure", soon)
+	record("elevated", time.Now().Add(-time.Minute))
+	for _, want := range []struct {
+		posture string
+		at      time.Time
+	}{{"elevated", time.Time{}}, {"authorized_departure", soon}, {"ordered_departure", later}} {
+		ev := c.next(t)
+		if ev.event != "posture" || !strings.Contains(ev.data, `"posture":"`+want.posture+`"`) {
+			t.Fatalf("event %+v, want the posture %s", ev, want.posture)
+		}
+		if now := time.Now(); now.Before(want.at) {
+			t.Fatalf("%s sent %s before it takes effect", want.posture, want.at.Sub(now))
+		}
+	}
+}
+
 // TestAlertStreamResume: a client that is cut off again and again and
 // resumes with Last-Event-ID receives every alert exactly once, in order,
 // while alerts are written all along.
