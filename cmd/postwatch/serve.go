@@ -54,6 +54,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if d := sqlite.Durability(*durability); d != sqlite.DurabilityFull && d != sqlite.DurabilityNormal {
+		return usageError{fmt.Sprintf("--durability %q is not full or normal", *durability)}
+	}
 	window, err := parseAlertWindow(*alertWindow)
 	if err != nil {
 		return err

@@ -55,8 +55,8 @@ func TestServerOptions(t *testing.T) {
 
 // TestServeRateLimit: `serve --rate-limit N` answers 429 with Retry-After
 // once a token has spent its burst of 2N, while health checks still
-// answer; a bad value, by flag or POSTWATCH_RATE_LIMIT, stops serve with
-// exit 2.
+// answer; a bad value of a serve flag, given as the flag or as its
+// POSTWATCH_ variable, stops serve with exit 2.
 func TestServeRateLimit(t *testing.T) {
 	bin := binary(t)
 	db := filepath.Join(t.TempDir(), "limit.db")
@@ -67,6 +67,8 @@ func TestServeRateLimit(t *testing.T) {
 		{env: []string{"POSTWATCH_RATE_LIMIT=lots"}},
 		{args: []string{"--request-timeout", "0s"}},
 		{env: []string{"POSTWATCH_SEED=yes"}},
+		{args: []string{"--durability", "fast"}},
+		{env: []string{"POSTWATCH_DURABILITY=FULL"}},
 	} {
 		cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, bad.args...)...)
 		cmd.Env = append(cleanEnv(), bad.env...)
