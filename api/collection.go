@@ -254,9 +254,15 @@ func (col *collection) createItem(c *gin.Context) {
 	}
 	c.Header("Location", baseURL(c)+"/collections/"+col.id+"/items/"+strconv.FormatInt(ft.ID, 10))
 	if props, ok := ft.Properties.(*incidentProps); ok {
-		// A warning, never a refusal: the client may offer to merge.
-		for _, id := range props.PossibleDuplicates {
-			c.Writer.Header().Add("Link", "<"+linkTo(c, "/collections/"+col.id+"/items/"+strconv.FormatInt(id, 10))+`>; rel="duplicate"`)
+		// A warning, never a refusal: the client may offer to merge. The
+		// links share one field (RFC 8288 §3 allows a list), so the
+		// response's header count stays fixed however many there are.
+		links := make([]string, len(props.PossibleDuplicates))
+		for i, id := range props.PossibleDuplicates {
+			links[i] = "<" + linkTo(c, "/collections/"+col.id+"/items/"+strconv.FormatInt(id, 10)) + `>; rel="duplicate"`
+		}
+		if len(links) > 0 {
+			c.Header("Link", strings.Join(links, ", "))
 		}
 	}
 	col.writeFeature(c, http.StatusCreated, ft)

@@ -91,14 +91,18 @@ func limitBody(c *gin.Context) {
 }
 
 // cors lets browser dashboards on other origins call the API. Tokens travel
-// in headers, never cookies, so any origin may be allowed.
+// in headers, never cookies, so any origin may be allowed. Last-Event-ID
+// is not CORS-safelisted (Fetch §2.2.2), so an alert stream client that
+// resumes with the header, as fetch-based SSE clients sending
+// Authorization do, needs it allowed; exports name their file in
+// Content-Disposition.
 func cors(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Expose-Headers", "ETag, Location, Link, X-Request-Id, Retry-After")
+	h.Set("Access-Control-Expose-Headers", "ETag, Location, Link, X-Request-Id, Retry-After, Content-Disposition")
 	if c.Request.Method == http.MethodOptions && c.GetHeader("Access-Control-Request-Method") != "" {
 		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match, If-None-Match, Accept, X-Request-Id")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match, If-None-Match, Accept, X-Request-Id, Last-Event-ID")
 		h.Set("Access-Control-Max-Age", "600")
 		c.AbortWithStatus(http.StatusNoContent)
 		return

@@ -110,6 +110,8 @@ func badIncidents() []badInput {
 		{name: "severity beyond int64", body: props(map[string]any{"severity": json.Number("99999999999999999999")}), field: "properties.severity"},
 		{name: "casualties.killed -1", body: props(map[string]any{"casualties": map[string]any{"killed": -1}}), field: "properties.casualties.killed"},
 		{name: "casualties.killed many", body: props(map[string]any{"casualties": map[string]any{"killed": "many"}}), field: "properties.casualties.killed"},
+		{name: "casualties.killed past any event", body: props(map[string]any{"casualties": map[string]any{"killed": 99999999999}}), field: "properties.casualties.killed"},
+		{name: "casualties.injured past 32 bits", body: props(map[string]any{"casualties": map[string]any{"injured": 1 << 31}}), field: "properties.casualties.injured"},
 		{name: "casualties.injured -3", body: props(map[string]any{"casualties": map[string]any{"injured": -3}}), field: "properties.casualties.injured"},
 		{name: "unknown casualties member", body: props(map[string]any{"casualties": map[string]any{"missing": 2}}), field: "properties.casualties.missing"},
 

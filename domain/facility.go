@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -84,5 +86,12 @@ func (c *PostureChange) Validate() error {
 	}
 	validateText(&p, "reason", c.Reason, MaxDescriptionLen, false)
 	validateList(&p, "incident_ids", len(c.IncidentIDs))
+	// An incident named twice is a client's slip, refused as an actor
+	// listed twice in one role is, so the stored list means what it says.
+	for i, id := range c.IncidentIDs {
+		if slices.Contains(c.IncidentIDs[:i], id) {
+			p.Add("incident_ids["+strconv.Itoa(i)+"]", "incident %d is listed twice", id)
+		}
+	}
 	return p.Err()
 }

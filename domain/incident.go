@@ -49,7 +49,8 @@ type Incident struct {
 	UpdatedAt time.Time         `json:"updated_at"`
 	Version   int               `json:"version"`
 	// PossibleDuplicates is set by CreateIncident only: the live incidents
-	// this one may repeat (see IsPossibleDuplicate). It is a hint for the
+	// this one may repeat (see IsPossibleDuplicate), the latest
+	// MaxPossibleDuplicates of them in id order. It is a hint for the
 	// client, never stored.
 	PossibleDuplicates []int64 `json:"-"`
 }
@@ -60,6 +61,11 @@ type Incident struct {
 const (
 	DuplicateRadiusM = 500
 	DuplicateWindow  = 2 * time.Hour
+	// MaxPossibleDuplicates bounds the hint to the latest reports: a gate
+	// reported every few minutes would otherwise make every 201 carry
+	// hundreds of ids and Link fields, past what HTTP clients accept
+	// (Python's http.client stops at 100 header fields).
+	MaxPossibleDuplicates = 20
 )
 
 // IsPossibleDuplicate reports whether other may be a second report of inc:
@@ -80,6 +86,12 @@ type IncidentActor struct {
 	ActorID string    `json:"actor_id"`
 	Role    ActorRole `json:"role"`
 }
+
+// MaxCasualties bounds each casualty count. No single event has come near
+// it, so a larger number is a typing slip or an overflow; the bound also
+// keeps the count within a 32-bit integer column on every engine and
+// exact in every JSON client.
+const MaxCasualties = 1_000_000
 
 // Casualties counts people killed and injured.
 type Casualties struct {
@@ -162,11 +174,16 @@ func (inc *Incident) Validate() error {
 		}
 		seen[a] = true
 	}
-	if inc.Casualties.Killed < 0 {
-		p.Add("properties.casualties.killed", "must not be negative")
-	}
-	if inc.Casualties.Injured < 0 {
-		p.Add("properties.casualties.injured", "must not be negative")
+	for _, c := range []struct {
+		field string
+		n     int
+	}{{"killed", inc.Casualties.Killed}, {"injured", inc.Casualties.Injured}} {
+		switch {
+		case c.n < 0:
+			p.Add("properties.casualties."+c.field, "must not be negative")
+		case c.n > MaxCasualties:
+			p.Add("properties.casualties."+c.field, "%d is more than %d", c.n, MaxCasualties)
+		}
 	}
 	validateList(&p, "properties.sources", len(inc.Sources))
 	for i, s := range inc.Sources {

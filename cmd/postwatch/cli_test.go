@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store/sqlite"
 )
 
 // TestTokenCreate: `token create` prints the token alone, the token works
@@ -244,4 +248,57 @@ func TestBackupWhileWriting(t *testing.T) {
 		t.Errorf("the copy holds %d incidents, more than the %d ever written", len(have), all)
 	}
 	t.Logf("%d incidents acknowledged before the backup, %d in the copy, %d in all", len(before), len(have), len(a.snapshot())+len(seeded))
+}
+
+// TestDatabaseFilesArePrivate: a database postwatch creates, its WAL and
+// shared-memory files and a backup are readable by their owner only:
+// they hold webhook secrets as they are and token hashes.
+func TestDatabaseFilesArePrivate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "new.db")
+	newToken(t, db, "admin")
+	srv := startServer(t, db, "--seed")
+	newClient(t, srv.base, newToken(t, db, "officer")).titles("")
+	copyPath := filepath.Join(dir, "copy.db")
+	if r := runCLI(t, "backup", "--db", db, copyPath); r.code != 0 {
+		t.Fatalf("backup: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, p := range []string{db, db + "-wal", db + "-shm", copyPath} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+			t.Errorf("%s has mode %v; others may read it", filepath.Base(p), mode)
+		}
+	}
+}
+
+// TestSeedOnlyIntoANewDatabase: serve --seed leaves alone a database whose
+// records were all deleted; their history stays, and the seed's
+// demonstration data must not come back into it.
+func TestSeedOnlyIntoANewDatabase(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "emptied.db")
+	st, err := sqlite.Open(db, sqlite.Options{NoGrid: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := st.CreateActor(ctx, &domain.Actor{ID: "local-militia", Name: "Local militia"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteActor(ctx, "local-militia", 0); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	token := newToken(t, db, "analyst")
+	srv := startServer(t, db, "--seed")
+	if got := newClient(t, srv.base, token).titles(""); len(got) != 0 {
+		t.Fatalf("serve --seed loaded %d incidents into a database whose records were deleted", len(got))
+	}
+	if strings.Contains(srv.log.String(), "seed data set loaded") {
+		t.Fatal("serve --seed says it loaded the seed")
+	}
 }

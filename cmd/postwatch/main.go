@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -94,6 +95,23 @@ func envDefault(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// envBool is the boolean POSTWATCH_<NAME>, read as the flag package reads
+// --name=VALUE (1, t, true, TRUE, 0, f, false…); unset or empty is false.
+// Any other value is a usage error: POSTWATCH_SEED=yes must not quietly
+// mean "do not seed".
+func envBool(name string) (bool, error) {
+	raw := strings.TrimSpace(envDefault(name, ""))
+	if raw == "" {
+		return false, nil
+	}
+	v, err := strconv.ParseBool(raw)
+	if err != nil {
+		env := "POSTWATCH_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		return false, usageError{fmt.Sprintf("%s=%q is not a boolean (true or false)", env, raw)}
+	}
+	return v, nil
 }
 
 // parseFlags parses args and reports a usage error, naming the command.

@@ -35,7 +35,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
 	addr := fs.String("addr", envDefault("addr", "127.0.0.1:8080"), "listen address HOST:PORT")
 	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path")
-	seed := fs.Bool("seed", envDefault("seed", "") == "true" || envDefault("seed", "") == "1", "load the seed data set into an empty database")
+	seedDefault, err := envBool("seed")
+	if err != nil {
+		return err
+	}
+	seed := fs.Bool("seed", seedDefault, "load the seed data set into an empty database")
 	durability := fs.String("durability", envDefault("durability", "full"), "full: a commit survives power loss; normal: it survives a process crash")
 	rateLimit := fs.String("rate-limit", envDefault("rate-limit", "0"), "requests per second per token, bursts twice that; 0 turns rate limiting off")
 	requestTimeout := fs.String("request-timeout", envDefault("request-timeout", "30s"), "longest a request may run before it is cancelled with a 503")
@@ -49,6 +53,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	opts, err := serverOptions(*rateLimit, *requestTimeout, *trustedProxies)
 	if err != nil {
 		return err
+	}
+	if d := sqlite.Durability(*durability); d != sqlite.DurabilityFull && d != sqlite.DurabilityNormal {
+		return usageError{fmt.Sprintf("--durability %q is not full or normal", *durability)}
 	}
 	window, err := parseAlertWindow(*alertWindow)
 	if err != nil {
@@ -77,7 +84,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}()
 	if *seed {
-		loaded, err := seeds.LoadIfEmpty(ctx, seeds.Services{Incidents: st, Facilities: st, Actors: st})
+		loaded, err := seeds.LoadIfEmpty(ctx, seeds.Services{Incidents: st, Facilities: st, Actors: st, History: st})
 		if err != nil {
 			return err
 		}

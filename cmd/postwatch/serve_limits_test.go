@@ -55,8 +55,8 @@ func TestServerOptions(t *testing.T) {
 
 // TestServeRateLimit: `serve --rate-limit N` answers 429 with Retry-After
 // once a token has spent its burst of 2N, while health checks still
-// answer; a bad value, by flag or POSTWATCH_RATE_LIMIT, stops serve with
-// exit 2.
+// answer; a bad value of a serve flag, given as the flag or as its
+// POSTWATCH_ variable, stops serve with exit 2.
 func TestServeRateLimit(t *testing.T) {
 	bin := binary(t)
 	db := filepath.Join(t.TempDir(), "limit.db")
@@ -66,6 +66,9 @@ func TestServeRateLimit(t *testing.T) {
 		{args: []string{"--rate-limit", "-3"}},
 		{env: []string{"POSTWATCH_RATE_LIMIT=lots"}},
 		{args: []string{"--request-timeout", "0s"}},
+		{env: []string{"POSTWATCH_SEED=yes"}},
+		{args: []string{"--durability", "fast"}},
+		{env: []string{"POSTWATCH_DURABILITY=FULL"}},
 	} {
 		cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, bad.args...)...)
 		cmd.Env = append(cleanEnv(), bad.env...)
@@ -175,5 +178,31 @@ func TestAlertFlags(t *testing.T) {
 	}
 	if got, err := parseCIDRs(""); err != nil || len(got) != 0 {
 		t.Errorf("empty --webhook-allow: %v (%v), want no restriction", got, err)
+	}
+}
+
+// TestEnvBool: POSTWATCH_SEED and its kind read as --seed=VALUE does, so
+// TRUE seeds as true does; a value that is no boolean is a usage error
+// naming the variable, never a silent false.
+func TestEnvBool(t *testing.T) {
+	for _, c := range []struct {
+		raw     string
+		want    bool
+		invalid bool
+	}{{"", false, false}, {"1", true, false}, {"true", true, false}, {"TRUE", true, false}, {"True", true, false},
+		{" t ", true, false}, {"0", false, false}, {"false", false, false}, {"FALSE", false, false},
+		{"yes", false, true}, {"on", false, true}, {"2", false, true}} {
+		t.Setenv("POSTWATCH_SEED", c.raw)
+		got, err := envBool("seed")
+		var ue usageError
+		if c.invalid {
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), "POSTWATCH_SEED") {
+				t.Errorf("POSTWATCH_SEED=%q: %v, want a usage error naming it", c.raw, err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("POSTWATCH_SEED=%q: %v (%v), want %v", c.raw, got, err, c.want)
+		}
 	}
 }

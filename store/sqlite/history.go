@@ -26,6 +26,15 @@ const (
 	opDelete = "delete"
 )
 
+// HeldRecords reports whether an incident, facility or actor was ever
+// stored: deleted records keep their rows (and ids), so any row counts.
+func (s *Store) HeldRecords(ctx context.Context) (bool, error) {
+	var held bool
+	err := s.read.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM incidents) OR EXISTS (SELECT 1 FROM facilities)
+		OR EXISTS (SELECT 1 FROM actors)`).Row().Scan(&held)
+	return held, err
+}
+
 type historyRow struct {
 	Collection string
 	RecordID   string

@@ -8,7 +8,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -130,6 +132,9 @@ func Open(dsn string, opts Options) (*Store, error) {
 	// BEGIN IMMEDIATE takes the write lock up front, so a transaction never
 	// fails half-way on a lock another process (an import) holds.
 	params.Set("_txlock", "immediate")
+	if err := createPrivate(path); err != nil {
+		return nil, err
+	}
 	write, err := openGorm("file:"+path+"?"+params.Encode(), 1)
 	if err != nil {
 		return nil, err
@@ -237,8 +242,32 @@ func (s *Store) Backup(ctx context.Context, target string) error {
 		return err
 	}
 	defer db.Close()
+	if err := createPrivate(target); err != nil {
+		return err
+	}
 	_, err = db.ExecContext(ctx, `VACUUM INTO ?`, target)
 	return err
+}
+
+// privateFileMode is the mode of the database files postwatch creates:
+// they hold webhook signing secrets as they are, token hashes and the
+// incident record, so no other local account may read them (SQLite
+// creates its -wal and -shm files with the database file's mode).
+const privateFileMode = 0o600
+
+// createPrivate creates path as an empty file only its owner may read or
+// write, unless it exists already (whose mode is the operator's choice).
+// SQLite takes an empty file for a new database, and VACUUM INTO writes
+// into one.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, privateFileMode)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	return f.Close()
 }
 
 // registerFuncs adds postwatch's SQL functions to a new connection.
