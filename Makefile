@@ -38,7 +38,7 @@ bench-short:
 # fuzz runs every fuzz target of the project for FUZZTIME each; a crasher
 # is saved under PKG/testdata/fuzz/NAME/, where `make test` replays it.
 FUZZTIME    ?= 30s
-FUZZPKGS    := ./api ./store/sqlite ./cmd/postwatch
+FUZZPKGS    := ./api ./store ./store/sqlite ./cmd/postwatch
 
 fuzz:
 	@failed=""; for pkg in $(FUZZPKGS); do \

@@ -7,6 +7,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
 )
 
 type actorRow struct {
@@ -45,7 +46,7 @@ func (r *actorRow) actor() (domain.Actor, error) {
 func (s *Store) FindActors(ctx context.Context, f domain.ActorFilter) ([]domain.Actor, int, error) {
 	q := s.read.WithContext(ctx).Model(&actorRow{}).Where("deleted_at IS NULL")
 	if f.Text != "" {
-		p := likePattern(f.Text)
+		p := store.LikePattern(f.Text)
 		q = q.Where(`(name LIKE ? ESCAPE '\' OR aliases LIKE ? ESCAPE '\' OR id LIKE ? ESCAPE '\')`, p, p, p)
 	}
 	if len(f.Kind) > 0 {
@@ -122,7 +123,7 @@ func (s *Store) createActor(ctx context.Context, tx *gorm.DB, a *domain.Actor) e
 	if err := tx.Create(row).Error; err != nil {
 		return err
 	}
-	return appendHistory(ctx, tx, collActors, a.ID, 1, opCreate, now, domain.PrincipalName(ctx), a)
+	return appendHistory(ctx, tx, store.CollActors, a.ID, 1, store.OpCreate, now, domain.PrincipalName(ctx), a)
 }
 
 // ReplaceActor overwrites a live actor, checking ifVersion when set.
@@ -137,11 +138,11 @@ func (s *Store) ReplaceActor(ctx context.Context, id string, a *domain.Actor, if
 		if err != nil {
 			return err
 		}
-		if err := checkVersion(ifVersion, cur.Version); err != nil {
+		if err := store.CheckVersion(ifVersion, cur.Version); err != nil {
 			return err
 		}
 		a.CreatedAt, a.UpdatedAt, a.Version = cur.CreatedAt, cur.UpdatedAt, cur.Version
-		if same(cur, a) {
+		if store.Same(cur, a) {
 			return nil
 		}
 		a.UpdatedAt, a.Version = s.now(), cur.Version+1
@@ -152,7 +153,7 @@ func (s *Store) ReplaceActor(ctx context.Context, id string, a *domain.Actor, if
 		if err := tx.Model(&actorRow{}).Where("id = ?", id).Select("*").Omit("id", "deleted_at").Updates(row).Error; err != nil {
 			return err
 		}
-		return appendHistory(ctx, tx, collActors, id, a.Version, opUpdate, a.UpdatedAt, domain.PrincipalName(ctx), a)
+		return appendHistory(ctx, tx, store.CollActors, id, a.Version, store.OpUpdate, a.UpdatedAt, domain.PrincipalName(ctx), a)
 	}))
 }
 
@@ -164,19 +165,19 @@ func (s *Store) DeleteActor(ctx context.Context, id string, ifVersion int) error
 		if err != nil {
 			return err
 		}
-		if err := checkVersion(ifVersion, cur.Version); err != nil {
+		if err := store.CheckVersion(ifVersion, cur.Version); err != nil {
 			return err
 		}
 		if err := tx.Where("subject_id = ? OR target_id = ?", id, id).Delete(&relationRow{}).Error; err != nil {
 			return err
 		}
-		return s.softDelete(ctx, tx, &actorRow{}, collActors, id, id, &cur.Version, &cur.UpdatedAt, cur)
+		return s.softDelete(ctx, tx, &actorRow{}, store.CollActors, id, id, &cur.Version, &cur.UpdatedAt, cur)
 	}))
 }
 
 // ActorHistory returns every version of an actor, oldest first.
 func (s *Store) ActorHistory(ctx context.Context, id string) ([]domain.Version[domain.Actor], error) {
-	return readHistory[domain.Actor](ctx, s.read, collActors, id)
+	return readHistory[domain.Actor](ctx, s.read, store.CollActors, id)
 }
 
 type relationRow struct {

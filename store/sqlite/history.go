@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,20 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/postwatch/postwatch/domain"
-)
-
-// Collections named in the history table.
-const (
-	collIncidents  = "incidents"
-	collFacilities = "facilities"
-	collActors     = "actors"
-)
-
-// History operations.
-const (
-	opCreate = "create"
-	opUpdate = "update"
-	opDelete = "delete"
+	"github.com/postwatch/postwatch/store"
 )
 
 type historyRow struct {
@@ -83,14 +69,5 @@ func (s *Store) softDelete(ctx context.Context, tx *gorm.DB, model any, collecti
 	if err != nil {
 		return err
 	}
-	return appendHistory(ctx, tx, collection, recordID, *version, opDelete, now, domain.PrincipalName(ctx), record)
-}
-
-// same reports whether a replacement leaves a record as it is, server-set
-// fields included (the caller copies them over first): such a write is no
-// change, so it makes no version.
-func same(cur, next any) bool {
-	a, errA := json.Marshal(cur)
-	b, errB := json.Marshal(next)
-	return errA == nil && errB == nil && bytes.Equal(a, b)
+	return appendHistory(ctx, tx, collection, recordID, *version, store.OpDelete, now, domain.PrincipalName(ctx), record)
 }

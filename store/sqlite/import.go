@@ -19,6 +19,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
 )
 
 // Bulk import is split so the one writer connection spends its time in
@@ -68,12 +69,12 @@ func PrepareIncidents(batch []*domain.Incident, actorNames map[string]string) *P
 		if r.err = inc.Validate(); r.err != nil {
 			continue
 		}
-		extra, err := json.Marshal(incidentExtra{Actors: inc.Actors, Sources: inc.Sources, Tags: inc.Tags, Original: inc.Original})
+		extra, err := store.EncodeExtra(inc)
 		if err != nil {
 			r.err = fmt.Errorf("encode incident: %w", err)
 			continue
 		}
-		r.extra = string(extra)
+		r.extra = extra
 		c := *inc
 		c.ID, c.CreatedAt, c.UpdatedAt, c.Version = 0, time.Time{}, time.Time{}, 0
 		if snap, err := json.Marshal(&c); err == nil && bytes.HasPrefix(snap, snapshotHead) && bytes.HasSuffix(snap, snapshotTail) {
@@ -638,7 +639,7 @@ func (w *importWriter) insertCreated(p *PreparedIncidents, created []int) error 
 		return err
 	}
 	var encodeErr error
-	shared := []any{collIncidents, opCreate, micros(w.now), w.by}
+	shared := []any{store.CollIncidents, store.OpCreate, micros(w.now), w.by}
 	err = w.insertRows(historyCreateInsert, len(created), shared, func(args []any, k int) []any {
 		i := created[k]
 		inc := p.incidents[i]

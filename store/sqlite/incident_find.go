@@ -7,7 +7,7 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/postwatch/postwatch/domain"
-	"github.com/postwatch/postwatch/geo"
+	"github.com/postwatch/postwatch/store"
 )
 
 // DefaultCountCap bounds how many matches FindIncidents counts. Counting
@@ -226,7 +226,7 @@ func (s *Store) incidentPage(ctx context.Context, f domain.IncidentFilter, o ord
 	if err != nil {
 		return nil, err
 	}
-	p := pageOfIncidents(f, o, page, false)
+	p := store.PageOfIncidents(f, page, false)
 	p.Matched = matched
 	return p, nil
 }
@@ -242,34 +242,7 @@ func pageOf(f domain.IncidentFilter, o order, rows []*incidentRow) (*domain.Inci
 		}
 		incs = append(incs, &inc)
 	}
-	return pageOfIncidents(f, o, incs, len(rows) > f.Page.Limit), nil
-}
-
-// pageOfIncidents makes a page of incidents in order, up to the limit,
-// with a cursor when more follow.
-func pageOfIncidents(f domain.IncidentFilter, o order, incs []*domain.Incident, more bool) *domain.IncidentPage {
-	limit := f.Page.Limit
-	if len(incs) > limit {
-		incs, more = incs[:limit], true
-	}
-	page := &domain.IncidentPage{Items: make([]domain.IncidentHit, 0, len(incs))}
-	for _, inc := range incs {
-		hit := domain.IncidentHit{Incident: inc}
-		if f.Near != nil {
-			d := geo.Distance(f.Near.Center, inc.Location)
-			hit.DistanceM = &d
-		}
-		page.Items = append(page.Items, hit)
-	}
-	if more && len(page.Items) > 0 {
-		last := page.Items[len(page.Items)-1]
-		key := last.OccurredAt.UnixMicro()
-		if o.key == "severity" {
-			key = int64(last.Severity)
-		}
-		page.Next = &domain.Cursor{Sort: f.SortBy, Key: key, ID: last.ID}
-	}
-	return page
+	return store.PageOfIncidents(f, incs, len(rows) > f.Page.Limit), nil
 }
 
 // incidentWhere turns a filter into SQL conditions on incidents i.

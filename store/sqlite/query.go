@@ -3,12 +3,12 @@ package sqlite
 import (
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/paulmach/orb"
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
+	"github.com/postwatch/postwatch/store"
 )
 
 // where accumulates SQL conditions joined with AND and their arguments.
@@ -86,16 +86,12 @@ func spatialFilter(w *where, table string, bbox []orb.Bound, near *domain.Near) 
 	}
 }
 
-// ftsQuery turns free text into an FTS5 query matching all of its words,
-// each quoted so that FTS5 operators in user input are taken literally.
-// Words are split where the unicode61 tokenizer splits them (at anything
-// but letters, digits and marks), so "al-Asad" or "Kata'ib" become two
-// one-token strings: a quoted string of several tokens is a phrase query,
-// which the detail=none index rejects with an error.
+// ftsQuery turns free text into an FTS5 query matching all of its words
+// (store.TextWords), each quoted so that FTS5 operators in user input are
+// taken literally: a quoted string of several tokens would be a phrase
+// query, which the detail=none index rejects with an error.
 func ftsQuery(text string) string {
-	words := strings.FieldsFunc(text, func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsNumber(r) && !unicode.IsMark(r) && !unicode.Is(unicode.Co, r)
-	})
+	words := store.TextWords(text)
 	for i, w := range words {
 		words[i] = `"` + w + `"`
 	}
@@ -106,77 +102,24 @@ func geoRadiusBounds(n *domain.Near) []orb.Bound { return geo.RadiusBounds(n.Cen
 
 func joinOr(clauses []string) string { return strings.Join(clauses, " OR ") }
 
-// likePattern matches text anywhere, with LIKE's wildcards escaped.
-func likePattern(text string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(text) + "%"
+// sqliteDialect is how the shared query builders speak to SQLite.
+var sqliteDialect = store.Dialect{
+	Time: func(t time.Time) any { return micros(t) },
+	// LIKE ignores the case of ASCII letters in SQLite; GLOB does not.
+	Like: func(col, pattern string) (string, []any) {
+		return col + " GLOB ?", []any{store.GlobPattern(pattern)}
+	},
+	Number: "?",
 }
 
 // compileExpr turns a filter expression into SQL over the columns of the
 // table aliased i; properties are checked against queryables, values are
 // bound, never spliced.
 func compileExpr(w *where, e domain.Expr, queryables []domain.Queryable) error {
-	sql, args, err := exprSQL(e, queryables)
+	sql, args, err := store.ExprSQL(e, queryables, sqliteDialect)
 	if err != nil {
 		return err
 	}
 	w.add(sql, args...)
 	return nil
-}
-
-func exprSQL(e domain.Expr, queryables []domain.Queryable) (string, []any, error) {
-	join := func(ops []domain.Expr, sep string) (string, []any, error) {
-		var parts []string
-		var args []any
-		for _, op := range ops {
-			s, a, err := exprSQL(op, queryables)
-			if err != nil {
-				return "", nil, err
-			}
-			parts = append(parts, s)
-			args = append(args, a...)
-		}
-		return "(" + strings.Join(parts, sep) + ")", args, nil
-	}
-	switch e := e.(type) {
-	case domain.And:
-		return join(e.Operands, " AND ")
-	case domain.Or:
-		return join(e.Operands, " OR ")
-	case domain.Not:
-		s, a, err := exprSQL(e.Operand, queryables)
-		return "(NOT " + s + ")", a, err
-	case domain.Compare:
-		var q *domain.Queryable
-		for i := range queryables {
-			if queryables[i].Name == e.Property {
-				q = &queryables[i]
-			}
-		}
-		if q == nil {
-			return "", nil, domain.InvalidField("filter", "%q is not a queryable property", e.Property)
-		}
-		col := "i." + q.Column
-		args := make([]any, len(e.Values))
-		for i, v := range e.Values {
-			if t, ok := v.(time.Time); ok {
-				v = micros(t)
-			}
-			args[i] = v
-		}
-		switch e.Op {
-		case "=", "<>", "<", "<=", ">", ">=":
-			return col + " " + e.Op + " ?", args, nil
-		case "like":
-			return col + " LIKE ?", args, nil
-		case "in":
-			return col + " IN (" + placeholders(len(args)) + ")", args, nil
-		case "between":
-			return col + " BETWEEN ? AND ?", args, nil
-		case "isnull":
-			return "(" + col + " IS NULL OR " + col + " = '')", nil, nil
-		}
-		return "", nil, domain.InvalidField("filter", "operator %q is not supported", e.Op)
-	}
-	return "", nil, domain.InvalidField("filter", "unsupported expression")
 }

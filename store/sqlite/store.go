@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
+	"github.com/postwatch/postwatch/store"
 )
 
 // Durability is the SQLite synchronous setting.
@@ -66,8 +66,7 @@ type Store struct {
 	// Now is the store's clock; tests set it.
 	Now func() time.Time
 
-	tokenCache sync.Map // secret hash → *cachedToken
-	tokenGen   atomic.Uint64
+	tokens store.TokenCache
 
 	grid *gridState // nil with Options.NoGrid
 }
@@ -294,35 +293,8 @@ func exec(ctx context.Context, tx *gorm.DB, query string, args ...any) error {
 }
 
 // queryRow is exec for a statement that returns one row.
-func queryRow(ctx context.Context, tx *gorm.DB, query string, args ...any) rowResult {
-	rows, err := tx.Statement.ConnPool.QueryContext(ctx, query, args...)
-	return rowResult{rows, err}
-}
-
-// rowResult is the first row of a query, or why there is none. GORM's
-// statement cache answers QueryRowContext with an empty *sql.Row when the
-// statement cannot be prepared (a cancelled request, say), and Scan on that
-// panics; this Scan returns the error instead.
-type rowResult struct {
-	rows *sql.Rows
-	err  error
-}
-
-func (r rowResult) Scan(dest ...any) error {
-	if r.err != nil {
-		return r.err
-	}
-	defer r.rows.Close()
-	if !r.rows.Next() {
-		if err := r.rows.Err(); err != nil {
-			return err
-		}
-		return sql.ErrNoRows
-	}
-	if err := r.rows.Scan(dest...); err != nil {
-		return err
-	}
-	return r.rows.Close()
+func queryRow(ctx context.Context, tx *gorm.DB, query string, args ...any) store.Row {
+	return store.FirstRow(tx.Statement.ConnPool.QueryContext(ctx, query, args...))
 }
 
 func orDefault(v, def int) int {
