@@ -33,6 +33,7 @@ var statusOf = map[domain.ErrorCode]int{
 	domain.EUNAUTHORIZED: http.StatusUnauthorized,
 	domain.EFORBIDDEN:    http.StatusForbidden,
 	domain.ERATELIMITED:  http.StatusTooManyRequests,
+	domain.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	domain.EINTERNAL:     http.StatusInternalServerError,
 }
 
@@ -76,6 +77,11 @@ func (s *Server) writeError(c *gin.Context, err error) {
 	}
 	if status == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `Bearer realm="postwatch"`)
+	}
+	if de.Code == domain.EUNAVAILABLE {
+		// The pool reconnects on the next request once the database is back.
+		s.log.Warn("database unavailable", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path, "request_id", requestID(c))
+		c.Header("Retry-After", "1")
 	}
 	c.Header("Content-Type", problemContentType)
 	c.Header("Cache-Control", "no-store")

@@ -21,6 +21,7 @@ const (
 	EUNAUTHORIZED ErrorCode = "unauthorized"        // no or unknown token: 401
 	EFORBIDDEN    ErrorCode = "forbidden"           // token lacks the role: 403
 	ERATELIMITED  ErrorCode = "rate_limited"        // too many requests: 429
+	EUNAVAILABLE  ErrorCode = "unavailable"         // the database does not answer now: 503
 	EINTERNAL     ErrorCode = "internal"            // anything else: 500
 )
 

@@ -1,0 +1,210 @@
+package postgis
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/paulmach/orb"
+	"gorm.io/gorm"
+
+	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/geo"
+	"github.com/postwatch/postwatch/store"
+)
+
+// sortColumns are the ORDER BY of each sort key, id breaking ties in the
+// same direction, and the column its cursor keys on.
+var sortColumns = map[domain.SortKey]struct {
+	order, key string
+	desc       bool
+}{
+	domain.SortOccurredAtDesc: {"i.occurred_at DESC, i.id DESC", "i.occurred_at", true},
+	domain.SortOccurredAt:     {"i.occurred_at ASC, i.id ASC", "i.occurred_at", false},
+	domain.SortSeverityDesc:   {"i.severity DESC, i.id DESC", "i.severity", true},
+	domain.SortSeverity:       {"i.severity ASC, i.id ASC", "i.severity", false},
+	"":                        {"i.occurred_at DESC, i.id DESC", "i.occurred_at", true},
+}
+
+// FindIncidents returns one page of live incidents matching f, ordered by
+// f.SortBy then id, with the exact number of matches. The GiST index on
+// geom answers place, the occurred_at and severity indexes order and time,
+// the GIN index q=; PostgreSQL's planner picks among them per query.
+func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*domain.IncidentPage, error) {
+	if c := f.Page.Cursor; c != nil && c.Sort != f.SortBy {
+		return nil, domain.InvalidField("cursor", "was made for sortby=%s, not %s", c.Sort, f.SortBy)
+	}
+	if f.Page.Limit <= 0 {
+		f.Page.Limit = domain.DefaultLimit
+	}
+	sort, ok := sortColumns[f.SortBy]
+	if !ok {
+		return nil, domain.InvalidField("sortby", "%q is not a sort key", f.SortBy)
+	}
+	db := s.db.WithContext(ctx)
+	q, err := s.incidentQuery(db, f)
+	if err != nil {
+		return nil, err
+	}
+	var matched int64
+	if err := q.Session(&gorm.Session{}).Count(&matched).Error; err != nil {
+		return nil, translate(err)
+	}
+	if c := f.Page.Cursor; c != nil {
+		var key any = c.Key
+		if sort.key == "i.occurred_at" {
+			key = time.UnixMicro(c.Key).UTC()
+		}
+		cmp := ">"
+		if sort.desc {
+			cmp = "<"
+		}
+		q = q.Where("("+sort.key+", i.id) "+cmp+" (?, ?)", key, c.ID)
+	}
+	rows, err := q.Select(incidentColumns).Order(sort.order).Limit(f.Page.Limit + 1).Offset(f.Page.Offset).Rows()
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	incs := make([]*domain.Incident, 0, min(f.Page.Limit+1, 1024))
+	for rows.Next() {
+		inc, err := scanIncident(rows)
+		if err != nil {
+			return nil, translate(err)
+		}
+		incs = append(incs, inc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err)
+	}
+	page := store.PageOfIncidents(f, incs, false)
+	page.Matched = int(matched)
+	return page, nil
+}
+
+// incidentQuery is the live incidents matching f (paging and sort aside),
+// as a query on incidents aliased i.
+func (s *Store) incidentQuery(db *gorm.DB, f domain.IncidentFilter) (*gorm.DB, error) {
+	q := db.Table("incidents AS i").Where("i.deleted_at IS NULL")
+	q = spatial(q, f.BBox, f.Near)
+	if t := f.Time; t != nil {
+		if t.Start != nil {
+			q = q.Where("i.occurred_at >= ?", ts(*t.Start))
+		}
+		if t.End != nil {
+			q = q.Where("i.occurred_at <= ?", ts(*t.End))
+		}
+	}
+	q = anyOf(q, "i.type", f.Types)
+	q = anyOf(q, "i.status", f.Statuses)
+	q = anyOf(q, "i.country", f.Countries)
+	q = anyOf(q, "i.facility_id", f.FacilityIDs)
+	if f.SeverityMin != nil {
+		q = q.Where("i.severity >= ?", *f.SeverityMin)
+	}
+	// Text of only spaces has no words, and matches everything, as on SQLite.
+	if words := store.FoldedWords(f.Text); len(words) > 0 {
+		q = q.Where("i.search @@ CAST(? AS tsquery)", "'"+strings.Join(words, "' & '")+"'")
+	}
+	if len(f.ActorIDs) > 0 {
+		cond, args, err := s.actorCondition(db, f.ActorIDs, f.Attribution)
+		if err != nil {
+			return nil, err
+		}
+		q = q.Where(cond, args...)
+	}
+	if f.Where != nil {
+		cond, args, err := store.ExprSQL(f.Where, domain.IncidentQueryables, pgDialect)
+		if err != nil {
+			return nil, err
+		}
+		q = q.Where(cond, args...)
+	}
+	return q, nil
+}
+
+// anyOf narrows q to rows whose column is one of values, when any are given.
+func anyOf[T any](q *gorm.DB, column string, values []T) *gorm.DB {
+	if len(values) == 0 {
+		return q
+	}
+	list := make([]any, len(values))
+	for i, v := range values {
+		list[i] = v
+	}
+	// GORM spells a []any argument out as ($1, $2, …).
+	return q.Where(column+" IN ?", list)
+}
+
+// spatial narrows q (table aliased i) to rows in any of the boxes, or
+// within near's radius: the GiST index prefilters with && (its boxes are
+// 32-bit floats, rounded outwards), the exact coordinates decide, and the
+// radius is pw_distance, the formula distance_m is computed with.
+func spatial(q *gorm.DB, bbox []orb.Bound, near *domain.Near) *gorm.DB {
+	bounds := bbox
+	if bounds == nil && near != nil {
+		bounds = geo.RadiusBounds(near.Center, near.RadiusM)
+	}
+	if bounds == nil {
+		return q
+	}
+	parts := make([]string, len(bounds))
+	var args []any
+	for i, b := range bounds {
+		parts[i] = "(i.geom && ST_MakeEnvelope(?, ?, ?, ?, 4326) AND i.lon BETWEEN ? AND ? AND i.lat BETWEEN ? AND ?)"
+		args = append(args, b.Min[0], b.Min[1], b.Max[0], b.Max[1], b.Min[0], b.Max[0], b.Min[1], b.Max[1])
+	}
+	q = q.Where("("+strings.Join(parts, " OR ")+")", args...)
+	if near != nil {
+		q = q.Where("pw_distance(i.lon, i.lat, ?, ?) <= ?", near.Center[0], near.Center[1], near.RadiusM)
+	}
+	return q
+}
+
+// actorCondition narrows to incidents naming one of ids or, with chain
+// attribution, naming in an attribution role an actor that ids control,
+// direct, facilitate, sponsor or lead at the incident's time
+// (domain.AttributionWindows). The chain's windows travel as one JSON
+// parameter, so the statement is the same however large the graph.
+func (s *Store) actorCondition(db *gorm.DB, ids []string, mode domain.Attribution) (string, []any, error) {
+	direct := "i.id IN (SELECT incident_id FROM incident_actors WHERE actor_id IN ?)"
+	if mode != domain.AttributionChain {
+		return direct, []any{ids}, nil
+	}
+	rels, err := allRelations(db)
+	if err != nil {
+		return "", nil, err
+	}
+	type window struct {
+		Actor string     `json:"actor"`
+		From  *time.Time `json:"from"`
+		To    *time.Time `json:"to"`
+	}
+	roots := map[string]bool{}
+	for _, id := range ids {
+		roots[id] = true
+	}
+	windows := []window{}
+	for actor, ws := range domain.AttributionWindows(ids, rels) {
+		if roots[actor] {
+			continue
+		}
+		for _, w := range ws {
+			windows = append(windows, window{actor, tsPtr(w.From), tsPtr(w.To)})
+		}
+	}
+	list, err := json.Marshal(windows)
+	if err != nil {
+		return "", nil, err
+	}
+	roles := make([]string, len(domain.AttributionRoles))
+	for i, r := range domain.AttributionRoles {
+		roles[i] = string(r)
+	}
+	chain := `EXISTS (SELECT 1 FROM incident_actors ia
+		JOIN jsonb_to_recordset(CAST(? AS jsonb)) AS w(actor text, "from" timestamptz, "to" timestamptz) ON ia.actor_id = w.actor
+		WHERE ia.incident_id = i.id AND ia.role IN ?
+		AND (w."from" IS NULL OR i.occurred_at >= w."from") AND (w."to" IS NULL OR i.occurred_at < w."to"))`
+	return "(" + direct + " OR " + chain + ")", []any{ids, string(list), roles}, nil
+}

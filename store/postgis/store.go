@@ -1,0 +1,212 @@
+// Package postgis implements postwatch's domain services on GORM and
+// PostgreSQL with PostGIS: the same contract as store/sqlite, for
+// deployments that run several API replicas on one database. Geometry is
+// geometry(Point,4326) under GiST, times are timestamptz, q= searches a
+// tsvector under GIN, ids come from identity sequences, and every write is
+// one transaction whose If-Match check is a row lock, so many writers
+// (replicas) may run at once.
+package postgis
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
+)
+
+// DefaultMaxConns is the pool size of one process unless Options says
+// otherwise: enough for two cores' worth of queries in flight and the
+// writers waiting on row locks, few enough that ten replicas stay under
+// PostgreSQL's default max_connections of 100.
+const DefaultMaxConns = 8
+
+// Options tune how the database is opened.
+type Options struct {
+	// MaxConns bounds the connections of the pool; 0 is DefaultMaxConns.
+	MaxConns int
+}
+
+// Store is the PostGIS implementation of the domain services. It keeps no
+// state between requests but the token cache (TTL 5 s), so any number of
+// processes may serve from one database.
+type Store struct {
+	db *gorm.DB
+	// Now is the store's clock; tests set it.
+	Now func() time.Time
+
+	tokens store.TokenCache
+}
+
+// pgDialect is how the shared query builders speak to PostgreSQL.
+var pgDialect = store.Dialect{
+	Time: func(t time.Time) any { return ts(t) },
+	// LIKE is case-sensitive in PostgreSQL, and \ is its default escape.
+	Like: func(col, pattern string) (string, []any) {
+		return col + " LIKE ?", []any{pattern}
+	},
+	// A parameter compared with an integer column would be taken as an
+	// integer, and 2.5 could not be bound.
+	Number: "CAST(? AS double precision)",
+}
+
+// Open connects to the PostgreSQL database named by dsn (a postgres:// or
+// postgresql:// URL, libpq's keywords and PG* variables apply), checks
+// that PostGIS is there or can be created, and applies pending migrations
+// under an advisory lock, so replicas started together migrate once.
+func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = DefaultMaxConns
+	}
+	db, err := gorm.Open(postgres.New(postgres.Config{DSN: dsn}), &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", connectError(err))
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	sqlDB.SetMaxOpenConns(opts.MaxConns)
+	sqlDB.SetMaxIdleConns(opts.MaxConns)
+	// A connection lives an hour at most, so a database that fails over
+	// behind a DNS name is followed within that time.
+	sqlDB.SetConnMaxLifetime(time.Hour)
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("open database: %w", connectError(err))
+	}
+	if err := migrate(ctx, sqlDB); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return &Store{db: db, Now: time.Now}, nil
+}
+
+// connectError shortens pgx's account of a failed connection to its cause.
+func connectError(err error) error {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		var pe *pgconn.PgError
+		if errors.As(ce.Unwrap(), &pe) {
+			return fmt.Errorf("%s (SQLSTATE %s)", pe.Message, pe.Code)
+		}
+	}
+	return err
+}
+
+// Close closes every connection.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Ping checks that the database answers; EUNAVAILABLE when it does not.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return translate(s.db.WithContext(ctx).Raw(`SELECT 1`).Scan(&one).Error)
+}
+
+// transact runs fn in one transaction (READ COMMITTED; writes that must
+// see the latest committed row lock it first, see lockVersion).
+func (s *Store) transact(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return translate(s.db.WithContext(ctx).Transaction(fn))
+}
+
+// now returns the store clock's time at the microsecond precision stored.
+func (s *Store) now() time.Time {
+	return s.Now().UTC().Truncate(time.Microsecond)
+}
+
+// ts is a time as stored: timestamptz keeps microseconds and rounds the
+// rest, where SQLite's integer microseconds truncate; truncating first
+// stores the same instant on both engines.
+func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// tsPtr is ts of an optional time.
+func tsPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := ts(*t)
+	return &v
+}
+
+// utcPtr returns a scanned optional time in UTC.
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.UTC()
+	return &v
+}
+
+// translate maps storage errors to domain errors at the store boundary:
+// no row → ENOTFOUND, unique violation → ECONFLICT, foreign key violation
+// → EINVALID, a database that cannot be reached or went away → EUNAVAILABLE
+// (a 503 the client may retry; the pool reconnects once it is back).
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	if errors.Is(err, gorm.ErrRecordNotFound) || errors.Is(err, sql.ErrNoRows) {
+		return domain.Errorf(domain.ENOTFOUND, "not found")
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505":
+			return domain.Errorf(domain.ECONFLICT, "a record with that key already exists")
+		case pe.Code == "23503":
+			return domain.Errorf(domain.EINVALID, "a referenced record does not exist")
+		case pe.Code[:2] == "08", pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "53300":
+			// connection exception, admin/crash shutdown, cannot connect now,
+			// too many connections (PostgreSQL appendix A)
+			return unavailable(err)
+		}
+		return err
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || pgconn.SafeToRetry(err) {
+		return unavailable(err)
+	}
+	return err
+}
+
+// unavailableError is EUNAVAILABLE that keeps its cause for the log.
+type unavailableError struct {
+	de    *domain.Error
+	cause error
+}
+
+// Error is the client's message with the cause, for the server's log; the
+// API shows clients only the *domain.Error's message.
+func (e unavailableError) Error() string { return e.de.Message + ": " + e.cause.Error() }
+
+func (e unavailableError) Unwrap() []error { return []error{e.de, e.cause} }
+
+func unavailable(cause error) error {
+	return unavailableError{domain.Errorf(domain.EUNAVAILABLE, "the database does not answer; retry later"), cause}
+}

@@ -1,0 +1,111 @@
+package postgis
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
+)
+
+const tokenColumns = `id, name, role, created_at, expires_at, revoked_at`
+
+func scanToken(rows interface{ Scan(...any) error }) (domain.Token, error) {
+	var t domain.Token
+	var role string
+	err := rows.Scan(&t.ID, &t.Name, &role, &t.CreatedAt, &t.ExpiresAt, &t.RevokedAt)
+	t.Role, t.CreatedAt, t.ExpiresAt, t.RevokedAt = domain.Role(role), t.CreatedAt.UTC(), utcPtr(t.ExpiresAt), utcPtr(t.RevokedAt)
+	return t, err
+}
+
+// CreateToken stores a new token and returns its secret, which is not kept:
+// only its SHA-256 is (store.HashSecret).
+func (s *Store) CreateToken(ctx context.Context, t *domain.Token) (string, error) {
+	if err := t.Validate(); err != nil {
+		return "", err
+	}
+	if t.ExpiresAt != nil && !t.ExpiresAt.After(s.now()) {
+		return "", domain.InvalidField("expires_at", "%s is not in the future", t.ExpiresAt.Format(time.RFC3339))
+	}
+	secret, err := store.NewSecret()
+	if err != nil {
+		return "", err
+	}
+	t.CreatedAt = s.now()
+	err = s.transact(ctx, func(tx *gorm.DB) error {
+		return store.FirstRow(tx.Raw(`INSERT INTO tokens (name, role, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+			t.Name, string(t.Role), store.HashSecret(secret), t.CreatedAt, tsPtr(t.ExpiresAt)).Rows()).Scan(&t.ID)
+	})
+	if err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// Authenticate returns the live token whose secret this is, or
+// EUNAUTHORIZED. Tokens are cached for store.TokenCacheTTL, so a revocation
+// on another replica takes effect here within that time.
+func (s *Store) Authenticate(ctx context.Context, secret string) (*domain.Token, error) {
+	return s.tokens.Authenticate(ctx, secret, s.now(), func(ctx context.Context, hash string) (domain.Token, error) {
+		rows, err := s.db.WithContext(ctx).Raw(`SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash).Rows()
+		if err != nil {
+			return domain.Token{}, translate(err)
+		}
+		defer rows.Close()
+		if !rows.Next() {
+			if err := rows.Err(); err != nil {
+				return domain.Token{}, translate(err)
+			}
+			return domain.Token{}, domain.Errorf(domain.ENOTFOUND, "unknown token")
+		}
+		t, err := scanToken(rows)
+		return t, translate(err)
+	})
+}
+
+// FindTokens lists every token, without secrets.
+func (s *Store) FindTokens(ctx context.Context) ([]domain.Token, error) {
+	rows, err := s.db.WithContext(ctx).Raw(`SELECT ` + tokenColumns + ` FROM tokens ORDER BY id`).Rows()
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	out := []domain.Token{}
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, translate(err)
+		}
+		out = append(out, t)
+	}
+	return out, translate(rows.Err())
+}
+
+// RevokeToken makes a token unusable from now on; ENOTFOUND if unknown or
+// already revoked.
+func (s *Store) RevokeToken(ctx context.Context, id int64) error {
+	err := s.transact(ctx, func(tx *gorm.DB) error {
+		res := tx.Exec(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, s.now(), id)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return domain.Errorf(domain.ENOTFOUND, "no live token %d", id)
+		}
+		return nil
+	})
+	if err == nil {
+		s.tokens.Invalidate()
+	}
+	return err
+}
+
+// CountTokens counts tokens that are neither revoked nor expired.
+func (s *Store) CountTokens(ctx context.Context) (int, error) {
+	var n int
+	err := store.FirstRow(s.db.WithContext(ctx).Raw(`SELECT count(*) FROM tokens
+		WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`, s.now()).Rows()).Scan(&n)
+	return n, translate(err)
+}
