@@ -40,12 +40,12 @@ func (s *Store) CountIncidents(ctx context.Context, f domain.IncidentFilter, by 
 	case "facility":
 		q = q.Where("i.facility_id IS NOT NULL")
 	}
-	order := `n DESC, k COLLATE "C"`
+	order := `n DESC, k`
 	if by == "day" || by == "week" || by == "month" {
-		order = `k COLLATE "C"`
+		order = `k`
 	}
 	out := []domain.Bucket{}
-	rows, err := q.Select(key + ` AS k, count(DISTINCT i.id) AS n`).Group("k").Order(order).Rows()
+	rows, err := q.Select(`(` + key + `) COLLATE "C" AS k, count(DISTINCT i.id) AS n`).Group("k").Order(order).Rows()
 	if err != nil {
 		return nil, translate(err)
 	}

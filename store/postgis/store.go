@@ -166,7 +166,9 @@ func translate(err error) error {
 		return nil
 	}
 	var de *domain.Error
-	if errors.As(err, &de) {
+	// A request past its deadline or cancelled is the caller's doing, not
+	// the database's: the API answers it as a timeout.
+	if errors.As(err, &de) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return err
 	}
 	if errors.Is(err, gorm.ErrRecordNotFound) || errors.Is(err, sql.ErrNoRows) {
