@@ -35,7 +35,7 @@ func (s *Store) FacilityExtent(ctx context.Context) (*domain.Extent, error) {
 // extent is the box of the live rows of table; no box when it has none.
 func (s *Store) extent(ctx context.Context, table string) (*domain.Extent, error) {
 	var minLon, minLat, maxLon, maxLat *float64
-	err := store.FirstRow(s.db.WithContext(ctx).Raw(`SELECT min(lon), min(lat), max(lon), max(lat) FROM ` + table +
+	err := store.FirstRow(s.db.WithContext(ctx).Raw(`SELECT min(lon), min(lat), max(lon), max(lat) FROM `+table+
 		` WHERE deleted_at IS NULL`).Rows()).Scan(&minLon, &minLat, &maxLon, &maxLat)
 	if err != nil {
 		return nil, translate(err)
