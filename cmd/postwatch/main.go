@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store/postgis"
 	"github.com/postwatch/postwatch/store/sqlite"
 )
 
@@ -106,29 +107,52 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// openStore opens the database named by dsn for a maintenance command,
-// which asks no place-and-time queries and so builds no grid.
-func openStore(dsn string, durability string) (*sqlite.Store, error) {
-	return openStoreWith(dsn, sqlite.Options{Durability: sqlite.Durability(durability), NoGrid: true})
+// engineStore is what the commands use of a store, on either engine.
+type engineStore interface {
+	domain.IncidentService
+	domain.FacilityService
+	domain.ActorService
+	domain.TokenService
+	domain.Pinger
+	domain.IncidentImporter
+	Close() error
 }
 
-func openStoreWith(dsn string, opts sqlite.Options) (*sqlite.Store, error) {
+// isPostgres reports whether dsn names a PostgreSQL database rather than
+// a SQLite file.
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// openStore opens the database named by dsn for a maintenance command,
+// which asks no place-and-time queries and so builds no grid.
+func openStore(ctx context.Context, dsn string, durability string) (engineStore, error) {
+	return openStoreWith(ctx, dsn, sqlite.Options{Durability: sqlite.Durability(durability), NoGrid: true})
+}
+
+// openStoreWith opens dsn: a postgres:// or postgresql:// URL on PostGIS
+// (where only the durability of opts applies), anything else as a SQLite
+// file with opts.
+func openStoreWith(ctx context.Context, dsn string, opts sqlite.Options) (engineStore, error) {
 	if dsn == "" {
 		return nil, usageError{"--db (or POSTWATCH_DB) is required"}
+	}
+	if isPostgres(dsn) {
+		return postgis.Open(ctx, dsn, postgis.Options{Durability: postgis.Durability(opts.Durability)})
 	}
 	return sqlite.Open(dsn, opts)
 }
 
 func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("token create", stderr)
-	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path")
+	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path or a postgres:// URL")
 	role := fs.String("role", envDefault("role", ""), "analyst, officer or admin")
 	name := fs.String("name", envDefault("name", ""), "who the token is for; recorded as the author of changes")
 	expires := fs.String("expires", envDefault("expires", ""), "optional expiry, RFC 3339")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	st, err := openStore(*db, "")
+	st, err := openStore(ctx, *db, "")
 	if err != nil {
 		return err
 	}
@@ -159,10 +183,13 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usageError{"usage: postwatch backup --db DSN FILE"}
 	}
 	target := fs.Arg(0)
+	if isPostgres(*db) {
+		return errors.New("backup of a PostgreSQL database is not part of this build yet; use pg_dump, or back up a SQLite database")
+	}
 	if _, err := os.Stat(target); err == nil {
 		return fmt.Errorf("%s exists; choose a new file", target)
 	}
-	st, err := openStore(*db, "")
+	st, err := sqlite.Open(*db, sqlite.Options{NoGrid: true})
 	if err != nil {
 		return err
 	}

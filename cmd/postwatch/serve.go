@@ -29,7 +29,7 @@ const shutdownGrace = 20 * time.Second
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
 	addr := fs.String("addr", envDefault("addr", "127.0.0.1:8080"), "listen address HOST:PORT")
-	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path")
+	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path or a postgres:// URL (PostgreSQL ≥ 15 with PostGIS ≥ 3)")
 	seed := fs.Bool("seed", envDefault("seed", "") == "true" || envDefault("seed", "") == "1", "load the seed data set into an empty database")
 	durability := fs.String("durability", envDefault("durability", "full"), "full: a commit survives power loss; normal: it survives a process crash")
 	rateLimit := fs.String("rate-limit", envDefault("rate-limit", "0"), "requests per second per token, bursts twice that; 0 turns rate limiting off")
@@ -51,7 +51,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(serveGCPercent)
 	}
-	st, err := openStoreWith(*db, sqlite.Options{Durability: sqlite.Durability(*durability)})
+	st, err := openStoreWith(ctx, *db, sqlite.Options{Durability: sqlite.Durability(*durability)})
 	if err != nil {
 		return err
 	}

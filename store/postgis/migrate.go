@@ -229,7 +229,7 @@ func ensurePostGIS(ctx context.Context, conn *sql.Conn) error {
 		return nil
 	case errors.As(err, &pe) && pe.Code == "42501":
 		return errors.New("PostGIS is not installed in this database and this role may not install it: " +
-			"run CREATE EXTENSION postgis; as a superuser or the database owner, then start again")
+			"have a superuser run CREATE EXTENSION postgis; in it, then start again")
 	case errors.As(err, &pe) && (pe.Code == "58P01" || pe.Code == "0A000"):
 		return errors.New("PostGIS is not available on this PostgreSQL server: install PostGIS 3 " +
 			"(Debian: postgresql-15-postgis-3), then start again")

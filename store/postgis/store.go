@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -32,10 +33,28 @@ import (
 // PostgreSQL's default max_connections of 100.
 const DefaultMaxConns = 8
 
+// Durability is what an acknowledged write survives, as serve's
+// --durability says it; PostgreSQL's synchronous_commit carries it out.
+type Durability string
+
+const (
+	// DurabilityFull waits for the commit's WAL to reach the server's disk
+	// (synchronous_commit as the server sets it, on by default): a commit
+	// survives a crash of the server and a power loss.
+	DurabilityFull Durability = "full"
+	// DurabilityNormal sets synchronous_commit=off for this process's
+	// sessions: a crash of postwatch loses nothing acknowledged, a crash of
+	// the server may lose the last commits (up to three times
+	// wal_writer_delay, 600 ms by default), never part of one.
+	DurabilityNormal Durability = "normal"
+)
+
 // Options tune how the database is opened.
 type Options struct {
 	// MaxConns bounds the connections of the pool; 0 is DefaultMaxConns.
 	MaxConns int
+	// Durability is DurabilityFull when empty.
+	Durability Durability
 }
 
 // Store is the PostGIS implementation of the domain services. It keeps no
@@ -68,6 +87,20 @@ var pgDialect = store.Dialect{
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = DefaultMaxConns
+	}
+	switch opts.Durability {
+	case "", DurabilityFull:
+	case DurabilityNormal:
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return nil, domain.Errorf(domain.EINVALID, "the database URL does not parse")
+		}
+		q := u.Query()
+		q.Set("synchronous_commit", "off") // a run-time parameter of every session (pgconn.ParseConfig)
+		u.RawQuery = q.Encode()
+		dsn = u.String()
+	default:
+		return nil, domain.Errorf(domain.EINVALID, "durability %q is not full or normal", opts.Durability)
 	}
 	db, err := gorm.Open(postgres.New(postgres.Config{DSN: dsn}), &gorm.Config{
 		Logger:                 logger.Discard,
@@ -174,6 +207,13 @@ func translate(err error) error {
 	if errors.Is(err, gorm.ErrRecordNotFound) || errors.Is(err, sql.ErrNoRows) {
 		return domain.Errorf(domain.ENOTFOUND, "not found")
 	}
+	// A connection that cannot be made, whatever the server said (down,
+	// restarting, not accepting connections, a password changed), is the
+	// database being unavailable.
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return unavailable(err)
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
@@ -188,9 +228,8 @@ func translate(err error) error {
 		}
 		return err
 	}
-	var ce *pgconn.ConnectError
 	var ne net.Error
-	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) ||
+	if errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || pgconn.SafeToRetry(err) {
 		return unavailable(err)
 	}
