@@ -193,11 +193,11 @@ func TestParity(t *testing.T) {
 			}
 			add(t, db, 44, 33, func(inc *domain.Incident) { inc.Type, inc.Country = "protest", "SY" })
 			for by, want := range map[domain.GroupBy][]domain.Bucket{
-				"day":     {{"2018-09-08", 1}, {"2018-09-09", 1}, {"2018-09-10", 1}, {"2018-09-11", 1}, {"2018-10-01", 1}},
-				"week":    {{"2018-09-03", 2}, {"2018-09-10", 2}, {"2018-10-01", 1}},
-				"month":   {{"2018-09", 4}, {"2018-10", 1}},
-				"type":    {{"indirect_fire", 4}, {"protest", 1}},
-				"country": {{"IQ", 4}, {"SY", 1}},
+				"day":     {{Key: "2018-09-08", Count: 1}, {Key: "2018-09-09", Count: 1}, {Key: "2018-09-10", Count: 1}, {Key: "2018-09-11", Count: 1}, {Key: "2018-10-01", Count: 1}},
+				"week":    {{Key: "2018-09-03", Count: 2}, {Key: "2018-09-10", Count: 2}, {Key: "2018-10-01", Count: 1}},
+				"month":   {{Key: "2018-09", Count: 4}, {Key: "2018-10", Count: 1}},
+				"type":    {{Key: "indirect_fire", Count: 4}, {Key: "protest", Count: 1}},
+				"country": {{Key: "IQ", Count: 4}, {Key: "SY", Count: 1}},
 			} {
 				got, err := db.CountIncidents(ctx, domain.IncidentFilter{}, by)
 				if err != nil || !slices.Equal(got, want) {

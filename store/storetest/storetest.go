@@ -125,6 +125,23 @@ func createFrom(db *sql.DB, name, tmpl string) error {
 	return err
 }
 
+// EmptyDatabase creates a database without PostGIS or any table on the
+// server of the admin URL and returns its URL; it is dropped when t ends.
+func EmptyDatabase(t testing.TB, admin string) string {
+	t.Helper()
+	db, err := sql.Open("pgx", admin)
+	if err != nil {
+		t.Fatalf("%s: %v", EnvPG, err)
+	}
+	defer db.Close()
+	name := "pw_test_" + randomHex()
+	if _, err := db.Exec(`CREATE DATABASE ` + name); err != nil {
+		t.Fatalf("%s: create test database: %v", EnvPG, err)
+	}
+	t.Cleanup(func() { dropDatabase(admin, name) })
+	return withDatabase(admin, name)
+}
+
 // makeTemplate creates and migrates the process's template database.
 func makeTemplate(db *sql.DB, admin string) (string, error) {
 	name := "pw_tmpl_" + randomHex()
@@ -178,4 +195,30 @@ func randomHex() string {
 	var b [6]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// SetReachable makes db's PostGIS database refuse new connections and
+// ends the open ones (reachable false), as a database that went down does,
+// or accept connections again (true).
+func SetReachable(t testing.TB, db *DB, reachable bool) {
+	t.Helper()
+	admin := os.Getenv(EnvPG)
+	u, err := url.Parse(db.DSN)
+	if db.Engine != "postgis" || admin == "" || err != nil {
+		t.Fatalf("SetReachable needs a PostGIS test database, not %s", db.Engine)
+	}
+	conn, err := sql.Open("pgx", admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	name := u.Path[1:]
+	if _, err := conn.Exec(fmt.Sprintf(`ALTER DATABASE %s ALLOW_CONNECTIONS %t`, name, reachable)); err != nil {
+		t.Fatal(err)
+	}
+	if !reachable {
+		if _, err := conn.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, name); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
