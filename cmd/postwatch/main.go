@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -122,6 +123,14 @@ type engineStore interface {
 // a SQLite file.
 func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// redactDSN is dsn as it may be logged: a URL's password replaced by xxxxx.
+func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && isPostgres(dsn) {
+		return u.Redacted()
+	}
+	return dsn
 }
 
 // openStore opens the database named by dsn for a maintenance command,

@@ -71,7 +71,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if n, err := st.CountTokens(ctx); err == nil && n == 0 {
 		fmt.Fprintf(stderr, "\nNo API token exists yet. Every route but /healthz and /readyz needs one; create one with:\n\n"+
-			"    bin/postwatch token create --db %s --role admin --name \"$(whoami)\"\n\n", *db)
+			"    bin/postwatch token create --db %s --role admin --name \"$(whoami)\"\n\n", redactDSN(*db))
 	}
 	srv, err := api.NewWithOptions(api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st, DB: st}, log, opts)
 	if err != nil {
@@ -92,7 +92,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "db", *db, "durability", *durability,
+	log.Info("serving", "addr", ln.Addr().String(), "db", redactDSN(*db), "durability", *durability,
 		"rate_limit", opts.RateLimit, "request_timeout", opts.RequestTimeout)
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
