@@ -33,7 +33,7 @@ ifeq ($(strip $(PGTEST)),)
 	@if [ "$$CI" = true ]; then echo "FAIL: PGTEST is empty, and CI must run the suite on PostGIS too"; exit 1; fi
 	@echo "######## SKIPPED: the PostGIS pass of the suite (PGTEST is empty) ########"
 else
-	POSTWATCH_TEST_PG='$(PGTEST)' go test $(TAGFLAG) -race -count=1 -timeout 20m ./api ./store/...
+	POSTWATCH_TEST_PG='$(PGTEST)' go test $(TAGFLAG) -race -count=1 -timeout 20m ./api ./store/postgis ./store/storetest
 	POSTWATCH_TEST_PG='$(PGTEST)' go test $(TAGFLAG) -race -count=1 -timeout 10m -run 'PostGIS' ./cmd/postwatch
 endif
 

@@ -51,7 +51,7 @@ func newEnvAt(t *testing.T, path string, opts sqlite.Options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return newEnvOn(t, &storetest.DB{Store: st, Now: &st.Now, Engine: "sqlite", DSN: path})
+	return newEnvOn(t, &storetest.DB{Services: st, Now: &st.Now, Engine: "sqlite", DSN: path})
 }
 
 // newEnvOn serves st.

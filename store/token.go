@@ -100,3 +100,17 @@ func (c *TokenCache) Authenticate(ctx context.Context, secret string, now time.T
 // lookup is about to store from a row read before; call it after a
 // revocation commits.
 func (c *TokenCache) Invalidate() { c.gen.Add(1) }
+
+// NewToken checks a token about to be created at now (fields, and an
+// expiry in the future), sets its creation time and returns its new
+// secret; the caller stores t with HashSecret(secret).
+func NewToken(t *domain.Token, now time.Time) (string, error) {
+	if err := t.Validate(); err != nil {
+		return "", err
+	}
+	if t.ExpiresAt != nil && !t.ExpiresAt.After(now) {
+		return "", domain.InvalidField("expires_at", "%s is not in the future", t.ExpiresAt.Format(time.RFC3339))
+	}
+	t.CreatedAt = now
+	return NewSecret()
+}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
 	"github.com/postwatch/postwatch/store/postgis"
 	"github.com/postwatch/postwatch/store/sqlite"
 )
@@ -108,17 +109,6 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// engineStore is what the commands use of a store, on either engine.
-type engineStore interface {
-	domain.IncidentService
-	domain.FacilityService
-	domain.ActorService
-	domain.TokenService
-	domain.Pinger
-	domain.IncidentImporter
-	Close() error
-}
-
 // isPostgres reports whether dsn names a PostgreSQL database rather than
 // a SQLite file.
 func isPostgres(dsn string) bool {
@@ -135,14 +125,14 @@ func redactDSN(dsn string) string {
 
 // openStore opens the database named by dsn for a maintenance command,
 // which asks no place-and-time queries and so builds no grid.
-func openStore(ctx context.Context, dsn string, durability string) (engineStore, error) {
+func openStore(ctx context.Context, dsn string, durability string) (store.Services, error) {
 	return openStoreWith(ctx, dsn, sqlite.Options{Durability: sqlite.Durability(durability), NoGrid: true})
 }
 
 // openStoreWith opens dsn: a postgres:// or postgresql:// URL on PostGIS
 // (where only the durability of opts applies), anything else as a SQLite
 // file with opts.
-func openStoreWith(ctx context.Context, dsn string, opts sqlite.Options) (engineStore, error) {
+func openStoreWith(ctx context.Context, dsn string, opts sqlite.Options) (store.Services, error) {
 	if dsn == "" {
 		return nil, usageError{"--db (or POSTWATCH_DB) is required"}
 	}

@@ -64,19 +64,8 @@ func (s *Store) FindActorByID(ctx context.Context, id string) (*domain.Actor, er
 
 // findActor reads live actor id; lock as in findIncident.
 func findActor(db *gorm.DB, id, lock string) (*domain.Actor, error) {
-	rows, err := db.Raw(`SELECT `+actorColumns+` FROM actors WHERE id = ? AND deleted_at IS NULL `+lock, id).Rows()
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		return nil, domain.Errorf(domain.ENOTFOUND, "actor %q not found", id)
-	}
-	a, err := scanActor(rows)
-	return &a, err
+	return findOne(db, scanActor, domain.Errorf(domain.ENOTFOUND, "actor %q not found", id),
+		`SELECT `+actorColumns+` FROM actors WHERE id = ? AND deleted_at IS NULL `+lock, id)
 }
 
 // CreateActor stores a new actor; ECONFLICT if its id is taken, also by a
@@ -127,12 +116,9 @@ func (s *Store) ReplaceActor(ctx context.Context, id string, a *domain.Actor, if
 		if err != nil {
 			return err
 		}
-		if err := store.CheckVersion(ifVersion, cur.Version); err != nil {
-			return err
-		}
 		a.CreatedAt, a.UpdatedAt, a.Version = cur.CreatedAt, cur.UpdatedAt, cur.Version
-		if store.Same(cur, a) {
-			return nil
+		if changes, err := store.Changes(ifVersion, cur.Version, cur, a); !changes {
+			return err
 		}
 		a.UpdatedAt, a.Version = s.now(), cur.Version+1
 		aliases, err := json.Marshal(a.Aliases)
@@ -233,28 +219,13 @@ func (s *Store) CreateRelation(ctx context.Context, r *domain.Relation) error {
 // DeleteRelation removes one relation of actorID; ENOTFOUND if it has none
 // with that id.
 func (s *Store) DeleteRelation(ctx context.Context, actorID string, relationID int64) error {
-	return s.deleteRelations(ctx, `id = ? AND subject_id = ?`, []any{relationID, actorID},
-		domain.Errorf(domain.ENOTFOUND, "actor %q has no relation %d", actorID, relationID))
+	return s.execOne(ctx, domain.Errorf(domain.ENOTFOUND, "actor %q has no relation %d", actorID, relationID),
+		`DELETE FROM relations WHERE id = ? AND subject_id = ?`, relationID, actorID)
 }
 
 // DeleteRelations removes actorID's relations of kind to targetID;
 // ENOTFOUND if it has none.
 func (s *Store) DeleteRelations(ctx context.Context, actorID string, kind domain.RelationKind, targetID string) error {
-	return s.deleteRelations(ctx, `subject_id = ? AND kind = ? AND target_id = ?`, []any{actorID, string(kind), targetID},
-		domain.Errorf(domain.ENOTFOUND, "actor %q has no %s relation to %q", actorID, kind, targetID))
-}
-
-// deleteRelations deletes the relations matching cond, or returns none
-// when there are none.
-func (s *Store) deleteRelations(ctx context.Context, cond string, args []any, none error) error {
-	return s.transact(ctx, func(tx *gorm.DB) error {
-		res := tx.Exec(`DELETE FROM relations WHERE `+cond, args...)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return none
-		}
-		return nil
-	})
+	return s.execOne(ctx, domain.Errorf(domain.ENOTFOUND, "actor %q has no %s relation to %q", actorID, kind, targetID),
+		`DELETE FROM relations WHERE subject_id = ? AND kind = ? AND target_id = ?`, actorID, string(kind), targetID)
 }

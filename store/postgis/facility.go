@@ -92,19 +92,8 @@ func (s *Store) FindFacilityByID(ctx context.Context, id int64) (*domain.Facilit
 
 // findFacility reads live facility id; lock as in findIncident.
 func findFacility(db *gorm.DB, id int64, lock string) (*domain.Facility, error) {
-	rows, err := db.Raw(`SELECT `+facilityColumns+` FROM facilities i WHERE i.id = ? AND i.deleted_at IS NULL `+lock, id).Rows()
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		return nil, domain.Errorf(domain.ENOTFOUND, "facility %d not found", id)
-	}
-	f, err := scanFacility(rows)
-	return &f, err
+	return findOne(db, scanFacility, domain.Errorf(domain.ENOTFOUND, "facility %d not found", id),
+		`SELECT `+facilityColumns+` FROM facilities i WHERE i.id = ? AND i.deleted_at IS NULL `+lock, id)
 }
 
 // CreateFacility validates and stores f with its first history version.
@@ -139,12 +128,9 @@ func (s *Store) ReplaceFacility(ctx context.Context, id int64, f *domain.Facilit
 		if err != nil {
 			return err
 		}
-		if err := store.CheckVersion(ifVersion, cur.Version); err != nil {
-			return err
-		}
 		f.ID, f.CreatedAt, f.UpdatedAt, f.Version = id, cur.CreatedAt, cur.UpdatedAt, cur.Version
-		if store.Same(cur, f) {
-			return nil
+		if changes, err := store.Changes(ifVersion, cur.Version, cur, f); !changes {
+			return err
 		}
 		return s.updateFacility(ctx, tx, cur, f)
 	})
@@ -211,12 +197,12 @@ func (s *Store) RecordPosture(ctx context.Context, c *domain.PostureChange) erro
 		if err != nil {
 			return err
 		}
-		if later || cur.Posture == c.Posture {
-			return nil
+		if !later && cur.Posture != c.Posture {
+			next := *cur
+			next.Posture = c.Posture
+			return s.updateFacility(ctx, tx, cur, &next)
 		}
-		next := *cur
-		next.Posture = c.Posture
-		return s.updateFacility(ctx, tx, cur, &next)
+		return nil
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
 )
 
 // ImportIncidents stores a batch of incidents in one transaction. An
@@ -73,13 +74,8 @@ func (s *Store) importOne(ctx context.Context, tx *gorm.DB, inc *domain.Incident
 		case deleted != nil && *deleted:
 			p.Add(fmt.Sprintf("properties.actors[%d].actor_id", j), "actor %q was deleted", a.ActorID)
 		case deleted == nil:
-			name := actorNames[a.ActorID]
-			if name == "" {
-				name = a.ActorID
-			}
-			actor := &domain.Actor{ID: a.ActorID, Name: name}
-			actor.ApplyDefaults()
-			if err := actor.Validate(); err != nil {
+			actor, err := store.ImportedActor(a.ActorID, actorNames)
+			if err != nil {
 				return "", err
 			}
 			// Another importer may create it first: that is no conflict here.

@@ -158,12 +158,9 @@ func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc 
 	if err != nil {
 		return err
 	}
-	if err := store.CheckVersion(ifVersion, cur.Version); err != nil {
-		return err
-	}
 	inc.ID, inc.CreatedAt, inc.UpdatedAt, inc.Version = id, cur.CreatedAt, cur.UpdatedAt, cur.Version
-	if store.Same(cur, inc) {
-		return nil
+	if changes, err := store.Changes(ifVersion, cur.Version, cur, inc); !changes {
+		return err
 	}
 	if err := checkIncidentRefs(tx, inc, cur); err != nil {
 		return err
@@ -265,18 +262,18 @@ func checkIncidentRefs(tx *gorm.DB, inc *domain.Incident, cur *domain.Incident) 
 	if err := p.Err(); err != nil {
 		return err
 	}
-	if inc.ExternalID != nil {
-		var other int64
-		err := store.FirstRow(tx.Raw(`SELECT coalesce(max(id), 0) FROM incidents WHERE external_id = ? AND id <> ?`, *inc.ExternalID, selfID).Rows()).Scan(&other)
-		if err != nil {
-			return err
-		}
-		if other != 0 {
-			return &domain.Error{Code: domain.ECONFLICT, Message: fmt.Sprintf("external_id %q belongs to incident %d", *inc.ExternalID, other),
-				Fields: []domain.FieldError{{Field: "properties.external_id", Message: fmt.Sprintf("already used by incident %d", other)}}}
-		}
+	if inc.ExternalID == nil {
+		return nil
 	}
-	return nil
+	var other int64
+	switch err := store.FirstRow(tx.Raw(`SELECT id FROM incidents WHERE external_id = ? AND id <> ?`, *inc.ExternalID, selfID).Rows()).Scan(&other); err {
+	case sql.ErrNoRows:
+		return nil
+	case nil:
+		return store.ExternalIDTaken(*inc.ExternalID, other)
+	default:
+		return err
+	}
 }
 
 // IncidentsAfter returns up to limit live incidents with ids above id, in

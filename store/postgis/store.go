@@ -162,6 +162,35 @@ func (s *Store) transact(ctx context.Context, fn func(tx *gorm.DB) error) error 
 	return translate(s.db.WithContext(ctx).Transaction(fn))
 }
 
+// findOne reads the first row of a query with scan; notFound when there
+// is none.
+func findOne[T any](db *gorm.DB, scan func(interface{ Scan(...any) error }) (T, error), notFound error, query string, args ...any) (*T, error) {
+	rows, err := db.Raw(query, args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		return nil, notFound
+	}
+	v, err := scan(rows)
+	return &v, err
+}
+
+// execOne runs a write in its own transaction; none when it touched no row.
+func (s *Store) execOne(ctx context.Context, none error, query string, args ...any) error {
+	return s.transact(ctx, func(tx *gorm.DB) error {
+		res := tx.Exec(query, args...)
+		if res.Error == nil && res.RowsAffected == 0 {
+			return none
+		}
+		return res.Error
+	})
+}
+
 // now returns the store clock's time at the microsecond precision stored.
 func (s *Store) now() time.Time {
 	return s.Now().UTC().Truncate(time.Microsecond)

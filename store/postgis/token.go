@@ -2,7 +2,6 @@ package postgis
 
 import (
 	"context"
-	"time"
 
 	"gorm.io/gorm"
 
@@ -23,17 +22,10 @@ func scanToken(rows interface{ Scan(...any) error }) (domain.Token, error) {
 // CreateToken stores a new token and returns its secret, which is not kept:
 // only its SHA-256 is (store.HashSecret).
 func (s *Store) CreateToken(ctx context.Context, t *domain.Token) (string, error) {
-	if err := t.Validate(); err != nil {
-		return "", err
-	}
-	if t.ExpiresAt != nil && !t.ExpiresAt.After(s.now()) {
-		return "", domain.InvalidField("expires_at", "%s is not in the future", t.ExpiresAt.Format(time.RFC3339))
-	}
-	secret, err := store.NewSecret()
+	secret, err := store.NewToken(t, s.now())
 	if err != nil {
 		return "", err
 	}
-	t.CreatedAt = s.now()
 	err = s.transact(ctx, func(tx *gorm.DB) error {
 		return store.FirstRow(tx.Raw(`INSERT INTO tokens (name, role, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
 			t.Name, string(t.Role), store.HashSecret(secret), t.CreatedAt, tsPtr(t.ExpiresAt)).Rows()).Scan(&t.ID)
@@ -49,19 +41,12 @@ func (s *Store) CreateToken(ctx context.Context, t *domain.Token) (string, error
 // on another replica takes effect here within that time.
 func (s *Store) Authenticate(ctx context.Context, secret string) (*domain.Token, error) {
 	return s.tokens.Authenticate(ctx, secret, s.now(), func(ctx context.Context, hash string) (domain.Token, error) {
-		rows, err := s.db.WithContext(ctx).Raw(`SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash).Rows()
+		t, err := findOne(s.db.WithContext(ctx), scanToken, domain.Errorf(domain.ENOTFOUND, "unknown token"),
+			`SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash)
 		if err != nil {
 			return domain.Token{}, translate(err)
 		}
-		defer rows.Close()
-		if !rows.Next() {
-			if err := rows.Err(); err != nil {
-				return domain.Token{}, translate(err)
-			}
-			return domain.Token{}, domain.Errorf(domain.ENOTFOUND, "unknown token")
-		}
-		t, err := scanToken(rows)
-		return t, translate(err)
+		return *t, nil
 	})
 }
 
@@ -86,16 +71,8 @@ func (s *Store) FindTokens(ctx context.Context) ([]domain.Token, error) {
 // RevokeToken makes a token unusable from now on; ENOTFOUND if unknown or
 // already revoked.
 func (s *Store) RevokeToken(ctx context.Context, id int64) error {
-	err := s.transact(ctx, func(tx *gorm.DB) error {
-		res := tx.Exec(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, s.now(), id)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return domain.Errorf(domain.ENOTFOUND, "no live token %d", id)
-		}
-		return nil
-	})
+	err := s.execOne(ctx, domain.Errorf(domain.ENOTFOUND, "no live token %d", id),
+		`UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, s.now(), id)
 	if err == nil {
 		s.tokens.Invalidate()
 	}

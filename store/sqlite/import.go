@@ -554,21 +554,15 @@ func (w *importWriter) importOne(p *PreparedIncidents, i int, refs *batchRefs, c
 			return "", prob.Err()
 		}
 		if held.id != 0 {
-			return "", &domain.Error{Code: domain.ECONFLICT, Message: fmt.Sprintf("external_id %q belongs to incident %d", *inc.ExternalID, held.id),
-				Fields: []domain.FieldError{{Field: "properties.external_id", Message: fmt.Sprintf("already used by incident %d", held.id)}}}
+			return "", store.ExternalIDTaken(*inc.ExternalID, held.id)
 		}
 	}
 	for _, a := range inc.Actors {
 		if w.actors[a.ActorID] != actorMissing {
 			continue
 		}
-		name := p.names[a.ActorID]
-		if name == "" {
-			name = a.ActorID
-		}
-		actor := &domain.Actor{ID: a.ActorID, Name: name}
-		actor.ApplyDefaults()
-		if err := actor.Validate(); err != nil {
+		actor, err := store.ImportedActor(a.ActorID, p.names)
+		if err != nil {
 			return "", err
 		}
 		if err := w.s.createActor(w.ctx, w.tx, actor); err != nil {

@@ -381,8 +381,7 @@ func checkIncidentRefs(ctx context.Context, tx *gorm.DB, inc *domain.Incident, c
 			return err
 		}
 		if other != 0 {
-			return &domain.Error{Code: domain.ECONFLICT, Message: fmt.Sprintf("external_id %q belongs to incident %d", *inc.ExternalID, other),
-				Fields: []domain.FieldError{{Field: "properties.external_id", Message: fmt.Sprintf("already used by incident %d", other)}}}
+			return store.ExternalIDTaken(*inc.ExternalID, other)
 		}
 	}
 	return nil

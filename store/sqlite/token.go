@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"time"
 
 	"gorm.io/gorm"
 
@@ -29,17 +28,10 @@ func (r *tokenRow) token() domain.Token {
 
 // CreateToken stores a new token and returns its secret, which is not kept.
 func (s *Store) CreateToken(ctx context.Context, t *domain.Token) (string, error) {
-	if err := t.Validate(); err != nil {
-		return "", err
-	}
-	if t.ExpiresAt != nil && !t.ExpiresAt.After(s.now()) {
-		return "", domain.InvalidField("expires_at", "%s is not in the future", t.ExpiresAt.Format(time.RFC3339))
-	}
-	secret, err := store.NewSecret()
+	secret, err := store.NewToken(t, s.now())
 	if err != nil {
 		return "", err
 	}
-	t.CreatedAt = s.now()
 	row := tokenRow{Name: t.Name, Role: string(t.Role), Hash: store.HashSecret(secret), CreatedAt: micros(t.CreatedAt), ExpiresAt: microsPtr(t.ExpiresAt)}
 	err = translate(s.transact(ctx, func(tx *gorm.DB) error { return tx.Create(&row).Error }))
 	if err != nil {

@@ -1,6 +1,7 @@
 package storetest_test
 
 import (
+	"cmp"
 	"context"
 	"os"
 	"slices"
@@ -144,9 +145,9 @@ func TestParity(t *testing.T) {
 					if sort == domain.SortSeverity || sort == domain.SortSeverityDesc {
 						ka, kb = int64(a.Severity), int64(b.Severity)
 					}
-					c := cmpInt(ka, kb)
+					c := cmp.Compare(ka, kb)
 					if c == 0 {
-						c = cmpInt(a.ID, b.ID)
+						c = cmp.Compare(a.ID, b.ID)
 					}
 					if sort == domain.SortOccurredAtDesc || sort == domain.SortSeverityDesc {
 						c = -c
@@ -377,14 +378,4 @@ func TestParity(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, storetest.Open(t)) })
 	}
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

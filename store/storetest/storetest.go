@@ -24,7 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the admin connection
 
-	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
 	"github.com/postwatch/postwatch/store/postgis"
 	"github.com/postwatch/postwatch/store/sqlite"
 )
@@ -32,20 +32,9 @@ import (
 // EnvPG names the variable that selects the PostGIS engine.
 const EnvPG = "POSTWATCH_TEST_PG"
 
-// Store is every service the API uses, as both engines implement them.
-type Store interface {
-	domain.IncidentService
-	domain.FacilityService
-	domain.ActorService
-	domain.TokenService
-	domain.Pinger
-	domain.IncidentImporter
-	Close() error
-}
-
 // DB is a store opened for one test.
 type DB struct {
-	Store
+	store.Services
 	// Now is the store's clock, to be set by tests that travel in time.
 	Now *func() time.Time
 	// Engine is "sqlite" or "postgis".
@@ -68,7 +57,7 @@ func Open(t testing.TB) *DB {
 			t.Fatalf("open PostGIS test database: %v", err)
 		}
 		t.Cleanup(func() { st.Close() })
-		return &DB{Store: st, Now: &st.Now, Engine: "postgis", DSN: dsn}
+		return &DB{Services: st, Now: &st.Now, Engine: "postgis", DSN: dsn}
 	}
 	path := filepath.Join(t.TempDir(), "test.db")
 	st, err := sqlite.Open(path, sqlite.Options{Durability: sqlite.DurabilityNormal})
@@ -76,7 +65,7 @@ func Open(t testing.TB) *DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return &DB{Store: st, Now: &st.Now, Engine: "sqlite", DSN: path}
+	return &DB{Services: st, Now: &st.Now, Engine: "sqlite", DSN: path}
 }
 
 // template is a database migrated once per test process, which each new
