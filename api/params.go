@@ -206,7 +206,7 @@ func parseCountries(raw string) ([]string, error) {
 	}
 	for i, c := range cs {
 		c = strings.ToUpper(c)
-		if len(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' {
+		if !domain.IsCountry(c) {
 			return nil, domain.InvalidField("country", "%q is not an ISO 3166-1 alpha-2 code", cs[i])
 		}
 		cs[i] = c

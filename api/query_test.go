@@ -547,6 +547,7 @@ func TestItemsFilters(t *testing.T) {
 		{"unknown status", "status=bogus", "status"},
 		{"country of three letters", "country=IRQ", "country"},
 		{"country with a digit", "country=I1", "country"},
+		{"country AB, unassigned", "country=IQ,AB", "country"},
 		{"empty country entry", "country=IQ,", "country"},
 		{"facility not an id", "facility=basrah", "facility"},
 		{"facility zero", "facility=0", "facility"},

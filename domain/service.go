@@ -154,9 +154,13 @@ type ImportOutcome string
 
 // Import outcomes.
 const (
-	ImportCreated  ImportOutcome = "created"
-	ImportUpdated  ImportOutcome = "updated"
-	ImportRejected ImportOutcome = "rejected"
+	ImportCreated ImportOutcome = "created"
+	ImportUpdated ImportOutcome = "updated"
+	// ImportUnchanged: the record's external_id is held by an incident
+	// that already says the same (SameIncident); nothing was written and
+	// no version made.
+	ImportUnchanged ImportOutcome = "unchanged"
+	ImportRejected  ImportOutcome = "rejected"
 )
 
 // ImportResult reports one record of a bulk import.
@@ -169,7 +173,8 @@ type ImportResult struct {
 // IncidentImporter bulk-loads incidents.
 type IncidentImporter interface {
 	// ImportIncidents stores a batch in one transaction. An incident whose
-	// external_id is already stored replaces that incident; others are
+	// external_id is already stored replaces that incident (or is reported
+	// ImportUnchanged when it says the same); others are
 	// created. Actors an incident names that do not exist are created, named
 	// by actorNames[id] (or their id). A record that fails validation is
 	// rejected without affecting the others; an error return means the

@@ -31,8 +31,11 @@ func TestPostGISCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := runCLI(t, "import", "--db", db, "--format", "geojson", file)
-	if r.code != 0 || !strings.Contains(r.stdout, "2 created, 0 updated, 1 rejected") || !strings.Contains(r.stdout, "line 3: rejected: properties.type") {
-		t.Fatalf("import: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	if r.code != 1 || !strings.Contains(r.stdout, "2 created, 0 updated, 0 unchanged, 1 rejected") || !strings.Contains(r.stdout, "line 3: rejected: properties.type") {
+		t.Fatalf("import: exit %d, want 1 for the rejected record\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, "import", "--db", db, "--format", "geojson", file); !strings.Contains(r.stdout, "0 created, 0 updated, 2 unchanged, 1 rejected") {
+		t.Fatalf("import again: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
 	// The server's log names the database without its password.

@@ -11,8 +11,8 @@ import (
 )
 
 // ImportIncidents stores a batch of incidents in one transaction. An
-// incident whose external_id a live incident holds replaces it; others are
-// created, and the actors they name that do not exist are created too,
+// incident whose external_id a live incident holds replaces it (or, when it
+// says the same, is ImportUnchanged); others are created, and the actors they name that do not exist are created too,
 // named by actorNames. Each record is written under a savepoint: one that
 // fails a check is rolled back to it and rejected, and the rest of the
 // batch commits; any other failure rolls the whole batch back.
@@ -103,7 +103,11 @@ func (s *Store) importOne(ctx context.Context, tx *gorm.DB, inc *domain.Incident
 			return "", err
 		}
 		if id != 0 {
-			return domain.ImportUpdated, s.replaceIncident(ctx, tx, id, inc, 0)
+			changed, err := s.replaceIncident(ctx, tx, id, inc, 0)
+			if !changed {
+				return domain.ImportUnchanged, err
+			}
+			return domain.ImportUpdated, err
 		}
 	}
 	if err := checkIncidentRefs(tx, inc, nil); err != nil {

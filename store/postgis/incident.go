@@ -146,29 +146,35 @@ func (s *Store) ReplaceIncident(ctx context.Context, id int64, inc *domain.Incid
 		return err
 	}
 	return s.transact(ctx, func(tx *gorm.DB) error {
-		return s.replaceIncident(ctx, tx, id, inc, ifVersion)
+		_, err := s.replaceIncident(ctx, tx, id, inc, ifVersion)
+		return err
 	})
 }
 
 // replaceIncident writes inc over incident id, holding its row from the
 // version check to the commit: of two writers with the same If-Match, one
-// wins and the other gets EPRECONDITION.
-func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc *domain.Incident, ifVersion int) error {
+// wins and the other gets EPRECONDITION. changed is false when inc says
+// what the incident already does (domain.SameIncident): nothing is written
+// and no version made.
+func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc *domain.Incident, ifVersion int) (changed bool, err error) {
 	cur, err := findIncident(tx, id, "FOR UPDATE")
 	if err != nil {
-		return err
+		return false, err
+	}
+	if err := store.CheckVersion(ifVersion, cur.Version); err != nil {
+		return false, err
 	}
 	inc.ID, inc.CreatedAt, inc.UpdatedAt, inc.Version = id, cur.CreatedAt, cur.UpdatedAt, cur.Version
-	if changes, err := store.Changes(ifVersion, cur.Version, cur, inc); !changes {
-		return err
+	if domain.SameIncident(cur, inc) {
+		return false, nil
 	}
 	if err := checkIncidentRefs(tx, inc, cur); err != nil {
-		return err
+		return false, err
 	}
 	inc.UpdatedAt, inc.Version = s.now(), cur.Version+1
 	extra, err := store.EncodeExtra(inc)
 	if err != nil {
-		return err
+		return false, err
 	}
 	err = tx.Exec(`UPDATE incidents SET lon = ?, lat = ?, type = ?, title = ?, description = ?, occurred_at = ?,
 		time_precision = ?, location_precision = ?, severity = ?, status = ?, country = ?, facility_id = ?,
@@ -179,15 +185,15 @@ func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc 
 		inc.FacilityID, inc.Casualties.Killed, inc.Casualties.Injured, inc.ExternalID, extra, searchWords(inc),
 		inc.UpdatedAt, inc.Version, id).Error
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := tx.Exec(`DELETE FROM incident_actors WHERE incident_id = ?`, id).Error; err != nil {
-		return err
+		return false, err
 	}
 	if err := writeIncidentActors(tx, id, inc.Actors); err != nil {
-		return err
+		return false, err
 	}
-	return appendHistory(tx, store.CollIncidents, strconv.FormatInt(id, 10), inc.Version, store.OpUpdate, inc.UpdatedAt, domain.PrincipalName(ctx), inc)
+	return true, appendHistory(tx, store.CollIncidents, strconv.FormatInt(id, 10), inc.Version, store.OpUpdate, inc.UpdatedAt, domain.PrincipalName(ctx), inc)
 }
 
 // DeleteIncident removes a live incident from every listing; its history,
