@@ -72,7 +72,7 @@ func (s *Store) FindFacilities(ctx context.Context, f domain.FacilityFilter) (*d
 	}
 	db := s.read.WithContext(ctx)
 	var matched int
-	if err := db.Raw(`SELECT count(*) FROM facilities i WHERE `+w.sql(), w.args...).Row().Scan(&matched); err != nil {
+	if err := store.FirstRow(db.Raw(`SELECT count(*) FROM facilities i WHERE `+w.sql(), w.args...).Rows()).Scan(&matched); err != nil {
 		return nil, err
 	}
 	if c := f.Page.Cursor; c != nil {
@@ -118,7 +118,7 @@ func (s *Store) FindFacilityByID(ctx context.Context, id int64) (*domain.Facilit
 
 func findFacility(ctx context.Context, db *gorm.DB, id int64) (*domain.Facility, error) {
 	var r facilityRow
-	row := db.WithContext(ctx).Raw(`SELECT `+facilityColumns+` FROM facilities i WHERE i.id = ? AND i.deleted_at IS NULL`, id).Row()
+	row := store.FirstRow(db.WithContext(ctx).Raw(`SELECT `+facilityColumns+` FROM facilities i WHERE i.id = ? AND i.deleted_at IS NULL`, id).Rows())
 	if err := scanFacility(row, &r); err != nil {
 		if err == sql.ErrNoRows {
 			return nil, domain.Errorf(domain.ENOTFOUND, "facility %d not found", id)

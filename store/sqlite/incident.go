@@ -164,7 +164,7 @@ func (s *Store) FindIncidentByID(ctx context.Context, id int64) (*domain.Inciden
 
 func (s *Store) findIncident(ctx context.Context, db *gorm.DB, id int64) (*domain.Incident, error) {
 	var r incidentRow
-	row := db.WithContext(ctx).Raw(`SELECT `+incidentColumns+` FROM incidents i WHERE i.id = ? AND i.deleted_at IS NULL`, id).Row()
+	row := store.FirstRow(db.WithContext(ctx).Raw(`SELECT `+incidentColumns+` FROM incidents i WHERE i.id = ? AND i.deleted_at IS NULL`, id).Rows())
 	if err := scanIncident(row, &r); err != nil {
 		if err == sql.ErrNoRows {
 			return nil, domain.Errorf(domain.ENOTFOUND, "incident %d not found", id)
@@ -417,6 +417,6 @@ func (s *Store) IncidentsAfter(ctx context.Context, id int64, limit int) ([]doma
 // LastIncidentID is the highest incident id stored so far, 0 if none.
 func (s *Store) LastIncidentID(ctx context.Context) (int64, error) {
 	var id int64
-	err := s.read.WithContext(ctx).Raw(`SELECT coalesce(max(id), 0) FROM incidents`).Row().Scan(&id)
+	err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT coalesce(max(id), 0) FROM incidents`).Rows()).Scan(&id)
 	return id, err
 }

@@ -106,7 +106,7 @@ func unfiltered(f domain.IncidentFilter) bool {
 // liveIncidents is the number of live incidents, kept by triggers.
 func (s *Store) liveIncidents(ctx context.Context) (int, error) {
 	var n int
-	err := s.read.WithContext(ctx).Raw(`SELECT n FROM live_counts WHERE collection = 'incidents'`).Row().Scan(&n)
+	err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT n FROM live_counts WHERE collection = 'incidents'`).Rows()).Scan(&n)
 	return n, err
 }
 
@@ -207,7 +207,7 @@ func treeConditions(f domain.IncidentFilter, prefix string) *where {
 // countCapped counts the rows of a query up to countCap; -1 means more.
 func (s *Store) countCapped(ctx context.Context, query string, args []any) (int, error) {
 	var n int
-	err := s.read.WithContext(ctx).Raw(`SELECT count(*) FROM (`+query+` LIMIT ?)`, append(args, s.opts.CountCap+1)...).Row().Scan(&n)
+	err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT count(*) FROM (`+query+` LIMIT ?)`, append(args, s.opts.CountCap+1)...).Rows()).Scan(&n)
 	if n > s.opts.CountCap {
 		n = -1
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
 	"github.com/postwatch/postwatch/geo"
 )
 
@@ -53,8 +54,8 @@ func (s *Store) findInTree(ctx context.Context, f domain.IncidentFilter, o order
 	// thousands of candidates through database/sql only to walk the index.
 	q, args := treeQuery("1", bounds, f.Time)
 	var n int
-	if err := s.read.WithContext(ctx).Raw(`SELECT count(*) FROM (`+q+` LIMIT ?)`,
-		append(args, s.opts.CountCap+1)...).Row().Scan(&n); err != nil {
+	if err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT count(*) FROM (`+q+` LIMIT ?)`,
+		append(args, s.opts.CountCap+1)...).Rows()).Scan(&n); err != nil {
 		return nil, err
 	}
 	if n > s.opts.CountCap || n > s.opts.TreeSortMax {
