@@ -10,8 +10,8 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/postwatch/postwatch/domain"
-	"github.com/postwatch/postwatch/store"
 	"github.com/postwatch/postwatch/geo"
+	"github.com/postwatch/postwatch/store"
 )
 
 // Margins within which a candidate's box leaves a test in doubt. The tree
