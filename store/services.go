@@ -9,7 +9,7 @@ type Services interface {
 	domain.FacilityService
 	domain.ActorService
 	domain.TokenService
-	domain.Pinger
+	domain.Database
 	domain.IncidentImporter
 	Close() error
 }

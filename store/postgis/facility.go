@@ -39,7 +39,7 @@ func (s *Store) FindFacilities(ctx context.Context, f domain.FacilityFilter) (*d
 		q = q.Where(`(i.name ILIKE ? OR i.city ILIKE ?)`, store.LikePattern(f.Text), store.LikePattern(f.Text))
 	}
 	if f.Where != nil {
-		cond, args, err := store.ExprSQL(f.Where, domain.FacilityQueryables, pgDialect)
+		cond, args, err := compile(f.Where, domain.FacilityQueryables)
 		if err != nil {
 			return nil, err
 		}

@@ -14,33 +14,22 @@ import (
 	"github.com/postwatch/postwatch/store"
 )
 
-// sortColumns are the ORDER BY of each sort key, id breaking ties in the
-// same direction, and the column its cursor keys on.
-var sortColumns = map[domain.SortKey]struct {
-	order, key string
-	desc       bool
-}{
-	domain.SortOccurredAtDesc: {"i.occurred_at DESC, i.id DESC", "i.occurred_at", true},
-	domain.SortOccurredAt:     {"i.occurred_at ASC, i.id ASC", "i.occurred_at", false},
-	domain.SortSeverityDesc:   {"i.severity DESC, i.id DESC", "i.severity", true},
-	domain.SortSeverity:       {"i.severity ASC, i.id ASC", "i.severity", false},
-	"":                        {"i.occurred_at DESC, i.id DESC", "i.occurred_at", true},
-}
-
 // FindIncidents returns one page of live incidents matching f, ordered by
 // f.SortBy then id, with the exact number of matches. The GiST index on
 // geom answers place, the occurred_at and severity indexes order and time,
 // the GIN index q=; PostgreSQL's planner picks among them per query.
 func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*domain.IncidentPage, error) {
-	if c := f.Page.Cursor; c != nil && c.Sort != f.SortBy {
-		return nil, domain.InvalidField("cursor", "was made for sortby=%s, not %s", c.Sort, f.SortBy)
+	if f.SortBy == "" {
+		f.SortBy = domain.SortOccurredAtDesc
+	}
+	o := store.OrderOf(f.SortBy)
+	if c := f.Page.Cursor; c != nil {
+		if err := o.CheckCursor(c, f.SortBy); err != nil {
+			return nil, err
+		}
 	}
 	if f.Page.Limit <= 0 {
 		f.Page.Limit = domain.DefaultLimit
-	}
-	sort, ok := sortColumns[f.SortBy]
-	if !ok {
-		return nil, domain.InvalidField("sortby", "%q is not a sort key", f.SortBy)
 	}
 	db := s.db.WithContext(ctx)
 	q, err := s.incidentQuery(db, f)
@@ -52,17 +41,10 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 		return nil, translate(err)
 	}
 	if c := f.Page.Cursor; c != nil {
-		var key any = c.Key
-		if sort.key == "i.occurred_at" {
-			key = time.UnixMicro(c.Key).UTC()
-		}
-		cmp := ">"
-		if sort.desc {
-			cmp = "<"
-		}
-		q = q.Where("("+sort.key+", i.id) "+cmp+" (?, ?)", key, c.ID)
+		cond, args := o.After("i.", c, bindSortValue)
+		q = q.Where(cond, args...)
 	}
-	rows, err := q.Select(incidentColumns).Order(sort.order).Limit(f.Page.Limit + 1).Offset(f.Page.Offset).Rows()
+	rows, err := q.Select(incidentColumns).Order(o.SQL("i.")).Limit(f.Page.Limit + 1).Offset(f.Page.Offset).Rows()
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -78,9 +60,18 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 	if err := rows.Err(); err != nil {
 		return nil, translate(err)
 	}
-	page := store.PageOfIncidents(f, incs, false)
+	page := store.PageOfIncidents(f, o, incs, false)
 	page.Matched = int(matched)
 	return page, nil
+}
+
+// bindSortValue is a cursor's value of a sort field as an argument: its
+// times are microseconds since 1970, the columns timestamptz.
+func bindSortValue(field string, v any) any {
+	if us, ok := v.(int64); ok && store.IsTimeField(field) {
+		return time.UnixMicro(us).UTC()
+	}
+	return v
 }
 
 // incidentQuery is the live incidents matching f (paging and sort aside),
@@ -115,7 +106,7 @@ func (s *Store) incidentQuery(db *gorm.DB, f domain.IncidentFilter) (*gorm.DB, e
 		q = q.Where(cond, args...)
 	}
 	if f.Where != nil {
-		cond, args, err := store.ExprSQL(f.Where, domain.IncidentQueryables, pgDialect)
+		cond, args, err := compile(f.Where, domain.IncidentQueryables)
 		if err != nil {
 			return nil, err
 		}

@@ -158,6 +158,30 @@ var migrations = []migration{
 			revoked_at timestamptz
 		)`,
 	}},
+	{2, "CQL2 folds", []string{
+		// CASEI and ACCENTI (OGC 21-065 §7.3, §7.4) as domain.CaseFold and
+		// domain.StripAccents apply them to literals in Go: lower case with
+		// the full foldings lower() lacks for the letters that have them
+		// (ß, ẞ, ſ, ς and the Latin ligatures), and the text decomposed
+		// without its combining marks. IMMUTABLE: an expression index may
+		// use them.
+		`CREATE FUNCTION pw_casei(t text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+			SELECT translate(replace(replace(replace(replace(replace(replace(replace(replace(replace(
+				lower(t COLLATE "und-x-icu"), 'ß', 'ss'), 'ﬀ', 'ff'), 'ﬁ', 'fi'), 'ﬂ', 'fl'), 'ﬃ', 'ffi'),
+				'ﬄ', 'ffl'), 'ﬅ', 'st'), 'ﬆ', 'st'), 'ŉ', 'ʼn'), 'ſς', 'sσ') COLLATE "C"
+		$$`,
+		`CREATE FUNCTION pw_accenti(t text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+			SELECT normalize(regexp_replace(normalize(t, NFD),
+				'[\u0300-\u036f\u0483-\u0489\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e4\u06e7\u06e8\u06ea-\u06ed\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20f0\ufe20-\ufe2f]',
+				'', 'g'), NFC) COLLATE "C"
+		$$`,
+	}},
+	{3, "instance id", []string{
+		// The database's own UUID, which namespaces the STIX ids it mints
+		// (domain.Database.InstanceID).
+		`CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL)`,
+		`INSERT INTO meta (key, value) VALUES ('instance_id', CAST(gen_random_uuid() AS text))`,
+	}},
 }
 
 // migrate makes sure PostGIS is there and applies every migration not yet

@@ -2,8 +2,11 @@ package postgis
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
 )
 
 // bucketKeys are the SQL expressions of each grouping, as text: days and
@@ -19,43 +22,41 @@ var bucketKeys = map[domain.GroupBy]string{
 	"actor":    `ia.actor_id`,
 }
 
-// CountIncidents counts the incidents matching f in buckets: time buckets
-// in time order, others by count then key (bytewise, as on SQLite). An
-// incident without a country or facility is left out of those groupings;
-// one naming several actors counts once for each.
-func (s *Store) CountIncidents(ctx context.Context, f domain.IncidentFilter, by domain.GroupBy) ([]domain.Bucket, error) {
-	key, ok := bucketKeys[by]
-	if !ok {
-		return nil, domain.InvalidField("group_by", "%q is not one of day, week, month, type, actor, facility, country", by)
-	}
-	q, err := s.incidentQuery(s.db.WithContext(ctx), f)
+// CountIncidents counts the incidents matching f in buckets of q.By and
+// adds up q.Sum in each (store.PlanStats orders them). An incident without
+// a country or facility is left out of those groupings; one naming several
+// actors counts once for each actor, never twice for one.
+func (s *Store) CountIncidents(ctx context.Context, f domain.IncidentFilter, q domain.StatsQuery) ([]domain.Bucket, error) {
+	plan, err := store.PlanStats(q, bucketKeys)
 	if err != nil {
 		return nil, err
 	}
-	switch by {
-	case "actor":
-		q = q.Joins("JOIN incident_actors ia ON ia.incident_id = i.id")
-	case "country":
-		q = q.Where("i.country <> ''")
-	case "facility":
-		q = q.Where("i.facility_id IS NOT NULL")
+	keys := make([]string, len(plan.Keys))
+	for i, key := range plan.Keys {
+		// Keys compare bytewise, as SQLite's do.
+		keys[i] = fmt.Sprintf(`(%s) COLLATE "C" AS k%d`, key, i)
 	}
-	order := `n DESC, k`
-	if by == "day" || by == "week" || by == "month" {
-		order = `k`
+	inner, err := s.incidentQuery(s.db.WithContext(ctx), f)
+	if err != nil {
+		return nil, err
 	}
-	out := []domain.Bucket{}
-	rows, err := q.Select(`(` + key + `) COLLATE "C" AS k, count(DISTINCT i.id) AS n`).Group("k").Order(order).Rows()
+	for _, by := range q.By {
+		switch by {
+		case "actor":
+			inner = inner.Joins("JOIN incident_actors ia ON ia.incident_id = i.id")
+		case "country":
+			inner = inner.Where("i.country <> ''")
+		case "facility":
+			inner = inner.Where("i.facility_id IS NOT NULL")
+		}
+	}
+	// DISTINCT: an actor named in two roles joins twice.
+	inner = inner.Distinct().Select("i.id, i.killed, i.injured, " + strings.Join(keys, ", "))
+	rows, err := s.db.WithContext(ctx).Table("(?) AS b", inner).
+		Select(plan.GroupBy + ", count(*) AS n, sum(killed), sum(injured)").Group(plan.GroupBy).Order(plan.OrderBy).Rows()
 	if err != nil {
 		return nil, translate(err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var b domain.Bucket
-		if err := rows.Scan(&b.Key, &b.Count); err != nil {
-			return nil, translate(err)
-		}
-		out = append(out, b)
-	}
-	return out, translate(rows.Err())
+	buckets, err := store.ScanBuckets(rows, q)
+	return buckets, translate(err)
 }

@@ -68,18 +68,6 @@ type Store struct {
 	tokens store.TokenCache
 }
 
-// pgDialect is how the shared query builders speak to PostgreSQL.
-var pgDialect = store.Dialect{
-	Time: func(t time.Time) any { return ts(t) },
-	// LIKE is case-sensitive in PostgreSQL, and \ is its default escape.
-	Like: func(col, pattern string) (string, []any) {
-		return col + " LIKE ?", []any{pattern}
-	},
-	// A parameter compared with an integer column would be taken as an
-	// integer, and 2.5 could not be bound.
-	Number: "CAST(? AS double precision)",
-}
-
 // Open connects to the PostgreSQL database named by dsn (a postgres:// or
 // postgresql:// URL, libpq's keywords and PG* variables apply), checks
 // that PostGIS is there or can be created, and applies pending migrations
@@ -154,6 +142,14 @@ func (s *Store) Close() error {
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	return translate(s.db.WithContext(ctx).Raw(`SELECT 1`).Scan(&one).Error)
+}
+
+// InstanceID returns the database's UUID, which migration 3 made when the
+// database was created.
+func (s *Store) InstanceID(ctx context.Context) (string, error) {
+	var id string
+	err := store.FirstRow(s.db.WithContext(ctx).Raw(`SELECT value FROM meta WHERE key = 'instance_id'`).Rows()).Scan(&id)
+	return id, translate(err)
 }
 
 // transact runs fn in one transaction (READ COMMITTED; writes that must

@@ -183,6 +183,14 @@ var migrations = []migration{
 			UPDATE live_counts SET n = n + 1 WHERE collection = 'incidents';
 		END`,
 	}},
+	{4, "database identity", []string{
+		// The database's own random UUID (version 4, RFC 9562), made once
+		// here: the namespace of the STIX ids it mints (InstanceID).
+		`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
+		`INSERT INTO meta (key, value) SELECT 'instance_id', lower(substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-4' ||
+			substr(h, 14, 3) || '-' || substr('89ab', 1 + abs(random() % 4), 1) || substr(h, 18, 3) || '-' || substr(h, 21, 12))
+			FROM (SELECT hex(randomblob(16)) AS h)`,
+	}},
 }
 
 // migrate applies every migration not yet recorded.

@@ -2,8 +2,11 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
 )
 
 // bucketKeys are the SQL expressions of each grouping; times are stored as
@@ -18,44 +21,40 @@ var bucketKeys = map[domain.GroupBy]string{
 	"actor":    `ia.actor_id`,
 }
 
-// CountIncidents counts the incidents matching f in buckets. An incident
-// without a country or facility is left out of those groupings; one naming
-// several actors counts once for each.
-func (s *Store) CountIncidents(ctx context.Context, f domain.IncidentFilter, by domain.GroupBy) ([]domain.Bucket, error) {
-	key, ok := bucketKeys[by]
-	if !ok {
-		return nil, domain.InvalidField("group_by", "%q is not one of day, week, month, type, actor, facility, country", by)
+// CountIncidents counts the incidents matching f in buckets of q.By and
+// adds up q.Sum in each. An incident without a country or facility is left
+// out of those groupings; one naming several actors counts once for each
+// actor (and once in each of its sums), never twice for one.
+func (s *Store) CountIncidents(ctx context.Context, f domain.IncidentFilter, q domain.StatsQuery) ([]domain.Bucket, error) {
+	plan, err := store.PlanStats(q, bucketKeys)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for i, key := range plan.Keys {
+		keys = append(keys, fmt.Sprintf("CAST(%s AS TEXT) AS k%d", key, i))
 	}
 	w, err := s.incidentWhere(ctx, f)
 	if err != nil {
 		return nil, err
 	}
 	from := `incidents i`
-	switch by {
-	case "actor":
-		from += ` JOIN incident_actors ia ON ia.incident_id = i.id`
-	case "country":
-		w.add("i.country != ''")
-	case "facility":
-		w.add("i.facility_id IS NOT NULL")
+	for _, by := range q.By {
+		switch by {
+		case "actor":
+			from += ` JOIN incident_actors ia ON ia.incident_id = i.id`
+		case "country":
+			w.add("i.country != ''")
+		case "facility":
+			w.add("i.facility_id IS NOT NULL")
+		}
 	}
-	order := `n DESC, k`
-	if by == "day" || by == "week" || by == "month" {
-		order = `k`
-	}
-	rows, err := s.read.WithContext(ctx).Raw(`SELECT CAST(`+key+` AS TEXT) AS k, count(DISTINCT i.id) AS n FROM `+from+
-		` WHERE `+w.sql()+` GROUP BY k ORDER BY `+order, w.args...).Rows()
+	// DISTINCT: an actor named in two roles joins twice.
+	inner := `SELECT DISTINCT i.id, i.killed, i.injured, ` + strings.Join(keys, ", ") + ` FROM ` + from + ` WHERE ` + w.sql()
+	rows, err := s.read.WithContext(ctx).Raw(`SELECT `+plan.GroupBy+`, count(*) AS n, sum(killed), sum(injured) FROM (`+inner+
+		`) GROUP BY `+plan.GroupBy+` ORDER BY `+plan.OrderBy, w.args...).Rows()
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []domain.Bucket{}
-	for rows.Next() {
-		var b domain.Bucket
-		if err := rows.Scan(&b.Key, &b.Count); err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return store.ScanBuckets(rows, q)
 }
