@@ -99,7 +99,7 @@ func (s *Store) incidentQuery(db *gorm.DB, f domain.IncidentFilter) (*gorm.DB, e
 		q = q.Where("i.search @@ CAST(? AS tsquery)", "'"+strings.Join(words, "' & '")+"'")
 	}
 	if len(f.ActorIDs) > 0 {
-		cond, args, err := s.actorCondition(db, f.ActorIDs, f.Attribution)
+		cond, args, err := s.actorCondition(db, f.ActorIDs, f.ActorRoles, f.Attribution)
 		if err != nil {
 			return nil, err
 		}
@@ -153,15 +153,18 @@ func spatial(q *gorm.DB, bbox []orb.Bound, near *domain.Near) *gorm.DB {
 	return q
 }
 
-// actorCondition narrows to incidents naming one of ids or, with chain
-// attribution, naming in an attribution role an actor that ids control,
-// direct, facilitate, sponsor or lead at the incident's time
+// actorCondition narrows to incidents naming one of ids (in one of roles,
+// when given) or, with chain attribution, naming in an attribution role
+// (domain.ChainRoles) an actor that ids are, or control, direct,
+// facilitate, sponsor or lead at the incident's time
 // (domain.AttributionWindows). The chain's windows travel as one JSON
 // parameter, so the statement is the same however large the graph.
-func (s *Store) actorCondition(db *gorm.DB, ids []string, mode domain.Attribution) (string, []any, error) {
-	direct := "i.id IN (SELECT incident_id FROM incident_actors WHERE actor_id IN ?)"
+func (s *Store) actorCondition(db *gorm.DB, ids []string, roles []domain.ActorRole, mode domain.Attribution) (string, []any, error) {
 	if mode != domain.AttributionChain {
-		return direct, []any{ids}, nil
+		if len(roles) > 0 {
+			return "i.id IN (SELECT incident_id FROM incident_actors WHERE actor_id IN ? AND role IN ?)", []any{ids, roleStrings(roles)}, nil
+		}
+		return "i.id IN (SELECT incident_id FROM incident_actors WHERE actor_id IN ?)", []any{ids}, nil
 	}
 	rels, err := allRelations(db)
 	if err != nil {
@@ -172,15 +175,8 @@ func (s *Store) actorCondition(db *gorm.DB, ids []string, mode domain.Attributio
 		From  *time.Time `json:"from"`
 		To    *time.Time `json:"to"`
 	}
-	roots := map[string]bool{}
-	for _, id := range ids {
-		roots[id] = true
-	}
 	windows := []window{}
 	for actor, ws := range domain.AttributionWindows(ids, rels) {
-		if roots[actor] {
-			continue
-		}
 		for _, w := range ws {
 			windows = append(windows, window{actor, tsPtr(w.From), tsPtr(w.To)})
 		}
@@ -189,13 +185,18 @@ func (s *Store) actorCondition(db *gorm.DB, ids []string, mode domain.Attributio
 	if err != nil {
 		return "", nil, err
 	}
-	roles := make([]string, len(domain.AttributionRoles))
-	for i, r := range domain.AttributionRoles {
-		roles[i] = string(r)
-	}
-	chain := `EXISTS (SELECT 1 FROM incident_actors ia
+	return `EXISTS (SELECT 1 FROM incident_actors ia
 		JOIN jsonb_to_recordset(CAST(? AS jsonb)) AS w(actor text, "from" timestamptz, "to" timestamptz) ON ia.actor_id = w.actor
 		WHERE ia.incident_id = i.id AND ia.role IN ?
-		AND (w."from" IS NULL OR i.occurred_at >= w."from") AND (w."to" IS NULL OR i.occurred_at < w."to"))`
-	return "(" + direct + " OR " + chain + ")", []any{ids, string(list), roles}, nil
+		AND (w."from" IS NULL OR i.occurred_at >= w."from") AND (w."to" IS NULL OR i.occurred_at < w."to"))`,
+		[]any{string(list), roleStrings(domain.ChainRoles(roles))}, nil
+}
+
+// roleStrings is roles as text, for an IN list.
+func roleStrings(roles []domain.ActorRole) []string {
+	out := make([]string, len(roles))
+	for i, r := range roles {
+		out[i] = string(r)
+	}
+	return out
 }

@@ -96,7 +96,18 @@ func CreateDatabase(t testing.TB, admin string) string {
 		t.Fatalf("%s: create test database: %v", EnvPG, err)
 	}
 	t.Cleanup(func() { dropDatabase(admin, name) })
-	return withDatabase(admin, name)
+	dsn := withDatabase(admin, name)
+	// A copy of the template would share its instance id, which a
+	// database must not share with another (domain.Database).
+	fresh, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	if _, err := fresh.Exec(`UPDATE meta SET value = CAST(gen_random_uuid() AS text) WHERE key = 'instance_id'`); err != nil {
+		t.Fatalf("%s: new instance id: %v", EnvPG, err)
+	}
+	return dsn
 }
 
 // createFrom copies the template, retrying while another test's copy of it
