@@ -2,11 +2,9 @@ package postgis
 
 import (
 	"context"
-	"math"
-
-	"github.com/paulmach/orb"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
 )
 
 // clusterCell is the column and row, at zoom z (its parameters: 2^z and
@@ -36,22 +34,6 @@ func (s *Store) ClusterIncidents(ctx context.Context, f domain.IncidentFilter, z
 	if err != nil {
 		return nil, translate(err)
 	}
-	defer rows.Close()
-	out := []domain.IncidentCluster{}
-	for rows.Next() {
-		var c domain.IncidentCluster
-		var sumLon, sumLat float64
-		if err := rows.Scan(&c.X, &c.Y, &c.Count, &sumLon, &sumLat, &c.MaxSeverity); err != nil {
-			return nil, translate(err)
-		}
-		c.Center = orb.Point{clampMean(sumLon, c.Count, 180), clampMean(sumLat, c.Count, 90)}
-		out = append(out, c)
-	}
-	return out, translate(rows.Err())
-}
-
-// clampMean is sum/n kept within ±limit, which the float sum of values
-// within it can overstep by a rounding error.
-func clampMean(sum float64, n int, limit float64) float64 {
-	return math.Min(math.Max(sum/float64(n), -limit), limit)
+	clusters, err := store.ScanClusters(rows)
+	return clusters, translate(err)
 }
