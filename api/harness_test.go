@@ -47,19 +47,23 @@ func newEnvAt(t *testing.T, path string, opts sqlite.Options) *env {
 		t.Skip("a scenario of SQLite's own query strategies; the SQLite pass runs it")
 	}
 	opts.Durability = sqlite.DurabilityNormal
+	if opts.Signal == nil {
+		opts.Signal = domain.NewSignal()
+	}
 	st, err := sqlite.Open(path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return newEnvOn(t, &storetest.DB{Services: st, Now: &st.Now, Engine: "sqlite", DSN: path})
+	return newEnvOn(t, &storetest.DB{Services: st, Now: &st.Now, Engine: "sqlite", DSN: path, Signal: opts.Signal})
 }
 
 // newEnvOn serves st.
 func newEnvOn(t *testing.T, st *storetest.DB) *env {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := api.New(api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st, DB: st}, log)
+	srv, err := api.NewWithOptions(api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st,
+		Alerts: st, Webhooks: st, DB: st}, log, api.Options{AlertSignal: st.Signal})
 	if err != nil {
 		t.Fatal(err)
 	}

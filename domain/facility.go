@@ -67,6 +67,8 @@ type PostureChange struct {
 	Reason      string    `json:"reason"`
 	RecordedAt  time.Time `json:"recorded_at"`
 	RecordedBy  string    `json:"recorded_by"`
+	// IncidentIDs are the incidents that prompted the change.
+	IncidentIDs []int64 `json:"incident_ids"`
 }
 
 // Validate checks a posture change before it is recorded.
@@ -81,5 +83,6 @@ func (c *PostureChange) Validate() error {
 		p.Add("effective_at", "is required")
 	}
 	validateText(&p, "reason", c.Reason, MaxDescriptionLen, false)
+	validateList(&p, "incident_ids", len(c.IncidentIDs))
 	return p.Err()
 }

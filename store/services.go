@@ -1,6 +1,10 @@
 package store
 
-import "github.com/postwatch/postwatch/domain"
+import (
+	"context"
+
+	"github.com/postwatch/postwatch/domain"
+)
 
 // Services is every domain service an engine's store implements, as the
 // commands and the test suites use a store of either engine.
@@ -11,5 +15,10 @@ type Services interface {
 	domain.TokenService
 	domain.Database
 	domain.IncidentImporter
+	domain.AlertService
+	domain.WebhookService
+	// ApplyDuePostures writes the posture changes recorded ahead of time
+	// that have come due as facility versions; serve calls it every second.
+	ApplyDuePostures(ctx context.Context) (int, error)
 	Close() error
 }

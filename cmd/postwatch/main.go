@@ -131,14 +131,15 @@ func openStore(ctx context.Context, dsn string, durability string) (store.Servic
 }
 
 // openStoreWith opens dsn: a postgres:// or postgresql:// URL on PostGIS
-// (where only the durability of opts applies), anything else as a SQLite
-// file with opts.
+// (where the durability, alert window and signal of opts apply), anything
+// else as a SQLite file with opts.
 func openStoreWith(ctx context.Context, dsn string, opts sqlite.Options) (store.Services, error) {
 	if dsn == "" {
 		return nil, usageError{"--db (or POSTWATCH_DB) is required"}
 	}
 	if isPostgres(dsn) {
-		return postgis.Open(ctx, dsn, postgis.Options{Durability: postgis.Durability(opts.Durability)})
+		return postgis.Open(ctx, dsn, postgis.Options{Durability: postgis.Durability(opts.Durability),
+			AlertWindow: opts.AlertWindow, Signal: opts.Signal})
 	}
 	return sqlite.Open(dsn, opts)
 }

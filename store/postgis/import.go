@@ -18,7 +18,9 @@ import (
 // batch commits; any other failure rolls the whole batch back.
 func (s *Store) ImportIncidents(ctx context.Context, batch []*domain.Incident, actorNames map[string]string) ([]domain.ImportResult, error) {
 	results := make([]domain.ImportResult, len(batch))
+	var alerts *store.AlertWriter
 	err := s.transact(ctx, func(tx *gorm.DB) error {
+		alerts = s.alertWriter(tx)
 		for i, inc := range batch {
 			inc.ApplyDefaults()
 			if err := inc.Validate(); err != nil {
@@ -28,7 +30,7 @@ func (s *Store) ImportIncidents(ctx context.Context, batch []*domain.Incident, a
 			var outcome domain.ImportOutcome
 			// A nested Transaction is a savepoint.
 			err := tx.Transaction(func(sp *gorm.DB) (err error) {
-				outcome, err = s.importOne(ctx, sp, inc, actorNames)
+				outcome, err = s.importOne(ctx, sp, inc, actorNames, alerts)
 				return err
 			})
 			err = translate(err)
@@ -47,13 +49,14 @@ func (s *Store) ImportIncidents(ctx context.Context, batch []*domain.Incident, a
 	if err != nil {
 		return nil, err
 	}
+	s.alertsCommitted(alerts)
 	return results, nil
 }
 
 // importOne writes one validated record: the actors it names that are
 // missing, then a replacement of the live incident holding its external_id
 // or a new incident.
-func (s *Store) importOne(ctx context.Context, tx *gorm.DB, inc *domain.Incident, actorNames map[string]string) (domain.ImportOutcome, error) {
+func (s *Store) importOne(ctx context.Context, tx *gorm.DB, inc *domain.Incident, actorNames map[string]string, alerts *store.AlertWriter) (domain.ImportOutcome, error) {
 	var p domain.Problems
 	for j, a := range inc.Actors {
 		var deleted *bool
@@ -103,7 +106,7 @@ func (s *Store) importOne(ctx context.Context, tx *gorm.DB, inc *domain.Incident
 			return "", err
 		}
 		if id != 0 {
-			changed, err := s.replaceIncident(ctx, tx, id, inc, 0)
+			changed, err := s.replaceIncident(ctx, tx, id, inc, 0, alerts)
 			if !changed {
 				return domain.ImportUnchanged, err
 			}
@@ -113,5 +116,8 @@ func (s *Store) importOne(ctx context.Context, tx *gorm.DB, inc *domain.Incident
 	if err := checkIncidentRefs(tx, inc, nil); err != nil {
 		return "", err
 	}
-	return domain.ImportCreated, s.insertIncident(ctx, tx, inc)
+	if err := s.insertIncident(ctx, tx, inc); err != nil {
+		return "", err
+	}
+	return domain.ImportCreated, alerts.Write(ctx, nil, inc)
 }

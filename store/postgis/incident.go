@@ -86,12 +86,26 @@ func (s *Store) CreateIncident(ctx context.Context, inc *domain.Incident) error 
 	if err := inc.Validate(); err != nil {
 		return err
 	}
-	return s.transact(ctx, func(tx *gorm.DB) error {
+	var alerts *store.AlertWriter
+	err := s.transact(ctx, func(tx *gorm.DB) error {
+		alerts = s.alertWriter(tx)
 		if err := checkIncidentRefs(tx, inc, nil); err != nil {
 			return err
 		}
-		return s.insertIncident(ctx, tx, inc)
+		if err := s.insertIncident(ctx, tx, inc); err != nil {
+			return err
+		}
+		if err := alerts.Write(ctx, nil, inc); err != nil {
+			return err
+		}
+		dups, err := possibleDuplicates(tx, inc)
+		inc.PossibleDuplicates = dups
+		return err
 	})
+	if err == nil {
+		s.alertsCommitted(alerts)
+	}
+	return err
 }
 
 // searchWords is the text the search column indexes, folded words joined
@@ -100,22 +114,9 @@ func searchWords(inc *domain.Incident) string {
 	return strings.Join(store.FoldedWords(inc.Title+" "+inc.Description), " ")
 }
 
-// feedLock is the key of the transaction advisory lock under which new
-// incidents take their ids ("incident" in ASCII, as a bigint).
-const feedLock int64 = 0x696e636964656e74
-
-// insertIncident writes a checked incident, its actors and first version.
-// The identity sequence gives the id. Two transactions that took ids 10
-// and 11 could commit 11 first, and a follower reading "ids above the last
-// I saw" (IncidentsAfter: the alert stream, the replicas of the PostGIS
-// issue) would skip 10 for good; so the id is taken under feedLock, held to
-// the commit, and ids commit in the order they were taken. Creates queue on
-// the lock for the rest of their transaction, a few statements; updates and
-// deletes, which take no id, do not.
+// insertIncident writes a checked incident, its actors and first version;
+// the identity sequence gives the id, so concurrent writers never clash.
 func (s *Store) insertIncident(ctx context.Context, tx *gorm.DB, inc *domain.Incident) error {
-	if err := tx.Exec(`SELECT pg_advisory_xact_lock(?)`, feedLock).Error; err != nil {
-		return err
-	}
 	now := s.now()
 	inc.CreatedAt, inc.UpdatedAt, inc.Version = now, now, 1
 	extra, err := store.EncodeExtra(inc)
@@ -145,18 +146,25 @@ func (s *Store) ReplaceIncident(ctx context.Context, id int64, inc *domain.Incid
 	if err := inc.Validate(); err != nil {
 		return err
 	}
-	return s.transact(ctx, func(tx *gorm.DB) error {
-		_, err := s.replaceIncident(ctx, tx, id, inc, ifVersion)
+	var alerts *store.AlertWriter
+	err := s.transact(ctx, func(tx *gorm.DB) error {
+		alerts = s.alertWriter(tx)
+		_, err := s.replaceIncident(ctx, tx, id, inc, ifVersion, alerts)
 		return err
 	})
+	if err == nil {
+		s.alertsCommitted(alerts)
+	}
+	return err
 }
 
 // replaceIncident writes inc over incident id, holding its row from the
 // version check to the commit: of two writers with the same If-Match, one
-// wins and the other gets EPRECONDITION. changed is false when inc says
-// what the incident already does (domain.SameIncident): nothing is written
-// and no version made.
-func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc *domain.Incident, ifVersion int) (changed bool, err error) {
+// wins and the other gets EPRECONDITION. It raises the alerts the change
+// causes through alerts. changed is false when inc says what the incident
+// already does (domain.SameIncident): nothing is written, no version made
+// and nothing alerts.
+func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc *domain.Incident, ifVersion int, alerts *store.AlertWriter) (changed bool, err error) {
 	cur, err := findIncident(tx, id, "FOR UPDATE")
 	if err != nil {
 		return false, err
@@ -191,6 +199,9 @@ func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc 
 		return false, err
 	}
 	if err := writeIncidentActors(tx, id, inc.Actors); err != nil {
+		return false, err
+	}
+	if err := alerts.Write(ctx, cur, inc); err != nil {
 		return false, err
 	}
 	return true, appendHistory(tx, store.CollIncidents, strconv.FormatInt(id, 10), inc.Version, store.OpUpdate, inc.UpdatedAt, domain.PrincipalName(ctx), inc)
@@ -280,28 +291,4 @@ func checkIncidentRefs(tx *gorm.DB, inc *domain.Incident, cur *domain.Incident) 
 	default:
 		return err
 	}
-}
-
-// IncidentsAfter returns up to limit live incidents with ids above id, in
-// id order: the incidents stored since, by any process. insertIncident
-// takes its id under feedLock, so ids commit in order and a follower that
-// asks for the ids above the last it saw misses none.
-func (s *Store) IncidentsAfter(ctx context.Context, id int64, limit int) ([]domain.Incident, error) {
-	incs, err := queryIncidents(s.db.WithContext(ctx), limit, `SELECT `+incidentColumns+` FROM incidents i
-		WHERE i.id > ? AND i.deleted_at IS NULL ORDER BY i.id LIMIT ?`, id, limit)
-	if err != nil {
-		return nil, translate(err)
-	}
-	out := make([]domain.Incident, len(incs))
-	for i, inc := range incs {
-		out[i] = *inc
-	}
-	return out, nil
-}
-
-// LastIncidentID is the highest incident id stored so far, 0 if none.
-func (s *Store) LastIncidentID(ctx context.Context) (int64, error) {
-	var id int64
-	err := store.FirstRow(s.db.WithContext(ctx).Raw(`SELECT coalesce(max(id), 0) FROM incidents`).Rows()).Scan(&id)
-	return id, translate(err)
 }

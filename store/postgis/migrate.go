@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/postwatch/postwatch/store"
 )
 
 // migrationLock is the key of the session advisory lock held while
@@ -182,6 +184,13 @@ var migrations = []migration{
 		`CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL)`,
 		`INSERT INTO meta (key, value) VALUES ('instance_id', CAST(gen_random_uuid() AS text))`,
 	}},
+	// The alert, webhook and outbox tables are store's, the same on both
+	// engines (times in integer microseconds there).
+	{4, "alerts, webhooks and posture incidents", append(store.AlertSchema("postgres"),
+		// The incidents that prompted a posture change, as a JSON array.
+		`ALTER TABLE postures ADD COLUMN incident_ids text NOT NULL DEFAULT '[]'`,
+		`CREATE INDEX postures_due ON postures (effective_at)`,
+	)},
 }
 
 // migrate makes sure PostGIS is there and applies every migration not yet

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -46,42 +45,51 @@ func incident(title string) *domain.Incident {
 		OccurredAt: time.Date(2018, 9, 8, 5, 0, 0, 0, time.UTC), Severity: 2}
 }
 
-// TestOverlappingCreatesCommitInIDOrder: transaction A takes an id and is
-// held up before committing; B starts meanwhile. Had B taken the next id
-// and committed first, a follower reading "ids above the last I saw" would
-// have moved past A's id before A committed, and never seen A. B waits for
-// A instead, and the follower sees both, in order.
-func TestOverlappingCreatesCommitInIDOrder(t *testing.T) {
+// TestOverlappingAlertsCommitInSeqOrder: transaction A stores an alert
+// and is held up before committing; B, which alerts too, starts meanwhile.
+// Had B taken the next seq and committed first, a stream reading "alerts
+// after the last seq I saw" would have moved past A's seq before A
+// committed, and never seen A's alert. B waits for A instead
+// (store.AlertWriter's order lock), and the follower sees both, in order.
+func TestOverlappingAlertsCommitInSeqOrder(t *testing.T) {
 	admin(t)
 	db := storetest.Open(t)
 	ctx := context.Background()
+	near, far := &domain.Facility{Location: [2]float64{44.36, 33.31}, Name: "A", Kind: "embassy"},
+		&domain.Facility{Location: [2]float64{47.78, 30.51}, Name: "B", Kind: "consulate"}
+	for _, f := range []*domain.Facility{near, far} {
+		if err := db.CreateFacility(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Only A's alert is owed to this subscription, so only A writes to the
+	// outbox, and a raw transaction holding the subscription's row holds A
+	// there: after its alert took a seq, before its commit.
+	hook := &domain.Webhook{URL: "https://hooks.example.org/a", Facilities: []int64{near.ID}}
+	if _, err := db.CreateWebhook(ctx, hook); err != nil {
+		t.Fatal(err)
+	}
 	raw := sqlDB(t, db.DSN)
-	// A raw transaction holds the history key A's first version will take,
-	// so A blocks after its id is assigned, until the raw one rolls back.
 	hold, err := raw.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer hold.Rollback()
-	var burnt int64
-	if err := hold.QueryRowContext(ctx, `SELECT nextval(pg_get_serial_sequence('incidents', 'id'))`).Scan(&burnt); err != nil {
-		t.Fatal(err)
-	}
-	idA := burnt + 1
-	if _, err := hold.ExecContext(ctx, `INSERT INTO history (collection, record_id, version, op, changed_at, changed_by, snapshot)
-		VALUES ('incidents', $1, 1, 'create', now(), 'test', '{}')`, strconv.FormatInt(idA, 10)); err != nil {
+	if _, err := hold.ExecContext(ctx, `SELECT 1 FROM webhooks WHERE id = $1 FOR UPDATE`, hook.ID); err != nil {
 		t.Fatal(err)
 	}
 	a, b := incident("A"), incident("B")
+	a.Location, b.Location = near.Location, far.Location
+	a.OccurredAt, b.OccurredAt = time.Now().Add(-time.Minute), time.Now().Add(-time.Minute)
 	doneA, doneB := make(chan error, 1), make(chan error, 1)
 	waiting := `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`
 	go func() { doneA <- db.CreateIncident(ctx, a) }()
 	waitFor(t, raw, waiting, 1, nil)
 	go func() { doneB <- db.CreateIncident(ctx, b) }()
-	// B now waits on a lock too, or, were ids not committed in order, commits.
+	// B now waits on a lock too, or, were seqs not committed in order, commits.
 	waitFor(t, raw, waiting, 2, doneB)
-	if seen, err := db.IncidentsAfter(ctx, 0, 10); err != nil || len(seen) != 0 {
-		t.Fatalf("before any commit the follower saw %v (%v)", seen, err)
+	if page, err := db.FindAlerts(ctx, domain.AlertFilter{Limit: 10}); err != nil || len(page.Items) != 0 {
+		t.Fatalf("before any commit the follower saw %v (%v)", page, err)
 	}
 	if err := hold.Rollback(); err != nil {
 		t.Fatal(err)
@@ -92,12 +100,10 @@ func TestOverlappingCreatesCommitInIDOrder(t *testing.T) {
 	if err := <-doneB; err != nil {
 		t.Fatal(err)
 	}
-	if a.ID != idA || b.ID <= a.ID {
-		t.Fatalf("ids A %d, B %d; want %d and above", a.ID, b.ID, idA)
-	}
-	seen, err := db.IncidentsAfter(ctx, 0, 10)
-	if err != nil || len(seen) != 2 || seen[0].ID != a.ID || seen[1].ID != b.ID {
-		t.Fatalf("the follower saw %v (%v), want A then B", seen, err)
+	page, err := db.FindAlerts(ctx, domain.AlertFilter{Limit: 10})
+	if err != nil || len(page.Items) != 2 || page.Items[0].IncidentID != a.ID || page.Items[1].IncidentID != b.ID ||
+		page.Items[0].Seq >= page.Items[1].Seq {
+		t.Fatalf("the follower saw %+v (%v), want A's alert then B's", page, err)
 	}
 }
 
@@ -108,7 +114,7 @@ func waitFor(t *testing.T, db *sql.DB, query string, want int, fail <-chan error
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		select {
 		case err := <-fail:
-			t.Fatalf("B finished (%v) while A, which took an id first, had not committed", err)
+			t.Fatalf("B finished (%v) while A, which took its seq first, had not committed", err)
 		default:
 		}
 		var n int

@@ -55,13 +55,21 @@ type Options struct {
 	MaxConns int
 	// Durability is DurabilityFull when empty.
 	Durability Durability
+	// AlertWindow is how old an incident may be and still alert
+	// (domain.AlertsFor); 0 means domain.DefaultAlertWindow.
+	AlertWindow time.Duration
+	// Signal, when set, is notified after every commit that stored alerts
+	// or posture changes, waking this process's streams and webhook
+	// workers; other replicas find them by polling the database.
+	Signal *domain.Signal
 }
 
 // Store is the PostGIS implementation of the domain services. It keeps no
 // state between requests but the token cache (TTL 5 s), so any number of
 // processes may serve from one database.
 type Store struct {
-	db *gorm.DB
+	db   *gorm.DB
+	opts Options
 	// Now is the store's clock; tests set it.
 	Now func() time.Time
 
@@ -75,6 +83,9 @@ type Store struct {
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = DefaultMaxConns
+	}
+	if opts.AlertWindow <= 0 {
+		opts.AlertWindow = domain.DefaultAlertWindow
 	}
 	switch opts.Durability {
 	case "", DurabilityFull:
@@ -114,7 +125,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		sqlDB.Close()
 		return nil, err
 	}
-	return &Store{db: db, Now: time.Now}, nil
+	return &Store{db: db, opts: opts, Now: time.Now}, nil
 }
 
 // connectError shortens pgx's account of a failed connection to its cause.

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/postwatch/postwatch/store"
 )
 
 // migration is one schema step. Steps run in order, each in its own
@@ -191,6 +193,10 @@ var migrations = []migration{
 			substr(h, 14, 3) || '-' || substr('89ab', 1 + abs(random() % 4), 1) || substr(h, 18, 3) || '-' || substr(h, 21, 12))
 			FROM (SELECT hex(randomblob(16)) AS h)`,
 	}},
+	{5, "alerts, webhooks and posture incidents", append(store.AlertSchema("sqlite"),
+		// The incidents that prompted a posture change, as a JSON array.
+		`ALTER TABLE postures ADD COLUMN incident_ids TEXT NOT NULL DEFAULT '[]'`,
+	)},
 }
 
 // migrate applies every migration not yet recorded.

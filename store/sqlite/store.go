@@ -53,6 +53,13 @@ type Options struct {
 	// IncidentCacheBytes bounds the grid's cache of incidents (see
 	// DefaultIncidentCacheBytes); a negative value turns the cache off.
 	IncidentCacheBytes int
+	// AlertWindow is how old an incident may be and still alert
+	// (domain.AlertsFor); 0 means domain.DefaultAlertWindow.
+	AlertWindow time.Duration
+	// Signal, when set, is notified after every commit that stored alerts
+	// or a posture change, so this process's streams and webhook workers
+	// need not wait for their poll.
+	Signal *domain.Signal
 }
 
 // Store is the SQLite implementation of the domain services. Writes go
@@ -100,6 +107,9 @@ func Open(dsn string, opts Options) (*Store, error) {
 	opts.TreeSortMax = orDefault(opts.TreeSortMax, DefaultTreeSortMax)
 	opts.GridMergeCells = orDefault(opts.GridMergeCells, DefaultGridMergeCells)
 	opts.IncidentCacheBytes = orDefault(opts.IncidentCacheBytes, DefaultIncidentCacheBytes)
+	if opts.AlertWindow <= 0 {
+		opts.AlertWindow = domain.DefaultAlertWindow
+	}
 	path := strings.TrimPrefix(dsn, "file:")
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
@@ -362,6 +372,11 @@ func timePtr(us *int64) *time.Time {
 func exec(ctx context.Context, tx *gorm.DB, query string, args ...any) error {
 	_, err := tx.Statement.ConnPool.ExecContext(ctx, query, args...)
 	return err
+}
+
+// queryRows is exec for a statement that returns rows.
+func queryRows(ctx context.Context, tx *gorm.DB, query string, args ...any) (*sql.Rows, error) {
+	return tx.Statement.ConnPool.QueryContext(ctx, query, args...)
 }
 
 // queryRow is exec for a statement that returns one row.

@@ -322,16 +322,21 @@ func TestParity(t *testing.T) {
 				t.Fatalf("%d winners, %d versions (%v); want 1 and 2", won, len(h), err)
 			}
 		}},
-		{"a follower of IncidentsAfter sees every incident created by concurrent writers", func(t *testing.T, db *storetest.DB) {
+		{"a follower of the alerts sees every alert of concurrent writers", func(t *testing.T, db *storetest.DB) {
+			fac := &domain.Facility{Location: [2]float64{44.36, 33.31}, Name: "Embassy", Kind: "embassy", AlertRadiusM: 5000}
+			if err := db.CreateFacility(ctx, fac); err != nil {
+				t.Fatal(err)
+			}
 			const writers, each = 4, 10
 			var wg sync.WaitGroup
 			created := make(chan int64, writers*each)
-			for w := range writers {
+			for range writers {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					for i := range each {
-						inc := &domain.Incident{Location: [2]float64{44, 33}, Type: "protest", Title: "protest", OccurredAt: at(8, w, i), Severity: 1}
+					for range each {
+						inc := &domain.Incident{Location: fac.Location, Type: "protest", Title: "protest",
+							OccurredAt: time.Now().Add(-time.Minute), Severity: 1}
 						if err := db.CreateIncident(ctx, inc); err != nil {
 							t.Error(err)
 							return
@@ -345,13 +350,13 @@ func TestParity(t *testing.T) {
 			var seen []int64
 			var last int64
 			follow := func() {
-				incs, err := db.IncidentsAfter(ctx, last, 7)
+				page, err := db.FindAlerts(ctx, domain.AlertFilter{AfterSeq: last, Limit: 7})
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, inc := range incs {
-					seen = append(seen, inc.ID)
-					last = inc.ID
+				for _, a := range page.Items {
+					seen = append(seen, a.IncidentID)
+					last = a.Seq
 				}
 			}
 			for running := true; running; {
@@ -372,8 +377,9 @@ func TestParity(t *testing.T) {
 				want = append(want, id)
 			}
 			slices.Sort(want)
+			slices.Sort(seen)
 			if !slices.Equal(seen, want) {
-				t.Fatalf("the follower saw %v, want %v", seen, want)
+				t.Fatalf("the follower saw alerts of %v, want one of each of %v", seen, want)
 			}
 		}},
 	} {

@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the admin connection
 
+	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/store"
 	"github.com/postwatch/postwatch/store/postgis"
 	"github.com/postwatch/postwatch/store/sqlite"
@@ -41,6 +42,8 @@ type DB struct {
 	Engine string
 	// DSN is what the store was opened with: a file path or a URL.
 	DSN string
+	// Signal is notified after commits that store alerts or postures.
+	Signal *domain.Signal
 }
 
 // PostGIS reports whether this run tests the PostGIS engine.
@@ -52,20 +55,22 @@ func Open(t testing.TB) *DB {
 	t.Helper()
 	if admin := os.Getenv(EnvPG); admin != "" {
 		dsn := CreateDatabase(t, admin)
-		st, err := postgis.Open(context.Background(), dsn, postgis.Options{MaxConns: 4})
+		signal := domain.NewSignal()
+		st, err := postgis.Open(context.Background(), dsn, postgis.Options{MaxConns: 4, Signal: signal})
 		if err != nil {
 			t.Fatalf("open PostGIS test database: %v", err)
 		}
 		t.Cleanup(func() { st.Close() })
-		return &DB{Services: st, Now: &st.Now, Engine: "postgis", DSN: dsn}
+		return &DB{Services: st, Now: &st.Now, Engine: "postgis", DSN: dsn, Signal: signal}
 	}
 	path := filepath.Join(t.TempDir(), "test.db")
-	st, err := sqlite.Open(path, sqlite.Options{Durability: sqlite.DurabilityNormal})
+	signal := domain.NewSignal()
+	st, err := sqlite.Open(path, sqlite.Options{Durability: sqlite.DurabilityNormal, Signal: signal})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return &DB{Services: st, Now: &st.Now, Engine: "sqlite", DSN: path}
+	return &DB{Services: st, Now: &st.Now, Engine: "sqlite", DSN: path, Signal: signal}
 }
 
 // template is a database migrated once per test process, which each new
