@@ -1,9 +1,6 @@
 package postgis
 
 import (
-	"context"
-	"time"
-
 	"gorm.io/gorm"
 
 	"github.com/postwatch/postwatch/domain"
@@ -55,87 +52,4 @@ func possibleDuplicates(tx *gorm.DB, inc *domain.Incident) ([]int64, error) {
 		}
 	}
 	return out, nil
-}
-
-// FindAlerts returns stored alerts after f.AfterSeq, oldest first.
-func (s *Store) FindAlerts(ctx context.Context, f domain.AlertFilter) (*domain.AlertPage, error) {
-	page, err := store.FindAlerts(ctx, s.db, f)
-	return page, translate(err)
-}
-
-// AlertExists reports whether the alert at seq is still kept.
-func (s *Store) AlertExists(ctx context.Context, seq int64) (bool, error) {
-	ok, err := store.AlertExists(ctx, s.db, seq)
-	return ok, translate(err)
-}
-
-// LastAlertSeq is the highest alert seq committed.
-func (s *Store) LastAlertSeq(ctx context.Context) (int64, error) {
-	seq, err := store.LastAlertSeq(ctx, s.db)
-	return seq, translate(err)
-}
-
-// PurgeAlerts drops alerts older than before that nothing still owes.
-func (s *Store) PurgeAlerts(ctx context.Context, before time.Time) error {
-	return s.transact(ctx, func(tx *gorm.DB) error { return store.PurgeAlerts(ctx, tx, before) })
-}
-
-// CreateWebhook stores a subscription and returns its secret.
-func (s *Store) CreateWebhook(ctx context.Context, w *domain.Webhook) (string, error) {
-	var secret string
-	err := s.transact(ctx, func(tx *gorm.DB) (err error) {
-		secret, err = store.CreateWebhook(ctx, tx, w, s.now())
-		return err
-	})
-	return secret, err
-}
-
-// FindWebhooks lists the subscriptions.
-func (s *Store) FindWebhooks(ctx context.Context) ([]domain.Webhook, error) {
-	hooks, err := store.FindWebhooks(ctx, s.db)
-	return hooks, translate(err)
-}
-
-// FindWebhookByID returns ENOTFOUND for an unknown or deleted id.
-func (s *Store) FindWebhookByID(ctx context.Context, id int64) (*domain.Webhook, error) {
-	hook, err := store.FindWebhookByID(ctx, s.db, id)
-	return hook, translate(err)
-}
-
-// DeleteWebhook ends a subscription.
-func (s *Store) DeleteWebhook(ctx context.Context, id int64) error {
-	return s.transact(ctx, func(tx *gorm.DB) error { return store.DeleteWebhook(ctx, tx, id, s.now()) })
-}
-
-// FindDeliveries lists a subscription's latest attempts, newest first.
-func (s *Store) FindDeliveries(ctx context.Context, id int64, limit int) ([]domain.Delivery, error) {
-	ds, err := store.FindDeliveries(ctx, s.db, id, limit)
-	return ds, translate(err)
-}
-
-// DueWebhooks lists the subscriptions with deliveries due now.
-func (s *Store) DueWebhooks(ctx context.Context) ([]int64, error) {
-	ids, err := store.DueWebhooks(ctx, s.db, s.now())
-	return ids, translate(err)
-}
-
-// ClaimDeliveries leases due outbox items of webhook id to owner; replicas
-// claiming at once never get the same item (see store.ClaimDeliveries).
-func (s *Store) ClaimDeliveries(ctx context.Context, id int64, owner string, lease time.Duration, limit int) ([]domain.OutboxItem, error) {
-	var items []domain.OutboxItem
-	err := s.transact(ctx, func(tx *gorm.DB) (err error) {
-		items, err = store.ClaimDeliveries(ctx, tx, id, owner, s.now(), lease, limit)
-		return err
-	})
-	return items, err
-}
-
-// RecordAttempt logs a delivery attempt and settles its outbox item.
-func (s *Store) RecordAttempt(ctx context.Context, r domain.AttemptResult, owner string, next *time.Time) error {
-	return s.transact(ctx, func(tx *gorm.DB) error { return store.RecordAttempt(ctx, tx, r, owner, next) })
-}
-
-// PurgeDeliveries drops the attempt log older than before.
-func (s *Store) PurgeDeliveries(ctx context.Context, before time.Time) error {
-	return s.transact(ctx, func(tx *gorm.DB) error { return store.PurgeDeliveries(ctx, tx, before) })
 }

@@ -74,6 +74,8 @@ type Store struct {
 	Now func() time.Time
 
 	tokens store.TokenCache
+	// AlertServices serves alerts and webhooks from the shared tables.
+	store.AlertServices
 }
 
 // Open connects to the PostgreSQL database named by dsn (a postgres:// or
@@ -125,7 +127,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		sqlDB.Close()
 		return nil, err
 	}
-	return &Store{db: db, opts: opts, Now: time.Now}, nil
+	s := &Store{db: db, opts: opts, Now: time.Now}
+	s.AlertServices = store.AlertServices{Read: db, Transact: s.transact, Now: s.now, Translate: translate}
+	return s, nil
 }
 
 // connectError shortens pgx's account of a failed connection to its cause.

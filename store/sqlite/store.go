@@ -77,6 +77,9 @@ type Store struct {
 	tokens store.TokenCache
 
 	grid *gridState // nil with Options.NoGrid
+
+	// AlertServices serves alerts and webhooks from the shared tables.
+	store.AlertServices
 }
 
 const driverName = "sqlite3_postwatch"
@@ -160,6 +163,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{write: write, read: read, path: path, opts: opts, Now: time.Now}
+	s.AlertServices = store.AlertServices{Read: read, Transact: s.transact, Now: s.now, Translate: translate}
 	if !opts.NoGrid {
 		if err := s.startGrid(); err != nil {
 			s.Close()
