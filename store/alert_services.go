@@ -12,12 +12,29 @@ import (
 // AlertServices is domain.AlertService and domain.WebhookService over the
 // shared alert, webhook and outbox tables, for an engine's store to embed:
 // reads go to Read, writes run in Transact's transactions at Now, and
-// Translate maps the engine's errors to domain errors.
+// Translate maps the engine's errors to domain errors. Window is the alert
+// window of the store's incident writes, Signal what they notify.
 type AlertServices struct {
 	Read      *gorm.DB
 	Transact  func(ctx context.Context, fn func(tx *gorm.DB) error) error
 	Now       func() time.Time
 	Translate func(error) error
+	Window    time.Duration
+	Signal    *domain.Signal
+}
+
+// WriteAlerts returns the writer of the alerts of the incident writes of
+// transaction tx, at the store clock's time.
+func (a AlertServices) WriteAlerts(tx *gorm.DB) *AlertWriter {
+	return NewAlertWriter(tx, a.Now(), a.Window)
+}
+
+// AlertsCommitted wakes this process's alert streams and webhook workers
+// once a transaction that stored alerts through w has committed.
+func (a AlertServices) AlertsCommitted(w *AlertWriter) {
+	if w != nil && w.Stored() > 0 {
+		a.Signal.Notify()
+	}
 }
 
 // FindAlerts returns stored alerts after f.AfterSeq, oldest first.

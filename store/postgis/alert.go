@@ -5,23 +5,7 @@ import (
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
-	"github.com/postwatch/postwatch/store"
 )
-
-// alertWriter raises the alerts of the incident writes of transaction tx
-// at the store clock's time (store.AlertWriter, which orders their seqs
-// under an advisory lock on PostgreSQL).
-func (s *Store) alertWriter(tx *gorm.DB) *store.AlertWriter {
-	return store.NewAlertWriter(tx, s.now(), s.opts.AlertWindow)
-}
-
-// alertsCommitted wakes this process's alert streams and webhook workers
-// once a transaction that stored alerts has committed.
-func (s *Store) alertsCommitted(w *store.AlertWriter) {
-	if w != nil && w.Stored() > 0 {
-		s.opts.Signal.Notify()
-	}
-}
 
 // possibleDuplicates lists the live incidents inc may repeat: the GiST
 // index narrows to a box around inc, the occurred_at index to the time

@@ -18,9 +18,7 @@ import (
 // batch commits; any other failure rolls the whole batch back.
 func (s *Store) ImportIncidents(ctx context.Context, batch []*domain.Incident, actorNames map[string]string) ([]domain.ImportResult, error) {
 	results := make([]domain.ImportResult, len(batch))
-	var alerts *store.AlertWriter
-	err := s.transact(ctx, func(tx *gorm.DB) error {
-		alerts = s.alertWriter(tx)
+	err := s.writeWithAlerts(ctx, func(tx *gorm.DB, alerts *store.AlertWriter) error {
 		for i, inc := range batch {
 			inc.ApplyDefaults()
 			if err := inc.Validate(); err != nil {
@@ -49,7 +47,6 @@ func (s *Store) ImportIncidents(ctx context.Context, batch []*domain.Incident, a
 	if err != nil {
 		return nil, err
 	}
-	s.alertsCommitted(alerts)
 	return results, nil
 }
 

@@ -86,9 +86,7 @@ func (s *Store) CreateIncident(ctx context.Context, inc *domain.Incident) error 
 	if err := inc.Validate(); err != nil {
 		return err
 	}
-	var alerts *store.AlertWriter
-	err := s.transact(ctx, func(tx *gorm.DB) error {
-		alerts = s.alertWriter(tx)
+	return s.writeWithAlerts(ctx, func(tx *gorm.DB, alerts *store.AlertWriter) error {
 		if err := checkIncidentRefs(tx, inc, nil); err != nil {
 			return err
 		}
@@ -102,8 +100,19 @@ func (s *Store) CreateIncident(ctx context.Context, inc *domain.Incident) error 
 		inc.PossibleDuplicates = dups
 		return err
 	})
+}
+
+// writeWithAlerts runs fn in one transaction with the writer of the alerts
+// its incident writes raise, and wakes this process's alert streams once
+// it has committed.
+func (s *Store) writeWithAlerts(ctx context.Context, fn func(tx *gorm.DB, alerts *store.AlertWriter) error) error {
+	var alerts *store.AlertWriter
+	err := s.transact(ctx, func(tx *gorm.DB) error {
+		alerts = s.WriteAlerts(tx)
+		return fn(tx, alerts)
+	})
 	if err == nil {
-		s.alertsCommitted(alerts)
+		s.AlertsCommitted(alerts)
 	}
 	return err
 }
@@ -146,16 +155,10 @@ func (s *Store) ReplaceIncident(ctx context.Context, id int64, inc *domain.Incid
 	if err := inc.Validate(); err != nil {
 		return err
 	}
-	var alerts *store.AlertWriter
-	err := s.transact(ctx, func(tx *gorm.DB) error {
-		alerts = s.alertWriter(tx)
+	return s.writeWithAlerts(ctx, func(tx *gorm.DB, alerts *store.AlertWriter) error {
 		_, err := s.replaceIncident(ctx, tx, id, inc, ifVersion, alerts)
 		return err
 	})
-	if err == nil {
-		s.alertsCommitted(alerts)
-	}
-	return err
 }
 
 // replaceIncident writes inc over incident id, holding its row from the

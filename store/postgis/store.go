@@ -128,7 +128,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, opts: opts, Now: time.Now}
-	s.AlertServices = store.AlertServices{Read: db, Transact: s.transact, Now: s.now, Translate: translate}
+	s.AlertServices = store.AlertServices{Read: db, Transact: s.transact, Now: s.now, Translate: translate,
+		Window: opts.AlertWindow, Signal: opts.Signal}
 	return s, nil
 }
 

@@ -7,22 +7,7 @@ import (
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
-	"github.com/postwatch/postwatch/store"
 )
-
-// alertWriter raises the alerts of the incident writes of transaction tx
-// at the store clock's time.
-func (s *Store) alertWriter(tx *gorm.DB) *store.AlertWriter {
-	return store.NewAlertWriter(tx, s.now(), s.opts.AlertWindow)
-}
-
-// alertsCommitted wakes this process's alert streams and webhook workers
-// once a transaction that stored alerts has committed.
-func (s *Store) alertsCommitted(w *store.AlertWriter) {
-	if w != nil && w.Stored() > 0 {
-		s.opts.Signal.Notify()
-	}
-}
 
 // possibleDuplicates lists the live incidents inc may repeat: the
 // incidents_occurred_at index (which covers the coordinates) narrows to

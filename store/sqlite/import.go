@@ -105,7 +105,7 @@ func (s *Store) ImportIncidents(ctx context.Context, batch []*domain.Incident, a
 	if err != nil {
 		return nil, translate(err)
 	}
-	s.alertsCommitted(w.alerts)
+	s.AlertsCommitted(w.alerts)
 	return results, nil
 }
 
@@ -231,7 +231,7 @@ func (s *Store) importTransaction(ctx context.Context, p *PreparedIncidents, in 
 		tx.Rollback()
 		return translate(err)
 	}
-	s.alertsCommitted(w.alerts)
+	s.AlertsCommitted(w.alerts)
 	for _, b := range written {
 		done(b.p, b.results)
 	}
@@ -380,7 +380,7 @@ func (w *importWriter) stmt(query string) (*sql.Stmt, error) {
 
 func (s *Store) newImportWriter(ctx context.Context, tx *gorm.DB) (*importWriter, error) {
 	w := &importWriter{s: s, ctx: ctx, tx: tx, now: s.now(), by: domain.PrincipalName(ctx),
-		actors: map[string]actorState{}, stmts: map[string]*sql.Stmt{}, alerts: s.alertWriter(tx)}
+		actors: map[string]actorState{}, stmts: map[string]*sql.Stmt{}, alerts: s.WriteAlerts(tx)}
 	st, err := w.stmt(`SELECT coalesce(max(id), 0) + 1 FROM incidents`)
 	if err != nil {
 		return nil, err

@@ -183,7 +183,7 @@ func (s *Store) CreateIncident(ctx context.Context, inc *domain.Incident) error 
 	}
 	var alerts *store.AlertWriter
 	err := translate(s.transact(ctx, func(tx *gorm.DB) error {
-		alerts = s.alertWriter(tx)
+		alerts = s.WriteAlerts(tx)
 		if err := s.createIncident(ctx, tx, inc); err != nil {
 			return err
 		}
@@ -198,7 +198,7 @@ func (s *Store) CreateIncident(ctx context.Context, inc *domain.Incident) error 
 		return indexText(tx, []int64{inc.ID})
 	}))
 	if err == nil {
-		s.alertsCommitted(alerts)
+		s.AlertsCommitted(alerts)
 	}
 	return err
 }
@@ -246,12 +246,12 @@ func (s *Store) ReplaceIncident(ctx context.Context, id int64, inc *domain.Incid
 	}
 	var alerts *store.AlertWriter
 	err := translate(s.transact(ctx, func(tx *gorm.DB) error {
-		alerts = s.alertWriter(tx)
+		alerts = s.WriteAlerts(tx)
 		_, err := s.replaceIncident(ctx, tx, id, inc, ifVersion, alerts)
 		return err
 	}))
 	if err == nil {
-		s.alertsCommitted(alerts)
+		s.AlertsCommitted(alerts)
 	}
 	return err
 }

@@ -163,7 +163,8 @@ func Open(dsn string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{write: write, read: read, path: path, opts: opts, Now: time.Now}
-	s.AlertServices = store.AlertServices{Read: read, Transact: s.transact, Now: s.now, Translate: translate}
+	s.AlertServices = store.AlertServices{Read: read, Transact: s.transact, Now: s.now, Translate: translate,
+		Window: opts.AlertWindow, Signal: opts.Signal}
 	if !opts.NoGrid {
 		if err := s.startGrid(); err != nil {
 			s.Close()
