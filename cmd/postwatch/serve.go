@@ -109,6 +109,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	background.Add(2)
 	go func() { defer background.Done(); dispatcher.Run(bgCtx) }()
 	go func() { defer background.Done(); maintain(bgCtx, st, log) }()
+	// Profiles listen before the API does, so whoever sees the API ready
+	// finds them too.
+	if *debugAddr != "" {
+		dbg, err := serveDebug(*debugAddr)
+		if err != nil {
+			return err
+		}
+		defer dbg.Close()
+		log.Info("serving profiles", "addr", dbg.Addr)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -128,14 +138,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		"rate_limit", opts.RateLimit, "request_timeout", opts.RequestTimeout, "alert_window", window)
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
-	if *debugAddr != "" {
-		dbg, err := serveDebug(*debugAddr)
-		if err != nil {
-			return err
-		}
-		defer dbg.Close()
-		log.Info("serving profiles", "addr", dbg.Addr)
-	}
 	select {
 	case err := <-errc:
 		return err
