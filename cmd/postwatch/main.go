@@ -32,7 +32,8 @@ Usage:
   postwatch token create --db DSN --role analyst|officer|admin --name NAME [--expires RFC3339]
   postwatch import --db DSN --format acled|geojson [--rejects FILE] FILE
                    (exits 1 when any record was rejected; the good ones are kept)
-  postwatch backup --db DSN FILE
+  postwatch backup --db DSN FILE           (a SQLite file, from either engine)
+  postwatch migrate --from DSN --to DSN     (into an empty database, either engine)
   postwatch gen -n N [--seed S] [-o FILE]    (synthetic incidents as GeoJSON lines, for load tests)
 
 Every flag of serve, token create, import and backup can also be set by an
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return importFile(ctx, args[1:], stdout, stderr)
 	case "backup":
 		return backup(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		return migrateDB(ctx, args[1:], stdout, stderr)
 	case "gen":
 		return generate(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -176,7 +179,7 @@ func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("backup", stderr)
-	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path")
+	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path or a postgres:// URL")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -184,11 +187,11 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usageError{"usage: postwatch backup --db DSN FILE"}
 	}
 	target := fs.Arg(0)
-	if isPostgres(*db) {
-		return errors.New("backup of a PostgreSQL database is not part of this build yet; use pg_dump, or back up a SQLite database")
-	}
 	if _, err := os.Stat(target); err == nil {
 		return fmt.Errorf("%s exists; choose a new file", target)
+	}
+	if isPostgres(*db) {
+		return backupPostGIS(ctx, *db, target, stdout, stderr)
 	}
 	st, err := sqlite.Open(*db, sqlite.Options{NoGrid: true})
 	if err != nil {

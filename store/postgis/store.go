@@ -292,3 +292,17 @@ func (e unavailableError) Unwrap() []error { return []error{e.de, e.cause} }
 func unavailable(cause error) error {
 	return unavailableError{domain.Errorf(domain.EUNAVAILABLE, "the database does not answer; retry later"), cause}
 }
+
+// CopySource is this database as store.Copy reads it, in one REPEATABLE
+// READ, READ ONLY transaction.
+func (s *Store) CopySource() (store.CopyEnd, error) {
+	db, err := s.db.DB()
+	return store.CopyEnd{DB: db, Dialect: "postgres"}, err
+}
+
+// CopyDestination is this database as store.Copy writes it. The geometry
+// columns are generated and the search column is written by the copy, so
+// GiST and GIN follow the rows; nothing is left to finish.
+func (s *Store) CopyDestination() (store.CopyEnd, error) {
+	return s.CopySource()
+}
