@@ -233,3 +233,71 @@ func TestPostGISMigrateRoundTrip(t *testing.T) {
 		t.Errorf("the refused destination answers the source's token with %d, want 401: nothing may have arrived", status)
 	}
 }
+
+// TestPostGISMigrateAndBackupWhileWriting: migrate reads a SQLite source
+// that serve is writing to, and backup reads a PostGIS database that serve
+// is writing to, each from one snapshot: every incident acknowledged
+// before the command began is in its copy, none is there twice, and the
+// copy serves with the source's tokens.
+func TestPostGISMigrateAndBackupWhileWriting(t *testing.T) {
+	admin := os.Getenv(storetest.EnvPG)
+	if admin == "" {
+		t.Skip("needs " + storetest.EnvPG + "; the PostGIS pass of make test runs it")
+	}
+	dir := t.TempDir()
+	pg := storetest.EmptyDatabase(t, admin)
+	file := filepath.Join(dir, "live.db")
+	for _, step := range []struct {
+		name, source string
+		copy         func() (cliResult, string)
+	}{
+		{"migrate from SQLite", file, func() (cliResult, string) {
+			return runCLI(t, "migrate", "--from", file, "--to", pg), pg
+		}},
+		{"backup of PostGIS", pg, func() (cliResult, string) {
+			out := filepath.Join(dir, "backup.db")
+			return runCLI(t, "backup", "--db", pg, out), out
+		}},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			srv := startServer(t, step.source, "--seed")
+			c := newClient(t, srv.base, newToken(t, step.source, "officer"))
+			seeded := c.titles("")
+			a, st, stop := newAcked(), &writerStats{}, make(chan struct{})
+			wait := runWriters(c, 4, step.name, a, st, stop)
+			time.Sleep(700 * time.Millisecond)
+			before := a.snapshot()
+			r, copied := step.copy()
+			time.Sleep(200 * time.Millisecond) // writes go on after the copy, too
+			close(stop)
+			wait()
+			if r.code != 0 {
+				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+			}
+			for _, b := range st.bad {
+				t.Errorf("API write during the copy: %s", b)
+			}
+			if len(before) < 10 {
+				t.Fatalf("only %d writes acknowledged before the copy; the test proves little", len(before))
+			}
+			srv.stop(10 * time.Second)
+			cp := startServer(t, copied)
+			have := newClient(t, cp.base, c.token).titles("")
+			for id, title := range seeded {
+				before[id] = title
+			}
+			for id, title := range before {
+				if have[id] != title {
+					t.Errorf("incident %d (%q), stored before the copy began, is %q in the copy", id, title, have[id])
+				}
+			}
+			if all := len(a.snapshot()) + len(seeded); len(have) > all {
+				t.Errorf("the copy holds %d incidents, more than the %d ever written", len(have), all)
+			}
+			t.Logf("%d incidents acknowledged before the copy, %d in the copy, %d in all", len(before), len(have), len(a.snapshot())+len(seeded))
+		})
+	}
+	if r := runCLI(t, "backup", "--db", pg, filepath.Join(dir, "backup.db")); r.code != 1 || !strings.Contains(r.stderr, "exists") {
+		t.Errorf("a second backup over the first: exit %d, %q; it must not overwrite", r.code, r.stderr)
+	}
+}
