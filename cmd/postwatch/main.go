@@ -28,7 +28,7 @@ const usage = `postwatch — threats against diplomatic posts, as OGC API – Fe
 Usage:
   postwatch serve --addr HOST:PORT --db DSN [--seed] [--durability full|normal]
                   [--rate-limit N] [--request-timeout 30s] [--trusted-proxies CIDR,...]
-                  [--debug-addr HOST:PORT]
+                  [--debug-addr HOST:PORT] [--db-max-conns N]   (N: PostGIS pool size, default 8)
   postwatch token create --db DSN --role analyst|officer|admin --name NAME [--expires RFC3339]
   postwatch import --db DSN --format acled|geojson [--rejects FILE] FILE
                    (exits 1 when any record was rejected; the good ones are kept)
@@ -130,19 +130,20 @@ func redactDSN(dsn string) string {
 // openStore opens the database named by dsn for a maintenance command,
 // which asks no place-and-time queries and so builds no grid.
 func openStore(ctx context.Context, dsn string, durability string) (store.Services, error) {
-	return openStoreWith(ctx, dsn, sqlite.Options{Durability: sqlite.Durability(durability), NoGrid: true})
+	return openStoreWith(ctx, dsn, sqlite.Options{Durability: sqlite.Durability(durability), NoGrid: true}, 0)
 }
 
 // openStoreWith opens dsn: a postgres:// or postgresql:// URL on PostGIS
-// (where the durability, alert window and signal of opts apply), anything
-// else as a SQLite file with opts.
-func openStoreWith(ctx context.Context, dsn string, opts sqlite.Options) (store.Services, error) {
+// (where the durability, alert window and signal of opts apply, and the
+// pool holds at most pgConns connections, 0 meaning
+// postgis.DefaultMaxConns), anything else as a SQLite file with opts.
+func openStoreWith(ctx context.Context, dsn string, opts sqlite.Options, pgConns int) (store.Services, error) {
 	if dsn == "" {
 		return nil, usageError{"--db (or POSTWATCH_DB) is required"}
 	}
 	if isPostgres(dsn) {
 		return postgis.Open(ctx, dsn, postgis.Options{Durability: postgis.Durability(opts.Durability),
-			AlertWindow: opts.AlertWindow, Signal: opts.Signal})
+			AlertWindow: opts.AlertWindow, Signal: opts.Signal, MaxConns: pgConns})
 	}
 	return sqlite.Open(dsn, opts)
 }

@@ -41,7 +41,8 @@ func TestPostGISReplicas(t *testing.T) {
 	}
 	db := storetest.EmptyDatabase(t, admin)
 
-	// Started at once on an empty database.
+	// Started at once on an empty database, each with a pool of 4 (ten
+	// replicas of 8 would take most of a default max_connections of 100).
 	replicas := make([]*server, replicaCount)
 	errs := make([]error, replicaCount)
 	var wg sync.WaitGroup
@@ -49,7 +50,7 @@ func TestPostGISReplicas(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			replicas[i], errs[i] = tryStartServer(t, db)
+			replicas[i], errs[i] = tryStartServer(t, db, "--db-max-conns", "4")
 		}()
 	}
 	wg.Wait()
