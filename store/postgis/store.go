@@ -65,7 +65,7 @@ type Options struct {
 }
 
 // Store is the PostGIS implementation of the domain services. It keeps no
-// state between requests but the token cache (TTL 5 s), so any number of
+// state between requests but the token cache (store.TokenCacheTTL), so any number of
 // processes may serve from one database.
 type Store struct {
 	db   *gorm.DB
