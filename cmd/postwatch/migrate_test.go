@@ -301,3 +301,30 @@ func TestPostGISMigrateAndBackupWhileWriting(t *testing.T) {
 		t.Errorf("a second backup over the first: exit %d, %q; it must not overwrite", r.code, r.stderr)
 	}
 }
+
+// TestMigrateSQLiteToSQLite: migrate within one engine copies every table
+// row for row and the full-text index with them; the copy serves the
+// source's token; a same-name destination is a usage error.
+func TestMigrateSQLiteToSQLite(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "source.db"), filepath.Join(dir, "copy.db")
+	token := richDatabase(t, src)
+	if r := runCLI(t, "migrate", "--from", src, "--to", dst); r.code != 0 || !strings.Contains(r.stdout, "history") {
+		t.Fatalf("migrate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, tb := range copiedTables {
+		q := `SELECT * FROM ` + tb.name + ` ORDER BY ` + tb.order
+		if want, got := sqliteRows(t, src, q), sqliteRows(t, dst, q); !reflect.DeepEqual(want, got) {
+			t.Errorf("%s in the copy:\n got %q\nwant %q", tb.name, got, want)
+		}
+	}
+	integrityCheck(t, dst)
+	s := startServer(t, dst)
+	if n := newClient(t, s.base, token).numberMatched("&q=compound"); n != 1 {
+		t.Errorf("q=compound on the copy matches %d, want 1", n)
+	}
+	if r := runCLI(t, "migrate", "--from", src, "--to", src); r.code != 2 {
+		t.Errorf("migrate onto itself: exit %d, want 2 (usage)\n%s", r.code, r.stderr)
+	}
+}
