@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -358,16 +359,28 @@ func (col *collection) itemHistory(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"versions": vs})
 }
 
-// mergePatch applies an RFC 7396 merge patch to a JSON document.
+// mergePatch applies an RFC 7396 merge patch to a JSON document. Numbers
+// stay json.Number, so an integer beyond 2^53 is carried exactly to the
+// typed decoder, which refuses it if it does not fit, instead of being
+// rounded through float64.
 func mergePatch(doc, patch []byte) ([]byte, error) {
 	var d, p any
-	if err := json.Unmarshal(doc, &d); err != nil {
+	if err := decodeNumbers(doc, &d); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(patch, &p); err != nil {
+	if err := decodeNumbers(patch, &p); err != nil {
 		return nil, jsonError(err, "")
 	}
+	if err := checkJSONText(patch, ""); err != nil {
+		return nil, err
+	}
 	return json.Marshal(mergeValue(d, p))
+}
+
+func decodeNumbers(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	return dec.Decode(v)
 }
 
 func mergeValue(target, patch any) any {

@@ -79,7 +79,9 @@ func (c *PostureChange) Validate() error {
 	}
 	if c.EffectiveAt.IsZero() {
 		p.Add("effective_at", "is required")
+	} else {
+		CheckTime(&p, "effective_at", c.EffectiveAt)
 	}
-	validateText(&p, "reason", c.Reason, MaxDescriptionLen, false)
+	validateMultiline(&p, "reason", c.Reason, MaxDescriptionLen)
 	return p.Err()
 }

@@ -41,6 +41,11 @@ func EncodeTile(t maptile.Tile, layers map[string][]TileFeature) ([]byte, error)
 			gf := geojson.NewFeature(f.Point)
 			gf.ID = f.ID
 			gf.Properties = f.Properties
+			for k, v := range gf.Properties {
+				if x, ok := v.(float64); ok {
+					gf.Properties[k] = NoNegativeZero(x)
+				}
+			}
 			fc.Append(gf)
 		}
 		collections[name] = fc

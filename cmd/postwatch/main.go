@@ -14,7 +14,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/store/sqlite"
@@ -135,7 +134,7 @@ func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	defer st.Close()
 	t := &domain.Token{Name: *name, Role: domain.Role(*role)}
 	if *expires != "" {
-		exp, err := parseRFC3339(*expires)
+		exp, err := domain.ParseRFC3339(*expires)
 		if err != nil {
 			return usageError{"--expires: " + err.Error()}
 		}
@@ -178,5 +177,3 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
-
-func parseRFC3339(s string) (time.Time, error) { return time.Parse(time.RFC3339, s) }
