@@ -43,6 +43,9 @@ func decodeActor(body []byte) (*domain.Actor, error) {
 }
 
 func (s *Server) writeActor(c *gin.Context, status int, a *domain.Actor) {
+	if notModified(c, etag(a.Version)) {
+		return
+	}
 	c.Header("ETag", etag(a.Version))
 	c.JSON(status, a)
 }

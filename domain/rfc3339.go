@@ -15,8 +15,10 @@ const (
 
 // ParseRFC3339 reads an RFC 3339 date-time (§5.6) into UTC. It is the one
 // parser of times for bodies and query parameters:
-//   - the date/time separator is "T", "t" or a space (§5.6, note), and
-//     "Z" may be written "z";
+//   - the date/time separator is "T" or "t" and the zone "Z" or "z" (§5.6:
+//     the grammar is case-insensitive); a space, which §5.6's note lets
+//     applications agree on, is refused: in a query string it is easily a
+//     mangled "+";
 //   - a fraction of any length is read to the nanosecond;
 //   - a leap second (second 60, at the last second of a UTC minute) is
 //     accepted and stored as the following second, as PostgreSQL does
@@ -56,7 +58,7 @@ func ParseRFC3339(s string) (time.Time, error) {
 		return bad("expected YYYY-MM-DDThh:mm:ss")
 	}
 	switch s[10] {
-	case 'T', 't', ' ':
+	case 'T', 't':
 	default:
 		return bad("the date and the time are separated by T")
 	}
