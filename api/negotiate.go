@@ -12,11 +12,11 @@ import (
 )
 
 // MediaRange is one element of an Accept header (RFC 9110 §12.5.1):
-// type and subtype in lower case ("*" for a wildcard), the number of
-// parameters other than q, and the weight q in [0, 1].
+// type and subtype in lower case ("*" for a wildcard), its parameters
+// other than q as lower-case "name=value", and the weight q in [0, 1].
 type MediaRange struct {
 	Type, Subtype string
-	Params        int
+	Params        []string
 	Q             float64
 }
 
@@ -41,7 +41,7 @@ func ParseAccept(h string) []MediaRange {
 				continue
 			}
 			if !strings.EqualFold(name, "q") {
-				r.Params++
+				r.Params = append(r.Params, strings.ToLower(name+"="+strings.Trim(strings.TrimSpace(value), `"`)))
 				continue
 			}
 			q, ok := parseQValue(strings.TrimSpace(value))
@@ -101,7 +101,10 @@ func qualityOf(ranges []MediaRange, mt string) float64 {
 		spec := 0
 		switch {
 		case r.Type == typ && r.Subtype == sub:
-			spec = 2 + min(r.Params, 1)
+			if !paramsHold(r.Params) {
+				continue // text/html;level=1 says nothing of text/html
+			}
+			spec = 2 + min(len(r.Params), 1)
 		case r.Type == typ && r.Subtype == "*":
 			spec = 1
 		case r.Type == "*":
@@ -114,6 +117,19 @@ func qualityOf(ranges []MediaRange, mt string) float64 {
 		}
 	}
 	return q
+}
+
+// paramsHold reports whether every parameter of a range holds for what
+// postwatch writes: UTF-8 text, and the versions its typed formats carry
+// (application/stix+json;version=2.1 and the like), which a range names to
+// ask for that version.
+func paramsHold(params []string) bool {
+	for _, p := range params {
+		if p != "charset=utf-8" && !strings.HasPrefix(p, "version=") {
+			return false
+		}
+	}
+	return true
 }
 
 // formatTypes are the media types each f= value answers with.
