@@ -161,12 +161,12 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := os.Stat(target); err == nil {
 		return fmt.Errorf("%s exists; choose a new file", target)
 	}
-	st, err := openStore(*db, "")
-	if err != nil {
-		return err
+	if *db == "" {
+		return usageError{"--db (or POSTWATCH_DB) is required"}
 	}
-	defer st.Close()
-	if err := st.Backup(ctx, target); err != nil {
+	// Not openStore: a backup only reads, so it must neither create a
+	// database at a mistyped path nor take the write lock a server needs.
+	if err := sqlite.BackupFile(ctx, *db, target); err != nil {
 		os.Remove(target) // a half-written copy must not pass for a backup
 		return fmt.Errorf("backup: %w", err)
 	}

@@ -26,6 +26,11 @@ const serveGCPercent = 70
 // shutdownGrace is how long in-flight requests get to finish on SIGTERM.
 const shutdownGrace = 20 * time.Second
 
+// serveBusyTimeout bounds how long an API write waits for another
+// process's write lock (an import commits at least once a second) before
+// it answers 503 with Retry-After instead of holding the client.
+const serveBusyTimeout = 5 * time.Second
+
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
 	addr := fs.String("addr", envDefault("addr", "127.0.0.1:8080"), "listen address HOST:PORT")
@@ -51,7 +56,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(serveGCPercent)
 	}
-	st, err := openStoreWith(*db, sqlite.Options{Durability: sqlite.Durability(*durability)})
+	st, err := openStoreWith(*db, sqlite.Options{Durability: sqlite.Durability(*durability), BusyTimeout: serveBusyTimeout})
 	if err != nil {
 		return err
 	}
