@@ -151,3 +151,17 @@ func TestClientHangUpIsNotAnError(t *testing.T) {
 		t.Errorf("a hang-up was logged as an error:\n%s", logs.String())
 	}
 }
+
+// TestOversizedHeadIs431 checks the API's own limit on the request line
+// and headers: a problem+json 431 naming what is too large.
+func TestOversizedHeadIs431(t *testing.T) {
+	e := newEnv(t)
+	long := strings.Repeat("a", api.MaxHeaderBytes)
+	e.runSteps(t, nil, []step{
+		{name: "96 KB query string", method: "GET", url: incidentItems + "?q=" + strings.Repeat("a", 96<<10), role: domain.RoleAnalyst, status: 431, field: "query"},
+		{name: "long filter", method: "GET", url: incidentItems + "?filter=" + long, role: domain.RoleAnalyst, status: 431, field: "query"},
+		{name: "long header", method: "GET", url: "/collections", role: domain.RoleAnalyst, headers: []string{"X-Padding", long}, status: 431, field: "headers"},
+		{name: "unauthenticated too", method: "GET", url: "/collections?q=" + long, status: 431, field: "query"},
+		{name: "just under the limit passes", method: "GET", url: "/collections", role: domain.RoleAnalyst, headers: []string{"X-Padding", long[:api.MaxHeaderBytes-1000]}, status: 200},
+	})
+}

@@ -24,18 +24,19 @@ type problem struct {
 
 // statusOf is the one mapping from error codes to HTTP statuses.
 var statusOf = map[domain.ErrorCode]int{
-	domain.EINVALID:       http.StatusBadRequest,
-	domain.ENOTFOUND:      http.StatusNotFound,
-	domain.ECONFLICT:      http.StatusConflict,
-	domain.EPRECONDITION:  http.StatusPreconditionFailed,
-	domain.ETOOLARGE:      http.StatusRequestEntityTooLarge,
-	domain.EUNSUPPORTED:   http.StatusUnsupportedMediaType,
-	domain.EUNAUTHORIZED:  http.StatusUnauthorized,
-	domain.EFORBIDDEN:     http.StatusForbidden,
-	domain.ERATELIMITED:   http.StatusTooManyRequests,
-	domain.ENOTACCEPTABLE: http.StatusNotAcceptable,
-	domain.EUNAVAILABLE:   http.StatusServiceUnavailable,
-	domain.EINTERNAL:      http.StatusInternalServerError,
+	domain.EINVALID:        http.StatusBadRequest,
+	domain.ENOTFOUND:       http.StatusNotFound,
+	domain.ECONFLICT:       http.StatusConflict,
+	domain.EPRECONDITION:   http.StatusPreconditionFailed,
+	domain.ETOOLARGE:       http.StatusRequestEntityTooLarge,
+	domain.EHEADERTOOLARGE: http.StatusRequestHeaderFieldsTooLarge,
+	domain.EUNSUPPORTED:    http.StatusUnsupportedMediaType,
+	domain.EUNAUTHORIZED:   http.StatusUnauthorized,
+	domain.EFORBIDDEN:      http.StatusForbidden,
+	domain.ERATELIMITED:    http.StatusTooManyRequests,
+	domain.ENOTACCEPTABLE:  http.StatusNotAcceptable,
+	domain.EUNAVAILABLE:    http.StatusServiceUnavailable,
+	domain.EINTERNAL:       http.StatusInternalServerError,
 }
 
 const problemContentType = "application/problem+json"

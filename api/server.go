@@ -120,7 +120,7 @@ func NewWithOptions(svc Services, log *slog.Logger, opts Options) (*Server, erro
 	if err := e.SetTrustedProxies(opts.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
-	e.Use(withRequestID, s.logRequests, s.recoverPanics, securityHeaders, cors, limitBody)
+	e.Use(withRequestID, s.logRequests, s.recoverPanics, securityHeaders, cors, s.limitHead, limitBody)
 	if s.requestTimeout > 0 {
 		e.Use(withDeadline(s.requestTimeout))
 	}

@@ -94,13 +94,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// The API enforces api.MaxHeaderBytes itself with a problem+json
+		// 431; net/http's own limit, above it, is the backstop.
+		MaxHeaderBytes: api.NetHTTPHeaderBytes,
+		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "db", *db, "durability", *durability,
 		"rate_limit", opts.RateLimit, "request_timeout", opts.RequestTimeout)
 	errc := make(chan error, 1)
-	go func() { errc <- httpSrv.Serve(ln) }()
+	go func() { errc <- httpSrv.Serve(api.ProblemListener(ln)) }()
 	if *debugAddr != "" {
 		dbg, err := serveDebug(*debugAddr)
 		if err != nil {
