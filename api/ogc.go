@@ -36,19 +36,6 @@ var conformsTo = []string{
 	"http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
 }
 
-// baseURL is the scheme and host the client used, so links work behind a
-// proxy that sets X-Forwarded-Proto.
-func baseURL(c *gin.Context) string {
-	scheme := "http"
-	if c.Request.TLS != nil {
-		scheme = "https"
-	}
-	if p := c.GetHeader("X-Forwarded-Proto"); p == "https" || p == "http" {
-		scheme = p
-	}
-	return scheme + "://" + c.Request.Host
-}
-
 // selfURL is the request's absolute URL.
 func selfURL(c *gin.Context) string {
 	u := baseURL(c) + c.Request.URL.Path

@@ -45,6 +45,9 @@ type Server struct {
 	engine      *gin.Engine
 
 	requestTimeout time.Duration
+	// baseURL is Options.BaseURL checked; proxies are Options.TrustedProxies.
+	baseURL string
+	proxies proxySet
 	// closing is closed by Close to end the alert streams.
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -64,9 +67,14 @@ type Options struct {
 	// the client gets a 503. 0 means DefaultRequestTimeout; negative, none.
 	RequestTimeout time.Duration
 	// TrustedProxies are the addresses or CIDRs of reverse proxies whose
-	// X-Forwarded-For names the client for rate limiting. Empty: none is
-	// trusted, the client is the connection's peer.
+	// X-Forwarded-For names the client for rate limiting, and whose
+	// Forwarded and X-Forwarded-Proto/Host/Prefix give the links' base.
+	// Empty: none is trusted, the client is the connection's peer.
 	TrustedProxies []string
+	// BaseURL is the service's public address, path prefix included
+	// (https://ops.example.org/postwatch): every link is built on it
+	// instead of the request's host. Empty: links follow the request.
+	BaseURL string
 }
 
 // route is one entry of the route table. Every route states the role it
@@ -103,6 +111,14 @@ func NewWithOptions(svc Services, log *slog.Logger, opts Options) (*Server, erro
 		tokens: svc.Tokens, db: svc.DB, log: log, openapi: doc,
 		requestTimeout: opts.RequestTimeout, closing: make(chan struct{}),
 	}
+	if opts.BaseURL != "" {
+		if s.baseURL, err = ParseBaseURL(opts.BaseURL); err != nil {
+			return nil, fmt.Errorf("base URL: %w", err)
+		}
+	}
+	if s.proxies, err = parseProxies(opts.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
 	if s.requestTimeout == 0 {
 		s.requestTimeout = DefaultRequestTimeout
 	}
@@ -120,7 +136,7 @@ func NewWithOptions(svc Services, log *slog.Logger, opts Options) (*Server, erro
 	if err := e.SetTrustedProxies(opts.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
-	e.Use(withRequestID, s.logRequests, s.recoverPanics, securityHeaders, cors, s.limitHead, limitBody)
+	e.Use(withRequestID, s.logRequests, s.recoverPanics, securityHeaders, cors, s.limitHead, limitBody, s.withBaseURL)
 	if s.requestTimeout > 0 {
 		e.Use(withDeadline(s.requestTimeout))
 	}

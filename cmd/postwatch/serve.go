@@ -39,7 +39,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	durability := fs.String("durability", envDefault("durability", "full"), "full: a commit survives power loss; normal: it survives a process crash")
 	rateLimit := fs.String("rate-limit", envDefault("rate-limit", "0"), "requests per second per token, bursts twice that; 0 turns rate limiting off")
 	requestTimeout := fs.String("request-timeout", envDefault("request-timeout", "30s"), "longest a request may run before it is cancelled with a 503")
-	trustedProxies := fs.String("trusted-proxies", envDefault("trusted-proxies", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client")
+	trustedProxies := fs.String("trusted-proxies", envDefault("trusted-proxies", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client and whose Forwarded / X-Forwarded-Proto, -Host and -Prefix give the links' base")
+	baseURL := fs.String("base-url", envDefault("base-url", ""), "the public address of the service, path prefix included (https://ops.example.org/postwatch), for every link it writes; default: the request's own")
 	debugAddr := fs.String("debug-addr", envDefault("debug-addr", ""), "if set, serve Go's /debug/pprof profiles on this separate HOST:PORT (keep it private)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -47,6 +48,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	opts, err := serverOptions(*rateLimit, *requestTimeout, *trustedProxies)
 	if err != nil {
 		return err
+	}
+	if *baseURL != "" {
+		if opts.BaseURL, err = api.ParseBaseURL(*baseURL); err != nil {
+			return usageError{"--base-url: " + err.Error()}
+		}
 	}
 	log := newLogger(stderr)
 	// The grid and the incident cache live on the heap for the life of the

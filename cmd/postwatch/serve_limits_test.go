@@ -70,6 +70,8 @@ func TestServeRateLimit(t *testing.T) {
 		{args: []string{"--rate-limit", "-3"}},
 		{env: []string{"POSTWATCH_RATE_LIMIT=lots"}},
 		{args: []string{"--request-timeout", "0s"}},
+		{args: []string{"--base-url", "ops.example.org/postwatch"}},
+		{env: []string{"POSTWATCH_BASE_URL=https://ops.example.org/?x=1"}},
 	} {
 		cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, bad.args...)...)
 		cmd.Env = append(cleanEnv(), bad.env...)
