@@ -176,3 +176,26 @@ func FuzzParseAccept(f *testing.F) {
 		}
 	})
 }
+
+func FuzzSearchWords(f *testing.F) {
+	for _, s := range []string{"مُحَمَّد", "Café", "ﬁred", "\"", "😀", "al-Asad OR NOT", "می‌روم", "ـ", "\u0651", "a\u0300\u0301"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		words := domain.SearchWords(s)
+		for _, w := range words {
+			if w == "" {
+				t.Fatalf("%q gave an empty word", s)
+			}
+			// A word is folded already and splits no further: one FTS5 token.
+			if again := domain.SearchWords(w); len(again) != 1 || again[0] != w {
+				t.Fatalf("%q: word %q folds or splits again into %q", s, w, again)
+			}
+		}
+		// Folding is idempotent, so the index and the query agree however
+		// often text passes through it.
+		if f1 := domain.FoldText(s); domain.FoldText(f1) != f1 {
+			t.Fatalf("FoldText(%q) = %q is not a fixed point", s, f1)
+		}
+	})
+}

@@ -276,9 +276,15 @@ func ParseIncidentFilter(q url.Values) (domain.IncidentFilter, error) {
 		}
 		f.SortBy = keys[0]
 	}
-	if v := q.Get("q"); v != "" {
+	// An empty (or blank) q, as a search form sends it, is no filter.
+	if v := q.Get("q"); strings.TrimSpace(v) != "" {
 		if len(v) > domain.MaxShortTextLen {
 			return f, domain.InvalidField("q", "is longer than %d characters", domain.MaxShortTextLen)
+		}
+		// Text without a word would match every incident: an answer to a
+		// question nobody asked.
+		if len(domain.SearchWords(v)) == 0 {
+			return f, domain.InvalidField("q", "%q holds no letters or digits to search for", v)
 		}
 		f.Text = v
 	}

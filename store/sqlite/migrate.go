@@ -183,6 +183,15 @@ var migrations = []migration{
 			UPDATE live_counts SET n = n + 1 WHERE collection = 'incidents';
 		END`,
 	}},
+	{4, "full-text index of folded text", []string{
+		// The index holds domain.FoldText of titles and descriptions (marks
+		// such as Arabic harakat dropped, compatibility forms decomposed),
+		// as q= is folded the same way: unicode61 splits words at
+		// combining marks, so "مُحَمَّد" was four one-letter tokens, a
+		// phrase query detail=none refuses. Rebuilt from the incidents.
+		`INSERT INTO incidents_fts (incidents_fts) VALUES ('delete-all')`,
+		`INSERT INTO incidents_fts (rowid, title, description) SELECT id, ` + foldSQL("title") + `, ` + foldSQL("description") + ` FROM incidents`,
+	}},
 }
 
 // migrate applies every migration not yet recorded.

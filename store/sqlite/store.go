@@ -175,7 +175,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 
 func registerSQLite() {
 	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-		return c.RegisterFunc("pw_distance", distanceFunc, true)
+		return errors.Join(c.RegisterFunc("pw_distance", distanceFunc, true), c.RegisterFunc("pw_fold", domain.FoldText, true))
 	}})
 }
 
