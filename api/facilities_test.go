@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paulmach/orb"
 
 	"github.com/postwatch/postwatch/domain"
 )
@@ -221,4 +224,42 @@ func TestFacilityThreat(t *testing.T) {
 		e.do("GET", fmt.Sprintf("/collections/facilities/items/%d/threat%s", fac, bad), nil, domain.RoleAnalyst).wantProblem(http.StatusBadRequest, field)
 	}
 	e.do("GET", "/collections/facilities/items/999/threat", nil, domain.RoleAnalyst).wantProblem(http.StatusNotFound, "")
+}
+
+// TestThreatCountsEveryIncident puts more incidents in a window than one
+// page holds and checks that the assessment counts each of them, so a
+// busier window is never read as a steady one.
+func TestThreatCountsEveryIncident(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imports 25,500 incidents")
+	}
+	e := newEnv(t)
+	fac := e.createFacility(47.78, 30.51, "Basrah")
+	now := time.Now().UTC()
+	batch := func(n int, from time.Time) []*domain.Incident {
+		out := make([]*domain.Incident, n)
+		for i := range out {
+			out[i] = &domain.Incident{Location: orb.Point{47.78, 30.51}, Type: "protest", Title: "crowd", Severity: 1,
+				OccurredAt: from.Add(time.Duration(i) * time.Second)}
+			out[i].ApplyDefaults()
+		}
+		return out
+	}
+	ctx := context.Background()
+	if _, err := e.store.ImportIncidents(ctx, batch(domain.MaxLimit+5000, now.Add(-20*time.Hour)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.ImportIncidents(ctx, batch(domain.MaxLimit+500, now.Add(-44*time.Hour)), nil); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do("GET", fmt.Sprintf("/collections/facilities/items/%d/threat", fac), nil, domain.RoleAnalyst).wantStatus(http.StatusOK).json()
+	if n := dig(r, "current", "count"); n != float64(domain.MaxLimit+5000) {
+		t.Errorf("current count %v, want %d", n, domain.MaxLimit+5000)
+	}
+	if n := dig(r, "previous", "count"); n != float64(domain.MaxLimit+500) {
+		t.Errorf("previous count %v, want %d", n, domain.MaxLimit+500)
+	}
+	if r["trend"] != "rising" {
+		t.Errorf("trend %v with 15,000 incidents after 10,500", r["trend"])
+	}
 }
