@@ -332,3 +332,26 @@ func (s *Server) deleteRelation(c *gin.Context) {
 	}
 	c.Status(http.StatusNoContent)
 }
+
+// relationHistory answers the audit trail of an actor's relations, which
+// chain attribution rests on: every creation and deletion, oldest first,
+// with who made it.
+func (s *Server) relationHistory(c *gin.Context) {
+	vs, err := s.actors.RelationHistory(c.Request.Context(), c.Param("actorId"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	type entry struct {
+		Version   int             `json:"version"`
+		Op        string          `json:"op"`
+		ChangedAt time.Time       `json:"changed_at"`
+		ChangedBy string          `json:"changed_by"`
+		Relation  domain.Relation `json:"relation"`
+	}
+	out := make([]entry, len(vs))
+	for i, v := range vs {
+		out[i] = entry{v.Version, v.Op, v.ChangedAt, v.ChangedBy, v.Record}
+	}
+	c.JSON(http.StatusOK, gin.H{"versions": out})
+}

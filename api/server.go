@@ -212,6 +212,7 @@ func (s *Server) routeTable() []route {
 		route{method: "DELETE", path: "/actors/:actorId", role: admin, handler: s.deleteActor},
 		route{method: "GET", path: "/actors/:actorId/history", role: analyst, handler: s.actorHistory},
 		route{method: "GET", path: "/actors/:actorId/relations", role: analyst, handler: s.listRelations},
+		route{method: "GET", path: "/actors/:actorId/relations/history", role: analyst, handler: s.relationHistory},
 		route{method: "POST", path: "/actors/:actorId/relations", role: officer, handler: s.createRelation},
 		route{method: "DELETE", path: "/actors/:actorId/relations", role: admin, handler: s.deleteRelations},
 		route{method: "DELETE", path: "/actors/:actorId/relations/:relationId", role: admin, handler: s.deleteRelation},
@@ -219,6 +220,7 @@ func (s *Server) routeTable() []route {
 		route{method: "GET", path: "/tokens", role: admin, handler: s.listTokens},
 		route{method: "POST", path: "/tokens", role: admin, handler: s.createToken},
 		route{method: "DELETE", path: "/tokens/:tokenId", role: admin, handler: s.revokeToken},
+		route{method: "GET", path: "/tokens/:tokenId/history", role: admin, handler: s.tokenHistory},
 	)
 	return rs
 }

@@ -192,6 +192,29 @@ var migrations = []migration{
 		`INSERT INTO incidents_fts (incidents_fts) VALUES ('delete-all')`,
 		`INSERT INTO incidents_fts (rowid, title, description) SELECT id, ` + foldSQL("title") + `, ` + foldSQL("description") + ` FROM incidents`,
 	}},
+	{5, "history of relations and tokens", []string{
+		// Relations and tokens get versions in history like other records
+		// (RelationHistory, TokenHistory); those stored before have their
+		// creation recorded here, by "unknown", when they were stored.
+		`INSERT INTO history (collection, record_id, version, op, changed_at, changed_by, snapshot)
+			SELECT 'relations', id, 1, 'create', created_at, 'unknown', json_object('id', id, 'subject_id', subject_id,
+				'kind', kind, 'target_id', target_id, 'valid_from', ` + isoSQL("valid_from") + `, 'valid_to', ` + isoSQL("valid_to") + `, 'source', source)
+			FROM relations`,
+		`INSERT INTO history (collection, record_id, version, op, changed_at, changed_by, snapshot)
+			SELECT 'tokens', id, 1, 'create', created_at, 'unknown', json_object('id', id, 'name', name, 'role', role,
+				'created_at', ` + isoSQL("created_at") + `, 'expires_at', ` + isoSQL("expires_at") + `, 'revoked_at', NULL)
+			FROM tokens`,
+		`INSERT INTO history (collection, record_id, version, op, changed_at, changed_by, snapshot)
+			SELECT 'tokens', id, 2, 'revoke', revoked_at, 'unknown', json_object('id', id, 'name', name, 'role', role,
+				'created_at', ` + isoSQL("created_at") + `, 'expires_at', ` + isoSQL("expires_at") + `, 'revoked_at', ` + isoSQL("revoked_at") + `)
+			FROM tokens WHERE revoked_at IS NOT NULL`,
+	}},
+}
+
+// isoSQL writes a column of microseconds as an RFC 3339 UTC timestamp, or
+// NULL, as a history snapshot holds times.
+func isoSQL(column string) string {
+	return "CASE WHEN " + column + " IS NULL THEN NULL ELSE strftime('%Y-%m-%dT%H:%M:%fZ', " + column + " / 1e6, 'unixepoch') END"
 }
 
 // migrate applies every migration not yet recorded.
