@@ -219,8 +219,8 @@ func (s *Server) routeTable() []route {
 
 		route{method: "GET", path: "/tokens", role: admin, handler: s.listTokens},
 		route{method: "POST", path: "/tokens", role: admin, handler: s.createToken},
-		route{method: "DELETE", path: "/tokens/:tokenId", role: admin, handler: s.revokeToken},
 		route{method: "GET", path: "/tokens/:tokenId/history", role: admin, handler: s.tokenHistory},
+		route{method: "DELETE", path: "/tokens/:tokenId", role: admin, handler: s.revokeToken},
 	)
 	return rs
 }
