@@ -3,9 +3,12 @@ module github.com/postwatch/postwatch
 go 1.25
 
 require (
+	github.com/biter777/countries v1.7.5
 	github.com/gin-gonic/gin v1.10.1
+	github.com/klauspost/compress v1.17.11
 	github.com/mattn/go-sqlite3 v1.14.53
 	github.com/paulmach/orb v0.12.0
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.2
 	golang.org/x/text v0.21.0
 	gorm.io/driver/postgres v1.6.0
 	gorm.io/driver/sqlite v1.6.0

@@ -32,8 +32,10 @@ type collection struct {
 	delete      func(ctx context.Context, id int64, ifVersion int) error
 	history     func(ctx context.Context, id int64) ([]historyEntry, error)
 	extent      func(ctx context.Context) (*domain.Extent, error)
-	writeCSV    func(w http.ResponseWriter, features []feature)
+	writeCSV    func(w http.ResponseWriter, page *featurePage)
 	queryables  []domain.Queryable
+	// properties are the names properties= may select.
+	properties []string
 }
 
 // featurePage is a page of features ready to render.
@@ -41,6 +43,8 @@ type featurePage struct {
 	features []feature
 	matched  int
 	next     *domain.Cursor
+	// chained: the features carry their attribution chains (CSV adds a column).
+	chained bool
 }
 
 type historyEntry struct {
@@ -70,17 +74,23 @@ func (col *collection) listItems(c *gin.Context) {
 		col.s.writeError(c, err)
 		return
 	}
+	shape, err := parseShape(c.Request.URL.Query(), col.properties)
+	if err != nil {
+		col.s.writeError(c, err)
+		return
+	}
 	page, err := col.list(c.Request.Context(), c.Request.URL.Query())
 	if err != nil {
 		col.s.writeError(c, err)
 		return
 	}
+	shape.apply(page.features)
 	switch f {
 	case "csv":
-		col.writeCSV(c.Writer, page.features)
+		col.writeCSV(c.Writer, page)
 		return
 	case "stix":
-		writeSTIX(c, page.features)
+		col.s.writeSTIX(c, page.features)
 		return
 	case "html":
 		col.s.itemsPage(c, col, page)
@@ -116,7 +126,11 @@ func (col *collection) getItem(c *gin.Context) {
 	if !ok {
 		return
 	}
-	format, err := negotiate(c, []string{"json", "geojson", "html"})
+	formats := []string{"json", "geojson", "html"}
+	if slices.Contains(col.formats, "stix") {
+		formats = append(formats, "stix")
+	}
+	format, err := negotiate(c, formats)
 	if err != nil {
 		col.s.writeError(c, err)
 		return
@@ -126,8 +140,12 @@ func (col *collection) getItem(c *gin.Context) {
 		col.s.writeError(c, err)
 		return
 	}
-	if format == "html" {
+	switch format {
+	case "html":
 		col.s.itemPage(c, col, ft)
+		return
+	case "stix":
+		col.s.writeSTIX(c, []feature{*ft})
 		return
 	}
 	col.writeFeature(c, http.StatusOK, ft)
@@ -432,6 +450,12 @@ func (col *collection) queryablesDoc(c *gin.Context) {
 		switch q.Type {
 		case "timestamp":
 			p["type"], p["format"] = "string", "date-time"
+		case "geometry":
+			// OGC API – Features Part 3 (Queryables, recommendation
+			// 5): the feature's geometry, a point.
+			p["format"] = "geometry-point"
+		case "array":
+			p["type"], p["items"] = "array", map[string]any{"type": "string"}
 		default:
 			p["type"] = q.Type
 		}

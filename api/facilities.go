@@ -22,6 +22,7 @@ func facilityCollection(s *Server) *collection {
 		description: "Diplomatic posts — embassies, consulates, residences — with their alert radius and posture.",
 		formats:     []string{"csv"},
 		writeCSV:    writeFacilityCSV,
+		properties:  facilityPropertyNames,
 		queryables:  domain.FacilityQueryables,
 		list: func(ctx context.Context, q map[string][]string) (*featurePage, error) {
 			f, err := ParseFacilityFilter(url.Values(q))

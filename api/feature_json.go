@@ -24,18 +24,29 @@ func appendFeature(b []byte, f *feature) ([]byte, error) {
 	b = appendString(b, f.Type)
 	b = append(b, `,"id":`...)
 	b = strconv.AppendInt(b, f.ID, 10)
-	b = append(b, `,"geometry":{"type":`...)
-	b = appendString(b, f.Geometry.Type)
-	b = append(b, `,"coordinates":[`...)
-	b = appendFloat(b, f.Geometry.Coordinates[0])
-	b = append(b, ',')
-	b = appendFloat(b, f.Geometry.Coordinates[1])
-	b = append(b, `]},"properties":`...)
+	if f.noGeometry {
+		b = append(b, `,"geometry":null`...)
+	} else {
+		b = append(b, `,"geometry":{"type":`...)
+		b = appendString(b, f.Geometry.Type)
+		b = append(b, `,"coordinates":[`...)
+		b = appendFloat(b, f.Geometry.Coordinates[0])
+		b = append(b, ',')
+		b = appendFloat(b, f.Geometry.Coordinates[1])
+		b = append(b, `]}`...)
+	}
+	b = append(b, `,"properties":`...)
+	start := len(b)
 	var err error
 	if p, ok := f.Properties.(*incidentProps); ok && p != nil {
 		b = appendIncidentProps(b, p)
 	} else if b, err = appendMarshal(b, f.Properties); err != nil {
 		return b, err
+	}
+	if f.only != nil {
+		if b, err = selectProperties(b, start, f.only); err != nil {
+			return b, err
+		}
 	}
 	if len(f.Links) > 0 {
 		b = append(b, `,"links":`...)
@@ -148,7 +159,48 @@ func appendIncidentProps(b []byte, p *incidentProps) []byte {
 		b = append(b, `,"distance_m":`...)
 		b = appendFloat(b, *p.DistanceM)
 	}
+	if a := p.Attribution; a != nil {
+		b = append(b, `,"attribution":{"actor_id":`...)
+		b = appendString(b, a.ActorID)
+		b = append(b, `,"path":`...)
+		b = appendStrings(b, a.Path)
+		b = append(b, `,"relations":[`...)
+		for i, k := range a.Relations {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, string(k))
+		}
+		b = append(b, "]}"...)
+	}
 	return append(b, '}')
+}
+
+// selectProperties rewrites the properties object written from b[start:]
+// to hold only the named ones, in the order named (properties=, OGC API –
+// Features Part 6). Selection is rare next to whole pages, so it re-reads
+// the object rather than burdening every writer with a field filter.
+func selectProperties(b []byte, start int, names []string) ([]byte, error) {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b[start:], &all); err != nil {
+		return b, err
+	}
+	b = append(b[:start], '{')
+	n := 0
+	for _, name := range names {
+		v, ok := all[name]
+		if !ok {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = appendString(b, name)
+		b = append(b, ':')
+		b = append(b, v...)
+	}
+	return append(b, '}'), nil
 }
 
 func appendLinks(b []byte, links []link) []byte {

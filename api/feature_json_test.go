@@ -46,6 +46,7 @@ type referenceProps struct {
 	UpdatedAt         time.Time                `json:"updated_at"`
 	Version           int                      `json:"version"`
 	DistanceM         *float64                 `json:"distance_m,omitempty"`
+	Attribution       *domain.Chain            `json:"attribution,omitempty"`
 }
 
 func reference(p *incidentProps) *referenceProps {
@@ -56,7 +57,7 @@ func reference(p *incidentProps) *referenceProps {
 		Status: inc.Status, Country: inc.Country, FacilityID: inc.FacilityID, Actors: inc.Actors,
 		Casualties: inc.Casualties, Sources: inc.Sources, Tags: inc.Tags, ExternalID: inc.ExternalID,
 		Original: inc.Original, CreatedAt: inc.CreatedAt, UpdatedAt: inc.UpdatedAt, Version: inc.Version,
-		DistanceM: p.DistanceM,
+		DistanceM: p.DistanceM, Attribution: p.Attribution,
 	}
 }
 
@@ -105,6 +106,16 @@ func TestAppendFeatureMatchesEncodingJSON(t *testing.T) {
 		}), nil, [2]float64{1e-7, 123.4567891}},
 		{"extreme numbers", with(&tiny, func(p *domain.Incident) { p.Severity = math.MaxInt32 }), nil, [2]float64{-0.0000001, 90}},
 		{"huge distance", with(&huge, func(*domain.Incident) {}), nil, [2]float64{180, -90}},
+		{"with an attribution chain", func() *incidentProps {
+			p := with(&dist, func(*domain.Incident) {})
+			p.Attribution = &domain.Chain{ActorID: "irgc-qf", Path: []string{"irgc-qf", "kataib-hezbollah"}, Relations: []domain.RelationKind{"directs"}}
+			return p
+		}(), nil, [2]float64{47.7804, 30.5081}},
+		{"with a direct match", func() *incidentProps {
+			p := with(nil, func(*domain.Incident) {})
+			p.Attribution = &domain.Chain{ActorID: "kh", Path: []string{"kh"}, Relations: []domain.RelationKind{}}
+			return p
+		}(), nil, [2]float64{47.7804, 30.5081}},
 		{"facility properties take encoding/json", &facilityProps{Name: "U.S. Consulate General <Basrah>", Kind: "consulate"}, nil, [2]float64{47.78, 30.51}},
 	}
 	for _, tc := range tests {

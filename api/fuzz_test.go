@@ -1,14 +1,17 @@
 package api_test
 
 import (
+	"context"
 	"errors"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/postwatch/postwatch/api"
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store/sqlite"
 )
 
 // checkInvalid fails unless err is nil or an EINVALID error naming a field:
@@ -126,12 +129,59 @@ func FuzzDecodeCursor(f *testing.F) {
 
 func FuzzParseCQL(f *testing.F) {
 	for _, s := range []string{"type = 'ied' AND severity >= 3", "NOT (country IN ('IQ','SY'))", "occurred_at BETWEEN DATE('2018-09-01') AND TIMESTAMP('2018-09-30T00:00:00Z')",
-		"title LIKE '%rocket%' OR external_id IS NULL", "((((", "'", `"type" = 'x'`, "severity = 1e309"} {
+		"title LIKE '%rocket%' OR external_id IS NULL", "((((", "'", `"type" = 'x'`, "severity = 1e309",
+		"TRUE", "3 < severity", `title = 'It''s \'x\''`, "CASEI(title) LIKE CASEI('basra%')", "ACCENTI(title) = ACCENTI('Ḥalab')",
+		"S_INTERSECTS(geometry, POLYGON((47 30, 48 30, 48 31, 47 31, 47 30)))", "S_WITHIN(geometry, BBOX(170, -20, -170, 0))",
+		"S_EQUALS(GEOMETRYCOLLECTION (POINT Z (1 2 3), LINESTRING (0 0, 1 1)), geometry)", "S_DISJOINT(geometry, MULTIPOINT((1 2), (3 4)))",
+		"T_DURING(occurred_at, INTERVAL('2018-09-01', '..'))", "T_MEETS(INTERVAL(occurred_at, occurred_at), DATE('2018-09-08'))",
+		"A_CONTAINS(tags, ('a', 'b'))", "A_EQUALS((), tags)", "Foo(geometry) = TRUE", "severity-1 > 0", strings.Repeat("NOT ", 100) + "TRUE"} {
 		f.Add(s)
 	}
+	st := fuzzStore(f)
 	f.Fuzz(func(t *testing.T, s string) {
-		_, err := api.ParseCQL(s, domain.IncidentQueryables)
+		expr, err := api.ParseCQL(s, domain.IncidentQueryables)
 		checkInvalid(t, err)
+		runFilter(t, st, expr)
+	})
+}
+
+// fuzzStore is an empty store on which accepted filters run, so a filter
+// the parser accepts but SQL refuses (a 500) fails the fuzz target.
+func fuzzStore(f *testing.F) *sqlite.Store {
+	st, err := sqlite.Open(filepath.Join(f.TempDir(), "fuzz.db"), sqlite.Options{Durability: sqlite.DurabilityNormal})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { st.Close() })
+	return st
+}
+
+// runFilter runs an accepted filter on incidents and facilities' columns;
+// any error is a failure.
+func runFilter(t *testing.T, st *sqlite.Store, expr domain.Expr) {
+	if expr == nil {
+		return
+	}
+	if _, err := st.FindIncidents(context.Background(), domain.IncidentFilter{Where: expr, SortBy: domain.SortOccurredAtDesc}); err != nil {
+		t.Fatalf("an accepted filter fails in SQL: %v", err)
+	}
+}
+
+func FuzzParseCQL2JSON(f *testing.F) {
+	for _, s := range []string{`true`, `{"op":"=","args":[{"property":"type"},"ied"]}`,
+		`{"op":"and","args":[{"op":">=","args":[{"property":"severity"},3]},{"op":"like","args":[{"op":"casei","args":[{"property":"title"}]},"basra%"]}]}`,
+		`{"op":"s_intersects","args":[{"property":"geometry"},{"type":"Polygon","coordinates":[[[47,30],[48,30],[48,31],[47,30]]]}]}`,
+		`{"op":"s_within","args":[{"property":"geometry"},{"bbox":[170,-20,-170,0]}]}`,
+		`{"op":"t_during","args":[{"property":"occurred_at"},{"interval":["2018-09-01",".."]}]}`,
+		`{"op":"in","args":[{"property":"type"},["ied","drone"]]}`, `{"op":"a_overlaps","args":[{"property":"tags"},["a"]]}`,
+		`{"op":"isNull","args":[{"property":"country"}]}`, `{"op":"not","args":[{"op":"not","args":[false]}]}`, `{"op":`, `[]`, `null`} {
+		f.Add(s)
+	}
+	st := fuzzStore(f)
+	f.Fuzz(func(t *testing.T, s string) {
+		expr, err := api.ParseCQL2JSON(s, domain.IncidentQueryables)
+		checkInvalid(t, err)
+		runFilter(t, st, expr)
 	})
 }
 

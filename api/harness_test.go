@@ -15,6 +15,7 @@ import (
 
 	"github.com/postwatch/postwatch/api"
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/seeds"
 	"github.com/postwatch/postwatch/store/sqlite"
 )
 
@@ -297,4 +298,20 @@ func (e *env) history(collection string, id int64) []any {
 		e.t.Fatalf("history without versions: %s", r.Body.String())
 	}
 	return vs
+}
+
+// importSynthetic loads n synthetic incidents through the store, changed
+// by edit when given.
+func (e *env) importSynthetic(n int, seed uint64, edit func(i int, inc *domain.Incident)) {
+	e.t.Helper()
+	var batch []*domain.Incident
+	for i, inc := range seeds.Synthetic(n, seed) {
+		if edit != nil {
+			edit(i, inc)
+		}
+		batch = append(batch, inc)
+	}
+	if _, err := e.store.ImportIncidents(context.Background(), batch, nil); err != nil {
+		e.t.Fatal(err)
+	}
 }

@@ -109,7 +109,11 @@ func (s *Server) itemPage(c *gin.Context, col *collection, f *feature) {
 func describeFeature(f *feature) (string, string) {
 	switch p := f.Properties.(type) {
 	case *incidentProps:
-		return p.Title, fmt.Sprintf("%s · severity %d · %s · %s", p.Type, p.Severity, p.Status, p.OccurredAt.Format("2006-01-02 15:04Z"))
+		detail := fmt.Sprintf("%s · severity %d · %s · %s", p.Type, p.Severity, p.Status, p.OccurredAt.Format("2006-01-02 15:04Z"))
+		if p.Attribution != nil {
+			detail += " · attributed: " + chainText(p.Attribution)
+		}
+		return p.Title, detail
 	case *facilityProps:
 		return p.Name, fmt.Sprintf("%s · %s, %s · posture %s", p.Kind, p.City, p.Country, p.Posture)
 	}

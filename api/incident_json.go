@@ -32,6 +32,11 @@ type feature struct {
 	Properties any           `json:"properties"`
 	Links      []link        `json:"links,omitempty"`
 	version    int
+	// only lists the properties an items request selected with properties=
+	// (nil: all); noGeometry writes "geometry": null (skipGeometry=true).
+	// Both shape the items stream only (appendFeature).
+	only       []string
+	noGeometry bool
 }
 
 // incidentProps are an incident's GeoJSON properties: the incident itself
@@ -42,6 +47,9 @@ type feature struct {
 type incidentProps struct {
 	*domain.Incident
 	DistanceM *float64
+	// Attribution is why the incident matched actor= under chain
+	// attribution; nil otherwise.
+	Attribution *domain.Chain
 }
 
 // MarshalJSON lets encoding/json (single features, alerts) write the same
@@ -87,6 +95,7 @@ type incidentPropsIn struct {
 	UpdatedAt         json.RawMessage   `json:"updated_at"`
 	Version           json.RawMessage   `json:"version"`
 	DistanceM         json.RawMessage   `json:"distance_m"`
+	Attribution       json.RawMessage   `json:"attribution"` // a chain shown by a read
 }
 
 type sourceIn struct {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/url"
+	"strings"
 
 	"github.com/postwatch/postwatch/domain"
 )
@@ -15,6 +16,7 @@ func incidentCollection(s *Server) *collection {
 		description: "Events against diplomatic posts and their people: indirect fire, protests, drones, breaches…",
 		formats:     []string{"csv", "stix"},
 		writeCSV:    writeIncidentCSV,
+		properties:  incidentPropertyNames,
 		queryables:  domain.IncidentQueryables,
 		list: func(ctx context.Context, q map[string][]string) (*featurePage, error) {
 			f, err := ParseIncidentFilter(url.Values(q))
@@ -25,11 +27,9 @@ func incidentCollection(s *Server) *collection {
 			if err != nil {
 				return nil, err
 			}
-			out := &featurePage{matched: page.Matched, next: page.Next, features: make([]feature, len(page.Items))}
-			for i := range page.Items {
-				out.features[i] = incidentFeature(page.Items[i].Incident, page.Items[i].DistanceM)
-			}
-			return out, nil
+			out := &featurePage{matched: page.Matched, next: page.Next, chained: chained(f)}
+			out.features, err = s.incidentFeatures(ctx, page.Items, s.chainFinder(f))
+			return out, err
 		},
 		get: func(ctx context.Context, id int64) (*feature, error) {
 			inc, err := svc.FindIncidentByID(ctx, id)
@@ -66,4 +66,50 @@ func incidentCollection(s *Server) *collection {
 		},
 		extent: svc.IncidentExtent,
 	}
+}
+
+// chained reports whether f asks for chain attribution, so that each
+// feature shows its chain.
+func chained(f domain.IncidentFilter) bool {
+	return f.Attribution == domain.AttributionChain && len(f.ActorIDs) > 0
+}
+
+// chainFinder explains the matches of f's chain attribution; nil when f
+// asks for none.
+func (s *Server) chainFinder(f domain.IncidentFilter) *domain.ChainFinder {
+	if !chained(f) {
+		return nil
+	}
+	return domain.NewChainFinder(f.ActorIDs, domain.ChainRoles(f.ActorRoles), s.actors.FindRelations)
+}
+
+// incidentFeatures turns hits into features, each with its chain when
+// chains is set.
+func (s *Server) incidentFeatures(ctx context.Context, hits []domain.IncidentHit, chains *domain.ChainFinder) ([]feature, error) {
+	out := make([]feature, len(hits))
+	for i := range hits {
+		out[i] = incidentFeature(hits[i].Incident, hits[i].DistanceM)
+		if chains == nil {
+			continue
+		}
+		ch, err := chains.Shortest(ctx, hits[i].Incident)
+		if err != nil {
+			return nil, err
+		}
+		out[i].Properties.(*incidentProps).Attribution = ch
+	}
+	return out, nil
+}
+
+// chainText writes a chain for people: "irgc-qf directs kataib-hezbollah".
+func chainText(ch *domain.Chain) string {
+	if ch == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(ch.Path[0])
+	for i, k := range ch.Relations {
+		b.WriteString(" " + string(k) + " " + ch.Path[i+1])
+	}
+	return b.String()
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/klauspost/compress/gzhttp"
 
 	"github.com/postwatch/postwatch/domain"
 )
@@ -212,6 +213,10 @@ func withDeadline(d time.Duration) gin.HandlerFunc {
 			c.Next() // a stream lasts as long as its client wants
 			return
 		}
+		if c.FullPath() == exportPath {
+			c.Next() // an export bounds each of its steps instead
+			return
+		}
 		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
 		defer cancel()
 		orig := c.Request
@@ -340,4 +345,14 @@ func (l *limiter) sweep(now time.Time) {
 		}
 	}
 	l.lastSweep = now
+}
+
+// compressible says which responses the gzip middleware (gzhttp, wrapped
+// around the whole engine) compresses for clients that accept gzip: what
+// gzhttp compresses by default — not images, video or archives, and no body
+// under 1 KB or with a Content-Encoding already (tiles compress themselves)
+// — except Server-Sent Events, which must reach the client event by event.
+func compressible(contentType string) bool {
+	ct := strings.ToLower(strings.TrimSpace(contentType))
+	return gzhttp.DefaultContentTypeFilter(ct) && !strings.HasPrefix(ct, "text/event-stream")
 }

@@ -155,7 +155,7 @@ func negotiate(c *gin.Context, allowed []string) (string, error) {
 		}
 		return "", domain.InvalidField("f", "%q is not one of %s", f, strings.Join(allowed, ", "))
 	}
-	c.Header("Vary", "Accept")
+	c.Writer.Header().Add("Vary", "Accept")
 	h := c.GetHeader("Accept")
 	if strings.TrimSpace(h) == "" {
 		return "json", nil

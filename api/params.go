@@ -207,7 +207,7 @@ func parseCountries(raw string) ([]string, error) {
 	}
 	for i, c := range cs {
 		c = strings.ToUpper(c)
-		if len(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' {
+		if !domain.IsCountry(c) {
 			return nil, domain.InvalidField("country", "%q is not an ISO 3166-1 alpha-2 code", cs[i])
 		}
 		cs[i] = c
@@ -252,6 +252,17 @@ func ParseIncidentFilter(q url.Values) (domain.IncidentFilter, error) {
 		}
 		f.Attribution = as[0]
 	}
+	if v, ok := lookup(q, "actor_role"); ok {
+		if f.ActorRoles, err = domain.ParseEnumList("actor_role", v, domain.ActorRoles); err != nil {
+			return f, err
+		}
+		if len(f.ActorIDs) == 0 {
+			return f, domain.InvalidField("actor_role", "limits actor=, which is not given")
+		}
+		if f.Attribution == domain.AttributionChain && len(domain.ChainRoles(f.ActorRoles)) == 0 {
+			return f, domain.InvalidField("actor_role", "chain attribution counts only the roles %v; a target is never responsible", domain.AttributionRoles)
+		}
+	}
 	if v, ok := lookup(q, "facility"); ok {
 		if f.FacilityIDs, err = parseIDs("facility", v); err != nil {
 			return f, err
@@ -270,11 +281,9 @@ func ParseIncidentFilter(q url.Values) (domain.IncidentFilter, error) {
 		f.SeverityMin = &n
 	}
 	if v, ok := lookup(q, "sortby"); ok {
-		keys, err := domain.ParseEnumList("sortby", v, domain.SortKeys)
-		if err != nil || len(keys) != 1 {
-			return f, domain.InvalidField("sortby", "must be one of occurred_at, -occurred_at, severity, -severity")
+		if f.SortBy, err = domain.ParseSortKey(v); err != nil {
+			return f, err
 		}
-		f.SortBy = keys[0]
 	}
 	// An empty (or blank) q, as a search form sends it, is no filter.
 	if v := q.Get("q"); strings.TrimSpace(v) != "" {
@@ -288,18 +297,33 @@ func ParseIncidentFilter(q url.Values) (domain.IncidentFilter, error) {
 		}
 		f.Text = v
 	}
-	f.Where, err = parseFilter(q, domain.IncidentQueryables)
+	if f.Where, err = parseFilter(q, domain.IncidentQueryables); err != nil {
+		return f, err
+	}
+	f.Where, err = withQueryableParams(f.Where, q, domain.IncidentQueryables)
 	return f, err
 }
 
-// parseFilter reads filter= and filter-lang= (CQL2 text only).
+// parseFilter reads filter=, filter-lang= (cql2-text, the default, or
+// cql2-json) and filter-crs= (only CRS84, the coordinates of every
+// geometry postwatch stores and reads).
 func parseFilter(q url.Values, queryables []domain.Queryable) (domain.Expr, error) {
-	if lang, ok := lookup(q, "filter-lang"); ok && lang != "cql2-text" {
-		return nil, domain.InvalidField("filter-lang", "%q is not supported; use cql2-text", lang)
+	lang := "cql2-text"
+	if v, ok := lookup(q, "filter-lang"); ok {
+		lang = v
+	}
+	if lang != "cql2-text" && lang != "cql2-json" {
+		return nil, domain.InvalidField("filter-lang", "%q is not supported; use cql2-text or cql2-json", lang)
+	}
+	if crs, ok := lookup(q, "filter-crs"); ok && crs != crs84 {
+		return nil, domain.InvalidField("filter-crs", "%q is not supported; geometries in filters are %s", crs, crs84)
 	}
 	v, ok := lookup(q, "filter")
 	if !ok {
 		return nil, nil
+	}
+	if lang == "cql2-json" {
+		return ParseCQL2JSON(v, queryables)
 	}
 	return ParseCQL(v, queryables)
 }
@@ -332,7 +356,10 @@ func ParseFacilityFilter(q url.Values) (domain.FacilityFilter, error) {
 	if v := q.Get("q"); v != "" {
 		f.Text = v
 	}
-	f.Where, err = parseFilter(q, domain.FacilityQueryables)
+	if f.Where, err = parseFilter(q, domain.FacilityQueryables); err != nil {
+		return f, err
+	}
+	f.Where, err = withQueryableParams(f.Where, q, domain.FacilityQueryables)
 	return f, err
 }
 

@@ -522,6 +522,12 @@ func TestItemsFilters(t *testing.T) {
 		{"occurred_at", []string{"i1", "i3", "i2", "i5", "i4"}},
 		{"severity", []string{"i3", "i1", "i5", "i2", "i4"}},
 		{"-severity", []string{"i4", "i2", "i5", "i1", "i3"}},
+		// type: drone i1, i5; ied i4; indirect_fire i2; protest i3.
+		{"type,-severity", []string{"i5", "i1", "i4", "i2", "i3"}},
+		{"%2Btype,-occurred_at", []string{"i5", "i1", "i4", "i2", "i3"}},
+		{"-country,title", []string{"i4", "i5", "i3", "i1", "i2"}},
+		{"title", []string{"i1", "i5", "i3", "i4", "i2"}},
+		{"-id", []string{"i5", "i4", "i3", "i2", "i1"}},
 	}
 	for _, tt := range sorts {
 		t.Run("sortby "+tt.sortby, func(t *testing.T) {
@@ -546,6 +552,7 @@ func TestItemsFilters(t *testing.T) {
 		{"unknown status", "status=bogus", "status"},
 		{"country of three letters", "country=IRQ", "country"},
 		{"country with a digit", "country=I1", "country"},
+		{"country AB, unassigned", "country=IQ,AB", "country"},
 		{"empty country entry", "country=IQ,", "country"},
 		{"facility not an id", "facility=basrah", "facility"},
 		{"facility zero", "facility=0", "facility"},
@@ -555,8 +562,10 @@ func TestItemsFilters(t *testing.T) {
 		{"attribution unknown", "actor=militia-x&attribution=maybe", "attribution"},
 		{"attribution list", "actor=militia-x&attribution=direct,chain", "attribution"},
 		{"sortby unknown", "sortby=bogus", "sortby"},
-		{"sortby two keys", "sortby=severity,occurred_at", "sortby"},
-		{"sortby a real column that is no sort key", "sortby=title", "sortby"},
+		{"sortby a real column that is no sort key", "sortby=description", "sortby"},
+		{"sortby a key twice", "sortby=severity,-severity", "sortby"},
+		{"sortby two signs", "sortby=--severity", "sortby"},
+		{"sortby an empty term", "sortby=severity,", "sortby"},
 		{"undeclared parameter", "colour=red", "colour"},
 		{"undeclared parameter beside good ones", "type=drone&colour=red", "colour"},
 		{"parameter name in the wrong case", "TYPE=drone", "TYPE"},
@@ -677,6 +686,11 @@ func TestItemsPaging(t *testing.T) {
 		{"with a filter and sort", "type=protest&sortby=-severity", 4},
 		{"limit 1", "sortby=severity", 1},
 		{"limit 104", "", 104},
+		{"two keys in mixed directions", "sortby=type,-severity", 3},
+		{"three keys", "sortby=-country,severity,title", 4},
+		{"text key with ties", "sortby=-title", 6},
+		{"updated_at", "sortby=-updated_at", 5},
+		{"id", "sortby=id", 9},
 	}
 	for _, w := range walks {
 		t.Run("walk next links, "+w.name, func(t *testing.T) {
@@ -836,7 +850,10 @@ func TestItemsChainAttribution(t *testing.T) {
 		{"A chain", "actor=actor-a&attribution=chain", []string{"A own", "A claimed", "B 2018", "B first instant", "C 2018"}},
 		{"B chain", "actor=actor-b&attribution=chain",
 			[]string{"B 2018", "B first instant", "B 2017", "B 2020", "C 2018", "C 2020"}},
-		{"C chain is C's own, as any role", "actor=actor-c&attribution=chain", []string{"C 2018", "C 2020", "C target 2018"}},
+		{"C chain is C's own as perpetrator or suspect, never as target", "actor=actor-c&attribution=chain", []string{"C 2018", "C 2020"}},
+		{"C direct counts any role", "actor=actor-c", []string{"C 2018", "C 2020", "C target 2018"}},
+		{"actor_role limits direct", "actor=actor-c&actor_role=target", []string{"C target 2018"}},
+		{"actor_role limits chain", "actor=actor-b&attribution=chain&actor_role=suspected", []string{"C 2018"}},
 		{"E chain does not climb member_of", "actor=actor-e&attribution=chain", []string{"E 2018"}},
 		{"D chain does not follow allied_with back", "actor=actor-d&attribution=chain", []string{"D 2018"}},
 		{"chain AND datetime", "actor=actor-a&attribution=chain&datetime=2018-06-01/..", []string{"A claimed", "B 2018", "C 2018"}},

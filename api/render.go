@@ -6,12 +6,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/postwatch/postwatch/geo"
 )
@@ -71,39 +70,57 @@ func writeFeatureCollection(w io.Writer, page *featurePage, links []link) error 
 var incidentCSVHeader = []string{"id", "lon", "lat", "type", "title", "occurred_at", "severity", "status",
 	"country", "facility_id", "actors", "killed", "injured", "external_id"}
 
-func writeIncidentCSV(w http.ResponseWriter, features []feature) {
+func writeIncidentCSV(w http.ResponseWriter, page *featurePage) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="incidents.csv"`)
 	w.WriteHeader(http.StatusOK)
 	cw := csv.NewWriter(w)
 	cw.UseCRLF = true // RFC 4180
-	cw.Write(incidentCSVHeader)
-	for _, f := range features {
-		p := f.Properties.(*incidentProps)
-		actors := make([]string, len(p.Actors))
-		for i, a := range p.Actors {
-			actors[i] = a.ActorID
-		}
-		cw.Write([]string{
-			strconv.FormatInt(f.ID, 10), formatCoord(f.Geometry.Coordinates[0]), formatCoord(f.Geometry.Coordinates[1]),
-			csvText(string(p.Type)), csvText(p.Title), csvText(p.OccurredAt.Format(time.RFC3339Nano)), strconv.Itoa(p.Severity),
-			csvText(string(p.Status)), csvText(p.Country), formatOptionalID(p.FacilityID), csvText(strings.Join(actors, ";")),
-			strconv.Itoa(p.Casualties.Killed), strconv.Itoa(p.Casualties.Injured), csvText(derefString(p.ExternalID)),
-		})
+	cw.Write(incidentCSVColumns(page.chained))
+	for i := range page.features {
+		cw.Write(incidentCSVRow(&page.features[i], page.chained))
 	}
 	cw.Flush()
 }
 
+// incidentCSVColumns are the contract's columns and, under chain
+// attribution, an "attribution" column after them with the chain in words.
+func incidentCSVColumns(chained bool) []string {
+	if chained {
+		return append(slices.Clip(incidentCSVHeader), "attribution")
+	}
+	return incidentCSVHeader
+}
+
+// incidentCSVRow is an incident feature in incidentCSVColumns' order.
+func incidentCSVRow(f *feature, chained bool) []string {
+	p := f.Properties.(*incidentProps)
+	actors := make([]string, len(p.Actors))
+	for i, a := range p.Actors {
+		actors[i] = a.ActorID
+	}
+	row := []string{
+		strconv.FormatInt(f.ID, 10), formatCoord(f.Geometry.Coordinates[0]), formatCoord(f.Geometry.Coordinates[1]),
+		csvText(string(p.Type)), csvText(p.Title), csvText(p.OccurredAt.Format(time.RFC3339Nano)), strconv.Itoa(p.Severity),
+		csvText(string(p.Status)), csvText(p.Country), formatOptionalID(p.FacilityID), csvText(strings.Join(actors, ";")),
+		strconv.Itoa(p.Casualties.Killed), strconv.Itoa(p.Casualties.Injured), csvText(derefString(p.ExternalID)),
+	}
+	if chained {
+		row = append(row, csvText(chainText(p.Attribution)))
+	}
+	return row
+}
+
 var facilityCSVHeader = []string{"id", "lon", "lat", "name", "kind", "country", "city", "alert_radius_m", "posture"}
 
-func writeFacilityCSV(w http.ResponseWriter, features []feature) {
+func writeFacilityCSV(w http.ResponseWriter, page *featurePage) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="facilities.csv"`)
 	w.WriteHeader(http.StatusOK)
 	cw := csv.NewWriter(w)
 	cw.UseCRLF = true
 	cw.Write(facilityCSVHeader)
-	for _, f := range features {
+	for _, f := range page.features {
 		p := f.Properties.(*facilityProps)
 		cw.Write([]string{
 			strconv.FormatInt(f.ID, 10), formatCoord(f.Geometry.Coordinates[0]), formatCoord(f.Geometry.Coordinates[1]),
@@ -146,50 +163,3 @@ func derefString(s *string) string {
 	}
 	return *s
 }
-
-// writeSTIX renders incidents as a STIX 2.1 bundle: each incident becomes an
-// incident SDO with a location, linked by located-at.
-func writeSTIX(c *gin.Context, features []feature) {
-	objects := []map[string]any{}
-	for _, f := range features {
-		p, ok := f.Properties.(*incidentProps)
-		if !ok {
-			continue
-		}
-		id := strconv.FormatInt(f.ID, 10)
-		incID := "incident--" + stixUUID("incident:"+id)
-		locID := "location--" + stixUUID("location:"+id)
-		created := p.CreatedAt.Format(stixTime)
-		modified := p.UpdatedAt.Format(stixTime)
-		refs := []map[string]any{{"source_name": "postwatch", "external_id": id}}
-		for _, s := range p.Sources {
-			if s.URL != "" {
-				refs = append(refs, map[string]any{"source_name": s.Title, "url": s.URL})
-			}
-		}
-		objects = append(objects,
-			map[string]any{
-				"type": "incident", "spec_version": "2.1", "id": incID, "created": created, "modified": modified,
-				"name": p.Title, "description": p.Description, "labels": append([]string{string(p.Type)}, p.Tags...),
-				"external_references":     refs,
-				"x_postwatch_occurred_at": p.OccurredAt.Format(stixTime), "x_postwatch_severity": p.Severity,
-				"x_postwatch_status": string(p.Status),
-			},
-			map[string]any{
-				"type": "location", "spec_version": "2.1", "id": locID, "created": created, "modified": modified,
-				"latitude": f.Geometry.Coordinates[1], "longitude": f.Geometry.Coordinates[0], "country": p.Country,
-			},
-			map[string]any{
-				"type": "relationship", "spec_version": "2.1", "id": "relationship--" + stixUUID("located-at:"+id),
-				"created": created, "modified": modified, "relationship_type": "located-at",
-				"source_ref": incID, "target_ref": locID,
-			},
-		)
-	}
-	c.Header("Content-Type", "application/stix+json;version=2.1")
-	c.JSON(http.StatusOK, map[string]any{
-		"type": "bundle", "id": "bundle--" + stixUUID(time.Now().String()), "objects": objects,
-	})
-}
-
-const stixTime = "2006-01-02T15:04:05.000Z"

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/klauspost/compress/gzhttp"
 
 	"github.com/postwatch/postwatch/docs"
 	"github.com/postwatch/postwatch/domain"
@@ -26,7 +27,7 @@ type Services struct {
 	Facilities domain.FacilityService
 	Actors     domain.ActorService
 	Tokens     domain.TokenService
-	DB         domain.Pinger
+	DB         domain.Database
 }
 
 // Server holds the services and the gin engine serving them.
@@ -35,7 +36,7 @@ type Server struct {
 	facilities domain.FacilityService
 	actors     domain.ActorService
 	tokens     domain.TokenService
-	db         domain.Pinger
+	db         domain.Database
 	log        *slog.Logger
 	openapi    *openAPI
 	// incidentCol and facilityCol are the two OGC collections.
@@ -43,6 +44,8 @@ type Server struct {
 	facilityCol *collection
 	routes      []route
 	engine      *gin.Engine
+	// handler is the engine behind the compression middleware.
+	handler http.Handler
 
 	requestTimeout time.Duration
 	// baseURL is Options.BaseURL checked; proxies are Options.TrustedProxies.
@@ -170,11 +173,16 @@ func NewWithOptions(svc Services, log *slog.Logger, opts Options) (*Server, erro
 		}
 	}
 	s.engine = e
+	compress, err := gzhttp.NewWrapper(gzhttp.ContentTypeFilter(compressible))
+	if err != nil {
+		return nil, err
+	}
+	s.handler = compress(e)
 	return s, nil
 }
 
 // ServeHTTP makes the server an http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // routeTable lists every route, its role and handler: the routes are
 // readable in one place, and tests derive role checks from it.
@@ -201,7 +209,9 @@ func (s *Server) routeTable() []route {
 		route{method: "POST", path: "/collections/facilities/items/:featureId/postures", role: officer, handler: s.recordPosture},
 
 		route{method: "GET", path: "/stats/incidents", role: analyst, handler: s.incidentStats},
+		route{method: "GET", path: exportPath, role: analyst, handler: s.exportIncidents},
 		route{method: "GET", path: tilePath, role: analyst, handler: s.tile},
+		route{method: "GET", path: tileJSONPath, role: analyst, handler: s.tileJSON},
 		route{method: "GET", path: alertStreamPath, role: analyst, handler: s.alertStream},
 
 		route{method: "GET", path: "/actors", role: analyst, handler: s.listActors},

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,7 +30,7 @@ func TestQueryStrategiesAgree(t *testing.T) {
 	grid := newEnvAt(t, path, sqlite.Options{})
 	gridWalk := newEnvAt(t, path, sqlite.Options{GridMergeCells: -1})
 	tree := newEnvAt(t, path, sqlite.Options{NoGrid: true})
-	scan := newEnvAt(t, path, sqlite.Options{NoGrid: true, TreeSortMax: -1, CountCap: 3})
+	scan := newEnvAt(t, path, sqlite.Options{NoGrid: true, TreeSortMax: -1})
 
 	type point struct {
 		id  int64
@@ -116,26 +117,32 @@ func TestQueryStrategiesAgree(t *testing.T) {
 					"R*Tree sort":   tree.with(t).walk(url, 7, nil),
 					"index walk":    scan.with(t).walk(url, 7, nil),
 					"general plan":  tree.with(t).walk(url+"&severity_min=1", 7, nil),
-					"general+cap 3": scan.with(t).walk(url+"&severity_min=1", 7, nil),
+					"general, walk": scan.with(t).walk(url+"&severity_min=1", 7, nil),
+					"general, grid": grid.with(t).walk(url+"&type=indirect_fire", 7, nil),
 				} {
 					if !slices.Equal(got, wantIDs) {
 						t.Errorf("%s gave\n%v\nwant\n%v", name, got, wantIDs)
 					}
 				}
-				for name, e := range map[string]*env{"grid": grid, "grid + walk": gridWalk, "R*Tree": tree} {
-					if n := e.with(t).count(url); n != len(wantIDs) {
-						t.Errorf("%s: numberMatched %d, want %d", name, n, len(wantIDs))
+				// numberMatched is exact on every path: the grid's count (with
+				// a type or severity tested per incident), the tree's, and a
+				// count(*) of the general plan.
+				for name, e := range map[string]*env{"grid": grid, "grid + walk": gridWalk, "R*Tree": tree, "index walk": scan} {
+					for _, extra := range []string{"", "&severity_min=1", "&type=indirect_fire,ied", "&country=IQ,SY&type=indirect_fire"} {
+						want := len(wantIDs)
+						if strings.Contains(extra, "country") {
+							want = 0 // the incidents have no country
+						}
+						if n := e.with(t).count(url + extra); n != want {
+							t.Errorf("%s%s: numberMatched %d, want %d", name, extra, n, want)
+						}
 					}
-				}
-				// Past the count cap numberMatched is left out, unless the box
-				// holds every incident: then the live count answers exactly.
-				body := scan.with(t).items(url)
-				nm, present := body["numberMatched"]
-				switch everything := q.query == "bbox=40,30,50,40"; {
-				case everything && (!present || int(nm.(float64)) != len(wantIDs)):
-					t.Errorf("numberMatched %v for a box around every incident, want %d", nm, len(wantIDs))
-				case !everything && present:
-					t.Errorf("numberMatched present past the count cap: %v", nm)
+					if n := e.with(t).count(url + "&type=protest"); n != 0 {
+						t.Errorf("%s under type=protest: numberMatched %d, want 0", name, n)
+					}
+					if n := e.with(t).count(url + "&severity_min=4"); n != 0 {
+						t.Errorf("%s under severity_min=4: numberMatched %d, want 0", name, n)
+					}
 				}
 			})
 		}

@@ -1,6 +1,10 @@
 package domain
 
-import "time"
+import (
+	"context"
+	"slices"
+	"time"
+)
 
 // Window is a half-open time interval [From, To); nil ends are unbounded.
 type Window struct {
@@ -83,4 +87,147 @@ func coveredBy(ws []Window, w Window) bool {
 		}
 	}
 	return false
+}
+
+// Chain says why an incident is attributed to an actor: Path runs from the
+// actor asked for (Path[0], also ActorID) to an actor the incident names in
+// an attribution role (the last element), and Relations[i] is the kind of
+// the relation from Path[i] to Path[i+1], each valid at the incident's
+// occurred_at. A direct match is a path of one actor and no relations
+// (CONTRACT.md §10, "Chain attribution shown").
+type Chain struct {
+	ActorID   string         `json:"actor_id"`
+	Path      []string       `json:"path"`
+	Relations []RelationKind `json:"relations"`
+}
+
+// RelationsOf returns the relations whose subject is an actor, as
+// ActorService.FindRelations does.
+type RelationsOf func(ctx context.Context, actorID string) ([]Relation, error)
+
+// ChainFinder finds the shortest chains of many incidents of one request,
+// loading each actor's relations at most once: the work grows with the part
+// of the graph the chains walk, and never turns into a query whose size
+// grows with the graph.
+type ChainFinder struct {
+	roots []string
+	roles []ActorRole
+	load  RelationsOf
+	// out holds the attributing relations by subject, loaded on first use.
+	out map[string][]Relation
+}
+
+// NewChainFinder finds chains from roots (in order of preference when two
+// chains are equally short) to actors an incident names in one of roles.
+func NewChainFinder(roots []string, roles []ActorRole, load RelationsOf) *ChainFinder {
+	return &ChainFinder{roots: roots, roles: roles, load: load, out: map[string][]Relation{}}
+}
+
+func (f *ChainFinder) relations(ctx context.Context, actor string) ([]Relation, error) {
+	if rs, ok := f.out[actor]; ok {
+		return rs, nil
+	}
+	all, err := f.load(ctx, actor)
+	if ErrorCodeOf(err) == ENOTFOUND {
+		// An actor= naming no stored actor has no relations to follow.
+		all, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rs := make([]Relation, 0, len(all))
+	for _, r := range all {
+		if r.Kind.Attributes() {
+			rs = append(rs, r)
+		}
+	}
+	f.out[actor] = rs
+	return rs, nil
+}
+
+// Shortest returns the shortest chain valid at inc.OccurredAt from one of
+// the roots to an actor inc names in one of the roles, or nil when there is
+// none. It is a breadth-first search from all roots at once, so the chain
+// has the fewest relations; among equally short chains the earlier root and
+// then the earlier-stored relation win, which keeps answers stable.
+func (f *ChainFinder) Shortest(ctx context.Context, inc *Incident) (*Chain, error) {
+	named := map[string]bool{}
+	for _, a := range inc.Actors {
+		if slices.Contains(f.roles, a.Role) {
+			named[a.ActorID] = true
+		}
+	}
+	if len(named) == 0 {
+		return nil, nil
+	}
+	type step struct {
+		from string
+		kind RelationKind
+	}
+	prev := map[string]step{}
+	var frontier []string
+	for _, r := range f.roots {
+		if _, seen := prev[r]; !seen {
+			prev[r] = step{}
+			frontier = append(frontier, r)
+		}
+	}
+	for len(frontier) > 0 {
+		var next []string
+		for _, actor := range frontier {
+			if named[actor] {
+				return chainTo(actor, func(a string) (string, RelationKind) {
+					s := prev[a]
+					return s.from, s.kind
+				}), nil
+			}
+			rs, err := f.relations(ctx, actor)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range rs {
+				if _, seen := prev[r.TargetID]; seen || !r.ValidAt(inc.OccurredAt) {
+					continue
+				}
+				prev[r.TargetID] = step{actor, r.Kind}
+				next = append(next, r.TargetID)
+			}
+		}
+		frontier = next
+	}
+	return nil, nil
+}
+
+// chainTo walks back from the matched actor to its root.
+func chainTo(actor string, back func(string) (string, RelationKind)) *Chain {
+	path := []string{actor}
+	rels := []RelationKind{}
+	for {
+		from, kind := back(actor)
+		if from == "" {
+			break
+		}
+		path = append(path, from)
+		rels = append(rels, kind)
+		actor = from
+	}
+	slices.Reverse(path)
+	slices.Reverse(rels)
+	return &Chain{ActorID: path[0], Path: path, Relations: rels}
+}
+
+// ChainRoles are the incident roles an actor= with the given actor_role=
+// list matches under chain attribution: the requested roles that attribute
+// responsibility, or all of AttributionRoles when none were requested.
+func ChainRoles(requested []ActorRole) []ActorRole {
+	if len(requested) == 0 {
+		return AttributionRoles
+	}
+	var out []ActorRole
+	for _, r := range requested {
+		if slices.Contains(AttributionRoles, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -35,10 +37,13 @@ type Near struct {
 	RadiusM float64
 }
 
-// SortKey orders incidents.
+// SortKey orders incidents: one or more comma-separated terms, each a
+// SortField with "-" for descending ("-severity,occurred_at"), always in
+// the canonical form ParseSortKey returns. Rows that tie on every term are
+// ordered by id in the direction of the last term.
 type SortKey string
 
-// Sort keys accepted by sortby; "-" means descending.
+// Sort keys of the fast paths; "-" means descending.
 const (
 	SortOccurredAtDesc SortKey = "-occurred_at"
 	SortOccurredAt     SortKey = "occurred_at"
@@ -46,8 +51,56 @@ const (
 	SortSeverity       SortKey = "severity"
 )
 
-// SortKeys lists every valid SortKey.
-var SortKeys = []SortKey{SortOccurredAtDesc, SortOccurredAt, SortSeverityDesc, SortSeverity}
+// SortFields are the properties sortby= may name (CONTRACT.md §10).
+var SortFields = []string{"id", "occurred_at", "created_at", "updated_at", "severity", "type", "country", "title"}
+
+// maxSortTerms bounds a sortby= list: every field once.
+var maxSortTerms = len(SortFields)
+
+// SortTerm is one term of a SortKey.
+type SortTerm struct {
+	Field string
+	Desc  bool
+}
+
+// ParseSortKey reads sortby= as OGC API – Features Part 8 (Sorting) writes
+// it: comma-separated fields, each optionally prefixed "+" (ascending, the
+// default) or "-" (descending). Returns EINVALID naming sortby for an
+// unknown or repeated field.
+func ParseSortKey(raw string) (SortKey, error) {
+	parts := strings.Split(raw, ",")
+	if len(parts) > maxSortTerms {
+		return "", InvalidField("sortby", "has more than %d terms", maxSortTerms)
+	}
+	seen := map[string]bool{}
+	out := make([]string, 0, len(parts))
+	for _, p := range parts {
+		p = strings.TrimSpace(p)
+		desc := strings.HasPrefix(p, "-")
+		name := strings.TrimLeft(p, "+-")
+		if len(p)-len(name) > 1 || !slices.Contains(SortFields, name) {
+			return "", InvalidField("sortby", "%q is not a sort term; use one of %s, each with an optional + or -", p, strings.Join(SortFields, ", "))
+		}
+		if seen[name] {
+			return "", InvalidField("sortby", "names %s twice", name)
+		}
+		seen[name] = true
+		if desc {
+			name = "-" + name
+		}
+		out = append(out, name)
+	}
+	return SortKey(strings.Join(out, ",")), nil
+}
+
+// Terms splits the key into its terms.
+func (k SortKey) Terms() []SortTerm {
+	var out []SortTerm
+	for _, p := range strings.Split(string(k), ",") {
+		out = append(out, SortTerm{Field: strings.TrimPrefix(p, "-"), Desc: strings.HasPrefix(p, "-")})
+	}
+	return out
+}
 
 // Attribution says whether actor= matches only incidents naming the actor,
 // or also those of actors it controls, directs, facilitates, sponsors or leads.
@@ -76,15 +129,22 @@ type Cursor struct {
 	Sort SortKey `json:"s,omitempty"`
 	Key  int64   `json:"k"`
 	ID   int64   `json:"i"`
+	// Values are the row's values of every sort term but a final id, for
+	// keys other than the single-term fast paths (whose value is Key):
+	// integers (times in microseconds) and strings.
+	Values []any `json:"v,omitempty"`
 }
 
 // IncidentFilter selects incidents; every set field narrows the result.
 type IncidentFilter struct {
-	BBox        []orb.Bound // more than one when the box crosses the antimeridian
-	Near        *Near
-	Time        *TimeRange
-	Types       []IncidentType
-	ActorIDs    []string
+	BBox     []orb.Bound // more than one when the box crosses the antimeridian
+	Near     *Near
+	Time     *TimeRange
+	Types    []IncidentType
+	ActorIDs []string
+	// ActorRoles limits ActorIDs to incidents in which the actor has one of
+	// these roles; under chain attribution only AttributionRoles count.
+	ActorRoles  []ActorRole
 	Attribution Attribution
 	FacilityIDs []int64
 	SeverityMin *int

@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"bytes"
+	"encoding/json"
 	"regexp"
 	"strconv"
 	"strings"
@@ -198,8 +200,7 @@ func (inc *Incident) textBytes() int {
 }
 
 var (
-	urlPattern     = regexp.MustCompile(`^https?://\S+$`)
-	countryPattern = regexp.MustCompile(`^[A-Z]{2}$`)
+	urlPattern = regexp.MustCompile(`^https?://\S+$`)
 )
 
 func validateLocation(p *Problems, pt orb.Point) {
@@ -209,7 +210,7 @@ func validateLocation(p *Problems, pt orb.Point) {
 }
 
 func validateCountry(p *Problems, field, c string) {
-	if c != "" && !countryPattern.MatchString(c) {
+	if c != "" && !IsCountry(c) {
 		p.Add(field, "%q is not an ISO 3166-1 alpha-2 code", c)
 	}
 }
@@ -254,4 +255,32 @@ func validateList(p *Problems, field string, n int) {
 	if n > MaxListLen {
 		p.Add(field, "has %d entries, more than %d", n, MaxListLen)
 	}
+}
+
+// SameIncident reports whether writing next over cur would change nothing a
+// client can set: every field but the server-set id, created_at,
+// updated_at and version is equal, an absent list equal to an empty one.
+// Such a write makes no version, and an import reports the record as
+// ImportUnchanged; every store engine decides it with this one function.
+func SameIncident(cur, next *Incident) bool {
+	a, errA := json.Marshal(withoutServerFields(cur))
+	b, errB := json.Marshal(withoutServerFields(next))
+	return errA == nil && errB == nil && bytes.Equal(a, b)
+}
+
+// withoutServerFields is a copy of inc without its server-set fields and with its
+// absent lists empty, as SameIncident compares them.
+func withoutServerFields(inc *Incident) *Incident {
+	c := *inc
+	c.ID, c.CreatedAt, c.UpdatedAt, c.Version = 0, time.Time{}, time.Time{}, 0
+	if c.Actors == nil {
+		c.Actors = []IncidentActor{}
+	}
+	if c.Sources == nil {
+		c.Sources = []Source{}
+	}
+	if c.Tags == nil {
+		c.Tags = []string{}
+	}
+	return &c
 }

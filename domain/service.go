@@ -2,7 +2,11 @@ package domain
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/paulmach/orb"
 )
 
 // IncidentHit is an incident in a result, with its distance from the
@@ -77,8 +81,36 @@ type IncidentService interface {
 	// LastIncidentID is the highest incident id stored so far, 0 if none.
 	LastIncidentID(ctx context.Context) (int64, error)
 	// CountIncidents counts the incidents matching f (its paging and sort
-	// ignored) in buckets: time buckets in time order, others by count.
-	CountIncidents(ctx context.Context, f IncidentFilter, by GroupBy) ([]Bucket, error)
+	// ignored) in buckets of q.By, with the sums of q.Sum: time buckets in
+	// time order, others by count. Only buckets holding incidents are
+	// returned; FillTimeGaps adds the empty ones. Returns EINVALID naming
+	// group_by or sum for a grouping or sum it does not know.
+	CountIncidents(ctx context.Context, f IncidentFilter, q StatsQuery) ([]Bucket, error)
+	// ClusterIncidents groups the incidents matching f (its paging and sort
+	// ignored) by the web-mercator tile of zoom z that holds each one, and
+	// returns one cluster per tile that holds any, in no particular order.
+	// A point is in the tile of maptile.Fraction's coordinates, floored and
+	// clamped to the world, so incidents beyond ±85.0511° of latitude join
+	// the top or bottom row and every match is in exactly one cluster: the
+	// counts add up to the matches. On PostGIS this is one query:
+	// GROUP BY the snapped mercator cell (floor(x·2^z), floor(y·2^z)) with
+	// count(*), sum(lon), sum(lat) and max(severity). Returns EINVALID if z
+	// is outside 0..MaxClusterZoom.
+	ClusterIncidents(ctx context.Context, f IncidentFilter, z int) ([]IncidentCluster, error)
+}
+
+// MaxClusterZoom is the deepest zoom ClusterIncidents groups by: tiles of
+// zoom 22 split in 64 × 64 cells.
+const MaxClusterZoom = 28
+
+// IncidentCluster is the incidents of one web-mercator tile (X, Y at the
+// zoom asked for): how many, the mean of their coordinates (degrees, WGS84)
+// and their highest severity.
+type IncidentCluster struct {
+	X, Y        uint32
+	Count       int
+	Center      orb.Point
+	MaxSeverity int
 }
 
 // GroupBy is how incident statistics are bucketed.
@@ -87,11 +119,111 @@ type GroupBy string
 // GroupBys lists every valid GroupBy.
 var GroupBys = []GroupBy{"day", "week", "month", "type", "actor", "facility", "country"}
 
+// IsTime reports whether the grouping buckets time.
+func (g GroupBy) IsTime() bool { return g == "day" || g == "week" || g == "month" }
+
+// SumFields are the incident fields a statistic may add up.
+var SumFields = []string{"killed", "injured"}
+
+// StatsQuery is what a statistic groups by (one or two keys, at most one of
+// them a time) and which fields it adds up.
+type StatsQuery struct {
+	By  []GroupBy
+	Sum []string
+}
+
 // Bucket is one group of a statistic: days are 2018-09-07, weeks the date
-// of their Monday, months 2018-09.
+// of their Monday, months 2018-09. Keys holds the value of every grouping
+// in order; Key is that value for one grouping and the values joined by
+// "/" for two (no key value holds a "/"). Sum holds the totals asked for.
 type Bucket struct {
-	Key   string `json:"key"`
-	Count int    `json:"count"`
+	Key   string           `json:"key"`
+	Keys  []string         `json:"keys"`
+	Count int              `json:"count"`
+	Sum   map[string]int64 `json:"sum,omitempty"`
+}
+
+// BucketKey is the Key of a bucket of keys.
+func BucketKey(keys []string) string { return strings.Join(keys, "/") }
+
+// MaxBuckets bounds the buckets of one statistic once its gaps are filled.
+const MaxBuckets = 100_000
+
+// FillTimeGaps returns buckets with a zero bucket added for every time
+// bucket missing between the first and the last one, so a chart's time axis
+// has no holes; with a second grouping, every value of it gets the whole
+// time axis. Buckets must be as CountIncidents returns them; the result is
+// in time order, then in the order the other values first appear. Returns
+// EINVALID naming group_by when that would make more than MaxBuckets.
+func FillTimeGaps(buckets []Bucket, q StatsQuery) ([]Bucket, error) {
+	t := slices.IndexFunc(q.By, GroupBy.IsTime)
+	if t < 0 || len(buckets) == 0 {
+		return buckets, nil
+	}
+	step, parse, format := timeStep(q.By[t])
+	first, last := buckets[0].Keys[t], buckets[0].Keys[t]
+	var others []string
+	seen := map[string]bool{}
+	have := map[string]Bucket{}
+	for _, b := range buckets {
+		first, last = min(first, b.Keys[t]), max(last, b.Keys[t])
+		other := ""
+		if len(b.Keys) == 2 {
+			other = b.Keys[1-t]
+		}
+		if !seen[other] {
+			seen[other] = true
+			others = append(others, other)
+		}
+		have[BucketKey(b.Keys)] = b
+	}
+	start, err1 := time.Parse(parse, first)
+	end, err2 := time.Parse(parse, last)
+	if err1 != nil || err2 != nil {
+		return buckets, nil // keys not written by CountIncidents: nothing to fill
+	}
+	periods := 0
+	for at := start; !at.After(end) && periods*len(others) <= MaxBuckets; at = step(at) {
+		periods++
+	}
+	if n := periods * len(others); n > MaxBuckets {
+		return nil, InvalidField("group_by", "would make more than %d buckets; narrow datetime or group by a longer period", MaxBuckets)
+	}
+	out := make([]Bucket, 0, periods*len(others))
+	for at := start; !at.After(end); at = step(at) {
+		for _, other := range others {
+			keys := []string{at.Format(format)}
+			if len(q.By) == 2 {
+				keys = append(keys, other)
+				if t == 1 {
+					keys[0], keys[1] = keys[1], keys[0]
+				}
+			}
+			b, ok := have[BucketKey(keys)]
+			if !ok {
+				b = Bucket{Key: BucketKey(keys), Keys: keys}
+				if len(q.Sum) > 0 {
+					b.Sum = map[string]int64{}
+					for _, f := range q.Sum {
+						b.Sum[f] = 0
+					}
+				}
+			}
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+// timeStep is how a time grouping advances, reads and writes its keys.
+func timeStep(g GroupBy) (func(time.Time) time.Time, string, string) {
+	switch g {
+	case "month":
+		return func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }, "2006-01", "2006-01"
+	case "week":
+		return func(t time.Time) time.Time { return t.AddDate(0, 0, 7) }, time.DateOnly, time.DateOnly
+	}
+	return func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }, time.DateOnly, time.DateOnly
 }
 
 // FacilityService stores and finds facilities and their posture changes.
@@ -157,14 +289,29 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// Database is the database behind the services, as a whole.
+type Database interface {
+	Pinger
+	// InstanceID returns the database's own random UUID (RFC 9562 text
+	// form), made once when the database was created and kept with it (a
+	// backup keeps it too). It namespaces the STIX ids the database mints,
+	// so two databases never mint one id for different records
+	// (CONTRACT.md §10).
+	InstanceID(ctx context.Context) (string, error)
+}
+
 // ImportOutcome is what became of one record of a bulk import.
 type ImportOutcome string
 
 // Import outcomes.
 const (
-	ImportCreated  ImportOutcome = "created"
-	ImportUpdated  ImportOutcome = "updated"
-	ImportRejected ImportOutcome = "rejected"
+	ImportCreated ImportOutcome = "created"
+	ImportUpdated ImportOutcome = "updated"
+	// ImportUnchanged: the record's external_id is held by an incident
+	// that already says the same (SameIncident); nothing was written and
+	// no version made.
+	ImportUnchanged ImportOutcome = "unchanged"
+	ImportRejected  ImportOutcome = "rejected"
 )
 
 // ImportResult reports one record of a bulk import.
@@ -177,7 +324,8 @@ type ImportResult struct {
 // IncidentImporter bulk-loads incidents.
 type IncidentImporter interface {
 	// ImportIncidents stores a batch in one transaction. An incident whose
-	// external_id is already stored replaces that incident; others are
+	// external_id is already stored replaces that incident (or is reported
+	// ImportUnchanged when it says the same); others are
 	// created. Actors an incident names that do not exist are created, named
 	// by actorNames[id] (or their id). A record that fails validation is
 	// rejected without affecting the others; an error return means the

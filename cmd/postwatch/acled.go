@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,187 +11,578 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/postwatch/postwatch/domain"
 )
 
-// acledRequired are the columns an ACLED export must have; the others of
-// the 31-column format are read when present, and any extra column of an
-// older export is kept in the incident's original values.
-var acledRequired = []string{"event_id_cnty", "event_date", "event_type", "sub_event_type", "latitude", "longitude"}
+// ACLED import: docs/acled.md describes what is read from which column,
+// the type and role tables, and the file shapes that load.
 
-// acledTypes maps ACLED's sub-event types, then event types, to postwatch's.
-var acledTypes = map[string]domain.IncidentType{
-	"shelling/artillery/missile attack": "indirect_fire",
-	"air/drone strike":                  "drone",
-	"remote explosive/landmine/ied":     "ied",
-	"suicide bomb":                      "ied",
-	"grenade":                           "ied",
-	"abduction/forced disappearance":    "kidnapping",
-	"armed clash":                       "direct_fire",
-	"attack":                            "direct_fire",
-	"violent demonstration":             "riot",
-	"mob violence":                      "riot",
-	"looting/property destruction":      "arson",
-	"protests":                          "protest",
-	"riots":                             "riot",
-	"battles":                           "direct_fire",
-	"explosions/remote violence":        "indirect_fire",
-	"violence against civilians":        "direct_fire",
+// acledField is a column postwatch reads from an ACLED file.
+type acledField int
+
+const (
+	acledEventID acledField = iota
+	acledDate
+	acledTimePrecision
+	acledEventType
+	acledSubEventType
+	acledActor1
+	acledAssoc1
+	acledInter1
+	acledActor2
+	acledAssoc2
+	acledInter2
+	acledISO
+	acledISO3
+	acledCountry
+	acledAdmin1
+	acledLocation
+	acledLatitude
+	acledLongitude
+	acledGeoPrecision
+	acledSource
+	acledNotes
+	acledFatalities
+	acledTags
+	acledFieldCount
+)
+
+// acledColumns names each field's column as current exports do; headers
+// are matched case-insensitively, so the upper-case 2015 layout
+// (EVENT_ID_CNTY, EVENT_DATE, …) reads the same.
+var acledColumns = [acledFieldCount]string{
+	"event_id_cnty", "event_date", "time_precision", "event_type", "sub_event_type",
+	"actor1", "assoc_actor_1", "inter1", "actor2", "assoc_actor_2", "inter2",
+	"iso", "iso3", "country", "admin1", "location", "latitude", "longitude", "geo_precision",
+	"source", "notes", "fatalities", "tags",
 }
 
-// isoNumeric maps ISO 3166-1 numeric codes, which ACLED's iso column holds,
-// to alpha-2 for the countries where diplomatic posts most often report.
-var isoNumeric = map[string]string{
-	"4": "AF", "12": "DZ", "31": "AZ", "48": "BH", "50": "BD", "51": "AM", "196": "CY", "231": "ET",
-	"262": "DJ", "268": "GE", "275": "PS", "364": "IR", "368": "IQ", "376": "IL", "400": "JO",
-	"414": "KW", "422": "LB", "434": "LY", "466": "ML", "478": "MR", "504": "MA", "512": "OM",
-	"562": "NE", "566": "NG", "586": "PK", "634": "QA", "682": "SA", "706": "SO", "728": "SS",
-	"729": "SD", "760": "SY", "788": "TN", "792": "TR", "784": "AE", "818": "EG", "887": "YE",
-	"148": "TD", "180": "CD", "140": "CF", "854": "BF", "804": "UA", "643": "RU",
+// acledAliases are the names older layouts give columns (2015–2018:
+// ALLY_ACTOR_1 for assoc_actor_1).
+var acledAliases = map[string]string{
+	"ally_actor_1": "assoc_actor_1",
+	"ally_actor_2": "assoc_actor_2",
 }
 
-// readACLED reads an ACLED CSV export and emits one incident per row; a row
-// that cannot be read is reported by its line number.
-func readACLED(ctx context.Context, r *bufio.Reader, emit func(importRecord)) error {
-	if bom, _ := r.Peek(3); string(bom) == "\xef\xbb\xbf" {
-		r.Discard(3)
+// acledIgnored are columns read by nothing and kept nowhere: GWNO, the
+// Gleditsch–Ward country number of the 2015 layout, which iso supersedes.
+var acledIgnored = map[string]bool{"gwno": true}
+
+// acledRequired are the fields without which a row cannot be an incident;
+// 2015 files have no sub_event_type, and most others are optional too.
+var acledRequired = []acledField{acledEventID, acledDate, acledEventType, acledLatitude, acledLongitude}
+
+// acledLayout is where a file's header puts each field (-1: absent) and
+// the name each column's value is kept under in an incident's original
+// values ("" for a column not kept).
+type acledLayout struct {
+	index [acledFieldCount]int
+	names []string
+}
+
+// acledHeaderName is a header cell as layouts compare it: lower case, no
+// surrounding space, inner spaces and hyphens as underscores, aliases
+// resolved.
+func acledHeaderName(h string) string {
+	h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+	h = strings.Join(strings.FieldsFunc(h, func(r rune) bool { return r == ' ' || r == '-' || r == '\t' }), "_")
+	if a, ok := acledAliases[h]; ok {
+		return a
 	}
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if err != nil {
-		return fmt.Errorf("ACLED header: %w", err)
+	return h
+}
+
+// mapACLEDHeader reads a header row. Columns it does not know are kept in
+// each incident's original values; of two columns with one name the first
+// counts. An error names the required columns the header lacks.
+func mapACLEDHeader(header []string) (*acledLayout, error) {
+	l := &acledLayout{names: make([]string, len(header))}
+	for f := range l.index {
+		l.index[f] = -1
 	}
-	col := map[string]int{}
-	names := make([]string, len(header))
+	byName := make(map[string]acledField, acledFieldCount)
+	for f, name := range acledColumns {
+		byName[name] = acledField(f)
+	}
+	seen := map[string]bool{}
 	for i, h := range header {
-		names[i] = strings.ToLower(strings.TrimSpace(h))
-		col[names[i]] = i
-	}
-	for _, c := range acledRequired {
-		if _, ok := col[c]; !ok {
-			return fmt.Errorf("not an ACLED export: the header lacks %s", c)
+		name := acledHeaderName(h)
+		if name == "" || acledIgnored[name] || seen[name] {
+			continue
+		}
+		seen[name] = true
+		l.names[i] = name
+		if f, ok := byName[name]; ok {
+			l.index[f] = i
 		}
 	}
+	var missing []string
+	for _, f := range acledRequired {
+		if l.index[f] < 0 {
+			missing = append(missing, acledColumns[f])
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("not an ACLED export: the header lacks %s", strings.Join(missing, ", "))
+	}
+	return l, nil
+}
+
+// acledMergeWindow is how many events the reader holds back so that the
+// rows of one event in a monadic export (one row per actor, adjacent in
+// ACLED's files) become one incident. Rows of one event further apart
+// than this are not merged: the later one replaces the earlier. It bounds
+// the reader's memory whatever the file's size.
+const acledMergeWindow = 64
+
+// acledMaxEventRows bounds the rows merged into one event, and so what
+// one event holds: an incident names at most domain.MaxListLen actors.
+const acledMaxEventRows = domain.MaxListLen
+
+// readACLED reads an ACLED CSV export and emits one incident per event; a
+// row that cannot be read is reported by its line number.
+func readACLED(ctx context.Context, r *bufio.Reader, emit func(importRecord)) error {
+	cr := newCSVRecords(r)
+	header, _, err := cr.Read()
+	if err != nil {
+		var rowErr *csvRowError
+		if errors.As(err, &rowErr) {
+			return fmt.Errorf("ACLED header: line %d: %w", rowErr.line, err)
+		}
+		return fmt.Errorf("ACLED header: %w", err)
+	}
+	layout, err := mapACLEDHeader(header)
+	if err != nil {
+		return err
+	}
+	cr.width = len(header)
+	w := newACLEDWindow(emit)
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		row, err := cr.Read()
-		if err == io.EOF {
-			return nil
-		}
-		var perr *csv.ParseError
-		if errors.As(err, &perr) {
-			emit(importRecord{where: fmt.Sprintf("line %d", perr.Line), err: domain.InvalidField("row", "%s", perr.Err.Error())})
+		cells, line, err := cr.Read()
+		var rowErr *csvRowError
+		switch {
+		case errors.As(err, &rowErr):
+			w.reject(rowErr.line, domain.InvalidField("row", "%s", rowErr.msg))
 			continue
-		}
-		if err != nil {
+		case errors.Is(err, io.EOF):
+			w.flush()
+			return nil
+		case err != nil:
 			return err
 		}
-		line, _ := cr.FieldPos(0) // only valid after a row was read
-		where := fmt.Sprintf("line %d", line)
-		if len(row) != len(header) {
-			emit(importRecord{where: where, err: domain.InvalidField("row", "has %d cells, the header %d", len(row), len(header))})
+		row := acledRow{layout: layout, cells: cells}
+		ev, err := row.event()
+		if err != nil {
+			w.reject(line, err)
 			continue
 		}
-		get := func(name string) string {
-			if i, ok := col[name]; ok {
-				return strings.TrimSpace(row[i])
-			}
-			return ""
-		}
-		original := make(map[string]string, len(row))
-		for i, v := range row {
-			if v = strings.TrimSpace(v); v != "" {
-				original[names[i]] = v
-			}
-		}
-		inc, actors, err := acledIncident(get, original)
-		emit(importRecord{where: where, incident: inc, actors: actors, err: err})
+		w.add(line, ev, row)
 	}
 }
 
-// acledIncident maps one ACLED row to an incident and names its actors.
-func acledIncident(get func(string) string, original map[string]string) (*domain.Incident, map[string]string, error) {
+// acledRow is one row of a file, read through its header's layout.
+type acledRow struct {
+	layout *acledLayout
+	cells  []string
+}
+
+// get returns a field's value, "" for an absent column and for the
+// spellings of "no value" spreadsheets and R write (NA, N/A, #N/A).
+func (r acledRow) get(f acledField) string {
+	i := r.layout.index[f]
+	if i < 0 || i >= len(r.cells) {
+		return ""
+	}
+	return acledValue(r.cells[i])
+}
+
+func acledValue(v string) string {
+	if !utf8.ValidString(v) {
+		// Excel's plain "CSV" is in the system's code page, Windows-1252
+		// in most of the places ACLED's users save from; text in UTF-8
+		// is almost never also valid there.
+		v, _ = charmap.Windows1252.NewDecoder().String(v)
+	}
+	v = strings.TrimSpace(v)
+	switch v {
+	case "NA", "N/A", "n/a", "#N/A", "NULL":
+		return ""
+	}
+	return v
+}
+
+// acledFloat reads a coordinate, also with the decimal comma spreadsheets
+// write in many locales ("30,5489").
+func acledFloat(v string) (float64, error) {
+	if strings.Count(v, ",") == 1 && !strings.Contains(v, ".") {
+		v = strings.Replace(v, ",", ".", 1)
+	}
+	return strconv.ParseFloat(v, 64)
+}
+
+// acledEvent is what the rows of one event build.
+type acledEvent struct {
+	id       string
+	lines    []int
+	incident *domain.Incident
+	names    map[string]string // actor names by id, each actor once
+	rows     int               // rows merged in: the first row's actor1 is the initiator
+}
+
+// event maps the row's event fields to an incident with no actors yet;
+// add and merge add them.
+func (r acledRow) event() (*acledEvent, error) {
 	var p domain.Problems
-	id := get("event_id_cnty")
+	id := r.get(acledEventID)
 	if id == "" {
 		p.Add("event_id_cnty", "is required")
 	}
-	day, err := parseACLEDDate(get("event_date"))
+	day, err := parseACLEDDate(r.get(acledDate))
 	if err != nil {
-		p.Add("event_date", "%q is neither 2018-09-28 nor 28 September 2018", get("event_date"))
+		p.Add("event_date", "%s", err.Error())
 	}
-	lat, errLat := strconv.ParseFloat(get("latitude"), 64)
-	lon, errLon := strconv.ParseFloat(get("longitude"), 64)
+	lat, errLat := acledFloat(r.get(acledLatitude))
+	lon, errLon := acledFloat(r.get(acledLongitude))
 	if errLat != nil || errLon != nil {
-		p.Add("latitude", "latitude %q and longitude %q must be numbers", get("latitude"), get("longitude"))
-	}
-	typ, ok := acledTypes[strings.ToLower(get("sub_event_type"))]
-	if !ok {
-		if typ, ok = acledTypes[strings.ToLower(get("event_type"))]; !ok {
-			typ = "other"
-		}
+		p.Add("latitude", "latitude %q and longitude %q must be numbers", r.get(acledLatitude), r.get(acledLongitude))
 	}
 	fatalities := 0
-	if v := get("fatalities"); v != "" {
-		if fatalities, err = strconv.Atoi(v); err != nil || fatalities < 0 {
+	if v := r.get(acledFatalities); v != "" {
+		if fatalities, err = acledInt(v); err != nil || fatalities < 0 {
 			p.Add("fatalities", "%q is not a count", v)
 		}
 	}
 	if err := p.Err(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	place := strings.Join(nonEmpty(get("location"), get("admin1"), get("country")), ", ")
-	title := get("sub_event_type")
+	eventType, subType := r.get(acledEventType), r.get(acledSubEventType)
+	typ := acledType(eventType, subType)
+	place := strings.Join(nonEmpty(r.get(acledLocation), r.get(acledAdmin1), r.get(acledCountry)), ", ")
+	title := subType
 	if title == "" {
-		title = get("event_type")
+		title = eventType
 	}
 	if place != "" {
 		title += " in " + place
 	}
-	if r := []rune(title); len(r) > domain.MaxTitleLen {
-		title = string(r[:domain.MaxTitleLen])
+	if rs := []rune(title); len(rs) > domain.MaxTitleLen {
+		title = string(rs[:domain.MaxTitleLen])
 	}
 	inc := &domain.Incident{
-		Location: [2]float64{lon, lat}, Type: typ, Title: title, Description: get("notes"),
+		Location: [2]float64{lon, lat}, Type: typ, Title: title, Description: r.get(acledNotes),
 		OccurredAt: day, TimePrecision: "day", LocationPrecision: "city", Status: "reported",
-		Country: isoNumeric[strings.TrimLeft(get("iso"), "0")], ExternalID: &id,
-		Casualties: domain.Casualties{Killed: fatalities}, Original: original,
+		Country: acledCountryCode(r.get(acledISO), r.get(acledISO3), r.get(acledCountry)), ExternalID: &id,
+		Casualties: domain.Casualties{Killed: fatalities}, Original: r.original(),
 		Severity: acledSeverity(typ, fatalities),
 	}
-	if get("time_precision") == "2" || get("time_precision") == "3" {
+	if tp, _ := acledInt(r.get(acledTimePrecision)); tp == 2 || tp == 3 {
 		inc.TimePrecision = "month" // within a week or a month: no finer value fits
 	}
-	if get("geo_precision") == "2" || get("geo_precision") == "3" {
+	if gp, _ := acledInt(r.get(acledGeoPrecision)); gp == 2 || gp == 3 {
 		inc.LocationPrecision = "region"
 	}
-	for _, s := range splitCell(get("source")) {
+	for _, s := range splitCell(r.get(acledSource)) {
 		inc.Sources = append(inc.Sources, domain.Source{Title: s})
 	}
-	inc.Tags = splitCell(get("tags"))
-	actors := map[string]string{}
-	seen := map[domain.IncidentActor]bool{}
-	add := func(role domain.ActorRole, names ...string) {
-		for _, name := range names {
-			a := domain.IncidentActor{ActorID: acledActorID(name), Role: role}
-			if name == "" || seen[a] {
-				continue
+	inc.Tags = splitCell(r.get(acledTags))
+	inc.ApplyDefaults()
+	return &acledEvent{id: id, incident: inc, names: map[string]string{}}, nil
+}
+
+// original is the row's values by column name, without empty ones.
+func (r acledRow) original() map[string]string {
+	out := make(map[string]string, len(r.cells))
+	for i, v := range r.cells {
+		if i < len(r.layout.names) && r.layout.names[i] != "" {
+			if v = acledValue(v); v != "" {
+				out[r.layout.names[i]] = v
 			}
-			seen[a] = true
-			actors[a.ActorID] = name
-			inc.Actors = append(inc.Actors, a)
 		}
 	}
-	add("perpetrator", get("actor1"))
-	add("perpetrator", splitCell(get("assoc_actor_1"))...)
-	add("target", get("actor2"))
-	add("target", splitCell(get("assoc_actor_2"))...)
-	inc.ApplyDefaults()
-	return inc, actors, nil
+	return out
+}
+
+// addActors adds the row's actors to the event, each actor once, in the
+// role it first has. The event's first row names the initiator (actor1,
+// in ACLED's codebook) and the other side (actor2); every later row of a
+// monadic export names the other side in its actor1 column, and a row
+// repeated names no one new.
+func (ev *acledEvent) addActors(r acledRow) {
+	eventType, subType := r.get(acledEventType), r.get(acledSubEventType)
+	first := ev.rows == 0
+	ev.rows++
+	add := func(initiator bool, inter string, names ...string) {
+		role := acledRole(initiator, acledInter(inter), eventType, subType)
+		for _, name := range names {
+			if name == "" {
+				continue
+			}
+			a := domain.IncidentActor{ActorID: acledActorID(name), Role: role}
+			if _, seen := ev.names[a.ActorID]; seen {
+				continue
+			}
+			ev.names[a.ActorID] = name
+			ev.incident.Actors = append(ev.incident.Actors, a)
+		}
+	}
+	add(first, r.get(acledInter1), append([]string{r.get(acledActor1)}, splitCell(r.get(acledAssoc1))...)...)
+	add(false, r.get(acledInter2), append([]string{r.get(acledActor2)}, splitCell(r.get(acledAssoc2))...)...)
+}
+
+// mergeOriginal adds a later row's values to the event's original ones:
+// a value that differs from the one kept is appended after "; ", so the
+// actor1 and inter1 of every row of a monadic event are kept.
+func (ev *acledEvent) mergeOriginal(r acledRow) {
+	orig := ev.incident.Original
+	for k, v := range r.original() {
+		cur, ok := orig[k]
+		switch {
+		case !ok:
+			orig[k] = v
+		case cur != v && !containsPart(cur, v):
+			orig[k] = cur + "; " + v
+		}
+	}
+}
+
+func containsPart(list, v string) bool {
+	for _, p := range strings.Split(list, "; ") {
+		if p == v {
+			return true
+		}
+	}
+	return false
+}
+
+// acledSubEventTypes map ACLED's sub-event types to postwatch's types;
+// acledEventTypes map the event types of files without a sub-event type
+// (the 2015 layout) and of sub-event types this table lacks. docs/acled.md
+// gives the reasons; anything else is "other", and ACLED's own values stay
+// in the incident's original values.
+var (
+	acledSubEventTypes = map[string]domain.IncidentType{
+		// Battles
+		"armed clash":                         "direct_fire",
+		"government regains territory":        "direct_fire",
+		"non-state actor overtakes territory": "direct_fire",
+		// Explosions/Remote violence
+		"shelling/artillery/missile attack": "indirect_fire",
+		"air/drone strike":                  "drone",
+		"remote explosive/landmine/ied":     "ied",
+		"suicide bomb":                      "ied",
+		"grenade":                           "other",
+		"chemical weapon":                   "other",
+		// Violence against civilians
+		"attack":                         "direct_fire",
+		"abduction/forced disappearance": "kidnapping",
+		"sexual violence":                "other",
+		// Protests
+		"peaceful protest":                   "protest",
+		"protest with intervention":          "protest",
+		"excessive force against protesters": "protest",
+		// Riots
+		"violent demonstration": "riot",
+		"mob violence":          "riot",
+		// Strategic developments
+		"looting/property destruction":      "other",
+		"arrests":                           "other",
+		"agreement":                         "other",
+		"change to group/activity":          "other",
+		"disrupted weapons use":             "other",
+		"headquarters or base established":  "other",
+		"non-violent transfer of territory": "other",
+		"other":                             "other",
+	}
+	acledEventTypes = map[string]domain.IncidentType{
+		"battles":                                    "direct_fire",
+		"battle-no change of territory":              "direct_fire",
+		"battle-government regains territory":        "direct_fire",
+		"battle-non-state actor overtakes territory": "direct_fire",
+		"protests": "protest",
+		"riots":    "riot",
+	}
+)
+
+// acledType maps an event's ACLED types to postwatch's type.
+func acledType(eventType, subType string) domain.IncidentType {
+	if t, ok := acledSubEventTypes[acledKey(subType)]; ok {
+		return t
+	}
+	if t, ok := acledEventTypes[acledKey(eventType)]; ok {
+		return t
+	}
+	return "other"
+}
+
+// acledKey is a type name as the tables hold it: lower case, single
+// spaces, no space around "-" and "/" (ACLED's files differ in those).
+func acledKey(s string) string {
+	s = strings.ToLower(strings.Join(strings.Fields(s), " "))
+	for _, sep := range []string{"-", "/"} {
+		s = strings.ReplaceAll(strings.ReplaceAll(s, " "+sep, sep), sep+" ", sep)
+	}
+	return s
+}
+
+// acledInter reads an actor type code: the number of the codebook (1
+// state forces … 8 external/other forces) or, in exports since 2024, its
+// name. 0 when it is neither.
+func acledInter(v string) int {
+	if n, err := acledInt(v); err == nil {
+		return n
+	}
+	switch strings.ToLower(v) {
+	case "state forces":
+		return 1
+	case "rebel group":
+		return 2
+	case "political militia":
+		return 3
+	case "identity militia":
+		return 4
+	case "rioters":
+		return 5
+	case "protesters":
+		return 6
+	case "civilians":
+		return 7
+	case "external/other forces":
+		return 8
+	}
+	return 0
+}
+
+// ACLED actor type codes that decide roles.
+const (
+	acledInterRioters    = 5
+	acledInterProtesters = 6
+	acledInterCivilians  = 7
+)
+
+// acledRole is an actor's role in an event (docs/acled.md, "Roles"):
+// civilians are victims, never perpetrators; protesters and rioters met
+// with excessive force are its targets and the force's users its
+// perpetrators; in violence against civilians everyone else is a
+// perpetrator; otherwise the initiator (actor1) is the perpetrator and the
+// other side the target.
+func acledRole(initiator bool, inter int, eventType, subType string) domain.ActorRole {
+	switch {
+	case inter == acledInterCivilians:
+		return "target"
+	case acledKey(subType) == "excessive force against protesters":
+		if inter == acledInterProtesters || inter == acledInterRioters {
+			return "target"
+		}
+		return "perpetrator"
+	case acledKey(eventType) == "violence against civilians":
+		return "perpetrator"
+	case initiator:
+		return "perpetrator"
+	}
+	return "target"
+}
+
+// acledInt reads an integer cell, also as R and spreadsheets write whole
+// numbers ("3.0").
+func acledInt(v string) (int, error) {
+	return strconv.Atoi(strings.TrimSuffix(v, ".0"))
+}
+
+// acledCountryCode is the ISO 3166-1 alpha-2 code of a row: from its
+// numeric iso column, else its iso3, else its country name.
+func acledCountryCode(iso, iso3, name string) string {
+	if c := domain.CountryByNumeric(iso); c != "" {
+		return c
+	}
+	if c := domain.CountryByAlpha3(iso3); c != "" {
+		return c
+	}
+	return domain.CountryByName(name)
+}
+
+// acledWindow holds the last acledMergeWindow events and rejected rows in
+// file order, merging a row into the event it belongs to while that event
+// is held, and emits what leaves it.
+type acledWindow struct {
+	emit    func(importRecord)
+	entries []acledEntry
+	byID    map[string]*acledEvent
+}
+
+type acledEntry struct {
+	event *acledEvent
+	line  int
+	err   error
+}
+
+func newACLEDWindow(emit func(importRecord)) *acledWindow {
+	return &acledWindow{emit: emit, byID: map[string]*acledEvent{}}
+}
+
+func (w *acledWindow) add(line int, ev *acledEvent, r acledRow) {
+	if held, ok := w.byID[ev.id]; ok {
+		if len(held.lines) == acledMaxEventRows {
+			w.reject(line, domain.InvalidField("event_id_cnty", "event %q has more than %d rows", ev.id, acledMaxEventRows))
+			return
+		}
+		held.lines = append(held.lines, line)
+		held.addActors(r)
+		held.mergeOriginal(r)
+		return
+	}
+	ev.lines = []int{line}
+	ev.addActors(r)
+	w.byID[ev.id] = ev
+	w.push(acledEntry{event: ev})
+}
+
+func (w *acledWindow) reject(line int, err error) {
+	w.push(acledEntry{line: line, err: err})
+}
+
+func (w *acledWindow) push(e acledEntry) {
+	w.entries = append(w.entries, e)
+	if len(w.entries) > acledMergeWindow {
+		w.pop()
+	}
+}
+
+func (w *acledWindow) flush() {
+	for len(w.entries) > 0 {
+		w.pop()
+	}
+}
+
+// pop emits the oldest entry.
+func (w *acledWindow) pop() {
+	e := w.entries[0]
+	w.entries[0] = acledEntry{}
+	w.entries = w.entries[1:]
+	if e.event == nil {
+		w.emit(importRecord{where: "line " + strconv.Itoa(e.line), err: e.err})
+		return
+	}
+	delete(w.byID, e.event.id)
+	w.emit(importRecord{where: acledWhere(e.event.lines), incident: e.event.incident, actors: e.event.names})
+}
+
+// acledWhere names the lines of an event's rows: "line 12", "lines 12, 13".
+func acledWhere(lines []int) string {
+	if len(lines) == 1 {
+		return "line " + strconv.Itoa(lines[0])
+	}
+	parts := make([]string, len(lines))
+	for i, n := range lines {
+		parts[i] = strconv.Itoa(n)
+	}
+	return "lines " + strings.Join(parts, ", ")
 }
 
 // acledSeverity grades an event by its deaths; protests without deaths are
@@ -221,20 +611,93 @@ func acledActorID(name string) string {
 	return "actor-" + hex.EncodeToString(sum[:6])
 }
 
-func parseACLEDDate(s string) (time.Time, error) {
-	for _, layout := range []string{"2006-01-02", "2 January 2006", "02 January 2006", "2 Jan 2006"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("bad date %q", s)
+// acledDateLayouts are the unambiguous forms event_date comes in: ACLED's
+// own (2018-09-28, 28 September 2018), as Excel re-saves them (28-Sep-18,
+// 9-May-20, 28-September-2018, September 28, 2018) and as R writes them
+// (2018-09-28T00:00:00Z, 2018-09-28 00:00:00). Month names in any case;
+// two-digit years are 1969–2068, as Go reads them (ACLED starts in 1997).
+var acledDateLayouts = []string{
+	"2006-1-2", "2006/1/2", "2006.1.2",
+	time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04",
+	"2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05 MST",
+	"2 January 2006", "2-January-2006", "2 Jan 2006", "2-Jan-2006", "2-Jan-06", "2 Jan 06", "2/Jan/2006",
+	"January 2, 2006", "January 2 2006", "Jan 2, 2006", "Jan 2 2006", "Monday, January 2, 2006", "Monday, 2 January 2006",
 }
 
-// splitCell splits a multi-valued ACLED cell on ";".
+// parseACLEDDate reads an event_date as the UTC calendar day it names,
+// whatever time and offset follow it. Day and month in figures are read
+// only when their order is certain (28/09/2018, 09/28/2018, 03/03/2018);
+// 03/04/2018 could be either and is refused.
+func parseACLEDDate(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, errors.New("is required")
+	}
+	for _, layout := range acledDateLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			y, m, d := t.Date()
+			return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
+		}
+	}
+	if t, ok, err := parseNumericDate(s); ok {
+		return t, err
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date (use 2018-09-28 or 28 September 2018)", s)
+}
+
+// parseNumericDate reads a/b/yyyy or a.b.yyyy (or a two-digit year),
+// a spreadsheet's short date in the writer's locale. ok is false when s
+// is not of that shape.
+func parseNumericDate(s string) (t time.Time, ok bool, err error) {
+	parts := strings.FieldsFunc(s, func(r rune) bool { return r == '/' || r == '.' || r == '-' })
+	if len(parts) != 3 || strings.Count(s, string(s[len(parts[0])])) != 2 {
+		return time.Time{}, false, nil
+	}
+	var n [3]int
+	for i, p := range parts {
+		if len(p) == 0 || len(p) > 4 {
+			return time.Time{}, false, nil
+		}
+		if n[i], err = strconv.Atoi(p); err != nil {
+			return time.Time{}, false, nil
+		}
+	}
+	year := n[2]
+	switch len(parts[2]) {
+	case 2:
+		if year += 2000; year > 2068 {
+			year -= 100
+		}
+	case 4:
+	default:
+		return time.Time{}, false, nil
+	}
+	a, b := n[0], n[1]
+	var day, month int
+	switch {
+	case a == b:
+		day, month = a, b
+	case a > 12 && b <= 12:
+		day, month = a, b
+	case b > 12 && a <= 12:
+		day, month = b, a
+	case a <= 12 && b <= 12:
+		return time.Time{}, true, fmt.Errorf("%q is ambiguous: day/month or month/day? (use 2018-09-28 or 28 September 2018)", s)
+	default:
+		return time.Time{}, true, fmt.Errorf("%q is not a date", s)
+	}
+	t = time.Date(year, time.Month(month), day, 0, 0, 0, 0, time.UTC)
+	if t.Day() != day || int(t.Month()) != month {
+		return time.Time{}, true, fmt.Errorf("%q is not a date", s)
+	}
+	return t, true, nil
+}
+
+// splitCell splits a multi-valued ACLED cell on ";", leaving out empty and
+// NA values.
 func splitCell(s string) []string {
 	var out []string
 	for _, v := range strings.Split(s, ";") {
-		if v = strings.TrimSpace(v); v != "" {
+		if v = acledValue(v); v != "" {
 			out = append(out, v)
 		}
 	}

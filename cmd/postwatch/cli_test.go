@@ -128,8 +128,8 @@ func TestImportWhileServing(t *testing.T) {
 	r := runCLI(t, "import", "--db", db, "--format", "geojson", file)
 	close(stop)
 	wait()
-	if r.code != 0 {
-		t.Fatalf("import: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	if r.code != 1 {
+		t.Fatalf("import with 3 bad lines: exit %d, want 1\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 	for _, b := range st.bad {
 		t.Errorf("API write during the import: %s", b)
@@ -150,8 +150,8 @@ func TestImportWhileServing(t *testing.T) {
 			t.Errorf("line %d: rejection %q does not mention %q", n, m[2], word)
 		}
 	}
-	if !regexp.MustCompile(`(?m)^imported .*: 50 created, 0 updated, 3 rejected$`).MatchString(r.stdout) {
-		t.Errorf("summary: want \"50 created, 0 updated, 3 rejected\":\n%s", r.stdout)
+	if !regexp.MustCompile(`(?m)^imported .*: 50 created, 0 updated, 0 unchanged, 3 rejected$`).MatchString(r.stdout) {
+		t.Errorf("summary: want \"50 created, 0 updated, 0 unchanged, 3 rejected\":\n%s", r.stdout)
 	}
 
 	// The running server shows the import at once, by external id.
@@ -182,11 +182,11 @@ func TestImportWhileServing(t *testing.T) {
 	}
 
 	r = runCLI(t, "import", "--db", db, "--format", "geojson", file)
-	if r.code != 0 {
-		t.Fatalf("second import: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	if r.code != 1 {
+		t.Fatalf("second import: exit %d, want 1\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
-	if !regexp.MustCompile(`(?m)^imported .*: 0 created, 50 updated, 3 rejected$`).MatchString(r.stdout) {
-		t.Errorf("second import summary: want \"0 created, 50 updated, 3 rejected\":\n%s", r.stdout)
+	if !regexp.MustCompile(`(?m)^imported .*: 0 created, 0 updated, 50 unchanged, 3 rejected$`).MatchString(r.stdout) {
+		t.Errorf("second import summary: want \"0 created, 0 updated, 50 unchanged, 3 rejected\":\n%s", r.stdout)
 	}
 	checkImported()
 	if n := c.numberMatched(""); n != total {

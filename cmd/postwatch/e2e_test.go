@@ -423,8 +423,8 @@ type incidentReply struct {
 	} `json:"properties"`
 }
 
-// numberMatched counts the incidents matching query by reading every page:
-// the server leaves numberMatched out past 2,000 matches.
+// numberMatched counts the incidents matching query by reading every page,
+// so that it does not take the server's own count on trust.
 func (c *apiClient) numberMatched(query string) int {
 	c.tb.Helper()
 	return len(c.titles(query))

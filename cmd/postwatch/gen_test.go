@@ -136,7 +136,7 @@ func TestGenImports(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("import: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
-	if !regexp.MustCompile(`(?m)^imported .*: 1000 created, 0 updated, 0 rejected$`).MatchString(r.stdout) {
-		t.Fatalf("import summary: want \"1000 created, 0 updated, 0 rejected\":\n%s", r.stdout)
+	if !regexp.MustCompile(`(?m)^imported .*: 1000 created, 0 updated, 0 unchanged, 0 rejected$`).MatchString(r.stdout) {
+		t.Fatalf("import summary: want \"1000 created, 0 updated, 0 unchanged, 0 rejected\":\n%s", r.stdout)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/postwatch/postwatch/api"
@@ -24,6 +25,10 @@ import (
 // together through the import's pipeline: enough to make the hand-offs
 // between goroutines rare, few enough to keep memory flat.
 const importChunkRecords = 1000
+
+// importHeapLimit is the Go heap an import aims to stay under (a soft
+// limit: the live chunks always fit, the collector just runs more often).
+const importHeapLimit = 128 << 20
 
 // importRecord is one record read from a file, or why it could not be read.
 type importRecord struct {
@@ -42,9 +47,23 @@ type importChunk struct {
 	ready    chan struct{}             // closed once prepared is set
 }
 
-// importSummary counts what an import did.
+// importSummary counts what an import did, by record: a monadic ACLED
+// event's rows are one record.
 type importSummary struct {
-	created, updated, rejected int
+	created, updated, unchanged, rejected int
+}
+
+func (s importSummary) records() int { return s.created + s.updated + s.unchanged + s.rejected }
+
+// rejectedError is an import's result when some records were rejected: the
+// good ones are stored, and the command exits non-zero (CONTRACT.md §5).
+type rejectedError struct{ n int }
+
+func (e rejectedError) Error() string {
+	if e.n == 1 {
+		return "1 record rejected"
+	}
+	return fmt.Sprintf("%d records rejected", e.n)
 }
 
 // importFile runs a pipeline: one goroutine reads the file into chunks,
@@ -52,16 +71,18 @@ type importSummary struct {
 // (sqlite.PrepareIncidents), and the store writes the chunks in file order
 // on its one writer connection, several to a transaction (ImportStream),
 // while the next are prepared. Results are printed as their transactions
-// commit.
+// commit: rejected records by line on stdout, or in the file --rejects
+// names. It returns a rejectedError when any record was rejected.
 func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("import", stderr)
 	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path")
 	format := fs.String("format", envDefault("format", ""), "acled (an ACLED CSV export) or geojson (a FeatureCollection or one Feature per line)")
+	rejectsPath := fs.String("rejects", envDefault("rejects", ""), "write the rejected records, by line, to this file instead of stdout")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usageError{"usage: postwatch import --db DSN --format acled|geojson FILE"}
+		return usageError{"usage: postwatch import --db DSN --format acled|geojson [--rejects FILE] FILE"}
 	}
 	read, ok := map[string]func(context.Context, *bufio.Reader, func(importRecord)) error{
 		"geojson": readGeoJSON, "acled": readACLED,
@@ -79,6 +100,16 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer st.Close()
+	rejects := bufio.NewWriter(stdout)
+	var rejectsFile *os.File
+	if *rejectsPath != "" {
+		if rejectsFile, err = os.Create(*rejectsPath); err != nil {
+			return err
+		}
+		defer rejectsFile.Close() // closed and checked below unless the import fails
+		rejects = bufio.NewWriter(rejectsFile)
+	}
+	defer rejects.Flush()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Decoding allocates about 9 KB a record, nearly all of it garbage at
@@ -89,6 +120,13 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// decides.
 	if _, set := os.LookupEnv("GOGC"); !set {
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	}
+	// ACLED records are larger (every cell kept as an original value), so
+	// five times their live chunks reached 220 MB; a soft limit makes the
+	// collector run sooner when the heap nears it, whatever the records'
+	// size. GOMEMLIMIT, when set, decides.
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(importHeapLimit))
 	}
 
 	// Chunks in flight are bounded by the channels' capacities.
@@ -168,13 +206,16 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				case domain.ImportUpdated:
 					sum.updated++
 					continue
+				case domain.ImportUnchanged:
+					sum.unchanged++
+					continue
 				}
 				rec.err = r.Err
 			}
 			sum.rejected++
-			fmt.Fprintf(stdout, "%s: rejected: %s\n", rec.where, rec.err)
+			fmt.Fprintf(rejects, "%s: rejected: %s\n", rec.where, rec.err)
 		}
-		progress.report(sum.created + sum.updated + sum.rejected)
+		progress.report(sum.records())
 	})
 	if err != nil {
 		return err
@@ -182,8 +223,22 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := <-readErr; err != nil {
 		return err
 	}
-	progress.done()
-	fmt.Fprintf(stdout, "imported %s: %d created, %d updated, %d rejected\n", fs.Arg(0), sum.created, sum.updated, sum.rejected)
+	progress.done(sum.records())
+	if err := rejects.Flush(); err != nil {
+		return fmt.Errorf("writing the rejected records: %w", err)
+	}
+	if rejectsFile != nil {
+		if err := rejectsFile.Close(); err != nil {
+			return fmt.Errorf("writing the rejected records: %w", err)
+		}
+	}
+	fmt.Fprintf(stdout, "imported %s: %d created, %d updated, %d unchanged, %d rejected\n", fs.Arg(0), sum.created, sum.updated, sum.unchanged, sum.rejected)
+	if sum.rejected > 0 {
+		if *rejectsPath != "" {
+			fmt.Fprintf(stdout, "rejected records: %s\n", *rejectsPath)
+		}
+		return rejectedError{sum.rejected}
+	}
 	return nil
 }
 
@@ -377,20 +432,26 @@ func (l *lineCounter) lineAt(dec *json.Decoder) int {
 	return l.lines - bytes.Count(rest, []byte{'\n'}) + 1
 }
 
-// progress reports rows/s and an ETA on a terminal, from bytes read.
+// progress reports records/s and, when the file's size is known, an ETA
+// from the bytes read so far: on a terminal one line redrawn twice a
+// second, elsewhere (a log, a pipe) one line every progressLogEvery.
 type progress struct {
 	r        io.Reader
 	w        io.Writer
 	total    int64
-	read     int64
+	read     atomic.Int64 // the reader's goroutine adds, the writer's reads
 	start    time.Time
 	last     time.Time
 	terminal bool
 }
 
+// progressLogEvery spaces progress lines when stderr is not a terminal.
+var progressLogEvery = 5 * time.Second
+
 func newProgress(f *os.File, w io.Writer) *progress {
 	p := &progress{r: f, w: w, start: time.Now()}
-	if st, err := f.Stat(); err == nil {
+	p.last = p.start
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 		p.total = st.Size()
 	}
 	if out, ok := w.(*os.File); ok {
@@ -403,26 +464,45 @@ func newProgress(f *os.File, w io.Writer) *progress {
 
 func (p *progress) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
-	p.read += int64(n)
+	p.read.Add(int64(n))
 	return n, err
 }
 
-func (p *progress) report(rows int) {
-	if !p.terminal || time.Since(p.last) < 500*time.Millisecond {
+// report shows how many records are done, when it is time to.
+func (p *progress) report(records int) {
+	every := progressLogEvery
+	if p.terminal {
+		every = 500 * time.Millisecond
+	}
+	if time.Since(p.last) < every {
 		return
 	}
 	p.last = time.Now()
-	elapsed := time.Since(p.start).Seconds()
-	rate := float64(rows) / elapsed
-	eta := "?"
-	if p.read > 0 && p.total > 0 {
-		eta = time.Duration(elapsed * float64(p.total-p.read) / float64(p.read) * float64(time.Second)).Round(time.Second).String()
-	}
-	fmt.Fprintf(p.w, "\r%d rows, %.0f rows/s, ETA %s   ", rows, rate, eta)
+	p.write(records, false)
 }
 
-func (p *progress) done() {
+func (p *progress) write(records int, final bool) {
+	elapsed := time.Since(p.start).Seconds()
+	line := fmt.Sprintf("import: %d records, %.0f records/s", records, float64(records)/elapsed)
+	if read := p.read.Load(); !final && read > 0 && p.total > 0 {
+		eta := time.Duration(elapsed * float64(p.total-read) / float64(read) * float64(time.Second)).Round(time.Second)
+		line += fmt.Sprintf(", %.0f%%, ETA %s", 100*float64(read)/float64(p.total), eta)
+	}
 	if p.terminal {
+		fmt.Fprintf(p.w, "\r%s   ", line)
+		return
+	}
+	fmt.Fprintln(p.w, line)
+}
+
+// done ends the progress line on a terminal; elsewhere it logs the total
+// if a progress line was written.
+func (p *progress) done(records int) {
+	switch {
+	case p.terminal:
+		p.write(records, true)
 		fmt.Fprintln(p.w)
+	case p.last != p.start:
+		p.write(records, true)
 	}
 }

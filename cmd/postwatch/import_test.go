@@ -46,8 +46,8 @@ func TestImportPipeline(t *testing.T) {
 	}
 	db := filepath.Join(dir, "import.db")
 	var stdout, stderr bytes.Buffer
-	if err := importFile(context.Background(), []string{"--db", db, "--format", "geojson", file}, &stdout, &stderr); err != nil {
-		t.Fatalf("import: %v\n%s", err, stderr.String())
+	if err := importFile(context.Background(), []string{"--db", db, "--format", "geojson", file}, &stdout, &stderr); err != (rejectedError{3}) {
+		t.Fatalf("import: %v, want 3 records rejected\n%s", err, stderr.String())
 	}
 	var rejected []int
 	for _, m := range regexp.MustCompile(`(?m)^line (\d+): rejected: properties\.type`).FindAllStringSubmatch(stdout.String(), -1) {
@@ -57,7 +57,7 @@ func TestImportPipeline(t *testing.T) {
 	if !slices.Equal(rejected, bad) {
 		t.Errorf("rejected lines %v, want %v in that order:\n%s", rejected, bad, stdout.String())
 	}
-	if want := "2596 created, 1 updated, 3 rejected"; !strings.Contains(stdout.String(), want) {
+	if want := "2596 created, 1 updated, 0 unchanged, 3 rejected"; !strings.Contains(stdout.String(), want) {
 		t.Errorf("summary: want %q:\n%s", want, stdout.String())
 	}
 
@@ -87,10 +87,10 @@ func TestImportFeatureCollection(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	if err := importFile(context.Background(), []string{"--db", filepath.Join(dir, "fc.db"), "--format", "geojson", file}, &stdout, &stderr); err != nil {
-		t.Fatalf("import: %v\n%s", err, stderr.String())
+	if err := importFile(context.Background(), []string{"--db", filepath.Join(dir, "fc.db"), "--format", "geojson", file}, &stdout, &stderr); err != (rejectedError{1}) {
+		t.Fatalf("import: %v, want 1 record rejected\n%s", err, stderr.String())
 	}
-	for _, want := range []string{"feature 2: rejected: properties.type", "2 created, 0 updated, 1 rejected"} {
+	for _, want := range []string{"feature 2: rejected: properties.type", "2 created, 0 updated, 0 unchanged, 1 rejected"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
 		}

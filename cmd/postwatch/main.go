@@ -26,7 +26,8 @@ Usage:
                   [--rate-limit N] [--request-timeout 30s] [--trusted-proxies CIDR,...]
                   [--debug-addr HOST:PORT]
   postwatch token create --db DSN --role analyst|officer|admin --name NAME [--expires RFC3339]
-  postwatch import --db DSN --format acled|geojson FILE
+  postwatch import --db DSN --format acled|geojson [--rejects FILE] FILE
+                   (exits 1 when any record was rejected; the good ones are kept)
   postwatch backup --db DSN FILE
   postwatch gen -n N [--seed S] [-o FILE]    (synthetic incidents as GeoJSON lines, for load tests)
 

@@ -65,7 +65,7 @@ func (s *Store) FindFacilities(ctx context.Context, f domain.FacilityFilter) (*d
 		w.add("(i.name LIKE ? ESCAPE '\\' OR i.city LIKE ? ESCAPE '\\')", likePattern(f.Text), likePattern(f.Text))
 	}
 	if f.Where != nil {
-		if err := compileExpr(w, f.Where, domain.FacilityQueryables); err != nil {
+		if err := compileExpr(w, f.Where, domain.FacilityQueryables, "facilities_rtree"); err != nil {
 			return nil, err
 		}
 	}

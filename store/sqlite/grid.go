@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/maptile"
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
@@ -68,18 +69,48 @@ type gridBlock struct {
 	cells  [blockSide * blockSide]*gridCell
 }
 
+// An incident's slot in cellOf packs its cell and its meta: the cell key
+// + 1 in the low 23 bits (keys stay below 3600 × 1800 < 2^23), and above
+// them its severity (3 bits) and type (4 bits: its index in
+// domain.IncidentTypes + 1), so that clusters and counts filtered by type
+// or severity need no row, at no memory cost.
+const (
+	cellKeyBits = 23
+	cellKeyMask = 1<<cellKeyBits - 1
+)
+
+// incidentMeta is an incident's severity and type packed for cellOf; 0
+// means not known yet (a build reads them after the places).
+type incidentMeta uint8
+
+func newIncidentMeta(severity int, t domain.IncidentType) incidentMeta {
+	ti := slices.Index(domain.IncidentTypes, t) + 1
+	return incidentMeta(min(max(severity, 0), 7) | ti<<3)
+}
+
+func (m incidentMeta) severity() int { return int(m & 7) }
+
+// typeIndex is the index in domain.IncidentTypes + 1; 0 when unknown.
+func (m incidentMeta) typeIndex() int { return int(m >> 3) }
+
 // grid is safe for concurrent use: queries share a read lock, applying
 // changes takes the write lock.
 type grid struct {
 	mu     sync.RWMutex
 	blocks map[int]*gridBlock
-	cellOf []int32 // by incident id: cell key + 1; 0 when not in the grid
+	cellOf []int32 // by incident id: cell key + 1 and meta; 0 when not in the grid
 	// farCellOf holds ids far past the dense range: SQLite assigns ids one
 	// after another, but a row written with a huge id by other means must
 	// not make cellOf allocate up to it.
 	farCellOf map[int64]int32
-	n         int
-	applied   int64 // the last history id the grid reflects
+	// atOf holds each incident's occurred_at beside cellOf (farAtOf for
+	// the ids in farCellOf), so that an incident known only by its id — one
+	// named in incident_actors — is found in its cell's sorted list and
+	// tested without its row.
+	atOf    []int64
+	farAtOf map[int64]int64
+	n       int
+	applied int64 // the last history id the grid reflects
 }
 
 func newGrid() *grid { return &grid{blocks: map[int]*gridBlock{}} }
@@ -128,6 +159,7 @@ func (g *grid) add(e gridEntry) {
 	c.entries = slices.Insert(c.entries, i, e)
 	g.block(cx/blockSide, cy/blockSide, false).n++
 	g.setCellOf(e.id, int32(cellKey(cx, cy)+1))
+	g.setAt(e.id, e.at)
 	g.n++
 }
 
@@ -161,14 +193,23 @@ func (g *grid) setCellOf(id int64, v int32) {
 		for int64(len(g.cellOf)) <= id {
 			g.cellOf = append(g.cellOf, 0)
 		}
+		if n := len(g.cellOf); len(g.atOf) < n {
+			g.atOf = append(g.atOf, make([]int64, n-len(g.atOf))...)
+		}
 		g.cellOf[id] = v
 		if len(g.farCellOf) > 0 {
 			delete(g.farCellOf, id)
+		}
+		// An id placed far before cellOf grew past it brings its time along.
+		if at, ok := g.farAtOf[id]; ok {
+			g.atOf[id] = at
+			delete(g.farAtOf, id)
 		}
 		return
 	}
 	if v == 0 {
 		delete(g.farCellOf, id)
+		delete(g.farAtOf, id)
 		return
 	}
 	if g.farCellOf == nil {
@@ -177,9 +218,67 @@ func (g *grid) setCellOf(id int64, v int32) {
 	g.farCellOf[id] = v
 }
 
+// setAt records the occurred_at of an incident setCellOf has just placed.
+func (g *grid) setAt(id, at int64) {
+	if id >= 0 && id < int64(len(g.cellOf)) && g.cellOf[id] != 0 {
+		g.atOf[id] = at
+		return
+	}
+	if g.farAtOf == nil {
+		g.farAtOf = map[int64]int64{}
+	}
+	g.farAtOf[id] = at
+}
+
+// entry is the grid's entry of a live incident, nil if it is not in the
+// grid: its cell comes from cellOf, and its place in the cell's (at, id)
+// order from atOf.
+func (g *grid) entry(id int64) *gridEntry {
+	k := g.cellOfID(id) & cellKeyMask
+	if k == 0 {
+		return nil
+	}
+	at := g.farAtOf[id]
+	if id >= 0 && id < int64(len(g.cellOf)) && g.cellOf[id] != 0 {
+		at = g.atOf[id]
+	}
+	c := g.cell(int(k-1)%gridCols, int(k-1)/gridCols, false)
+	if c == nil {
+		return nil
+	}
+	i, found := slices.BinarySearchFunc(c.entries, at, func(e gridEntry, at int64) int { return e.cmp(at, id) })
+	if !found {
+		return nil
+	}
+	return &c.entries[i]
+}
+
+// eachID calls fn (with a nil cell) for every incident of ids, each given
+// at most once, that is live and matches the query.
+func (g *grid) eachID(q *gridQuery, ids []int64, fn func(c *gridCell, e *gridEntry)) {
+	for _, id := range ids {
+		e := g.entry(id)
+		if e != nil && e.at >= q.start && e.at <= q.end && q.matches(e) && (!q.sifted() || q.metaMatches(g.meta(id))) {
+			fn(nil, e)
+		}
+	}
+}
+
+// setMeta records the severity and type of an incident in the grid.
+func (g *grid) setMeta(id int64, m incidentMeta) {
+	if v := g.cellOfID(id); v != 0 {
+		g.setCellOf(id, v&cellKeyMask|int32(m)<<cellKeyBits)
+	}
+}
+
+// meta is the severity and type of an incident in the grid.
+func (g *grid) meta(id int64) incidentMeta {
+	return incidentMeta(g.cellOfID(id) >> cellKeyBits)
+}
+
 // remove takes an incident out of the grid if it is there.
 func (g *grid) remove(id int64) {
-	at := g.cellOfID(id)
+	at := g.cellOfID(id) & cellKeyMask
 	if at == 0 {
 		return
 	}
@@ -194,17 +293,35 @@ func (g *grid) remove(id int64) {
 	}
 }
 
-// gridQuery is a filter's place and time, ready for the grid.
+// gridQuery is a filter's place and time, and its types and lowest
+// severity, ready for the grid.
 type gridQuery struct {
 	bounds     []orb.Bound
 	near       *domain.Near
 	start, end int64 // inclusive, µs
+	// types has bit i set for the type of index i in domain.IncidentTypes
+	// + 1; 0 means any type. sevMin is the lowest severity; 0 means any.
+	types  uint32
+	sevMin int
 }
+
+// worldBound is the whole grid, for a query with no place.
+var worldBound = orb.Bound{Min: orb.Point{-180, -90}, Max: orb.Point{180, 90}}
 
 func newGridQuery(f domain.IncidentFilter) gridQuery {
 	q := gridQuery{bounds: f.BBox, near: f.Near, start: math.MinInt64, end: math.MaxInt64}
-	if q.bounds == nil {
+	switch {
+	case q.bounds != nil:
+	case f.Near != nil:
 		q.bounds = geoRadiusBounds(f.Near)
+	default:
+		q.bounds = []orb.Bound{worldBound}
+	}
+	for _, t := range f.Types {
+		q.types |= 1 << (slices.Index(domain.IncidentTypes, t) + 1)
+	}
+	if f.SeverityMin != nil {
+		q.sevMin = *f.SeverityMin
 	}
 	if t := f.Time; t != nil {
 		if t.Start != nil {
@@ -218,6 +335,15 @@ func newGridQuery(f domain.IncidentFilter) gridQuery {
 }
 
 func (q *gridQuery) timed() bool { return q.start != math.MinInt64 || q.end != math.MaxInt64 }
+
+// sifted reports whether the query tests each incident's meta, so that
+// covering a block or cell no longer settles that all of it matches.
+func (q *gridQuery) sifted() bool { return q.types != 0 || q.sevMin != 0 }
+
+// metaMatches tests an incident's type and severity.
+func (q *gridQuery) metaMatches(m incidentMeta) bool {
+	return (q.types == 0 || q.types&(1<<m.typeIndex()) != 0) && m.severity() >= q.sevMin
+}
 
 // matches tests an entry's place; its time is settled by the cell's range.
 func (q *gridQuery) matches(e *gridEntry) bool {
@@ -255,6 +381,7 @@ func (q *gridQuery) covers(minLon, minLat, maxLon, maxLat float64) bool {
 // cellSpan is a cell's entries within the query's time range, and whether
 // the query covers the whole cell, so that they all match.
 type cellSpan struct {
+	cell    *gridCell
 	entries []gridEntry
 	covered bool
 }
@@ -352,7 +479,7 @@ func (q *gridQuery) spans(b *gridBlock, blockCovered bool, out []cellSpan) []cel
 			covered = q.covers(minLon, minLat, maxLon, maxLat)
 		}
 		if es := timeSpan(c.entries, q.start, q.end); len(es) > 0 {
-			out = append(out, cellSpan{entries: es, covered: covered})
+			out = append(out, cellSpan{cell: c, entries: es, covered: covered})
 		}
 	}
 	return out
@@ -371,29 +498,90 @@ func (q *gridQuery) overlaps(minLon, minLat, maxLon, maxLat float64) bool {
 }
 
 // count is the exact number of live incidents the query matches. A block
-// the query covers adds its total when no time range narrows it.
+// the query covers adds its total when no time range, type or severity
+// narrows it.
 func (g *grid) count(q *gridQuery) int {
 	n := 0
+	g.each(q, func(b *gridBlock, covered bool) bool {
+		if covered && !q.timed() && !q.sifted() {
+			n += b.n
+			return false
+		}
+		return true
+	}, func(*gridCell, *gridEntry) { n++ })
+	return n
+}
+
+// each calls fn for every match of the query, with the cell holding it.
+// Before a block's cells are read, block may take the whole block
+// (covered: the query covers it) and return false to skip them.
+func (g *grid) each(q *gridQuery, block func(b *gridBlock, covered bool) bool, fn func(c *gridCell, e *gridEntry)) {
 	var spans []cellSpan
 	g.blocksOf(q, func(b *gridBlock, covered bool) {
-		if covered && !q.timed() {
-			n += b.n
+		if block != nil && !block(b, covered) {
 			return
 		}
 		spans = q.spans(b, covered, spans[:0])
 		for _, s := range spans {
-			if s.covered {
-				n += len(s.entries)
-				continue
-			}
 			for i := range s.entries {
-				if q.matches(&s.entries[i]) {
-					n++
+				e := &s.entries[i]
+				if (s.covered || q.matches(e)) && (!q.sifted() || q.metaMatches(g.meta(e.id))) {
+					fn(s.cell, e)
 				}
 			}
 		}
 	})
-	return n
+}
+
+// clusters groups the matches each yields by the web-mercator tile of zoom
+// z holding them, as domain.IncidentService.ClusterIncidents does. Where
+// each names the cell of a run of entries and the whole cell lies in one
+// tile (the tile of both its corners: the projection is monotone), they are
+// summed without projecting each, which is every cell up to zoom 9 or so.
+func (g *grid) clusters(z int, each func(fn func(c *gridCell, e *gridEntry))) []domain.IncidentCluster {
+	type sums struct {
+		n, maxSev int
+		lon, lat  float64
+	}
+	last := float64(uint32(1)<<z - 1)
+	tileOf := func(lon, lat float64) [2]uint32 {
+		f := maptile.Fraction(orb.Point{lon, lat}, maptile.Zoom(z))
+		return [2]uint32{uint32(min(max(math.Floor(f[0]), 0), last)), uint32(min(max(math.Floor(f[1]), 0), last))}
+	}
+	byTile := map[[2]uint32]*sums{}
+	var cell *gridCell
+	var whole *sums // the sums of the tile holding all of cell, if one does
+	each(func(c *gridCell, e *gridEntry) {
+		if c != cell && c != nil {
+			cell, whole = c, nil
+			minLon, minLat, maxLon, maxLat := cellRect(c.cx, c.cy)
+			if k := tileOf(minLon, maxLat); k == tileOf(maxLon, minLat) {
+				whole = byTile[k]
+				if whole == nil {
+					whole = &sums{}
+					byTile[k] = whole
+				}
+			}
+		}
+		t := whole
+		if c == nil || t == nil {
+			k := tileOf(e.lon, e.lat)
+			if t = byTile[k]; t == nil {
+				t = &sums{}
+				byTile[k] = t
+			}
+		}
+		t.n++
+		t.lon += e.lon
+		t.lat += e.lat
+		t.maxSev = max(t.maxSev, g.meta(e.id).severity())
+	})
+	out := make([]domain.IncidentCluster, 0, len(byTile))
+	for k, t := range byTile {
+		out = append(out, domain.IncidentCluster{X: k[0], Y: k[1], Count: t.n, MaxSeverity: t.maxSev,
+			Center: orb.Point{clampMean(t.lon, t.n, 180), clampMean(t.lat, t.n, 90)}})
+	}
+	return out
 }
 
 // page returns the ids of up to n matches in page order after the cursor.
@@ -426,7 +614,7 @@ func (g *grid) page(q *gridQuery, desc bool, cursor *domain.Cursor, n int) []int
 	for len(ids) < n && m.Len() > 0 {
 		h := &m.heads[0]
 		e := h.next(desc)
-		if h.covered || q.matches(e) {
+		if (h.covered || q.matches(e)) && (!q.sifted() || q.metaMatches(g.meta(e.id))) {
 			ids = append(ids, e.id)
 		}
 		if h.advance(desc) {

@@ -141,3 +141,33 @@ func TestGridReachesEveryIDOfABackfill(t *testing.T) {
 		t.Errorf("%d of 1,500,000 ids unreachable by cellOfID: their updates and deletes never leave the grid", lost)
 	}
 }
+
+// entry finds an incident by id wherever its slot lives: dense, far, and
+// far until cellOf grew past it and setMeta moved it; a removed one is gone.
+func TestGridEntryByIDAcrossTheDenseRange(t *testing.T) {
+	g := newGrid()
+	e := func(id int64) gridEntry { return gridEntry{at: 1_000 + id%7, id: id, lon: 44.5, lat: 33.5} }
+	ids := []int64{1, 2_000_000, 1_000_000, 2_000_001, 5_000_000}
+	for _, id := range ids {
+		g.add(e(id)) // 2e6 goes far, then cellOf grows past it; 5e6 stays far
+	}
+	for _, id := range ids {
+		g.setMeta(id, newIncidentMeta(3, "protest"))
+	}
+	for _, id := range ids {
+		got := g.entry(id)
+		if got == nil || *got != e(id) {
+			t.Errorf("entry(%d) = %v, want %v", id, got, e(id))
+		}
+		if m := g.meta(id); m.severity() != 3 || domain.IncidentTypes[m.typeIndex()-1] != "protest" {
+			t.Errorf("meta(%d): severity %d, type index %d", id, m.severity(), m.typeIndex())
+		}
+	}
+	g.remove(2_000_000)
+	g.remove(5_000_000)
+	for _, id := range []int64{2_000_000, 5_000_000, 3} {
+		if got := g.entry(id); got != nil {
+			t.Errorf("entry(%d) = %v after removal, want nil", id, got)
+		}
+	}
+}

@@ -104,6 +104,7 @@ func (s *Store) buildGrid(ctx context.Context) error {
 	}
 	if maxID < 4*live+denseSlack {
 		g.cellOf = make([]int32, maxID+1)
+		g.atOf = make([]int64, maxID+1)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT occurred_at, id, lon, lat FROM incidents INDEXED BY incidents_occurred_at
 		WHERE deleted_at IS NULL ORDER BY occurred_at, id`)
@@ -119,6 +120,25 @@ func (s *Store) buildGrid(ctx context.Context) error {
 		g.add(e)
 	}
 	if err := rows.Err(); err != nil {
+		return fmt.Errorf("build grid: %w", err)
+	}
+	// No index holds the type: one pass over the table, in rowid order,
+	// brings every incident's meta.
+	meta, err := tx.QueryContext(ctx, `SELECT id, type, severity FROM incidents WHERE deleted_at IS NULL`)
+	if err != nil {
+		return err
+	}
+	defer meta.Close()
+	for meta.Next() {
+		var id int64
+		var t string
+		var sev int
+		if err := meta.Scan(&id, &t, &sev); err != nil {
+			return err
+		}
+		g.setMeta(id, newIncidentMeta(sev, domain.IncidentType(t)))
+	}
+	if err := meta.Err(); err != nil {
 		return fmt.Errorf("build grid: %w", err)
 	}
 	g.compact()
@@ -170,7 +190,7 @@ func (s *Store) catchUp(ctx context.Context, g *grid) error {
 		return err
 	}
 	rows, err := db.QueryContext(ctx, `SELECT h.id, h.collection = 'incidents', CAST(h.record_id AS INTEGER),
-			i.occurred_at, i.lon, i.lat, i.id IS NOT NULL AND i.deleted_at IS NULL
+			i.occurred_at, i.lon, i.lat, i.type, i.severity, i.id IS NOT NULL AND i.deleted_at IS NULL
 		FROM history h LEFT JOIN incidents i ON h.collection = 'incidents' AND i.id = CAST(h.record_id AS INTEGER)
 		WHERE h.id > ? ORDER BY h.id`, from)
 	if err != nil {
@@ -178,13 +198,18 @@ func (s *Store) catchUp(ctx context.Context, g *grid) error {
 	}
 	defer rows.Close()
 	last := from
-	changed := map[int64]*gridEntry{} // by id; nil when no longer live
+	type change struct {
+		e    gridEntry
+		meta incidentMeta
+	}
+	changed := map[int64]*change{} // by id; nil when no longer live
 	for rows.Next() {
 		var hid, id int64
 		var isIncident, live bool
-		var at sql.NullInt64
+		var at, sev sql.NullInt64
 		var lon, lat sql.NullFloat64
-		if err := rows.Scan(&hid, &isIncident, &id, &at, &lon, &lat, &live); err != nil {
+		var typ sql.NullString
+		if err := rows.Scan(&hid, &isIncident, &id, &at, &lon, &lat, &typ, &sev, &live); err != nil {
 			return err
 		}
 		last = hid
@@ -193,7 +218,8 @@ func (s *Store) catchUp(ctx context.Context, g *grid) error {
 		}
 		changed[id] = nil
 		if live {
-			changed[id] = &gridEntry{at: at.Int64, id: id, lon: lon.Float64, lat: lat.Float64}
+			changed[id] = &change{gridEntry{at: at.Int64, id: id, lon: lon.Float64, lat: lat.Float64},
+				newIncidentMeta(int(sev.Int64), domain.IncidentType(typ.String))}
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -201,11 +227,12 @@ func (s *Store) catchUp(ctx context.Context, g *grid) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for id, e := range changed {
+	for id, c := range changed {
 		s.grid.cache.evict(id)
 		g.remove(id)
-		if e != nil {
-			g.add(*e)
+		if c != nil {
+			g.add(c.e)
+			g.setMeta(id, c.meta)
 		}
 	}
 	g.applied = max(g.applied, last)

@@ -585,8 +585,12 @@ func (w *importWriter) importOne(p *PreparedIncidents, i int, refs *batchRefs, c
 		if err := w.finish(); err != nil {
 			return "", err
 		}
-		if err := w.s.replaceIncident(w.ctx, w.tx, held.id, inc, 0); err != nil {
+		changed, err := w.s.replaceIncident(w.ctx, w.tx, held.id, inc, 0)
+		if err != nil {
 			return "", err
+		}
+		if !changed {
+			return domain.ImportUnchanged, nil
 		}
 		return domain.ImportUpdated, nil
 	}

@@ -111,9 +111,9 @@ func TestImportIncidents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, r := range results {
-		if r.Outcome != domain.ImportUpdated || r.ID != first.ID {
-			t.Errorf("second batch, record %d: %s %d %v, want updated %d", i, r.Outcome, r.ID, r.Err, first.ID)
+	for i, want := range []domain.ImportOutcome{domain.ImportUpdated, domain.ImportUnchanged} {
+		if r := results[i]; r.Outcome != want || r.ID != first.ID {
+			t.Errorf("second batch, record %d: %s %d %v, want %s %d", i, r.Outcome, r.ID, r.Err, want, first.ID)
 		}
 	}
 

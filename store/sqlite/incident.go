@@ -237,31 +237,34 @@ func (s *Store) ReplaceIncident(ctx context.Context, id int64, inc *domain.Incid
 		return err
 	}
 	return translate(s.transact(ctx, func(tx *gorm.DB) error {
-		return s.replaceIncident(ctx, tx, id, inc, ifVersion)
+		_, err := s.replaceIncident(ctx, tx, id, inc, ifVersion)
+		return err
 	}))
 }
 
 // replaceIncident writes inc over incident id and keeps its text indexed.
-func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc *domain.Incident, ifVersion int) (err error) {
+// changed is false when inc says what the incident already does
+// (domain.SameIncident): nothing is written and no version made.
+func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc *domain.Incident, ifVersion int) (changed bool, err error) {
 	cur, err := s.findIncident(ctx, tx, id)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := checkVersion(ifVersion, cur.Version); err != nil {
-		return err
+		return false, err
 	}
 	inc.ID, inc.CreatedAt, inc.UpdatedAt, inc.Version = id, cur.CreatedAt, cur.UpdatedAt, cur.Version
-	if same(cur, inc) {
-		return nil
+	if domain.SameIncident(cur, inc) {
+		return false, nil
 	}
 	// The checks come before any write: the import rejects a record that
 	// fails them and goes on in the same transaction.
 	if err := checkIncidentRefs(ctx, tx, inc, cur); err != nil {
-		return err
+		return false, err
 	}
 	if cur.Title != inc.Title || cur.Description != inc.Description {
 		if err := unindexText(tx, cur); err != nil {
-			return err
+			return false, err
 		}
 		defer func() {
 			if err == nil {
@@ -272,19 +275,19 @@ func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc 
 	inc.ID, inc.CreatedAt, inc.UpdatedAt, inc.Version = id, cur.CreatedAt, s.now(), cur.Version+1
 	row, err := newIncidentRow(inc)
 	if err != nil {
-		return err
+		return false, err
 	}
 	err = tx.Model(&incidentRow{}).Where("id = ?", id).Select("*").Omit("id", "deleted_at").Updates(row).Error
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := tx.Where("incident_id = ?", id).Delete(&incidentActorRow{}).Error; err != nil {
-		return err
+		return false, err
 	}
 	if err := writeIncidentActors(ctx, tx, id, inc.Actors); err != nil {
-		return err
+		return false, err
 	}
-	return appendHistory(ctx, tx, collIncidents, strconv.FormatInt(id, 10), inc.Version, opUpdate, inc.UpdatedAt, domain.PrincipalName(ctx), inc)
+	return true, appendHistory(ctx, tx, collIncidents, strconv.FormatInt(id, 10), inc.Version, opUpdate, inc.UpdatedAt, domain.PrincipalName(ctx), inc)
 }
 
 // DeleteIncident removes a live incident from every listing; its history,

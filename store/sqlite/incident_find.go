@@ -2,7 +2,13 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/paulmach/orb"
 
@@ -10,65 +16,155 @@ import (
 	"github.com/postwatch/postwatch/geo"
 )
 
-// DefaultCountCap bounds how many matches FindIncidents counts. Counting
-// every match of a region-wide query would cost more than the page itself
-// (about 0.2 µs per match); past the cap numberMatched is left out, as OGC
-// API – Features allows.
-const DefaultCountCap = 2_000
-
 // DefaultTreeSortMax is the largest match count for which a page is sorted
 // out of the R*Tree; larger results walk the occurred_at index instead,
-// where the first rows in order that pass the box come quickly. It equals
-// the count cap: past it the count is unknown.
-const DefaultTreeSortMax = DefaultCountCap
+// where the first rows in order that pass the box come quickly.
+const DefaultTreeSortMax = 2_000
 
-// order is the sort of a result: its key column and direction.
+// order is the sort of a result: its first key column and direction, which
+// the grid and R*Tree paths handle, and every term with the id that breaks
+// ties last.
 type order struct {
-	key  string // occurred_at or severity
-	desc bool
+	key   string // the first term's column
+	desc  bool
+	terms []domain.SortTerm // every term, ending with id
+	// simple: one key and id in one direction, whose cursor is Key and ID.
+	simple bool
 }
 
 func orderOf(k domain.SortKey) order {
-	switch k {
-	case domain.SortOccurredAt:
-		return order{"occurred_at", false}
-	case domain.SortSeverity:
-		return order{"severity", false}
-	case domain.SortSeverityDesc:
-		return order{"severity", true}
+	if k == "" {
+		k = domain.SortOccurredAtDesc
 	}
-	return order{"occurred_at", true}
+	terms := k.Terms()
+	if last := terms[len(terms)-1]; last.Field != "id" {
+		terms = append(terms, domain.SortTerm{Field: "id", Desc: last.Desc})
+	}
+	simple := len(terms) == 2 && terms[0].Desc == terms[1].Desc && (terms[0].Field == "occurred_at" || terms[0].Field == "severity")
+	return order{key: terms[0].Field, desc: terms[0].Desc, terms: terms, simple: simple}
 }
 
 func (o order) sql(prefix string) string {
-	dir := "ASC"
-	if o.desc {
-		dir = "DESC"
+	parts := make([]string, len(o.terms))
+	for i, t := range o.terms {
+		dir := "ASC"
+		if t.Desc {
+			dir = "DESC"
+		}
+		parts[i] = prefix + t.Field + " " + dir
 	}
-	return fmt.Sprintf("%s%s %s, %sid %s", prefix, o.key, dir, prefix, dir)
+	return strings.Join(parts, ", ")
 }
 
-// addAfter adds the keyset condition for rows past a cursor.
+// addAfter adds the keyset condition for rows past a cursor. A simple
+// order compares a row value, which its index answers; a mixed one
+// expands to (a > x) OR (a = x AND b > y) …, at most one term per sort field.
 func (o order) addAfter(w *where, prefix string, c *domain.Cursor) {
-	cmp := ">"
-	if o.desc {
-		cmp = "<"
+	if o.simple {
+		cmp := ">"
+		if o.desc {
+			cmp = "<"
+		}
+		w.add(fmt.Sprintf("(%s%s, %sid) %s (?, ?)", prefix, o.key, prefix, cmp), c.Key, c.ID)
+		return
 	}
-	w.add(fmt.Sprintf("(%s%s, %sid) %s (?, ?)", prefix, o.key, prefix, cmp), c.Key, c.ID)
+	vals := append(slices.Clone(c.Values), c.ID)
+	var ors []string
+	var args []any
+	for i, t := range o.terms {
+		var ands []string
+		for j := 0; j < i; j++ {
+			ands = append(ands, prefix+o.terms[j].Field+" = ?")
+			args = append(args, vals[j])
+		}
+		cmp := " > ?"
+		if t.Desc {
+			cmp = " < ?"
+		}
+		ands = append(ands, prefix+t.Field+cmp)
+		args = append(args, vals[i])
+		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+	}
+	w.add("("+joinOr(ors)+")", args...)
+}
+
+// checkCursor refuses a cursor made for another order, or not made here.
+func (o order) checkCursor(c *domain.Cursor, sort domain.SortKey) error {
+	if c.Sort != sort {
+		return domain.InvalidField("cursor", "was made for sortby=%s, not %s", c.Sort, sort)
+	}
+	if !o.simple && len(c.Values) != len(o.terms)-1 {
+		return domain.InvalidField("cursor", "is not a cursor this server issued")
+	}
+	for i, v := range c.Values {
+		switch v := v.(type) {
+		case int64, string:
+		case float64:
+			// JSON gives numbers back as float64; the columns hold integers.
+			if v != math.Trunc(v) || math.Abs(v) >= 1<<53 {
+				return domain.InvalidField("cursor", "is not a cursor this server issued")
+			}
+			c.Values[i] = int64(v)
+		default:
+			return domain.InvalidField("cursor", "is not a cursor this server issued")
+		}
+	}
+	return nil
+}
+
+// cursorAt is the cursor of a page that ends with inc.
+func (o order) cursorAt(sort domain.SortKey, inc *domain.Incident) *domain.Cursor {
+	c := &domain.Cursor{Sort: sort, ID: inc.ID}
+	if o.simple {
+		c.Key = inc.OccurredAt.UnixMicro()
+		if o.key == "severity" {
+			c.Key = int64(inc.Severity)
+		}
+		return c
+	}
+	for _, t := range o.terms[:len(o.terms)-1] {
+		c.Values = append(c.Values, sortValue(t.Field, inc))
+	}
+	return c
+}
+
+// sortValue is inc's stored value of a sort field.
+func sortValue(field string, inc *domain.Incident) any {
+	switch field {
+	case "id":
+		return inc.ID
+	case "occurred_at":
+		return micros(inc.OccurredAt)
+	case "created_at":
+		return micros(inc.CreatedAt)
+	case "updated_at":
+		return micros(inc.UpdatedAt)
+	case "severity":
+		return int64(inc.Severity)
+	case "type":
+		return string(inc.Type)
+	case "country":
+		return inc.Country
+	}
+	return inc.Title
 }
 
 // FindIncidents returns one page of live incidents matching f, ordered by
-// f.SortBy then id, with the number of matches up to Options.CountCap (-1
-// beyond).
+// f.SortBy then id, with the exact number of matches (see countMatches).
 func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*domain.IncidentPage, error) {
-	if c := f.Page.Cursor; c != nil && c.Sort != f.SortBy {
-		return nil, domain.InvalidField("cursor", "was made for sortby=%s, not %s", c.Sort, f.SortBy)
+	if f.SortBy == "" {
+		f.SortBy = domain.SortOccurredAtDesc
+	}
+	o := orderOf(f.SortBy)
+	if c := f.Page.Cursor; c != nil {
+		if err := o.checkCursor(c, f.SortBy); err != nil {
+			return nil, err
+		}
 	}
 	if f.Page.Limit <= 0 {
 		f.Page.Limit = domain.DefaultLimit
 	}
-	o := orderOf(f.SortBy)
-	if treeOnly(f) && o.key == "occurred_at" {
+	if treeOnly(f) && o.simple && o.key == "occurred_at" {
 		g, err := s.currentGrid(ctx)
 		if err != nil {
 			return nil, err
@@ -82,12 +178,7 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 	if err != nil {
 		return nil, err
 	}
-	var matched int
-	if unfiltered(f) {
-		matched, err = s.liveIncidents(ctx)
-	} else {
-		matched, err = s.countCapped(ctx, `SELECT 1 FROM incidents i WHERE `+w.sql(), w.args)
-	}
+	matched, err := s.countMatches(ctx, f, w)
 	if err != nil {
 		return nil, err
 	}
@@ -118,24 +209,104 @@ func treeOnly(f domain.IncidentFilter) bool {
 
 // treeOnlyRest reports whether f has no condition beyond place and time.
 func treeOnlyRest(f domain.IncidentFilter) bool {
-	return len(f.Types) == 0 && len(f.ActorIDs) == 0 && len(f.FacilityIDs) == 0 && f.SeverityMin == nil &&
+	return len(f.Types) == 0 && len(f.ActorIDs) == 0 && len(f.ActorRoles) == 0 && len(f.FacilityIDs) == 0 && f.SeverityMin == nil &&
 		len(f.Statuses) == 0 && len(f.Countries) == 0 && f.Text == "" && f.Where == nil
 }
 
-// wideMatched is numberMatched of a spatial query past the count cap: -1,
-// unless the box holds every incident, when the live count is exact.
-func (s *Store) wideMatched(ctx context.Context, f domain.IncidentFilter, bounds []orb.Bound) (int, error) {
-	if f.Near != nil || f.Time != nil || len(bounds) != 1 {
-		return -1, nil
+// gridCounts reports whether the grid can count f's matches: its
+// conditions are place, time, type and severity only, which the grid keeps
+// for every incident.
+func gridCounts(f domain.IncidentFilter) bool {
+	return len(f.ActorIDs) == 0 && len(f.ActorRoles) == 0 && len(f.FacilityIDs) == 0 && len(f.Statuses) == 0 &&
+		len(f.Countries) == 0 && f.Text == "" && f.Where == nil
+}
+
+// gridByActor reports whether the grid can count f once it knows which
+// incidents name f's actors: f's other conditions are the grid's, and its
+// attribution is direct (a chain's matches depend on relations in time)
+// and any role at all counts.
+func gridByActor(f domain.IncidentFilter) bool {
+	if len(f.ActorIDs) == 0 || len(f.ActorRoles) > 0 || f.Attribution == domain.AttributionChain {
+		return false
 	}
-	ext, err := s.treeExtent(ctx, "incidents_rtree_node", 3)
-	if err != nil || ext == nil {
-		return -1, err
+	f.ActorIDs = nil
+	return gridCounts(f)
+}
+
+// gridFor returns the grid, current, when it can answer f — nil when it
+// cannot or is not ready — and, when f names actors, the ids of the
+// incidents naming them, to be tested one by one.
+func (s *Store) gridFor(ctx context.Context, f domain.IncidentFilter) (*grid, []int64, error) {
+	byActor := gridByActor(f)
+	if !byActor && !gridCounts(f) {
+		return nil, nil, nil
 	}
-	if bounds[0].Min[0] <= ext[0] && bounds[0].Min[1] <= ext[1] && bounds[0].Max[0] >= ext[2] && bounds[0].Max[1] >= ext[3] {
+	var ids []int64
+	if byActor {
+		var err error
+		if ids, err = s.incidentsOfActors(ctx, f.ActorIDs); err != nil {
+			return nil, nil, err
+		}
+	}
+	g, err := s.currentGrid(ctx)
+	return g, ids, err
+}
+
+// incidentsOfActors returns the ids of the incidents naming any of actors,
+// each once, from the covering index incident_actors_actor. They come as
+// one comma-separated value: one value through database/sql costs far less
+// than a row per id.
+func (s *Store) incidentsOfActors(ctx context.Context, actors []string) ([]int64, error) {
+	args := make([]any, len(actors))
+	for i, a := range actors {
+		args[i] = a
+	}
+	var list sql.NullString
+	err := s.read.WithContext(ctx).Raw(`SELECT group_concat(incident_id) FROM (SELECT DISTINCT incident_id FROM incident_actors
+		WHERE actor_id IN (`+placeholders(len(actors))+`))`, args...).Row().Scan(&list)
+	if err != nil || list.String == "" {
+		return []int64{}, err
+	}
+	ids := make([]int64, 0, strings.Count(list.String, ",")+1)
+	for part := range strings.SplitSeq(list.String, ",") {
+		id, err := strconv.ParseInt(part, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("incident id %q from group_concat: %w", part, err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// countMatches is the exact number of incidents matching f, whose
+// conditions w holds: the live count when f selects everything; the grid's
+// count when it can answer f (see gridFor): a pass over the entries of the
+// cells f's place overlaps, testing each one's time, type and severity (a
+// block's total when nothing narrows it), or over the incidents of f's
+// actors, each found in its cell by id and time; and otherwise a count(*)
+// of w, which SQLite answers from the indexes w's conditions use.
+func (s *Store) countMatches(ctx context.Context, f domain.IncidentFilter, w *where) (int, error) {
+	if unfiltered(f) {
 		return s.liveIncidents(ctx)
 	}
-	return -1, nil
+	g, ids, err := s.gridFor(ctx, f)
+	if err != nil {
+		return 0, err
+	}
+	if g != nil {
+		q := newGridQuery(f)
+		g.mu.RLock()
+		defer g.mu.RUnlock()
+		if ids != nil {
+			n := 0
+			g.eachID(&q, ids, func(*gridCell, *gridEntry) { n++ })
+			return n, nil
+		}
+		return g.count(&q), nil
+	}
+	var n int
+	err = s.read.WithContext(ctx).Raw(`SELECT count(*) FROM incidents i WHERE `+w.sql(), w.args...).Row().Scan(&n)
+	return n, err
 }
 
 // walkConditions are a walk of the occurred_at index's conditions: live,
@@ -204,16 +375,6 @@ func treeConditions(f domain.IncidentFilter, prefix string) *where {
 	return w
 }
 
-// countCapped counts the rows of a query up to countCap; -1 means more.
-func (s *Store) countCapped(ctx context.Context, query string, args []any) (int, error) {
-	var n int
-	err := s.read.WithContext(ctx).Raw(`SELECT count(*) FROM (`+query+` LIMIT ?)`, append(args, s.opts.CountCap+1)...).Row().Scan(&n)
-	if n > s.opts.CountCap {
-		n = -1
-	}
-	return n, err
-}
-
 // incidentPage runs a page query that selects incidentColumns and one row
 // more than the limit, which tells whether a next page exists.
 func (s *Store) incidentPage(ctx context.Context, f domain.IncidentFilter, o order, matched int, q string, args []any) (*domain.IncidentPage, error) {
@@ -262,12 +423,7 @@ func pageOfIncidents(f domain.IncidentFilter, o order, incs []*domain.Incident, 
 		page.Items = append(page.Items, hit)
 	}
 	if more && len(page.Items) > 0 {
-		last := page.Items[len(page.Items)-1]
-		key := last.OccurredAt.UnixMicro()
-		if o.key == "severity" {
-			key = int64(last.Severity)
-		}
-		page.Next = &domain.Cursor{Sort: f.SortBy, Key: key, ID: last.ID}
+		page.Next = o.cursorAt(f.SortBy, page.Items[len(page.Items)-1].Incident)
 	}
 	return page
 }
@@ -297,29 +453,34 @@ func (s *Store) incidentWhere(ctx context.Context, f domain.IncidentFilter) (*wh
 		w.add("i.id IN (SELECT rowid FROM incidents_fts WHERE incidents_fts MATCH ?)", q)
 	}
 	if len(f.ActorIDs) > 0 {
-		if err := s.actorFilter(ctx, w, f.ActorIDs, f.Attribution); err != nil {
+		if err := s.actorFilter(ctx, w, f.ActorIDs, f.ActorRoles, f.Attribution); err != nil {
 			return nil, err
 		}
 	}
 	if f.Where != nil {
-		if err := compileExpr(w, f.Where, domain.IncidentQueryables); err != nil {
+		if err := compileExpr(w, f.Where, domain.IncidentQueryables, "incidents_rtree"); err != nil {
 			return nil, err
 		}
 	}
 	return w, nil
 }
 
-// actorFilter narrows to incidents naming one of ids or, with chain
-// attribution, naming (as perpetrator, suspect or claimant) an actor that
-// ids control, direct, facilitate, sponsor or lead at the incident's time.
-func (s *Store) actorFilter(ctx context.Context, w *where, ids []string, mode domain.Attribution) error {
-	direct := "SELECT incident_id FROM incident_actors WHERE actor_id IN (" + placeholders(len(ids)) + ")"
-	directArgs := make([]any, len(ids))
-	for i, id := range ids {
-		directArgs[i] = id
-	}
+// actorFilter narrows to incidents naming one of ids (in one of roles, when
+// given) or, with chain attribution, naming in an attribution role an actor
+// that ids control, direct, facilitate, sponsor or lead at the incident's
+// time. The chain's actors and time windows travel as one JSON parameter
+// that the query joins, so the statement's size and expression depth stay
+// the same however large the relation graph grows (1,000 windows on one
+// actor once reached SQLite's depth limit as an OR of conditions).
+func (s *Store) actorFilter(ctx context.Context, w *where, ids []string, roles []domain.ActorRole, mode domain.Attribution) error {
 	if mode != domain.AttributionChain {
-		w.add("i.id IN ("+direct+")", directArgs...)
+		c := "i.id IN (SELECT incident_id FROM incident_actors WHERE actor_id IN (SELECT value FROM json_each(?))"
+		args := []any{jsonList(ids)}
+		if len(roles) > 0 {
+			c += " AND role IN (SELECT value FROM json_each(?))"
+			args = append(args, jsonList(roles))
+		}
+		w.add(c+")", args...)
 		return nil
 	}
 	rels, err := s.allRelations(ctx)
@@ -327,35 +488,44 @@ func (s *Store) actorFilter(ctx context.Context, w *where, ids []string, mode do
 		return err
 	}
 	windows := domain.AttributionWindows(ids, rels)
-	isRoot := map[string]bool{}
-	for _, id := range ids {
-		isRoot[id] = true
+	type span struct {
+		Actor string `json:"a"`
+		From  *int64 `json:"f,omitempty"`
+		To    *int64 `json:"t,omitempty"`
 	}
-	clauses := []string{"i.id IN (" + direct + ")"}
-	args := directArgs
-	roles := make([]any, len(domain.AttributionRoles))
-	for i, r := range domain.AttributionRoles {
-		roles[i] = string(r)
-	}
+	spans := []span{}
 	for actor, ws := range windows {
-		if isRoot[actor] {
-			continue
-		}
 		for _, win := range ws {
-			c := "i.id IN (SELECT incident_id FROM incident_actors WHERE actor_id = ? AND role IN (" + placeholders(len(roles)) + "))"
-			args = append(args, actor)
-			args = append(args, roles...)
+			sp := span{Actor: actor}
 			if win.From != nil {
-				c += " AND i.occurred_at >= ?"
-				args = append(args, micros(*win.From))
+				f := micros(*win.From)
+				sp.From = &f
 			}
 			if win.To != nil {
-				c += " AND i.occurred_at < ?"
-				args = append(args, micros(*win.To))
+				t := micros(*win.To)
+				sp.To = &t
 			}
-			clauses = append(clauses, "("+c+")")
+			spans = append(spans, sp)
 		}
 	}
-	w.add("("+joinOr(clauses)+")", args...)
+	data, err := json.Marshal(spans)
+	if err != nil {
+		return err
+	}
+	// The window's open ends compare against the extremes of int64, which
+	// every stored occurred_at (microseconds) lies between.
+	w.add(`i.id IN (SELECT ia.incident_id FROM json_each(?) s
+		JOIN incident_actors ia ON ia.actor_id = s.value->>'a'
+		JOIN incidents j ON j.id = ia.incident_id
+		WHERE ia.role IN (SELECT value FROM json_each(?))
+		AND j.occurred_at >= coalesce(s.value->>'f', -9223372036854775808)
+		AND j.occurred_at < coalesce(s.value->>'t', 9223372036854775807))`,
+		string(data), jsonList(domain.ChainRoles(roles)))
 	return nil
+}
+
+// jsonList is a list as a JSON array, for json_each.
+func jsonList[T any](vs []T) string {
+	b, _ := json.Marshal(vs) // strings only: cannot fail
+	return string(b)
 }

@@ -39,10 +39,10 @@ type candidate struct {
 
 // findInTree answers a query whose conditions are all spatial or temporal,
 // the dashboards' hot path, from the R*Tree's nodes: it counts the
-// candidates (up to CountCap+1), collects them when they are within the
-// cap, settles each test from the candidate's box where the box decides it,
+// candidates (up to TreeSortMax+1), collects them when they are within
+// that, settles each test from the candidate's box where the box decides it,
 // reads the exact values of the few it does not, and reads rows only for
-// the page. More candidates than the cap means a large result, which
+// the page. More candidates than that means a large result, which
 // walkTimeIndex pages faster.
 func (s *Store) findInTree(ctx context.Context, f domain.IncidentFilter, o order) (*domain.IncidentPage, error) {
 	bounds := f.BBox
@@ -54,11 +54,15 @@ func (s *Store) findInTree(ctx context.Context, f domain.IncidentFilter, o order
 	q, args := treeQuery("1", bounds, f.Time)
 	var n int
 	if err := s.read.WithContext(ctx).Raw(`SELECT count(*) FROM (`+q+` LIMIT ?)`,
-		append(args, s.opts.CountCap+1)...).Row().Scan(&n); err != nil {
+		append(args, s.opts.TreeSortMax+1)...).Row().Scan(&n); err != nil {
 		return nil, err
 	}
-	if n > s.opts.CountCap || n > s.opts.TreeSortMax {
-		matched, err := s.wideMatched(ctx, f, bounds)
+	if n > s.opts.TreeSortMax {
+		w, err := s.incidentWhere(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		matched, err := s.countMatches(ctx, f, w)
 		if err != nil {
 			return nil, err
 		}

@@ -183,7 +183,15 @@ var migrations = []migration{
 			UPDATE live_counts SET n = n + 1 WHERE collection = 'incidents';
 		END`,
 	}},
-	{4, "full-text index of folded text", []string{
+	{4, "database identity", []string{
+		// The database's own random UUID (version 4, RFC 9562), made once
+		// here: the namespace of the STIX ids it mints (InstanceID).
+		`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
+		`INSERT INTO meta (key, value) SELECT 'instance_id', lower(substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-4' ||
+			substr(h, 14, 3) || '-' || substr('89ab', 1 + abs(random() % 4), 1) || substr(h, 18, 3) || '-' || substr(h, 21, 12))
+			FROM (SELECT hex(randomblob(16)) AS h)`,
+	}},
+	{5, "full-text index of folded text", []string{
 		// The index holds domain.FoldText of titles and descriptions (marks
 		// such as Arabic harakat dropped, compatibility forms decomposed),
 		// as q= is folded the same way: unicode61 splits words at
@@ -192,7 +200,7 @@ var migrations = []migration{
 		`INSERT INTO incidents_fts (incidents_fts) VALUES ('delete-all')`,
 		`INSERT INTO incidents_fts (rowid, title, description) SELECT id, ` + foldSQL("title") + `, ` + foldSQL("description") + ` FROM incidents`,
 	}},
-	{5, "history of relations and tokens", []string{
+	{6, "history of relations and tokens", []string{
 		// Relations and tokens get versions in history like other records
 		// (RelationHistory, TokenHistory); those stored before have their
 		// creation recorded here, by "unknown", when they were stored.

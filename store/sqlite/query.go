@@ -1,13 +1,18 @@
 package sqlite
 
 import (
+	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/wkb"
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
+	"github.com/postwatch/postwatch/store"
 )
 
 // where accumulates SQL conditions joined with AND and their arguments.
@@ -109,11 +114,10 @@ func likePattern(text string) string {
 	return "%" + r.Replace(text) + "%"
 }
 
-// compileExpr turns a filter expression into SQL over the columns of the
-// table aliased i; properties are checked against queryables, values are
-// bound, never spliced.
-func compileExpr(w *where, e domain.Expr, queryables []domain.Queryable) error {
-	sql, args, err := exprSQL(e, queryables)
+// compileExpr adds a filter expression over the columns of the table
+// aliased i, whose R*Tree is rtree, as one condition of w.
+func compileExpr(w *where, e domain.Expr, queryables []domain.Queryable, rtree string) error {
+	sql, args, err := store.CompileFilter(e, queryables, dialect{rtree: rtree})
 	if err != nil {
 		return err
 	}
@@ -121,59 +125,161 @@ func compileExpr(w *where, e domain.Expr, queryables []domain.Queryable) error {
 	return nil
 }
 
-func exprSQL(e domain.Expr, queryables []domain.Queryable) (string, []any, error) {
-	join := func(ops []domain.Expr, sep string) (string, []any, error) {
-		var parts []string
-		var args []any
-		for _, op := range ops {
-			s, a, err := exprSQL(op, queryables)
-			if err != nil {
-				return "", nil, err
-			}
-			parts = append(parts, s)
-			args = append(args, a...)
-		}
-		return "(" + strings.Join(parts, sep) + ")", args, nil
+// dialect is SQLite's store.Dialect over the table aliased i. CASEI,
+// ACCENTI and the exact spatial test are Go functions registered on every
+// connection (see registerFuncs), so they agree with the API's evaluation
+// of literals to the byte.
+type dialect struct{ rtree string }
+
+func (dialect) Column(q domain.Queryable) string {
+	if q.EmptyIsNull {
+		return "NULLIF(i." + q.Column + ", '')"
 	}
-	switch e := e.(type) {
-	case domain.And:
-		return join(e.Operands, " AND ")
-	case domain.Or:
-		return join(e.Operands, " OR ")
-	case domain.Not:
-		s, a, err := exprSQL(e.Operand, queryables)
-		return "(NOT " + s + ")", a, err
-	case domain.Compare:
-		var q *domain.Queryable
-		for i := range queryables {
-			if queryables[i].Name == e.Property {
-				q = &queryables[i]
-			}
-		}
-		if q == nil {
-			return "", nil, domain.InvalidField("filter", "%q is not a queryable property", e.Property)
-		}
-		col := "i." + q.Column
-		args := make([]any, len(e.Values))
-		for i, v := range e.Values {
-			if t, ok := v.(time.Time); ok {
-				v = micros(t)
-			}
-			args[i] = v
-		}
-		switch e.Op {
-		case "=", "<>", "<", "<=", ">", ">=":
-			return col + " " + e.Op + " ?", args, nil
-		case "like":
-			return col + " LIKE ?", args, nil
-		case "in":
-			return col + " IN (" + placeholders(len(args)) + ")", args, nil
-		case "between":
-			return col + " BETWEEN ? AND ?", args, nil
-		case "isnull":
-			return "(" + col + " IS NULL OR " + col + " = '')", nil, nil
-		}
-		return "", nil, domain.InvalidField("filter", "operator %q is not supported", e.Op)
+	return "i." + q.Column
+}
+
+func (dialect) Bind(v any) any {
+	if t, ok := v.(time.Time); ok {
+		return micros(t)
 	}
-	return "", nil, domain.InvalidField("filter", "unsupported expression")
+	return v
+}
+
+func (dialect) Fold(fn, expr string) string { return "pw_" + fn + "(" + expr + ")" }
+
+// Like uses GLOB: SQLite's LIKE ignores ASCII case, CQL2's does not.
+func (dialect) Like(expr, pattern string) (string, []any) {
+	return "(" + expr + " GLOB ?)", []any{globPattern(pattern)}
+}
+
+// maxPrefilterBoxes bounds the R*Tree subqueries of one spatial predicate:
+// a multi-geometry of more parts is prefiltered by its whole bounding box.
+const maxPrefilterBoxes = 16
+
+// Spatial prefilters through the R*Tree with the bounding boxes of the
+// geometry's parts and decides on the row's own point with pw_locate.
+// A predicate that holds outside the geometry (disjoint) is the negation of
+// one that does not.
+func (d dialect) Spatial(s domain.Spatial) (string, []any, error) {
+	var in, out []string
+	for _, loc := range []geo.Location{geo.Exterior, geo.Interior, geo.Boundary} {
+		code := strconv.Itoa(int(loc))
+		if s.Matches(loc) {
+			in = append(in, code)
+		} else {
+			out = append(out, code)
+		}
+	}
+	negate := slices.Contains(in, strconv.Itoa(int(geo.Exterior)))
+	codes := in
+	if negate {
+		codes = out
+	}
+	if len(codes) == 0 {
+		return fmt.Sprintf("(1 = %d)", map[bool]int{true: 1, false: 0}[negate]), nil, nil
+	}
+	wkbGeom, err := wkb.Marshal(s.Geometry)
+	if err != nil {
+		return "", nil, domain.InvalidField("filter", "%s geometries are not supported", s.Geometry.GeoJSONType())
+	}
+	sub, args := rtreeOverlap(d.rtree, geometryBoxes(s.Geometry))
+	sql := "(i.id IN (" + sub + ") AND pw_locate(i.lon, i.lat, ?) IN (" + strings.Join(codes, ", ") + "))"
+	args = append(args, wkbGeom)
+	if negate {
+		sql = "(NOT " + sql + ")"
+	}
+	return sql, args, nil
+}
+
+// geometryBoxes are the bounding boxes of g's parts, or of g as a whole
+// when it has too many.
+func geometryBoxes(g orb.Geometry) []orb.Bound {
+	var parts []orb.Geometry
+	switch g := g.(type) {
+	case orb.MultiPolygon:
+		for _, p := range g {
+			parts = append(parts, p)
+		}
+	case orb.MultiLineString:
+		for _, l := range g {
+			parts = append(parts, l)
+		}
+	case orb.MultiPoint:
+		for _, p := range g {
+			parts = append(parts, p)
+		}
+	case orb.Collection:
+		parts = g
+	}
+	if len(parts) == 0 || len(parts) > maxPrefilterBoxes {
+		return []orb.Bound{g.Bound()}
+	}
+	boxes := make([]orb.Bound, len(parts))
+	for i, p := range parts {
+		boxes[i] = p.Bound()
+	}
+	return boxes
+}
+
+// Array compares the set of the extra column's tags with a.Values through
+// json_each; an incident without tags has the empty set.
+func (dialect) Array(a domain.ArrayPredicate) (string, []any) {
+	tags := "json_each(i.extra, '$.tags')"
+	args := make([]any, len(a.Values))
+	for i, v := range a.Values {
+		args[i] = v
+	}
+	list := placeholders(len(a.Values))
+	// A superset of Values: as many distinct tags among Values as Values.
+	contains := fmt.Sprintf("((SELECT count(DISTINCT value) FROM %s WHERE value IN (%s)) = %d)", tags, list, len(a.Values))
+	// A subset of Values: no tag outside them.
+	containedBy := fmt.Sprintf("(NOT EXISTS (SELECT 1 FROM %s WHERE value NOT IN (%s)))", tags, list)
+	if len(a.Values) == 0 {
+		contains, containedBy = "(1 = 1)", fmt.Sprintf("(NOT EXISTS (SELECT 1 FROM %s WHERE value IS NOT NULL))", tags)
+		args = nil
+	}
+	switch a.Op {
+	case "contains":
+		return contains, args
+	case "containedby":
+		return containedBy, args
+	case "equals":
+		return "(" + contains + " AND " + containedBy + ")", append(append([]any{}, args...), args...)
+	}
+	if len(a.Values) == 0 {
+		return "(1 = 0)", nil
+	}
+	return fmt.Sprintf("(EXISTS (SELECT 1 FROM %s WHERE value IN (%s)))", tags, list), args
+}
+
+// globPattern is a CQL2 LIKE pattern as an SQLite GLOB pattern, which
+// matches case-sensitively: % is *, _ is ?, an escaped character stands for
+// itself, and GLOB's own wildcards in the text are bracketed ([*] is a
+// literal star).
+func globPattern(pattern string) string {
+	var b strings.Builder
+	lit := func(c byte) {
+		switch c {
+		case '*', '?', '[':
+			b.WriteByte('[')
+			b.WriteByte(c)
+			b.WriteByte(']')
+		default:
+			b.WriteByte(c)
+		}
+	}
+	for i := 0; i < len(pattern); i++ {
+		switch c := pattern[i]; {
+		case c == '\\' && i+1 < len(pattern):
+			i++
+			lit(pattern[i])
+		case c == '%':
+			b.WriteByte('*')
+		case c == '_':
+			b.WriteByte('?')
+		default:
+			lit(c)
+		}
+	}
+	return b.String()
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/wkb"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -42,9 +44,8 @@ const (
 type Options struct {
 	Durability Durability
 	ReadConns  int // size of the read pool; 0 means four per CPU, at least 16
-	// CountCap and TreeSortMax tune FindIncidents (see DefaultCountCap and
-	// DefaultTreeSortMax); 0 takes the default, a negative value means 0.
-	CountCap    int
+	// TreeSortMax tunes FindIncidents (see DefaultTreeSortMax); 0 takes the
+	// default, a negative value means 0.
 	TreeSortMax int
 	// NoGrid answers place-and-time queries from the R*Tree alone, without
 	// the in-memory grid (see grid.go); tests compare the two.
@@ -107,7 +108,6 @@ func Open(dsn string, opts Options) (*Store, error) {
 	if opts.ReadConns <= 0 {
 		opts.ReadConns = max(16, 4*runtime.NumCPU())
 	}
-	opts.CountCap = orDefault(opts.CountCap, DefaultCountCap)
 	opts.TreeSortMax = orDefault(opts.TreeSortMax, DefaultTreeSortMax)
 	opts.GridMergeCells = orDefault(opts.GridMergeCells, DefaultGridMergeCells)
 	opts.IncidentCacheBytes = orDefault(opts.IncidentCacheBytes, DefaultIncidentCacheBytes)
@@ -174,9 +174,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 }
 
 func registerSQLite() {
-	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-		return errors.Join(c.RegisterFunc("pw_distance", distanceFunc, true), c.RegisterFunc("pw_fold", domain.FoldText, true))
-	}})
+	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: registerFuncs})
 }
 
 func openGorm(dsn string, conns int) (*gorm.DB, error) {
@@ -233,6 +231,14 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.read.WithContext(ctx).Raw(`SELECT 1`).Scan(&one).Error
 }
 
+// InstanceID returns the database's UUID, which migration 4 made when the
+// database was created.
+func (s *Store) InstanceID(ctx context.Context) (string, error) {
+	var id string
+	err := s.read.WithContext(ctx).Raw(`SELECT value FROM meta WHERE key = 'instance_id'`).Row().Scan(&id)
+	return id, err
+}
+
 // Backup writes a consistent copy of the live database to target, which
 // must not exist. VACUUM INTO reads one snapshot, so writers go on
 // meanwhile; it runs on a connection of its own because the read pool is
@@ -274,6 +280,73 @@ func backupFile(ctx context.Context, path, target string) error {
 	}
 	_, err = db.ExecContext(ctx, `VACUUM INTO ?`, target)
 	return err
+}
+
+// registerFuncs adds postwatch's SQL functions to a new connection.
+func registerFuncs(c *sqlite3.SQLiteConn) error {
+	for name, fn := range map[string]any{
+		"pw_distance": distanceFunc,
+		"pw_casei":    foldFunc(domain.CaseFold),
+		"pw_accenti":  foldFunc(domain.StripAccents),
+		"pw_fold":     foldFunc(domain.FoldText), // the full-text index's text (foldSQL)
+		"pw_locate":   newLocateFunc(),
+	} {
+		if err := c.RegisterFunc(name, fn, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// foldFunc makes CASEI or ACCENTI an SQL function of text that keeps NULL
+// (/req/case-insensitive-comparison/casei-function D). The driver hands a
+// NULL argument over as a nil []byte, a blob as a non-nil one.
+func foldFunc(fold func(string) string) func(any) any {
+	return func(v any) any {
+		switch v := v.(type) {
+		case string:
+			return fold(v)
+		case []byte:
+			if v == nil {
+				return nil
+			}
+			return fold(string(v))
+		}
+		return v
+	}
+}
+
+// newLocateFunc makes pw_locate(lon, lat, wkb) for one connection: the
+// geo.Location of the point relative to the WKB geometry (0 exterior,
+// 1 interior, 2 boundary). A filter's geometry is one bound argument
+// tested against every candidate row, so the function keeps the last few
+// geometries it decoded: decoding a polygon of a thousand vertices per row
+// would cost more than testing the point. The cache belongs to the
+// connection, which database/sql never uses from two goroutines at once.
+func newLocateFunc() func(lon, lat float64, g []byte) (int64, error) {
+	var cache [4]struct {
+		wkb  string
+		geom orb.Geometry
+	}
+	next := 0
+	return func(lon, lat float64, g []byte) (int64, error) {
+		var geom orb.Geometry
+		for _, e := range cache {
+			if e.geom != nil && e.wkb == string(g) {
+				geom = e.geom
+				break
+			}
+		}
+		if geom == nil {
+			var err error
+			if geom, err = wkb.Unmarshal(g); err != nil {
+				return 0, err
+			}
+			cache[next].wkb, cache[next].geom = string(g), geom
+			next = (next + 1) % len(cache)
+		}
+		return int64(geo.Locate(orb.Point{lon, lat}, geom)), nil
+	}
 }
 
 // distanceFunc is pw_distance(lon1, lat1, lon2, lat2) in SQL: the geodesic
