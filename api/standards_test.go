@@ -198,7 +198,9 @@ func TestContentNegotiation(t *testing.T) {
 	}
 }
 
-var negativeZero = regexp.MustCompile(`(^|[^0-9.eE])-0(\.0*)?([^0-9.]|$)`)
+// negativeZero finds -0 (or -0.0…) written as a number: a JSON value or a
+// CSV cell, so never inside an id or a word.
+var negativeZero = regexp.MustCompile(`(?m)(^|[:\[,])\s*-0(\.0*)?\s*([,\]}\r]|$)`)
 
 // TestNoNegativeZero posts coordinates that round to zero from below and
 // checks that no format writes -0.
