@@ -12,7 +12,7 @@ import (
 // tokens leaves a version with its author, readable like incident history.
 func TestAuditOfRelationsAndTokens(t *testing.T) {
 	e := newEnv(t)
-	for _, id := range []string{"irgc-qf", "kh", "ah"} {
+	for _, id := range []string{"irgc-qf", "kh", "ah", "hamas"} {
 		e.do("POST", "/actors", map[string]any{"id": id, "name": id}, domain.RoleOfficer).wantStatus(http.StatusCreated)
 	}
 	vars := map[string]string{}
@@ -51,7 +51,31 @@ func TestAuditOfRelationsAndTokens(t *testing.T) {
 					t.Errorf("the deletion is not version 2 of the first relation: %v", vs[2])
 				}
 			}},
-		{name: "an actor without relations has an empty trail", method: "GET", url: "/actors/kh/relations/history", role: domain.RoleAnalyst, status: 200,
+		{name: "KH directs AH, under a new id", method: "POST", url: "/actors/kh/relations", role: domain.RoleOfficer,
+			body: map[string]any{"kind": "directs", "target_id": "ah"}, status: 201,
+			check: func(t *testing.T, r *response) {
+				// Ids name histories: a deleted relation's id is never handed out again.
+				if id := int(r.json()["id"].(float64)); strconv.Itoa(id) == vars["rel1"] || id <= 2 {
+					t.Errorf("relation id %d reused", id)
+				}
+			}},
+		{name: "QF controls KH", method: "POST", url: "/actors/irgc-qf/relations", role: domain.RoleOfficer,
+			body: map[string]any{"kind": "controls", "target_id": "kh"}, status: 201},
+		{name: "deleting AH", method: "DELETE", url: "/actors/ah", role: domain.RoleAdmin, status: 204},
+		{name: "records the deletion of the relation to it", method: "GET", url: "/actors/kh/relations/history", role: domain.RoleAnalyst, status: 200,
+			check: wantVersions("create", "officer-tester", "delete", "admin-tester")},
+		{name: "deleting KH records the deletion of the relation from QF", method: "DELETE", url: "/actors/kh", role: domain.RoleAdmin, status: 204},
+		{name: "QF's trail ends with it", method: "GET", url: "/actors/irgc-qf/relations/history", role: domain.RoleAnalyst, status: 200,
+			check: func(t *testing.T, r *response) {
+				vs := r.json()["versions"].([]any)
+				last := vs[len(vs)-1]
+				if dig(last, "op") != "delete" || dig(last, "relation", "kind") != "controls" || dig(last, "changed_by") != "admin-tester" {
+					t.Errorf("last change %v", last)
+				}
+			}},
+		{name: "a deleted actor's trail stays readable", method: "GET", url: "/actors/kh/relations/history", role: domain.RoleAnalyst, status: 200,
+			check: wantVersions("create", "officer-tester", "delete", "admin-tester")},
+		{name: "an actor without relations has an empty trail", method: "GET", url: "/actors/hamas/relations/history", role: domain.RoleAnalyst, status: 200,
 			check: wantVersions()},
 		{name: "an unknown actor is 404", method: "GET", url: "/actors/nobody/relations/history", role: domain.RoleAnalyst, status: 404},
 		{name: "an admin issues a token", method: "POST", url: "/tokens", role: domain.RoleAdmin, body: map[string]any{"name": "field laptop", "role": "officer"}, status: 201,

@@ -168,7 +168,8 @@ func (s *Store) DeleteActor(ctx context.Context, id string, ifVersion int) error
 		if err := checkVersion(ifVersion, cur.Version); err != nil {
 			return err
 		}
-		if err := tx.Where("subject_id = ? OR target_id = ?", id, id).Delete(&relationRow{}).Error; err != nil {
+		// The actor's relations go with it, each deletion recorded.
+		if _, err := s.deleteRelationsWhere(ctx, tx, "subject_id = ? OR target_id = ?", id, id); err != nil {
 			return err
 		}
 		return s.softDelete(ctx, tx, &actorRow{}, collActors, id, id, &cur.Version, &cur.UpdatedAt, cur)

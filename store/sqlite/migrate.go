@@ -201,9 +201,28 @@ var migrations = []migration{
 		`INSERT INTO incidents_fts (rowid, title, description) SELECT id, ` + foldSQL("title") + `, ` + foldSQL("description") + ` FROM incidents`,
 	}},
 	{6, "history of relations and tokens", []string{
+		// A relation's id names its history, so it must never be reused:
+		// without AUTOINCREMENT SQLite hands a deleted maximum id out again.
+		`CREATE TABLE relations_new (
+			id INTEGER PRIMARY KEY AUTOINCREMENT,
+			subject_id TEXT NOT NULL REFERENCES actors(id),
+			kind TEXT NOT NULL,
+			target_id TEXT NOT NULL REFERENCES actors(id),
+			valid_from INTEGER,
+			valid_to INTEGER,
+			source TEXT NOT NULL DEFAULT '',
+			created_at INTEGER NOT NULL
+		)`,
+		`INSERT INTO relations_new (id, subject_id, kind, target_id, valid_from, valid_to, source, created_at)
+			SELECT id, subject_id, kind, target_id, valid_from, valid_to, source, created_at FROM relations`,
+		`DROP TABLE relations`,
+		`ALTER TABLE relations_new RENAME TO relations`,
+		`CREATE INDEX relations_subject ON relations(subject_id)`,
+		`CREATE INDEX relations_target ON relations(target_id)`,
 		// Relations and tokens get versions in history like other records
 		// (RelationHistory, TokenHistory); those stored before have their
 		// creation recorded here, by "unknown", when they were stored.
+		// Token ids are never reused: tokens are revoked, not deleted.
 		`INSERT INTO history (collection, record_id, version, op, changed_at, changed_by, snapshot)
 			SELECT 'relations', id, 1, 'create', created_at, 'unknown', json_object('id', id, 'subject_id', subject_id,
 				'kind', kind, 'target_id', target_id, 'valid_from', ` + isoSQL("valid_from") + `, 'valid_to', ` + isoSQL("valid_to") + `, 'source', source)
