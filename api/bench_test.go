@@ -54,7 +54,7 @@ func itemsServer(tb testing.TB, n int) (http.Handler, string) {
 	if _, err := st.ImportIncidents(ctx, batch, nil); err != nil {
 		tb.Fatal(err)
 	}
-	srv, err := api.New(api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st, DB: st},
+	srv, err := api.New(api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st, Alerts: st, Webhooks: st, DB: st},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		tb.Fatal(err)

@@ -269,6 +269,12 @@ func (col *collection) createItem(c *gin.Context) {
 		return
 	}
 	c.Header("Location", baseURL(c)+"/collections/"+col.id+"/items/"+strconv.FormatInt(ft.ID, 10))
+	if props, ok := ft.Properties.(*incidentProps); ok {
+		// A warning, never a refusal: the client may offer to merge.
+		for _, id := range props.PossibleDuplicates {
+			c.Writer.Header().Add("Link", "<"+linkTo(c, "/collections/"+col.id+"/items/"+strconv.FormatInt(id, 10))+`>; rel="duplicate"`)
+		}
+	}
 	col.writeFeature(c, http.StatusCreated, ft)
 }
 

@@ -80,6 +80,7 @@ type postureIn struct {
 	Posture     string  `json:"posture"`
 	EffectiveAt *string `json:"effective_at"`
 	Reason      string  `json:"reason"`
+	IncidentIDs []int64 `json:"incident_ids"`
 }
 
 func (s *Server) recordPosture(c *gin.Context) {
@@ -97,7 +98,8 @@ func (s *Server) recordPosture(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	change := &domain.PostureChange{FacilityID: id, Posture: domain.Posture(in.Posture), Reason: in.Reason, EffectiveAt: time.Now()}
+	change := &domain.PostureChange{FacilityID: id, Posture: domain.Posture(in.Posture), Reason: in.Reason,
+		EffectiveAt: time.Now(), IncidentIDs: in.IncidentIDs}
 	if in.EffectiveAt != nil {
 		if change.EffectiveAt, err = parseTime("effective_at", *in.EffectiveAt); err != nil {
 			s.writeError(c, err)

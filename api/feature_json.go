@@ -173,6 +173,16 @@ func appendIncidentProps(b []byte, p *incidentProps) []byte {
 		}
 		b = append(b, "]}"...)
 	}
+	if len(p.PossibleDuplicates) > 0 {
+		b = append(b, `,"possible_duplicates":[`...)
+		for i, id := range p.PossibleDuplicates {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, id, 10)
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}')
 }
 

@@ -26,27 +26,28 @@ func marshalStream(t testing.TB, v any) []byte {
 // referenceProps is the API's incident properties as a tagged struct: the
 // definition appendIncidentProps is held to.
 type referenceProps struct {
-	Type              domain.IncidentType      `json:"type"`
-	Title             string                   `json:"title"`
-	Description       string                   `json:"description"`
-	OccurredAt        time.Time                `json:"occurred_at"`
-	TimePrecision     domain.TimePrecision     `json:"time_precision"`
-	LocationPrecision domain.LocationPrecision `json:"location_precision"`
-	Severity          int                      `json:"severity"`
-	Status            domain.IncidentStatus    `json:"status"`
-	Country           string                   `json:"country"`
-	FacilityID        *int64                   `json:"facility_id"`
-	Actors            []domain.IncidentActor   `json:"actors"`
-	Casualties        domain.Casualties        `json:"casualties"`
-	Sources           []domain.Source          `json:"sources"`
-	Tags              []string                 `json:"tags"`
-	ExternalID        *string                  `json:"external_id"`
-	Original          map[string]string        `json:"original,omitempty"`
-	CreatedAt         time.Time                `json:"created_at"`
-	UpdatedAt         time.Time                `json:"updated_at"`
-	Version           int                      `json:"version"`
-	DistanceM         *float64                 `json:"distance_m,omitempty"`
-	Attribution       *domain.Chain            `json:"attribution,omitempty"`
+	Type               domain.IncidentType      `json:"type"`
+	Title              string                   `json:"title"`
+	Description        string                   `json:"description"`
+	OccurredAt         time.Time                `json:"occurred_at"`
+	TimePrecision      domain.TimePrecision     `json:"time_precision"`
+	LocationPrecision  domain.LocationPrecision `json:"location_precision"`
+	Severity           int                      `json:"severity"`
+	Status             domain.IncidentStatus    `json:"status"`
+	Country            string                   `json:"country"`
+	FacilityID         *int64                   `json:"facility_id"`
+	Actors             []domain.IncidentActor   `json:"actors"`
+	Casualties         domain.Casualties        `json:"casualties"`
+	Sources            []domain.Source          `json:"sources"`
+	Tags               []string                 `json:"tags"`
+	ExternalID         *string                  `json:"external_id"`
+	Original           map[string]string        `json:"original,omitempty"`
+	CreatedAt          time.Time                `json:"created_at"`
+	UpdatedAt          time.Time                `json:"updated_at"`
+	Version            int                      `json:"version"`
+	DistanceM          *float64                 `json:"distance_m,omitempty"`
+	Attribution        *domain.Chain            `json:"attribution,omitempty"`
+	PossibleDuplicates []int64                  `json:"possible_duplicates,omitempty"`
 }
 
 func reference(p *incidentProps) *referenceProps {
@@ -57,7 +58,7 @@ func reference(p *incidentProps) *referenceProps {
 		Status: inc.Status, Country: inc.Country, FacilityID: inc.FacilityID, Actors: inc.Actors,
 		Casualties: inc.Casualties, Sources: inc.Sources, Tags: inc.Tags, ExternalID: inc.ExternalID,
 		Original: inc.Original, CreatedAt: inc.CreatedAt, UpdatedAt: inc.UpdatedAt, Version: inc.Version,
-		DistanceM: p.DistanceM, Attribution: p.Attribution,
+		DistanceM: p.DistanceM, Attribution: p.Attribution, PossibleDuplicates: inc.PossibleDuplicates,
 	}
 }
 

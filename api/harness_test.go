@@ -37,13 +37,17 @@ func newEnv(t *testing.T) *env {
 func newEnvAt(t *testing.T, path string, opts sqlite.Options) *env {
 	t.Helper()
 	opts.Durability = sqlite.DurabilityNormal
+	if opts.Signal == nil {
+		opts.Signal = domain.NewSignal()
+	}
 	st, err := sqlite.Open(path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := api.New(api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st, DB: st}, log)
+	srv, err := api.NewWithOptions(api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st,
+		Alerts: st, Webhooks: st, DB: st}, log, api.Options{AlertSignal: opts.Signal})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,6 +96,9 @@ type incidentPropsIn struct {
 	Version           json.RawMessage   `json:"version"`
 	DistanceM         json.RawMessage   `json:"distance_m"`
 	Attribution       json.RawMessage   `json:"attribution"` // a chain shown by a read
+	// PossibleDuplicates comes back in a feature a client read after
+	// creating it; it is a hint, never stored.
+	PossibleDuplicates json.RawMessage `json:"possible_duplicates"`
 }
 
 type sourceIn struct {

@@ -25,6 +25,9 @@ import (
 const (
 	ctxRequestID = "pw.request_id"
 	ctxToken     = "pw.token"
+	// ctxSecret is the bearer secret, which a long-lived alert stream
+	// presents again to learn whether its token was revoked.
+	ctxSecret = "pw.secret"
 )
 
 // MaxBodyBytes bounds every request body.
@@ -157,6 +160,7 @@ func (s *Server) authenticate(role domain.Role) gin.HandlerFunc {
 			return
 		}
 		c.Set(ctxToken, tok)
+		c.Set(ctxSecret, secret)
 		c.Request = c.Request.WithContext(domain.WithPrincipal(c.Request.Context(), tok))
 		c.Next()
 	}

@@ -46,7 +46,7 @@ func (e *env) withServer(t *testing.T, opts api.Options, log io.Writer, wrap fun
 	if log == nil {
 		log = io.Discard
 	}
-	svc := api.Services{Incidents: e.store, Facilities: e.store, Actors: e.store, Tokens: e.store, DB: e.store}
+	svc := api.Services{Incidents: e.store, Facilities: e.store, Actors: e.store, Tokens: e.store, Alerts: e.store, Webhooks: e.store, DB: e.store}
 	if wrap != nil {
 		wrap(&svc)
 	}

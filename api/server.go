@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -27,6 +28,8 @@ type Services struct {
 	Facilities domain.FacilityService
 	Actors     domain.ActorService
 	Tokens     domain.TokenService
+	Alerts     domain.AlertService
+	Webhooks   domain.WebhookService
 	DB         domain.Database
 }
 
@@ -36,9 +39,15 @@ type Server struct {
 	facilities domain.FacilityService
 	actors     domain.ActorService
 	tokens     domain.TokenService
+	alerts     domain.AlertService
+	webhooks   domain.WebhookService
 	db         domain.Database
 	log        *slog.Logger
-	openapi    *openAPI
+	// hub reads new alerts once for all of this server's streams.
+	hub *alertHub
+	// webhookAllow, when not empty, holds the networks webhooks may target.
+	webhookAllow []netip.Prefix
+	openapi      *openAPI
 	// incidentCol and facilityCol are the two OGC collections.
 	incidentCol *collection
 	facilityCol *collection
@@ -78,6 +87,18 @@ type Options struct {
 	// (https://ops.example.org/postwatch): every link is built on it
 	// instead of the request's host. Empty: links follow the request.
 	BaseURL string
+	// AlertSignal is the store's commit signal, which wakes the alert
+	// streams at once for this process's writes; nil: they poll only.
+	AlertSignal *domain.Signal
+	// MaxStreamsPerToken caps the alert streams one token holds open; 0
+	// means DefaultMaxStreamsPerToken.
+	MaxStreamsPerToken int
+	// AlertStreamBuffer is how many events a stream may lag behind before
+	// it catches up from the table; 0 means DefaultAlertStreamBuffer.
+	AlertStreamBuffer int
+	// WebhookAllow restricts webhook targets to these networks (serve
+	// --webhook-allow); empty allows any http(s) URL.
+	WebhookAllow []netip.Prefix
 }
 
 // route is one entry of the route table. Every route states the role it
@@ -111,8 +132,21 @@ func NewWithOptions(svc Services, log *slog.Logger, opts Options) (*Server, erro
 	}
 	s := &Server{
 		incidents: svc.Incidents, facilities: svc.Facilities, actors: svc.Actors,
-		tokens: svc.Tokens, db: svc.DB, log: log, openapi: doc,
-		requestTimeout: opts.RequestTimeout, closing: make(chan struct{}),
+		tokens: svc.Tokens, alerts: svc.Alerts, webhooks: svc.Webhooks, db: svc.DB, log: log, openapi: doc,
+		requestTimeout: opts.RequestTimeout, closing: make(chan struct{}), webhookAllow: opts.WebhookAllow,
+	}
+	if opts.MaxStreamsPerToken <= 0 {
+		opts.MaxStreamsPerToken = DefaultMaxStreamsPerToken
+	}
+	if opts.AlertStreamBuffer <= 0 {
+		opts.AlertStreamBuffer = DefaultAlertStreamBuffer
+	}
+	s.hub = &alertHub{svc: svc.Alerts, signal: opts.AlertSignal, closing: s.closing, limit: opts.MaxStreamsPerToken,
+		buffer: opts.AlertStreamBuffer,
+		subs:   map[*alertSub]struct{}{}, streams: map[int64]int{},
+		onError: func(err error) { log.Error("alert hub", "err", err) }}
+	if s.hub.signal == nil {
+		s.hub.signal = domain.NewSignal() // never notified: the hub polls
 	}
 	if opts.BaseURL != "" {
 		if s.baseURL, err = ParseBaseURL(opts.BaseURL); err != nil {
@@ -212,7 +246,13 @@ func (s *Server) routeTable() []route {
 		route{method: "GET", path: exportPath, role: analyst, handler: s.exportIncidents},
 		route{method: "GET", path: tilePath, role: analyst, handler: s.tile},
 		route{method: "GET", path: tileJSONPath, role: analyst, handler: s.tileJSON},
+		route{method: "GET", path: "/alerts", role: analyst, handler: s.listAlerts},
 		route{method: "GET", path: alertStreamPath, role: analyst, handler: s.alertStream},
+		route{method: "GET", path: "/webhooks", role: admin, handler: s.listWebhooks},
+		route{method: "POST", path: "/webhooks", role: admin, handler: s.createWebhook},
+		route{method: "GET", path: "/webhooks/:webhookId", role: admin, handler: s.getWebhook},
+		route{method: "DELETE", path: "/webhooks/:webhookId", role: admin, handler: s.deleteWebhook},
+		route{method: "GET", path: "/webhooks/:webhookId/deliveries", role: admin, handler: s.listDeliveries},
 
 		route{method: "GET", path: "/actors", role: analyst, handler: s.listActors},
 		route{method: "POST", path: "/actors", role: officer, handler: s.createActor},

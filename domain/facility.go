@@ -67,6 +67,8 @@ type PostureChange struct {
 	Reason      string    `json:"reason"`
 	RecordedAt  time.Time `json:"recorded_at"`
 	RecordedBy  string    `json:"recorded_by"`
+	// IncidentIDs are the incidents that prompted the change.
+	IncidentIDs []int64 `json:"incident_ids"`
 }
 
 // Validate checks a posture change before it is recorded.
@@ -83,5 +85,6 @@ func (c *PostureChange) Validate() error {
 		CheckTime(&p, "effective_at", c.EffectiveAt)
 	}
 	validateMultiline(&p, "reason", c.Reason, MaxDescriptionLen)
+	validateList(&p, "incident_ids", len(c.IncidentIDs))
 	return p.Err()
 }

@@ -53,6 +53,31 @@ type Incident struct {
 	CreatedAt time.Time         `json:"created_at"`
 	UpdatedAt time.Time         `json:"updated_at"`
 	Version   int               `json:"version"`
+	// PossibleDuplicates is set by CreateIncident only: the live incidents
+	// this one may repeat (see IsPossibleDuplicate). It is a hint for the
+	// client, never stored.
+	PossibleDuplicates []int64 `json:"-"`
+}
+
+// Duplicate-report rule: two reports of one type within DuplicateRadiusM
+// and DuplicateWindow of each other are likely one event told twice (two
+// officers at one gate), which the client offers to merge.
+const (
+	DuplicateRadiusM = 500
+	DuplicateWindow  = 2 * time.Hour
+)
+
+// IsPossibleDuplicate reports whether other may be a second report of inc:
+// same type, occurred within DuplicateWindow, within DuplicateRadiusM.
+func IsPossibleDuplicate(inc, other *Incident) bool {
+	if inc.ID == other.ID || inc.Type != other.Type {
+		return false
+	}
+	dt := inc.OccurredAt.Sub(other.OccurredAt)
+	if dt < -DuplicateWindow || dt > DuplicateWindow {
+		return false
+	}
+	return geo.Distance(inc.Location, other.Location) <= DuplicateRadiusM
 }
 
 // IncidentActor links an actor to an incident in a role.

@@ -62,11 +62,15 @@ type IncidentService interface {
 	// FindIncidentByID returns ENOTFOUND if no live incident has id.
 	FindIncidentByID(ctx context.Context, id int64) (*Incident, error)
 	// CreateIncident validates and stores inc, setting its id, timestamps and
-	// version. Returns EINVALID for bad fields or unknown facility/actors, and
-	// ECONFLICT if its external_id is taken.
+	// version, with the alerts it raises (AlertsFor) in the same
+	// transaction; PossibleDuplicates lists live incidents of its type
+	// within DuplicateRadiusM and DuplicateWindow (never a reason to
+	// refuse). Returns EINVALID for bad fields or unknown facility/actors,
+	// and ECONFLICT if its external_id is taken.
 	CreateIncident(ctx context.Context, inc *Incident) error
-	// ReplaceIncident overwrites incident id with inc. If ifVersion is not
-	// zero and differs from the stored version it returns EPRECONDITION.
+	// ReplaceIncident overwrites incident id with inc, with the alerts the
+	// change raises. If ifVersion is not zero and differs from the stored
+	// version it returns EPRECONDITION.
 	ReplaceIncident(ctx context.Context, id int64, inc *Incident, ifVersion int) error
 	// DeleteIncident removes id from listings, keeping its history.
 	DeleteIncident(ctx context.Context, id int64, ifVersion int) error
@@ -75,11 +79,6 @@ type IncidentService interface {
 	IncidentHistory(ctx context.Context, id int64) ([]Version[Incident], error)
 	// IncidentExtent returns the span of live incidents.
 	IncidentExtent(ctx context.Context) (*Extent, error)
-	// IncidentsAfter returns up to limit live incidents with ids above id,
-	// in id order: the incidents stored since, by any process.
-	IncidentsAfter(ctx context.Context, id int64, limit int) ([]Incident, error)
-	// LastIncidentID is the highest incident id stored so far, 0 if none.
-	LastIncidentID(ctx context.Context) (int64, error)
 	// CountIncidents counts the incidents matching f (its paging and sort
 	// ignored) in buckets of q.By, with the sums of q.Sum: time buckets in
 	// time order, others by count. Only buckets holding incidents are

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -92,5 +97,74 @@ func TestSIGTERMFinishesInFlightRequests(t *testing.T) {
 	// that the client was not told about.
 	if n := c2.numberMatched(""); n != len(want) {
 		t.Errorf("%d incidents stored, %d acknowledged; a write committed without its answer", n, len(want))
+	}
+}
+
+// TestKill9DeliversWebhooksAfterRestart: alerts whose incident writes were
+// acknowledged reach the webhook although serve is killed with SIGKILL
+// before delivering them (the receiver was failing until then): the
+// restarted server delivers each, with the webhook-id it had before.
+func TestKill9DeliversWebhooksAfterRestart(t *testing.T) {
+	var up atomic.Bool
+	var mu sync.Mutex
+	ids := map[string]int{}        // webhook-id → requests
+	delivered := map[string]bool{} // webhook-ids answered 2xx
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		ids[r.Header.Get("webhook-id")]++
+		if !up.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		delivered[r.Header.Get("webhook-id")] = true
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+
+	db := filepath.Join(t.TempDir(), "hooks.db")
+	srv := startServer(t, db)
+	c := newClient(t, srv.base, newToken(t, db, "admin"))
+	fac := []byte(`{"type":"Feature","geometry":{"type":"Point","coordinates":[47.6625,30.5489]},"properties":{"name":"Consulate General Basrah"}}`)
+	if status, body, err := c.request("POST", "/collections/facilities/items", fac); err != nil || status != http.StatusCreated {
+		t.Fatalf("facility: %d %s %v", status, body, err)
+	}
+	hook := []byte(`{"url":"` + receiver.URL + `/hook"}`)
+	if status, body, err := sendRequest(c.http, "POST", c.base+"/webhooks", c.token, "application/json", hook); err != nil || status != http.StatusCreated {
+		t.Fatalf("webhook: %d %s %v", status, body, err)
+	}
+	const n = 5
+	for i := range n {
+		inc := fmt.Sprintf(`{"type":"Feature","geometry":{"type":"Point","coordinates":[47.665,30.55]},"properties":{"type":"indirect_fire","title":"Rockets %d","occurred_at":%q,"severity":4}}`,
+			i, time.Now().UTC().Format(time.RFC3339))
+		if status, body, err := c.request("POST", "/collections/incidents/items", []byte(inc)); err != nil || status != http.StatusCreated {
+			t.Fatalf("incident: %d %s %v", status, body, err)
+		}
+	}
+	srv.kill()
+	mu.Lock()
+	before := len(ids)
+	mu.Unlock()
+	up.Store(true)
+
+	startServer(t, db)
+	// Items the killed process had claimed come back when their lease
+	// (delivery.DefaultLease, 20 s) ends; the others at their next retry.
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		mu.Lock()
+		got, seen := len(delivered), len(ids)
+		mu.Unlock()
+		if got == n {
+			if seen != n {
+				t.Fatalf("%d webhook-ids for %d alerts: a retry changed its id", seen, n)
+			}
+			t.Logf("%d alerts attempted before the kill, all %d delivered after the restart", before, n)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d alerts delivered 45 s after the restart", got, n)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -78,6 +78,7 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path")
 	format := fs.String("format", envDefault("format", ""), "acled (an ACLED CSV export) or geojson (a FeatureCollection or one Feature per line)")
 	rejectsPath := fs.String("rejects", envDefault("rejects", ""), "write the rejected records, by line, to this file instead of stdout")
+	alertWindow := fs.String("alert-window", envDefault("alert-window", "72h"), "records that occurred within this long before the import alert the facilities near them, as serve's writes do")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -95,7 +96,11 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer f.Close()
-	st, err := openStore(*db, "")
+	window, err := parseAlertWindow(*alertWindow)
+	if err != nil {
+		return err
+	}
+	st, err := openStoreWith(*db, sqlite.Options{NoGrid: true, AlertWindow: window})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/store/sqlite"
 )
 
@@ -66,9 +67,11 @@ func TestImportPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	last, err := st.LastIncidentID(context.Background())
-	if err != nil || last != 2596 {
-		t.Errorf("last incident id %d (%v), want 2596", last, err)
+	if _, err := st.FindIncidentByID(context.Background(), 2596); err != nil {
+		t.Errorf("incident 2596: %v, want the last one created", err)
+	}
+	if _, err := st.FindIncidentByID(context.Background(), 2597); domain.ErrorCodeOf(err) != domain.ENOTFOUND {
+		t.Errorf("incident 2597: %v, want not found: 2596 were created", err)
 	}
 	versions, err := st.IncidentHistory(context.Background(), 9) // line 5 was rejected
 	if err != nil || len(versions) != 2 || versions[1].Record.Title != "protest 2100" {

@@ -5,17 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/postwatch/postwatch/api"
+	"github.com/postwatch/postwatch/delivery"
+	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/seeds"
 	"github.com/postwatch/postwatch/store/sqlite"
 )
@@ -41,6 +46,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	requestTimeout := fs.String("request-timeout", envDefault("request-timeout", "30s"), "longest a request may run before it is cancelled with a 503")
 	trustedProxies := fs.String("trusted-proxies", envDefault("trusted-proxies", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client and whose Forwarded / X-Forwarded-Proto, -Host and -Prefix give the links' base")
 	baseURL := fs.String("base-url", envDefault("base-url", ""), "the public address of the service, path prefix included (https://ops.example.org/postwatch), for every link it writes; default: the request's own")
+	alertWindow := fs.String("alert-window", envDefault("alert-window", "72h"), "an incident write alerts only when the incident occurred within this long before it, so imports of past events stay quiet")
+	webhookAllow := fs.String("webhook-allow", envDefault("webhook-allow", ""), "comma-separated CIDRs webhooks may target (e.g. 10.0.0.0/8,192.0.2.7/32); empty allows any http(s) URL")
 	debugAddr := fs.String("debug-addr", envDefault("debug-addr", ""), "if set, serve Go's /debug/pprof profiles on this separate HOST:PORT (keep it private)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -54,6 +61,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			return usageError{"--base-url: " + err.Error()}
 		}
 	}
+	window, err := parseAlertWindow(*alertWindow)
+	if err != nil {
+		return err
+	}
+	if opts.WebhookAllow, err = parseCIDRs(*webhookAllow); err != nil {
+		return err
+	}
+	opts.AlertSignal = domain.NewSignal()
 	log := newLogger(stderr)
 	// The grid and the incident cache live on the heap for the life of the
 	// process, and each page leaves its rows behind as garbage; collecting
@@ -62,7 +77,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(serveGCPercent)
 	}
-	st, err := openStoreWith(*db, sqlite.Options{Durability: sqlite.Durability(*durability), BusyTimeout: serveBusyTimeout})
+	st, err := openStoreWith(*db, sqlite.Options{Durability: sqlite.Durability(*durability),
+		AlertWindow: window, Signal: opts.AlertSignal, BusyTimeout: serveBusyTimeout})
 	if err != nil {
 		return err
 	}
@@ -84,10 +100,25 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "\nNo API token exists yet. Every route but /healthz and /readyz needs one; create one with:\n\n"+
 			"    bin/postwatch token create --db %s --role admin --name \"$(whoami)\"\n\n", *db)
 	}
-	srv, err := api.NewWithOptions(api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st, DB: st}, log, opts)
+	srv, err := api.NewWithOptions(api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st,
+		Alerts: st, Webhooks: st, DB: st}, log, opts)
 	if err != nil {
 		return err
 	}
+	// Webhook workers and the posture clock run until the listener stops;
+	// attempts under way when it does are delivered again after their
+	// lease, never lost.
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var background sync.WaitGroup
+	defer func() {
+		stopBackground()
+		background.Wait()
+	}()
+	dispatcher := delivery.New(st, delivery.Options{Encode: api.EncodeAlert, Allow: opts.WebhookAllow,
+		Signal: opts.AlertSignal, Log: log})
+	background.Add(2)
+	go func() { defer background.Done(); dispatcher.Run(bgCtx) }()
+	go func() { defer background.Done(); maintain(bgCtx, st, log) }()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -106,7 +137,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "db", *db, "durability", *durability,
-		"rate_limit", opts.RateLimit, "request_timeout", opts.RequestTimeout)
+		"rate_limit", opts.RateLimit, "request_timeout", opts.RequestTimeout, "alert_window", window)
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(api.ProblemListener(ln)) }()
 	if *debugAddr != "" {
@@ -131,6 +162,62 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// maintain runs serve's clockwork: posture changes recorded ahead of time
+// become facility versions when they come due (reads show them from that
+// instant already), and alerts and webhook attempts past their retention
+// are dropped once an hour.
+func maintain(ctx context.Context, st *sqlite.Store, log *slog.Logger) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var lastPurge time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if _, err := st.ApplyDuePostures(ctx); err != nil && ctx.Err() == nil {
+			log.Error("apply due postures", "err", err)
+		}
+		if time.Since(lastPurge) >= time.Hour {
+			lastPurge = time.Now()
+			before := lastPurge.Add(-domain.AlertRetention)
+			if err := errors.Join(st.PurgeDeliveries(ctx, before), st.PurgeAlerts(ctx, before)); err != nil && ctx.Err() == nil {
+				log.Error("purge alerts", "err", err)
+			}
+		}
+	}
+}
+
+// parseAlertWindow reads --alert-window.
+func parseAlertWindow(raw string) (time.Duration, error) {
+	d, err := time.ParseDuration(raw)
+	if err != nil || d <= 0 {
+		return 0, usageError{fmt.Sprintf("--alert-window %q is not a positive duration such as 72h", raw)}
+	}
+	return d, nil
+}
+
+// parseCIDRs reads --webhook-allow: CIDRs, or single addresses.
+func parseCIDRs(raw string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, p := range strings.Split(raw, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return nil, usageError{fmt.Sprintf("--webhook-allow: %q is not a CIDR such as 10.0.0.0/8", p)}
+			}
+			pfx = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, pfx.Masked())
+	}
+	return out, nil
 }
 
 // serverOptions checks the serve flags that tune the API.

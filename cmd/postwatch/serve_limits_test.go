@@ -202,3 +202,40 @@ func TestOversizedAndMalformedRequestsGetProblems(t *testing.T) {
 		})
 	}
 }
+
+// TestAlertFlags: --alert-window takes a positive duration, --webhook-allow
+// CIDRs or single addresses; anything else is a usage error naming the flag.
+func TestAlertFlags(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want time.Duration
+	}{{"72h", 72 * time.Hour}, {"90m", 90 * time.Minute}, {"0s", 0}, {"-1h", 0}, {"3d", 0}, {"", 0}} {
+		got, err := parseAlertWindow(c.in)
+		var ue usageError
+		if c.want == 0 && (!errors.As(err, &ue) || !strings.Contains(err.Error(), "--alert-window")) {
+			t.Errorf("--alert-window %q: %v, want a usage error naming the flag", c.in, err)
+		}
+		if c.want != 0 && (err != nil || got != c.want) {
+			t.Errorf("--alert-window %q: %s (%v), want %s", c.in, got, err, c.want)
+		}
+	}
+	got, err := parseCIDRs(" 10.0.0.0/8, 192.0.2.7 ,2001:db8::/32,10.1.2.3/8")
+	want := []string{"10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32", "10.0.0.0/8"}
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("parseCIDRs: %v (%v), want %v", got, err, want)
+	}
+	for i := range got {
+		if got[i].String() != want[i] {
+			t.Errorf("entry %d: %s, want %s", i, got[i], want[i])
+		}
+	}
+	for _, bad := range []string{"10.0.0.0/33", "example.com", "10.0.0.0/8,,x"} {
+		var ue usageError
+		if _, err := parseCIDRs(bad); !errors.As(err, &ue) || !strings.Contains(err.Error(), "--webhook-allow") {
+			t.Errorf("--webhook-allow %q: %v, want a usage error naming the flag", bad, err)
+		}
+	}
+	if got, err := parseCIDRs(""); err != nil || len(got) != 0 {
+		t.Errorf("empty --webhook-allow: %v (%v), want no restriction", got, err)
+	}
+}

@@ -11,7 +11,7 @@ import (
 
 // TestAuditMigrationRecordsEarlierRecords: relations and tokens stored
 // before their changes were recorded get their creation (and a token its
-// revocation) in history when migration 6 runs, with an unknown author.
+// revocation) in history when migration 7 runs, with an unknown author.
 func TestAuditMigrationRecordsEarlierRecords(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.db")
 	s, err := Open(path, Options{Durability: DurabilityNormal, NoGrid: true})
@@ -29,7 +29,7 @@ func TestAuditMigrationRecordsEarlierRecords(t *testing.T) {
 	for _, q := range []string{
 		`INSERT INTO relations (id, subject_id, kind, target_id, valid_from, valid_to, source, created_at) VALUES (70, 'qf', 'directs', 'kh', ?, NULL, 'report', ?)`,
 		`INSERT INTO tokens (id, name, role, hash, created_at, expires_at, revoked_at) VALUES (80, 'old', 'analyst', 'h1', ?, NULL, ?)`,
-		`DELETE FROM schema_migrations WHERE version = 6`,
+		`DELETE FROM schema_migrations WHERE version = 7`,
 	} {
 		args := []any{at, at + 1e6}
 		if q[0] == 'D' {

@@ -35,7 +35,7 @@ func FuzzFullTextQuery(f *testing.F) {
 }
 
 // TestFoldMigrationRebuildsTheIndex: a database whose index holds raw text
-// (before migration 5) is rebuilt with folded text on open.
+// (before migration 6) is rebuilt with folded text on open.
 func TestFoldMigrationRebuildsTheIndex(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "fold.db")
 	s, err := Open(path, Options{Durability: DurabilityNormal, NoGrid: true})
@@ -51,7 +51,7 @@ func TestFoldMigrationRebuildsTheIndex(t *testing.T) {
 	for _, q := range []string{
 		`INSERT INTO incidents_fts (incidents_fts) VALUES ('delete-all')`,
 		`INSERT INTO incidents_fts (rowid, title, description) SELECT id, title, description FROM incidents`,
-		`DELETE FROM schema_migrations WHERE version = 5`,
+		`DELETE FROM schema_migrations WHERE version = 6`,
 	} {
 		if err := s.write.Exec(q).Error; err != nil {
 			t.Fatal(err)

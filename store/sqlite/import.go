@@ -19,6 +19,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
 )
 
 // Bulk import is split so the one writer connection spends its time in
@@ -90,8 +91,9 @@ func PrepareIncidents(batch []*domain.Incident, actorNames map[string]string) *P
 func (s *Store) ImportIncidents(ctx context.Context, batch []*domain.Incident, actorNames map[string]string) ([]domain.ImportResult, error) {
 	p := PrepareIncidents(batch, actorNames)
 	var results []domain.ImportResult
-	err := s.transact(ctx, func(tx *gorm.DB) error {
-		w, err := s.newImportWriter(ctx, tx)
+	var w *importWriter
+	err := s.transact(ctx, func(tx *gorm.DB) (err error) {
+		w, err = s.newImportWriter(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -103,6 +105,7 @@ func (s *Store) ImportIncidents(ctx context.Context, batch []*domain.Incident, a
 	if err != nil {
 		return nil, translate(err)
 	}
+	s.alertsCommitted(w.alerts)
 	return results, nil
 }
 
@@ -188,13 +191,14 @@ func (s *Store) importTransaction(ctx context.Context, p *PreparedIncidents, in 
 	}
 	start := time.Now()
 	var written []writtenBatch
-	err := func() error {
+	var w *importWriter
+	err := func() (err error) {
 		// The statements do not watch ctx: given a context that can be
 		// cancelled, the driver runs each statement on a goroutine of its
 		// own, so on another thread. ctx is checked between batches, and
 		// database/sql rolls the transaction back when it is cancelled.
 		bg := context.WithoutCancel(ctx)
-		w, err := s.newImportWriter(bg, tx.WithContext(bg))
+		w, err = s.newImportWriter(bg, tx.WithContext(bg))
 		if err != nil {
 			return err
 		}
@@ -227,6 +231,7 @@ func (s *Store) importTransaction(ctx context.Context, p *PreparedIncidents, in 
 		tx.Rollback()
 		return translate(err)
 	}
+	s.alertsCommitted(w.alerts)
 	for _, b := range written {
 		done(b.p, b.results)
 	}
@@ -342,6 +347,9 @@ type importWriter struct {
 	actors    map[string]actorState
 	rows      int // records written in this transaction
 	args      []any
+	// alerts raises the alerts of the transaction's writes: only records
+	// inside the alert window cost anything.
+	alerts *store.AlertWriter
 	// stmts are prepared once per transaction: GORM's statement cache
 	// prepares a statement again at every use inside a transaction and
 	// keeps each copy until the transaction ends.
@@ -372,7 +380,7 @@ func (w *importWriter) stmt(query string) (*sql.Stmt, error) {
 
 func (s *Store) newImportWriter(ctx context.Context, tx *gorm.DB) (*importWriter, error) {
 	w := &importWriter{s: s, ctx: ctx, tx: tx, now: s.now(), by: domain.PrincipalName(ctx),
-		actors: map[string]actorState{}, stmts: map[string]*sql.Stmt{}}
+		actors: map[string]actorState{}, stmts: map[string]*sql.Stmt{}, alerts: s.alertWriter(tx)}
 	st, err := w.stmt(`SELECT coalesce(max(id), 0) + 1 FROM incidents`)
 	if err != nil {
 		return nil, err
@@ -585,7 +593,7 @@ func (w *importWriter) importOne(p *PreparedIncidents, i int, refs *batchRefs, c
 		if err := w.finish(); err != nil {
 			return "", err
 		}
-		changed, err := w.s.replaceIncident(w.ctx, w.tx, held.id, inc, 0)
+		changed, err := w.s.replaceIncident(w.ctx, w.tx, held.id, inc, 0, w.alerts)
 		if err != nil {
 			return "", err
 		}
@@ -655,7 +663,15 @@ func (w *importWriter) insertCreated(p *PreparedIncidents, created []int) error 
 	if encodeErr != nil {
 		return encodeErr
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	for _, i := range created {
+		if err := w.alerts.Write(w.ctx, nil, p.incidents[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // snapshot is the history snapshot of a created incident: mid spliced

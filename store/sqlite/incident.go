@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
 )
 
 // incidentRow is an incident as stored. Lists and free-form fields that
@@ -187,12 +188,26 @@ func (s *Store) CreateIncident(ctx context.Context, inc *domain.Incident) error 
 	if err := inc.Validate(); err != nil {
 		return err
 	}
-	return translate(s.transact(ctx, func(tx *gorm.DB) error {
+	var alerts *store.AlertWriter
+	err := translate(s.transact(ctx, func(tx *gorm.DB) error {
+		alerts = s.alertWriter(tx)
 		if err := s.createIncident(ctx, tx, inc); err != nil {
 			return err
 		}
+		if err := alerts.Write(ctx, nil, inc); err != nil {
+			return err
+		}
+		dups, err := s.possibleDuplicates(ctx, tx, inc)
+		if err != nil {
+			return err
+		}
+		inc.PossibleDuplicates = dups
 		return indexText(tx, []int64{inc.ID})
 	}))
+	if err == nil {
+		s.alertsCommitted(alerts)
+	}
+	return err
 }
 
 func (s *Store) createIncident(ctx context.Context, tx *gorm.DB, inc *domain.Incident) error {
@@ -236,16 +251,23 @@ func (s *Store) ReplaceIncident(ctx context.Context, id int64, inc *domain.Incid
 	if err := inc.Validate(); err != nil {
 		return err
 	}
-	return translate(s.transact(ctx, func(tx *gorm.DB) error {
-		_, err := s.replaceIncident(ctx, tx, id, inc, ifVersion)
+	var alerts *store.AlertWriter
+	err := translate(s.transact(ctx, func(tx *gorm.DB) error {
+		alerts = s.alertWriter(tx)
+		_, err := s.replaceIncident(ctx, tx, id, inc, ifVersion, alerts)
 		return err
 	}))
+	if err == nil {
+		s.alertsCommitted(alerts)
+	}
+	return err
 }
 
-// replaceIncident writes inc over incident id and keeps its text indexed.
-// changed is false when inc says what the incident already does
-// (domain.SameIncident): nothing is written and no version made.
-func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc *domain.Incident, ifVersion int) (changed bool, err error) {
+// replaceIncident writes inc over incident id, keeps its text indexed and
+// raises the alerts the change causes through alerts. changed is false
+// when inc says what the incident already does (domain.SameIncident):
+// nothing is written, no version made and nothing alerts.
+func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc *domain.Incident, ifVersion int, alerts *store.AlertWriter) (changed bool, err error) {
 	cur, err := s.findIncident(ctx, tx, id)
 	if err != nil {
 		return false, err
@@ -285,6 +307,9 @@ func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc 
 		return false, err
 	}
 	if err := writeIncidentActors(ctx, tx, id, inc.Actors); err != nil {
+		return false, err
+	}
+	if err := alerts.Write(ctx, cur, inc); err != nil {
 		return false, err
 	}
 	return true, appendHistory(ctx, tx, collIncidents, strconv.FormatInt(id, 10), inc.Version, opUpdate, inc.UpdatedAt, domain.PrincipalName(ctx), inc)
@@ -411,35 +436,4 @@ func checkVersion(want, have int) error {
 		return domain.Errorf(domain.EPRECONDITION, "the record is at version %d, not %d", have, want)
 	}
 	return nil
-}
-
-// IncidentsAfter returns up to limit live incidents with ids above id, in id
-// order; the alert stream polls it.
-func (s *Store) IncidentsAfter(ctx context.Context, id int64, limit int) ([]domain.Incident, error) {
-	rows, err := s.read.WithContext(ctx).Raw(`SELECT `+incidentColumns+` FROM incidents i
-		WHERE i.id > ? AND i.deleted_at IS NULL ORDER BY i.id LIMIT ?`, id, limit).Rows()
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []domain.Incident
-	var r incidentRow
-	for rows.Next() {
-		if err := scanIncident(rows, &r); err != nil {
-			return nil, err
-		}
-		inc, err := r.incident()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, inc)
-	}
-	return out, rows.Err()
-}
-
-// LastIncidentID is the highest incident id stored so far, 0 if none.
-func (s *Store) LastIncidentID(ctx context.Context) (int64, error) {
-	var id int64
-	err := s.read.WithContext(ctx).Raw(`SELECT coalesce(max(id), 0) FROM incidents`).Row().Scan(&id)
-	return id, err
 }

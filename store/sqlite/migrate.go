@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/postwatch/postwatch/store"
 )
 
 // migration is one schema step. Steps run in order, each in its own
@@ -191,7 +193,11 @@ var migrations = []migration{
 			substr(h, 14, 3) || '-' || substr('89ab', 1 + abs(random() % 4), 1) || substr(h, 18, 3) || '-' || substr(h, 21, 12))
 			FROM (SELECT hex(randomblob(16)) AS h)`,
 	}},
-	{5, "full-text index of folded text", []string{
+	{5, "alerts, webhooks and posture incidents", append(store.AlertSchema("sqlite"),
+		// The incidents that prompted a posture change, as a JSON array.
+		`ALTER TABLE postures ADD COLUMN incident_ids TEXT NOT NULL DEFAULT '[]'`,
+	)},
+	{6, "full-text index of folded text", []string{
 		// The index holds domain.FoldText of titles and descriptions (marks
 		// such as Arabic harakat dropped, compatibility forms decomposed),
 		// as q= is folded the same way: unicode61 splits words at
@@ -200,7 +206,7 @@ var migrations = []migration{
 		`INSERT INTO incidents_fts (incidents_fts) VALUES ('delete-all')`,
 		`INSERT INTO incidents_fts (rowid, title, description) SELECT id, ` + foldSQL("title") + `, ` + foldSQL("description") + ` FROM incidents`,
 	}},
-	{6, "history of relations and tokens", []string{
+	{7, "history of relations and tokens", []string{
 		// A relation's id names its history, so it must never be reused:
 		// without AUTOINCREMENT SQLite hands a deleted maximum id out again.
 		`CREATE TABLE relations_new (

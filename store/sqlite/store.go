@@ -61,6 +61,13 @@ type Options struct {
 	// few seconds, so a client gets a 503 with Retry-After rather than a
 	// request stuck behind a bulk load.
 	BusyTimeout time.Duration
+	// AlertWindow is how old an incident may be and still alert
+	// (domain.AlertsFor); 0 means domain.DefaultAlertWindow.
+	AlertWindow time.Duration
+	// Signal, when set, is notified after every commit that stored alerts
+	// or a posture change, so this process's streams and webhook workers
+	// need not wait for their poll.
+	Signal *domain.Signal
 }
 
 // DefaultBusyTimeout is Options.BusyTimeout when unset: long enough for a
@@ -111,6 +118,9 @@ func Open(dsn string, opts Options) (*Store, error) {
 	opts.TreeSortMax = orDefault(opts.TreeSortMax, DefaultTreeSortMax)
 	opts.GridMergeCells = orDefault(opts.GridMergeCells, DefaultGridMergeCells)
 	opts.IncidentCacheBytes = orDefault(opts.IncidentCacheBytes, DefaultIncidentCacheBytes)
+	if opts.AlertWindow <= 0 {
+		opts.AlertWindow = domain.DefaultAlertWindow
+	}
 	path := strings.TrimPrefix(dsn, "file:")
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
@@ -427,6 +437,11 @@ func timePtr(us *int64) *time.Time {
 func exec(ctx context.Context, tx *gorm.DB, query string, args ...any) error {
 	_, err := tx.Statement.ConnPool.ExecContext(ctx, query, args...)
 	return err
+}
+
+// queryRows is exec for a statement that returns rows.
+func queryRows(ctx context.Context, tx *gorm.DB, query string, args ...any) (*sql.Rows, error) {
+	return tx.Statement.ConnPool.QueryContext(ctx, query, args...)
 }
 
 // queryRow is exec for a statement that returns one row.
