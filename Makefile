@@ -6,15 +6,40 @@ DB        ?= ./postwatch.db
 ADDR      ?= 127.0.0.1:8080
 export CGO_ENABLED := 1
 
-.PHONY: run build test test-short lint bench bench-short fuzz clean
+.PHONY: run build test test-short lint bench bench-short fuzz clean web web-deps web-check
 
-build:
+build: web
 	go build $(TAGFLAG) -o bin/postwatch ./cmd/postwatch
+
+# The operations map (/map) is built by web/build.mjs into web/dist, which
+# is committed and embedded, so Go builds need no Node. With Node present,
+# build refreshes dist/ from web/src and the packages of package-lock.json
+# (npm ci runs only when the lock file changed) and test checks that the
+# committed dist/ is that build. Without Node both say so and go on.
+NODE := $(shell command -v node 2>/dev/null)
+WEB_STAMP := web/node_modules/.package-lock.json
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+ifeq ($(NODE),)
+web web-deps web-check:
+	@echo "node not found: using the committed web/dist (the map's browser test will be skipped)"
+else
+web-deps: $(WEB_STAMP)
+
+web: web-deps
+	node web/build.mjs
+
+web-check: web-deps
+	node web/build.mjs --check
+endif
 
 run: build
 	bin/postwatch serve --addr $(ADDR) --db $(DB) --seed
 
-test:
+test: web-check
 	go vet $(TAGFLAG) ./...
 	go test $(TAGFLAG) -race -count=1 -timeout 20m ./...
 

@@ -1,109 +1,207 @@
 package api
 
 import (
+	"bufio"
+	"context"
+	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
-	"math"
+	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/postwatch/postwatch/web"
 )
 
-// pages renders the HTML views a browser gets instead of JSON. They need
-// nothing from the network: the map is an inline SVG.
-var pages = template.Must(template.New("layout").Funcs(template.FuncMap{
-	"json": func(v any) string { b, _ := json.MarshalIndent(v, "", "  "); return string(b) },
-}).Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}} · postwatch</title>
-<style>
-body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d232a;background:#f6f7f9}
-header{background:#14213d;color:#fff;padding:.6rem 1.2rem}header a{color:#fff;text-decoration:none;font-weight:600}
-main{padding:1rem 1.2rem;max-width:1200px}table{border-collapse:collapse;width:100%;background:#fff}
-td,th{border:1px solid #d5d9e0;padding:.3rem .5rem;text-align:left;vertical-align:top}th{background:#eef1f5}
-pre{background:#fff;border:1px solid #d5d9e0;padding:.6rem;overflow:auto}svg{background:#dde7f0;border:1px solid #b8c4d2}
-.sev1{fill:#4c9a2a}.sev2{fill:#c9b500}.sev3{fill:#e08a00}.sev4{fill:#d1495b}.sev5{fill:#6a040f}.fac{fill:#14213d}
-</style></head><body><header><a href="{{.Home}}">postwatch</a> · <a href="{{.Collections}}">collections</a> · <a href="{{.API}}">API</a></header>
-<main><h1>{{.Title}}</h1>{{.Body}}</main></body></html>`))
+// templateFiles are the HTML pages a browser gets instead of JSON: one
+// layout and one file per page, rendered by html/template, which escapes
+// every value for where it lands (text, attribute, URL).
+//
+//go:embed templates/*.html
+var templateFiles embed.FS
 
+// pages maps a page name (the file name without .html) to its template:
+// the layout with that page's "content".
+var pages = func() map[string]*template.Template {
+	layout := template.Must(template.ParseFS(templateFiles, "templates/layout.html"))
+	out := map[string]*template.Template{}
+	for _, name := range []string{"landing", "conformance", "collections", "items", "item", "apidocs"} {
+		out[name] = template.Must(template.Must(layout.Clone()).ParseFS(templateFiles, "templates/"+name+".html"))
+	}
+	return out
+}()
+
+// page is what the layout shows around a page's content.
 type page struct {
-	Title                  string
-	Body                   template.HTML
-	Home, Collections, API string
+	Title                       string
+	Home, Map, Collections, API string
+	CSS                         string
+	Body                        any
 }
 
-func (s *Server) renderPage(c *gin.Context, title string, body template.HTML) {
+// renderPage writes a page. Rendering is linear in the data and stops
+// when the request's context ends (its deadline, or a client that hung
+// up): before anything was sent that is the usual problem+json; after, the
+// connection is cut, so a truncated page is never mistaken for a whole one.
+func (s *Server) renderPage(c *gin.Context, name, title string, body any) {
+	ctx := c.Request.Context()
+	if err := ctx.Err(); err != nil {
+		s.abandonPage(c, err)
+		return
+	}
+	p := page{
+		Title: title, Body: body,
+		Home: href(c, "/?f=html"), Map: href(c, "/map"), Collections: href(c, "/collections?f=html"), API: href(c, "/api.html"),
+		CSS: baseURL(c) + mapAssetsPath + "/pages.css",
+	}
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Status(http.StatusOK)
-	p := page{Title: title, Body: body, Home: href(c, "/?f=html"), Collections: href(c, "/collections?f=html"), API: href(c, "/api.html")}
-	if err := pages.Execute(c.Writer, p); err != nil {
-		s.log.Error("render page", "err", err)
+	cw := &ctxWriter{ctx: ctx, w: c.Writer}
+	bw := bufio.NewWriterSize(cw, 32<<10)
+	err := pages[name].ExecuteTemplate(bw, "layout", p)
+	if err == nil {
+		err = bw.Flush()
 	}
+	if err == nil {
+		return
+	}
+	if !c.Writer.Written() {
+		s.abandonPage(c, err)
+		return
+	}
+	if ctx.Err() == nil {
+		s.log.Error("render page", "page", name, "err", err, "request_id", requestID(c))
+	}
+	panic(http.ErrAbortHandler)
 }
 
-func esc(s string) string { return template.HTMLEscapeString(s) }
+// abandonPage answers a page that could not be rendered: a client that
+// hung up gets nothing (there is no one to tell, and it is not a server
+// error); a deadline or a template error is the usual problem+json.
+func (s *Server) abandonPage(c *gin.Context, err error) {
+	if errors.Is(c.Request.Context().Err(), context.Canceled) {
+		c.Abort()
+		return
+	}
+	s.writeError(c, err)
+}
+
+// ctxWriter fails every write once ctx is done, which stops a template
+// mid-page.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (w *ctxWriter) Write(p []byte) (int, error) {
+	if err := w.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return w.w.Write(p)
+}
 
 // href is a link for an HTML page, carrying the caller's access_token so a
 // browser that authenticates by query string can follow it.
 func href(c *gin.Context, path string) string { return linkTo(c, path) }
 
 func (s *Server) landingPage(c *gin.Context) {
-	s.renderPage(c, "postwatch", template.HTML(fmt.Sprintf(`<p>Threats against diplomatic posts: incidents, facilities and the actors behind them,
-served as OGC API – Features.</p><ul>
-<li><a href="%s">Collections</a></li>
-<li><a href="%s">Incidents on a map</a></li>
-<li><a href="%s">Facilities on a map</a></li>
-<li><a href="%s">API documentation</a> (<a href="%s">OpenAPI</a>)</li>
-<li><a href="%s">Conformance classes</a></li></ul>`,
-		esc(href(c, "/collections?f=html")), esc(href(c, "/collections/incidents/items?f=html")),
-		esc(href(c, "/collections/facilities/items?f=html")), esc(href(c, "/api.html")),
-		esc(href(c, "/openapi.json")), esc(href(c, "/conformance?f=html")))))
+	s.renderPage(c, "landing", "postwatch", struct {
+		Map, Collections, Incidents, Facilities, API, OpenAPI, Conformance string
+	}{
+		Map: href(c, "/map"), Collections: href(c, "/collections?f=html"),
+		Incidents: href(c, "/collections/incidents/items?f=html"), Facilities: href(c, "/collections/facilities/items?f=html"),
+		API: href(c, "/api.html"), OpenAPI: href(c, "/openapi.json"), Conformance: href(c, "/conformance?f=html"),
+	})
 }
 
 func (s *Server) conformancePage(c *gin.Context) {
-	body := "<ul>"
-	for _, cc := range conformsTo {
-		body += "<li>" + esc(cc) + "</li>"
-	}
-	s.renderPage(c, "Conformance", template.HTML(body+"</ul>"))
+	s.renderPage(c, "conformance", "Conformance", conformsTo)
 }
 
 func (s *Server) collectionsPage(c *gin.Context, docs []*collectionDoc) {
-	body := "<table><tr><th>collection</th><th>description</th><th>extent</th></tr>"
-	for _, d := range docs {
-		body += fmt.Sprintf(`<tr><td><a href="%s">%s</a></td><td>%s</td><td>%v</td></tr>`,
-			esc(href(c, "/collections/"+d.ID+"/items?f=html")), esc(d.Title), esc(d.Description), d.Extent.Spatial.BBox)
+	type row struct {
+		Items, Map, Title, Description string
+		BBox                           [][4]float64
 	}
-	s.renderPage(c, "Collections", template.HTML(body+"</table>"))
+	rows := make([]row, len(docs))
+	for i, d := range docs {
+		rows[i] = row{Items: href(c, "/collections/"+d.ID+"/items?f=html"), Map: href(c, "/map"),
+			Title: d.Title, Description: d.Description, BBox: d.Extent.Spatial.BBox}
+	}
+	s.renderPage(c, "collections", "Collections", rows)
 }
 
-// itemsPage shows a page of features on an SVG map and in a table.
+// mapParams are the query parameters of an items page that the map takes
+// too, so "Show on the map" opens the same selection.
+var mapParams = []string{"type", "actor", "attribution", "datetime", "severity_min", "q", "facility", "bbox"}
+
+// mapLink is the map's URL with the items parameters of q it understands.
+func mapLink(c *gin.Context, q url.Values) string {
+	v := url.Values{}
+	for _, name := range mapParams {
+		if x := q.Get(name); x != "" {
+			v.Set(name, x)
+		}
+	}
+	if len(v) == 0 {
+		return href(c, "/map")
+	}
+	return href(c, "/map?"+v.Encode())
+}
+
+// itemsPage lists a page of features in a table.
 func (s *Server) itemsPage(c *gin.Context, col *collection, fp *featurePage) {
-	body := svgMap(fp.features)
-	if fp.matched >= 0 {
-		body += fmt.Sprintf("<p>%d of %d features.", len(fp.features), fp.matched)
-	} else {
-		body += fmt.Sprintf("<p>%d features of many.", len(fp.features))
+	type row struct {
+		ID           int64
+		Href         string
+		Name, Detail string
+	}
+	data := struct {
+		Matched   int
+		Map, Next string
+		Rows      []row
+	}{Matched: fp.matched, Map: href(c, "/map"), Rows: make([]row, len(fp.features))}
+	if col.id == "incidents" {
+		data.Map = mapLink(c, c.Request.URL.Query())
 	}
 	if fp.next != nil {
 		next := withParam(withParam(selfURL(c), "cursor", EncodeCursor(fp.next)), "offset", "")
-		body += ` <a rel="next" href="` + esc(withParam(next, "f", "html")) + `">Next page</a>`
+		data.Next = withParam(next, "f", "html")
 	}
-	body += "</p><table><tr><th>id</th><th>feature</th><th>properties</th></tr>"
-	for _, f := range fp.features {
-		name, detail := describeFeature(&f)
-		body += fmt.Sprintf(`<tr><td><a href="%s">%d</a></td><td>%s</td><td>%s</td></tr>`,
-			esc(href(c, fmt.Sprintf("/collections/%s/items/%d?f=html", col.id, f.ID))), f.ID, esc(name), esc(detail))
+	// One link prefix for every row: linkTo per row would parse a URL each
+	// time, for the same base and token.
+	base := baseURL(c) + "/collections/" + col.id + "/items/"
+	suffix := "?f=html"
+	if t := c.Query("access_token"); t != "" {
+		suffix += "&access_token=" + url.QueryEscape(t)
 	}
-	s.renderPage(c, col.title, template.HTML(body+"</table>"))
+	for i := range fp.features {
+		f := &fp.features[i]
+		name, detail := describeFeature(f)
+		data.Rows[i] = row{ID: f.ID, Href: base + strconv.FormatInt(f.ID, 10) + suffix, Name: name, Detail: detail}
+	}
+	s.renderPage(c, "items", col.title, data)
 }
 
 func (s *Server) itemPage(c *gin.Context, col *collection, f *feature) {
-	name, _ := describeFeature(f)
-	b, _ := json.MarshalIndent(f, "", "  ")
-	s.renderPage(c, name, template.HTML(svgMap([]feature{*f})+"<pre>"+esc(string(b))+"</pre>"))
+	name, detail := describeFeature(f)
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	m := href(c, "/map")
+	if col.id == "incidents" {
+		// A box of about 2 km around the incident.
+		lon, lat := f.Geometry.Coordinates[0], f.Geometry.Coordinates[1]
+		m = mapLink(c, url.Values{"bbox": {fmt.Sprintf("%.5f,%.5f,%.5f,%.5f", lon-0.01, lat-0.01, lon+0.01, lat+0.01)}})
+	}
+	s.renderPage(c, "item", name, struct{ Detail, Map, JSON string }{detail, m, string(b)})
 }
 
 func describeFeature(f *feature) (string, string) {
@@ -120,35 +218,6 @@ func describeFeature(f *feature) (string, string) {
 	return strconv.FormatInt(f.ID, 10), ""
 }
 
-// svgMap plots features in an equirectangular frame around their extent.
-func svgMap(fs []feature) string {
-	const w, h = 900.0, 450.0
-	if len(fs) == 0 {
-		return "<p>No features.</p>"
-	}
-	minX, minY, maxX, maxY := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
-	for _, f := range fs {
-		x, y := f.Geometry.Coordinates[0], f.Geometry.Coordinates[1]
-		minX, maxX = math.Min(minX, x), math.Max(maxX, x)
-		minY, maxY = math.Min(minY, y), math.Max(maxY, y)
-	}
-	pad := math.Max(math.Max(maxX-minX, maxY-minY)*0.1, 0.05)
-	minX, maxX, minY, maxY = minX-pad, maxX+pad, minY-pad, maxY+pad
-	scale := math.Min(w/(maxX-minX), h/(maxY-minY))
-	out := fmt.Sprintf(`<svg role="img" aria-label="map" width="%g" height="%g" viewBox="0 0 %g %g">`, w, h, w, h)
-	for _, f := range fs {
-		x := (f.Geometry.Coordinates[0] - minX) * scale
-		y := h - (f.Geometry.Coordinates[1]-minY)*scale
-		class := "fac"
-		if p, ok := f.Properties.(*incidentProps); ok {
-			class = "sev" + strconv.Itoa(p.Severity)
-		}
-		name, _ := describeFeature(&f)
-		out += fmt.Sprintf(`<circle class="%s" cx="%.1f" cy="%.1f" r="5"><title>%s</title></circle>`, class, x, y, esc(name))
-	}
-	return out + "</svg>"
-}
-
 // apiDocsPage lists every operation of the OpenAPI document.
 func (s *Server) apiDocsPage(c *gin.Context) {
 	var doc struct {
@@ -163,11 +232,16 @@ func (s *Server) apiDocsPage(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	body := "<p>" + esc(doc.Info.Description) + `</p><p>Machine-readable: <a href="` + esc(href(c, "/openapi.json")) + `">openapi.json</a>.</p>`
-	body += "<table><tr><th>method</th><th>path</th><th>summary</th></tr>"
-	for _, op := range sortedOperations(s.openapi) {
-		body += fmt.Sprintf("<tr><td>%s</td><td><code>%s</code></td><td>%s</td></tr>",
-			esc(op.method), esc(op.path), esc(doc.Paths[op.path][lower(op.method)].Summary))
+	type op struct{ Method, Path, Summary string }
+	var ops []op
+	for _, o := range sortedOperations(s.openapi) {
+		ops = append(ops, op{o.method, o.path, doc.Paths[o.path][lower(o.method)].Summary})
 	}
-	s.renderPage(c, "postwatch API", template.HTML(body+"</table>"))
+	s.renderPage(c, "apidocs", "postwatch API", struct {
+		Description, OpenAPI string
+		Operations           []op
+	}{doc.Info.Description, href(c, "/openapi.json"), ops})
 }
+
+// mapAssetsPath is where this build's map assets are served.
+var mapAssetsPath = "/map/assets/" + web.Version

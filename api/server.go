@@ -233,6 +233,10 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/conformance", role: analyst, handler: s.conformance},
 		{method: "GET", path: "/openapi.json", role: analyst, handler: s.openapiDoc},
 		{method: "GET", path: "/api.html", role: analyst, handler: s.apiDocsPage},
+		// The map and its assets are public: the page must load to show its
+		// sign-in form; the data it then fetches needs a token like any client.
+		{method: "GET", path: "/map", public: true, handler: s.mapPage},
+		{method: "GET", path: "/map/assets/:version/:file", public: true, handler: s.mapAsset},
 		{method: "GET", path: "/collections", role: analyst, handler: s.collections},
 	}
 	rs = append(rs, s.collectionRoutes(s.incidentCol, officer)...)
@@ -336,7 +340,9 @@ func securityHeaders(c *gin.Context) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; script-src 'none'; frame-ancestors 'none'")
+	// The HTML pages take their style sheet from the map's assets and run
+	// no script; /map sets its own policy (mapCSP).
+	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; img-src 'self' data:; script-src 'none'; frame-ancestors 'none'")
 	c.Next()
 }
 

@@ -220,6 +220,9 @@ type Queryable struct {
 
 // IncidentQueryables are the properties of incidents a filter may test.
 var IncidentQueryables = []Queryable{
+	// id lets a client ask for what was stored after the last incident it
+	// saw (filter=id > 41): the map's live updates use it.
+	{Name: "id", Type: "integer", Column: "id"},
 	{Name: "type", Type: "string", Enum: enumStrings(IncidentTypes), Column: "type"},
 	{Name: "title", Type: "string", Column: "title"},
 	{Name: "description", Type: "string", Column: "description", EmptyIsNull: true},
