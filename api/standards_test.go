@@ -213,6 +213,7 @@ func TestNoNegativeZero(t *testing.T) {
 			incidentItems + "/" + id, incidentItems + "?f=json", incidentItems + "?f=csv", incidentItems + "?f=stix",
 			incidentItems + "/" + id + "/history", incidentItems + "?near=0,0&radius=10",
 			"/collections/facilities/items/" + fac, "/collections/facilities/items?f=csv",
+			incidentItems + "?f=html", incidentItems + "/" + id + "?f=html", "/collections/facilities/items?f=html",
 		} {
 			t.Run(url, func(t *testing.T) {
 				r := e.in(t).do("GET", url, nil, domain.RoleAnalyst).wantStatus(http.StatusOK)
