@@ -85,6 +85,15 @@ func (col *collection) listItems(c *gin.Context) {
 		return
 	}
 	shape.apply(page.features)
+	self := selfURL(c)
+	var next string
+	if page.next != nil {
+		next = withParam(withParam(self, "cursor", EncodeCursor(page.next)), "offset", "")
+		// Formats without a links member (CSV, STIX) page through this
+		// header alone: RFC 8288, as OGC API – Features Part 1 recommends
+		// (/rec/core/link-header).
+		c.Header("Link", "<"+withParam(next, "f", f)+`>; rel="next"`)
+	}
 	switch f {
 	case "csv":
 		col.writeCSV(c.Writer, page)
@@ -96,15 +105,12 @@ func (col *collection) listItems(c *gin.Context) {
 		col.s.itemsPage(c, col, page)
 		return
 	}
-	self := selfURL(c)
 	links := []link{
 		{Href: withParam(self, "f", "json"), Rel: "self", Type: geoJSONType, Title: "this page"},
 		{Href: withParam(self, "f", "html"), Rel: "alternate", Type: "text/html", Title: "this page as HTML"},
 		{Href: linkTo(c, "/collections/"+col.id), Rel: "collection", Type: "application/json", Title: col.title},
 	}
-	if page.next != nil {
-		next := withParam(self, "cursor", EncodeCursor(page.next))
-		next = withParam(next, "offset", "")
+	if next != "" {
 		links = append(links, link{Href: withParam(next, "f", "json"), Rel: "next", Type: geoJSONType, Title: "next page"})
 	}
 	c.Header("Content-Type", geoJSONType)

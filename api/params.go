@@ -338,6 +338,15 @@ func ParseFacilityFilter(q url.Values) (domain.FacilityFilter, error) {
 	if f.BBox, f.Near, err = parseSpatial(q); err != nil {
 		return f, err
 	}
+	// Every items operation takes datetime (OGC API – Features Part 1,
+	// /req/core/fc-time-definition). A facility has no temporal geometry,
+	// so it is in every result (/ats/core/fc-time-response): the value is
+	// only checked.
+	if v, ok := lookup(q, "datetime"); ok {
+		if _, err = ParseDatetime(v); err != nil {
+			return f, err
+		}
+	}
 	if v, ok := lookup(q, "kind"); ok {
 		if f.Kinds, err = domain.ParseEnumList("kind", v, domain.FacilityKinds); err != nil {
 			return f, err
