@@ -302,9 +302,11 @@ func TestPatchKeepsNumbersExact(t *testing.T) {
 	url := incidentItems + "/" + strconv.FormatInt(e.createIncident(44.36, 33.31, nil), 10)
 	mp := []string{"Content-Type", "application/merge-patch+json"}
 	e.runSteps(t, nil, []step{
-		{name: "killed 2^53+1 is kept exactly", method: "PATCH", url: url, body: `{"properties":{"casualties":{"killed":9007199254740993}}}`,
+		{name: "killed 2^53+1 is a 400, not rounded to 2^53", method: "PATCH", url: url, body: `{"properties":{"casualties":{"killed":9007199254740993}}}`,
+			role: domain.RoleOfficer, headers: mp, status: 400, field: "properties.casualties.killed"},
+		{name: "killed at its maximum is kept exactly", method: "PATCH", url: url, body: `{"properties":{"casualties":{"killed":1000000}}}`,
 			role: domain.RoleOfficer, headers: mp, status: 200, check: func(t *testing.T, r *response) {
-				if !strings.Contains(r.Body.String(), `"killed":9007199254740993`) {
+				if !strings.Contains(r.Body.String(), `"killed":1000000`) {
 					t.Errorf("killed changed: %s", r.Body.String())
 				}
 			}},
@@ -325,7 +327,7 @@ func TestPatchKeepsNumbersExact(t *testing.T) {
 					Casualties struct{ Killed json.Number }
 				}
 			}
-			if err := json.Unmarshal(r.Body.Bytes(), &f); err != nil || f.Properties.Casualties.Killed != "9007199254740993" {
+			if err := json.Unmarshal(r.Body.Bytes(), &f); err != nil || f.Properties.Casualties.Killed != "1000000" {
 				t.Errorf("killed %v (%v)", f.Properties.Casualties.Killed, err)
 			}
 		}},
