@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -89,6 +91,24 @@ func alertFilter(c *gin.Context) (domain.AlertFilter, error) {
 // MaxAlertLimit bounds one page of GET /alerts.
 const MaxAlertLimit = 1000
 
+// alertLimit reads limit= of GET /alerts and of deliveries: default
+// domain.DefaultLimit, and any larger positive integer than MaxAlertLimit,
+// even one past int64, is clamped to it, as items' limit is.
+func alertLimit(c *gin.Context) (int, error) {
+	raw, ok := c.GetQuery("limit")
+	if !ok {
+		return domain.DefaultLimit, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(raw, "-") {
+		n, err = MaxAlertLimit, nil
+	}
+	if err != nil || n < 1 {
+		return 0, domain.InvalidField("limit", "%q is not a positive integer", raw)
+	}
+	return min(n, MaxAlertLimit), nil
+}
+
 // listAlerts answers GET /alerts: stored alerts after after=, oldest
 // first, with a next link while more remain.
 func (s *Server) listAlerts(c *gin.Context) {
@@ -105,14 +125,9 @@ func (s *Server) listAlerts(c *gin.Context) {
 		}
 		f.AfterSeq = seq
 	}
-	f.Limit = domain.DefaultLimit
-	if raw, ok := c.GetQuery("limit"); ok {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 {
-			s.writeError(c, domain.InvalidField("limit", "%q is not a positive integer", raw))
-			return
-		}
-		f.Limit = min(n, MaxAlertLimit) // clamped, as items' limit is
+	if f.Limit, err = alertLimit(c); err != nil {
+		s.writeError(c, err)
+		return
 	}
 	page, err := s.alerts.FindAlerts(c.Request.Context(), f)
 	if err != nil {
@@ -159,7 +174,12 @@ type alertHub struct {
 	mu      sync.Mutex
 	running bool
 	seq     int64 // the last alert handed to the streams
-	posture int64 // the last posture change handed to the streams
+	posture int64 // the last posture change read
+	// due holds the changes recorded ahead of time, by effective_at: each
+	// goes to the streams when it takes effect, the moment the facility's
+	// posture becomes it, not when it was recorded (a map would otherwise
+	// redraw and announce a departure days early, and then say nothing).
+	due     []domain.PostureChange
 	subs    map[*alertSub]struct{}
 	streams map[int64]int // open streams per token id
 	limit   int
@@ -184,7 +204,11 @@ func (h *alertHub) subscribe(ctx context.Context, tok int64) (*alertSub, int64, 
 		if err != nil {
 			return nil, 0, err
 		}
-		h.seq, h.posture, h.running = seq, pid, true
+		due, err := duePostures(ctx, h.svc, pid, time.Now())
+		if err != nil {
+			return nil, 0, err
+		}
+		h.seq, h.posture, h.due, h.running = seq, pid, due, true
 		go h.run()
 	}
 	sub := h.newSub()
@@ -281,11 +305,57 @@ func (h *alertHub) pass() error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	now := time.Now()
 	for i := range changes {
-		h.broadcast(hubEvent{posture: &changes[i]})
+		if c := &changes[i]; c.EffectiveAt.After(now) {
+			h.due = insertByEffect(h.due, *c)
+		} else {
+			h.broadcast(hubEvent{posture: c})
+		}
 		h.posture = changes[i].ID
 	}
+	for len(h.due) > 0 && !h.due[0].EffectiveAt.After(now) {
+		c := h.due[0]
+		h.due = h.due[1:]
+		h.broadcast(hubEvent{posture: &c})
+	}
 	return nil
+}
+
+// duePostures reads the posture changes up to id last that take effect
+// after now, by effective_at, for a hub that starts: they were recorded
+// ahead of time, and their events are still to come. Posture changes are
+// few (officers record them by hand), so reading them all once per hub
+// start costs little.
+func duePostures(ctx context.Context, svc domain.AlertService, last int64, now time.Time) ([]domain.PostureChange, error) {
+	var due []domain.PostureChange
+	for after := int64(0); after < last; {
+		changes, err := svc.PostureChangesAfter(ctx, after, alertPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range changes {
+			if c.ID <= last && c.EffectiveAt.After(now) {
+				due = insertByEffect(due, c)
+			}
+		}
+		if len(changes) < alertPage {
+			break
+		}
+		after = changes[len(changes)-1].ID
+	}
+	return due, nil
+}
+
+// insertByEffect adds c to due, which stays sorted by effective_at, then id.
+func insertByEffect(due []domain.PostureChange, c domain.PostureChange) []domain.PostureChange {
+	i, _ := slices.BinarySearchFunc(due, c, func(a, b domain.PostureChange) int {
+		if n := a.EffectiveAt.Compare(b.EffectiveAt); n != 0 {
+			return n
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return slices.Insert(due, i, c)
 }
 
 // broadcast hands ev to every stream; one too far behind is cut loose

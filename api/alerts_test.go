@@ -193,7 +193,8 @@ func TestAlertsList(t *testing.T) {
 	if len(all) != 10 {
 		t.Fatalf("%d alerts, want 10", len(all))
 	}
-	vars := map[string]string{"third": all[2].ID}
+	hook := e.do("POST", "/webhooks", map[string]any{"url": "http://127.0.0.1:9/hook"}, domain.RoleAdmin).wantStatus(http.StatusCreated)
+	vars := map[string]string{"third": all[2].ID, "hook": fmt.Sprint(hook.json()["id"])}
 	e.runSteps(t, vars, []step{
 		{name: "a page of three links to the next", method: "GET", url: "/alerts?limit=3", role: domain.RoleAnalyst, status: 200,
 			check: func(t *testing.T, r *response) {
@@ -241,6 +242,15 @@ func TestAlertsList(t *testing.T) {
 		{name: "severity_min=9 is 400", method: "GET", url: "/alerts?severity_min=9", role: domain.RoleAnalyst, status: 400, field: "severity_min"},
 		{name: "facility=x is 400", method: "GET", url: "/alerts?facility=x", role: domain.RoleAnalyst, status: 400, field: "facility"},
 		{name: "limit=0 is 400", method: "GET", url: "/alerts?limit=0", role: domain.RoleAnalyst, status: 400, field: "limit"},
+		{name: "limit=-1 is 400", method: "GET", url: "/alerts?limit=-1", role: domain.RoleAnalyst, status: 400, field: "limit"},
+		{name: "limit=-99999999999999999999 is 400", method: "GET", url: "/alerts?limit=-99999999999999999999", role: domain.RoleAnalyst, status: 400, field: "limit"},
+		{name: "a limit past int64 is clamped like any large one", method: "GET", url: "/alerts?limit=99999999999999999999", role: domain.RoleAnalyst, status: 200,
+			check: func(t *testing.T, r *response) {
+				if n := len(r.json()["alerts"].([]any)); n != 10 {
+					t.Fatalf("%d alerts, want all 10", n)
+				}
+			}},
+		{name: "deliveries clamp a limit past int64 too", method: "GET", url: "/webhooks/{hook}/deliveries?limit=99999999999999999999", role: domain.RoleAdmin, status: 200},
 		{name: "an unknown parameter is 400", method: "GET", url: "/alerts?since=1", role: domain.RoleAnalyst, status: 400, field: "since"},
 		{name: "no token is 401", method: "GET", url: "/alerts", status: 401},
 	})
@@ -517,6 +527,41 @@ func TestAlertStream(t *testing.T) {
 			t.Fatalf("after Close: %+v, want a close event", ev)
 		}
 	})
+}
+
+// TestPostureEventWhenDue: a posture change recorded ahead of time is sent
+// on the stream when it takes effect, not when it is recorded — also one
+// recorded before the stream (and its hub) started; a change in effect at
+// once is sent at once.
+func TestPostureEventWhenDue(t *testing.T) {
+	e := newEnv(t)
+	srv := httptest.NewServer(e.server)
+	defer srv.Close()
+	defer e.server.Close()
+	basrah := e.createFacilityR(47.6625, 30.5489, 5000, "Basrah")
+	postures := fmt.Sprintf("/collections/facilities/items/%d/postures", basrah)
+	record := func(posture string, at time.Time) {
+		e.do("POST", postures, map[string]any{"posture": posture, "effective_at": at.UTC().Format(time.RFC3339Nano)},
+			domain.RoleOfficer).wantStatus(http.StatusCreated)
+	}
+	later := time.Now().Add(3 * time.Second)
+	record("ordered_departure", later) // before any stream: the hub starts after it
+	c, _ := openStream(t, srv, e.tokens[domain.RoleAnalyst], fmt.Sprintf("?facility=%d", basrah))
+	soon := time.Now().Add(1500 * time.Millisecond)
+	record("authorized_departure", soon)
+	record("elevated", time.Now().Add(-time.Minute))
+	for _, want := range []struct {
+		posture string
+		at      time.Time
+	}{{"elevated", time.Time{}}, {"authorized_departure", soon}, {"ordered_departure", later}} {
+		ev := c.next(t)
+		if ev.event != "posture" || !strings.Contains(ev.data, `"posture":"`+want.posture+`"`) {
+			t.Fatalf("event %+v, want the posture %s", ev, want.posture)
+		}
+		if now := time.Now(); now.Before(want.at) {
+			t.Fatalf("%s sent %s before it takes effect", want.posture, want.at.Sub(now))
+		}
+	}
 }
 
 // TestAlertStreamResume: a client that is cut off again and again and

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -84,6 +85,15 @@ func (col *collection) listItems(c *gin.Context) {
 		return
 	}
 	shape.apply(page.features)
+	self := selfURL(c)
+	var next string
+	if page.next != nil {
+		next = withParam(withParam(self, "cursor", EncodeCursor(page.next)), "offset", "")
+		// Formats without a links member (CSV, STIX) page through this
+		// header alone: RFC 8288, as OGC API – Features Part 1 recommends
+		// (/rec/core/link-header).
+		c.Header("Link", "<"+withParam(next, "f", f)+`>; rel="next"`)
+	}
 	switch f {
 	case "csv":
 		col.writeCSV(c.Writer, page)
@@ -95,15 +105,12 @@ func (col *collection) listItems(c *gin.Context) {
 		col.s.itemsPage(c, col, page)
 		return
 	}
-	self := selfURL(c)
 	links := []link{
 		{Href: withParam(self, "f", "json"), Rel: "self", Type: geoJSONType, Title: "this page"},
 		{Href: withParam(self, "f", "html"), Rel: "alternate", Type: "text/html", Title: "this page as HTML"},
 		{Href: linkTo(c, "/collections/"+col.id), Rel: "collection", Type: "application/json", Title: col.title},
 	}
-	if page.next != nil {
-		next := withParam(self, "cursor", EncodeCursor(page.next))
-		next = withParam(next, "offset", "")
+	if next != "" {
 		links = append(links, link{Href: withParam(next, "f", "json"), Rel: "next", Type: geoJSONType, Title: "next page"})
 	}
 	c.Header("Content-Type", geoJSONType)
@@ -158,6 +165,9 @@ func (col *collection) writeFeature(c *gin.Context, status int, ft *feature) {
 		{Href: linkTo(c, "/collections/"+col.id), Rel: "collection", Type: "application/json"},
 		{Href: linkTo(c, self+"/history"), Rel: "version-history", Type: "application/json"},
 	}
+	if notModified(c, etag(ft.version)) {
+		return
+	}
 	c.Header("ETag", etag(ft.version))
 	c.Header("Content-Type", geoJSONType)
 	c.JSON(status, ft)
@@ -165,25 +175,43 @@ func (col *collection) writeFeature(c *gin.Context, status int, ft *feature) {
 
 func etag(version int) string { return `"` + strconv.Itoa(version) + `"` }
 
-// ifMatch reads If-Match as the version a write must find; 0 means no
-// precondition. When the header lists several tags, current supplies the
-// record's version so that any listed tag can match (RFC 9110 §13.1.1); the
-// store still checks the version it is given inside the write.
+// ifMatch reads the preconditions of a write: If-Match as the version the
+// write must find (0: no precondition), compared strongly, so a weak tag
+// (W/"3") never matches (RFC 9110 §13.1.1); and If-None-Match, which fails
+// when it is "*" or names the current version (§13.1.2). current reads
+// the record's version when a list or If-None-Match needs it; the store
+// still checks the version it is given inside the write.
 func ifMatch(c *gin.Context, current func() (int, error)) (int, error) {
+	if h := c.GetHeader("If-None-Match"); h != "" {
+		tags, any := parseETags(h)
+		cur, err := current()
+		if err != nil {
+			return 0, err
+		}
+		if any || slices.ContainsFunc(tags, func(t entityTag) bool { return t.opaque == etag(cur) }) {
+			return 0, domain.Errorf(domain.EPRECONDITION, "If-None-Match %s matches the record's current version %d", h, cur)
+		}
+	}
 	h := strings.TrimSpace(c.GetHeader("If-Match"))
-	if h == "" || h == "*" {
+	if h == "" {
+		return 0, nil
+	}
+	tags, any := parseETags(h)
+	if any {
 		return 0, nil
 	}
 	var versions []int
-	for _, tag := range strings.Split(h, ",") {
-		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
-		if v, err := strconv.Atoi(strings.Trim(tag, `"`)); err == nil && v > 0 {
+	for _, t := range tags {
+		if t.weak {
+			continue // strong comparison: a weak tag matches nothing
+		}
+		if v, err := strconv.Atoi(strings.Trim(t.opaque, `"`)); err == nil && v > 0 {
 			versions = append(versions, v)
 		}
 	}
 	switch len(versions) {
 	case 0:
-		return 0, domain.Errorf(domain.EPRECONDITION, "If-Match %s matches no version of this record", h)
+		return 0, domain.Errorf(domain.EPRECONDITION, "If-Match %s matches no version of this record (weak tags never match: If-Match compares strongly)", h)
 	case 1:
 		return versions[0], nil
 	}
@@ -248,9 +276,15 @@ func (col *collection) createItem(c *gin.Context) {
 	}
 	c.Header("Location", baseURL(c)+"/collections/"+col.id+"/items/"+strconv.FormatInt(ft.ID, 10))
 	if props, ok := ft.Properties.(*incidentProps); ok {
-		// A warning, never a refusal: the client may offer to merge.
-		for _, id := range props.PossibleDuplicates {
-			c.Writer.Header().Add("Link", "<"+linkTo(c, "/collections/"+col.id+"/items/"+strconv.FormatInt(id, 10))+`>; rel="duplicate"`)
+		// A warning, never a refusal: the client may offer to merge. The
+		// links share one field (RFC 8288 §3 allows a list), so the
+		// response's header count stays fixed however many there are.
+		links := make([]string, len(props.PossibleDuplicates))
+		for i, id := range props.PossibleDuplicates {
+			links[i] = "<" + linkTo(c, "/collections/"+col.id+"/items/"+strconv.FormatInt(id, 10)) + `>; rel="duplicate"`
+		}
+		if len(links) > 0 {
+			c.Header("Link", strings.Join(links, ", "))
 		}
 	}
 	col.writeFeature(c, http.StatusCreated, ft)
@@ -382,16 +416,28 @@ func (col *collection) itemHistory(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"versions": vs})
 }
 
-// mergePatch applies an RFC 7396 merge patch to a JSON document.
+// mergePatch applies an RFC 7396 merge patch to a JSON document. Numbers
+// stay json.Number, so an integer beyond 2^53 is carried exactly to the
+// typed decoder, which refuses it if it does not fit, instead of being
+// rounded through float64.
 func mergePatch(doc, patch []byte) ([]byte, error) {
 	var d, p any
-	if err := json.Unmarshal(doc, &d); err != nil {
+	if err := decodeNumbers(doc, &d); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(patch, &p); err != nil {
+	if err := decodeNumbers(patch, &p); err != nil {
 		return nil, jsonError(err, "")
 	}
+	if err := checkJSONText(patch, ""); err != nil {
+		return nil, err
+	}
 	return json.Marshal(mergeValue(d, p))
+}
+
+func decodeNumbers(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	return dec.Decode(v)
 }
 
 func mergeValue(target, patch any) any {

@@ -95,13 +95,15 @@ func unknownProperty(name string) error {
 	return fmt.Errorf("%q is not a queryable property (see /queryables)", name)
 }
 
-func (c *cqlChecker) call(n cqlCall) (domain.Expr, error) {
-	arity := func(k int) error {
-		if len(n.args) != k {
-			return fmt.Errorf("%s takes %d arguments, not %d", n.name, k, len(n.args))
-		}
-		return nil
+// arity is an error unless n has k arguments.
+func (n cqlCall) arity(k int) error {
+	if len(n.args) != k {
+		return fmt.Errorf("%s takes %d arguments, not %d", n.name, k, len(n.args))
 	}
+	return nil
+}
+
+func (c *cqlChecker) call(n cqlCall) (domain.Expr, error) {
 	switch {
 	case n.op == "and" || n.op == "or":
 		if len(n.args) < 2 {
@@ -120,7 +122,7 @@ func (c *cqlChecker) call(n cqlCall) (domain.Expr, error) {
 		}
 		return orOf(ops...), nil
 	case n.op == "not":
-		if err := arity(1); err != nil {
+		if err := n.arity(1); err != nil {
 			return nil, err
 		}
 		e, err := c.boolean(n.args[0])
@@ -129,7 +131,7 @@ func (c *cqlChecker) call(n cqlCall) (domain.Expr, error) {
 		}
 		return notOf(e), nil
 	case slices.Contains([]string{"=", "<>", "<", "<=", ">", ">="}, n.op):
-		if err := arity(2); err != nil {
+		if err := n.arity(2); err != nil {
 			return nil, err
 		}
 		l, r, err := c.pair(n.args[0], n.args[1])
@@ -138,12 +140,12 @@ func (c *cqlChecker) call(n cqlCall) (domain.Expr, error) {
 		}
 		return compareValues(n.op, l, r)
 	case n.op == "like":
-		if err := arity(2); err != nil {
+		if err := n.arity(2); err != nil {
 			return nil, err
 		}
 		return c.like(n.args[0], n.args[1])
 	case n.op == "between":
-		if err := arity(3); err != nil {
+		if err := n.arity(3); err != nil {
 			return nil, err
 		}
 		v, lo, err := c.pair(n.args[0], n.args[1])
@@ -170,12 +172,12 @@ func (c *cqlChecker) call(n cqlCall) (domain.Expr, error) {
 		}
 		return andOf(a, b), nil
 	case n.op == "in":
-		if err := arity(2); err != nil {
+		if err := n.arity(2); err != nil {
 			return nil, err
 		}
 		return c.in(n.args[0], n.args[1])
 	case n.op == "isnull":
-		if err := arity(1); err != nil {
+		if err := n.arity(1); err != nil {
 			return nil, err
 		}
 		v, err := c.value(n.args[0])
@@ -189,19 +191,10 @@ func (c *cqlChecker) call(n cqlCall) (domain.Expr, error) {
 		}
 		return domain.IsNull{Value: v.operand}, nil
 	case strings.HasPrefix(n.op, "s_"):
-		if err := arity(2); err != nil {
-			return nil, err
-		}
 		return c.spatial(n)
 	case strings.HasPrefix(n.op, "t_"):
-		if err := arity(2); err != nil {
-			return nil, err
-		}
 		return c.temporal(n)
 	case strings.HasPrefix(n.op, "a_"):
-		if err := arity(2); err != nil {
-			return nil, err
-		}
 		return c.array(n)
 	case n.op == "casei" || n.op == "accenti":
 		return nil, fmt.Errorf("%s returns a text, not a predicate: compare it with a value", n.name)
@@ -473,6 +466,9 @@ func (c *cqlChecker) spatial(n cqlCall) (domain.Expr, error) {
 	if !slices.Contains([]string{"intersects", "disjoint", "within", "contains", "equals", "touches", "crosses", "overlaps"}, op) {
 		return nil, fmt.Errorf("function %s is not supported", n.name)
 	}
+	if err := n.arity(2); err != nil {
+		return nil, err
+	}
 	a, err := c.value(n.args[0])
 	if err != nil {
 		return nil, err
@@ -630,6 +626,9 @@ func (c *cqlChecker) temporal(n cqlCall) (domain.Expr, error) {
 	if _, ok := temporalRelations[op]; !ok && op != "disjoint" {
 		return nil, fmt.Errorf("function %s is not supported", n.name)
 	}
+	if err := n.arity(2); err != nil {
+		return nil, err
+	}
 	var ends [2][2]cqlEnd
 	for i, arg := range n.args {
 		v, err := c.value(arg)
@@ -669,6 +668,9 @@ func (c *cqlChecker) array(n cqlCall) (domain.Expr, error) {
 	inverse := map[string]string{"equals": "equals", "contains": "containedby", "containedby": "contains", "overlaps": "overlaps"}
 	if _, ok := inverse[op]; !ok {
 		return nil, fmt.Errorf("function %s is not supported", n.name)
+	}
+	if err := n.arity(2); err != nil {
+		return nil, err
 	}
 	var vals [2]cqlValue
 	for i, arg := range n.args {

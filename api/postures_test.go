@@ -39,6 +39,8 @@ func TestPostureTiming(t *testing.T) {
 			}},
 		{name: "an unknown incident is 400 naming it", method: "POST", url: item + "/postures", role: domain.RoleOfficer,
 			body: map[string]any{"posture": "elevated", "incident_ids": []int64{inc, 999}}, status: 400, field: "incident_ids[1]"},
+		{name: "an incident named twice is refused", method: "POST", url: item + "/postures", role: domain.RoleOfficer,
+			body: map[string]any{"posture": "elevated", "incident_ids": []int64{inc, inc}}, status: 400, field: "incident_ids[1]"},
 		{name: "incident_ids must be ids", method: "POST", url: item + "/postures", role: domain.RoleOfficer,
 			body: `{"posture": "elevated", "incident_ids": ["x"]}`, status: 400, field: "incident_ids"},
 		{name: "a change recorded ahead of time", method: "POST", url: item + "/postures", role: domain.RoleOfficer,
@@ -124,6 +126,34 @@ func TestPossibleDuplicates(t *testing.T) {
 				t.Fatal("possible_duplicates was stored")
 			}
 		})
+	}
+}
+
+// TestPossibleDuplicatesBounded: a gate reported over and over gets a
+// hint of the latest domain.MaxPossibleDuplicates reports in one Link
+// field, so a busy place never swells a 201 past what clients read.
+func TestPossibleDuplicatesBounded(t *testing.T) {
+	e := newEnv(t)
+	var ids []int64
+	for i := range domain.MaxPossibleDuplicates + 5 {
+		ids = append(ids, e.createIncident(44.3955, 33.2986, map[string]any{"type": "protest",
+			"occurred_at": fmt.Sprintf("2018-09-07T10:%02d:00Z", i)}))
+	}
+	r := e.do("POST", "/collections/incidents/items", incidentJSON(44.3955, 33.2986,
+		map[string]any{"type": "protest", "occurred_at": "2018-09-07T10:30:00Z"}), domain.RoleOfficer).wantStatus(http.StatusCreated)
+	dups, _ := dig(r.json(), "properties", "possible_duplicates").([]any)
+	latest := ids[len(ids)-domain.MaxPossibleDuplicates:]
+	if len(dups) != len(latest) {
+		t.Fatalf("%d possible_duplicates, want the latest %d", len(dups), len(latest))
+	}
+	for i, id := range latest {
+		if dups[i] != float64(id) {
+			t.Fatalf("possible_duplicates %v, want %v", dups, latest)
+		}
+	}
+	fields := r.Header().Values("Link")
+	if len(fields) != 1 || strings.Count(fields[0], `rel="duplicate"`) != len(latest) {
+		t.Fatalf("Link fields %q, want one listing %d duplicates", fields, len(latest))
 	}
 }
 

@@ -683,7 +683,7 @@ func TestCORS(t *testing.T) {
 		{name: "a preflight needs no token", method: "OPTIONS", status: http.StatusNoContent,
 			headers: append([]string{"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization"}, origin...),
 			want: map[string]string{"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Credentials": "",
-				"Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match, If-None-Match, Accept, X-Request-Id"}},
+				"Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match, If-None-Match, Accept, X-Request-Id, Last-Event-ID"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -692,7 +692,8 @@ func TestCORS(t *testing.T) {
 			for h, v := range tt.want {
 				r.wantHeader(h, v)
 			}
-			if exposed := r.Header().Get("Access-Control-Expose-Headers"); !strings.Contains(exposed, "Retry-After") || !strings.Contains(exposed, "X-Request-Id") {
+			if exposed := r.Header().Get("Access-Control-Expose-Headers"); !strings.Contains(exposed, "Retry-After") || !strings.Contains(exposed, "X-Request-Id") ||
+				!strings.Contains(exposed, "Content-Disposition") {
 				t.Fatalf("Access-Control-Expose-Headers %q", exposed)
 			}
 		})

@@ -29,8 +29,16 @@ type webhookOut struct {
 	Secret      string     `json:"secret,omitempty"`
 }
 
+// newWebhookOut shows w; secret is set only in the answer to its creation,
+// the one place that also shows a password in the URL (receivers behind
+// basic authentication take one). Everywhere else the password reads
+// "xxxxx", as url.URL.Redacted writes it: it is as secret as the secret.
 func newWebhookOut(w *domain.Webhook, secret string) webhookOut {
-	out := webhookOut{ID: w.ID, URL: w.URL, Facility: w.Facilities, Active: w.Active, CreatedAt: w.CreatedAt,
+	shown := w.URL
+	if u, err := url.Parse(w.URL); secret == "" && err == nil {
+		shown = u.Redacted()
+	}
+	out := webhookOut{ID: w.ID, URL: shown, Facility: w.Facilities, Active: w.Active, CreatedAt: w.CreatedAt,
 		CreatedBy: w.CreatedBy, DisabledAt: w.DisabledAt, Secret: secret}
 	if w.SeverityMin > 0 {
 		out.SeverityMin = &w.SeverityMin
@@ -171,14 +179,10 @@ func (s *Server) listDeliveries(c *gin.Context) {
 	if !ok {
 		return
 	}
-	limit := domain.DefaultLimit
-	if raw, ok := c.GetQuery("limit"); ok {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 {
-			s.writeError(c, domain.InvalidField("limit", "%q is not a positive integer", raw))
-			return
-		}
-		limit = min(n, MaxAlertLimit)
+	limit, err := alertLimit(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
 	}
 	ds, err := s.webhooks.FindDeliveries(c.Request.Context(), id, limit)
 	if err != nil {

@@ -18,6 +18,9 @@ func TestWebhookRoutes(t *testing.T) {
 	admin := domain.RoleAdmin
 	vars := map[string]string{}
 	long := "https://receiver.example/" + strings.Repeat("a", 2048)
+	basrah, baghdad := e.createFacility(47.6625, 30.5489, "Basrah"), e.createFacility(44.3955, 33.2986, "Baghdad")
+	closed := e.createFacility(43.99, 36.19, "Closed")
+	e.do("DELETE", "/collections/facilities/items/"+strconv.FormatInt(closed, 10), nil, admin).wantStatus(204)
 	e.runSteps(t, vars, []step{
 		{name: "an analyst may not subscribe", method: "POST", url: "/webhooks", role: domain.RoleAnalyst, body: map[string]any{"url": "https://a.example/"}, status: 403},
 		{name: "an officer may not subscribe", method: "POST", url: "/webhooks", role: domain.RoleOfficer, body: map[string]any{"url": "https://a.example/"}, status: 403},
@@ -34,9 +37,13 @@ func TestWebhookRoutes(t *testing.T) {
 		{name: "severity_min 0", method: "POST", url: "/webhooks", role: admin, body: map[string]any{"url": "https://a.example/", "severity_min": 0}, status: 400, field: "severity_min"},
 		{name: "severity_min 6", method: "POST", url: "/webhooks", role: admin, body: map[string]any{"url": "https://a.example/", "severity_min": 6}, status: 400, field: "severity_min"},
 		{name: "facility not ids", method: "POST", url: "/webhooks", role: admin, body: map[string]any{"url": "https://a.example/", "facility": []any{-2}}, status: 400, field: "facility[0]"},
+		{name: "port 0 cannot be dialled", method: "POST", url: "/webhooks", role: admin, body: map[string]any{"url": "http://127.0.0.1:0/hook"}, status: 400, field: "url"},
+		{name: "port past 65535", method: "POST", url: "/webhooks", role: admin, body: map[string]any{"url": "https://a.example:99999/hook"}, status: 400, field: "url"},
+		{name: "an unknown facility", method: "POST", url: "/webhooks", role: admin, body: map[string]any{"url": "https://a.example/", "facility": []int64{basrah, 999}}, status: 400, field: "facility[1]"},
+		{name: "a deleted facility", method: "POST", url: "/webhooks", role: admin, body: map[string]any{"url": "https://a.example/", "facility": []int64{closed}}, status: 400, field: "facility[0]"},
 		{name: "an unknown field", method: "POST", url: "/webhooks", role: admin, body: map[string]any{"url": "https://a.example/", "events": "all"}, status: 400, field: "events"},
 		{name: "a subscription shows its secret once", method: "POST", url: "/webhooks", role: admin,
-			body: map[string]any{"url": "http://127.0.0.1:9/hook", "facility": []int{2, 3}, "severity_min": 3}, status: 201,
+			body: map[string]any{"url": "http://127.0.0.1:9/hook", "facility": []int64{basrah, baghdad}, "severity_min": 3}, status: 201,
 			check: func(t *testing.T, r *response) {
 				v := r.json()
 				secret, _ := v["secret"].(string)
@@ -73,6 +80,28 @@ func TestWebhookRoutes(t *testing.T) {
 					t.Fatalf("%d deliveries", n)
 				}
 			}},
+		{name: "a password in the URL is shown once", method: "POST", url: "/webhooks", role: admin,
+			body: map[string]any{"url": "https://soc:s3cret@receiver.example/hook"}, status: 201,
+			check: func(t *testing.T, r *response) {
+				v := r.json()
+				vars["basic"] = strconv.Itoa(int(v["id"].(float64)))
+				if v["url"] != "https://soc:s3cret@receiver.example/hook" {
+					t.Fatalf("url %v, want it as given", v["url"])
+				}
+			}},
+		{name: "then it is redacted", method: "GET", url: "/webhooks/{basic}", role: admin, status: 200,
+			check: func(t *testing.T, r *response) {
+				if u := r.json()["url"]; u != "https://soc:xxxxx@receiver.example/hook" {
+					t.Fatalf("url %v, want the password redacted", u)
+				}
+			}},
+		{name: "in the list too", method: "GET", url: "/webhooks", role: admin, status: 200,
+			check: func(t *testing.T, r *response) {
+				if strings.Contains(r.Body.String(), "s3cret") {
+					t.Fatalf("the list shows a URL's password: %s", r.Body.String())
+				}
+			}},
+		{name: "delete it", method: "DELETE", url: "/webhooks/{basic}", role: admin, status: 204},
 		{name: "an unknown subscription is 404", method: "GET", url: "/webhooks/999", role: admin, status: 404},
 		{name: "a malformed id is 404", method: "GET", url: "/webhooks/x", role: admin, status: 404},
 		{name: "deliveries of an unknown subscription are 404", method: "GET", url: "/webhooks/999/deliveries", role: admin, status: 404},

@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,8 +83,17 @@ func (c *PostureChange) Validate() error {
 	}
 	if c.EffectiveAt.IsZero() {
 		p.Add("effective_at", "is required")
+	} else {
+		CheckTime(&p, "effective_at", c.EffectiveAt)
 	}
-	validateText(&p, "reason", c.Reason, MaxDescriptionLen, false)
+	validateMultiline(&p, "reason", c.Reason, MaxDescriptionLen)
 	validateList(&p, "incident_ids", len(c.IncidentIDs))
+	// An incident named twice is a client's slip, refused as an actor
+	// listed twice in one role is, so the stored list means what it says.
+	for i, id := range c.IncidentIDs {
+		if slices.Contains(c.IncidentIDs[:i], id) {
+			p.Add("incident_ids["+strconv.Itoa(i)+"]", "incident %d is listed twice", id)
+		}
+	}
 	return p.Err()
 }

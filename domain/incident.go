@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/paulmach/orb"
@@ -21,6 +22,10 @@ const (
 	MaxShortTextLen   = 500
 	MaxListLen        = 100
 	MaxSeverity       = 5
+	// MaxRecordTextBytes bounds the text one incident holds in all, so a
+	// page of DefaultLimit records stays a few MiB however each field is
+	// filled (each field's own cap alone would allow about 1 MiB).
+	MaxRecordTextBytes = 64 << 10
 )
 
 // Incident is one event against a diplomatic post or its people.
@@ -49,7 +54,8 @@ type Incident struct {
 	UpdatedAt time.Time         `json:"updated_at"`
 	Version   int               `json:"version"`
 	// PossibleDuplicates is set by CreateIncident only: the live incidents
-	// this one may repeat (see IsPossibleDuplicate). It is a hint for the
+	// this one may repeat (see IsPossibleDuplicate), the latest
+	// MaxPossibleDuplicates of them in id order. It is a hint for the
 	// client, never stored.
 	PossibleDuplicates []int64 `json:"-"`
 }
@@ -60,6 +66,11 @@ type Incident struct {
 const (
 	DuplicateRadiusM = 500
 	DuplicateWindow  = 2 * time.Hour
+	// MaxPossibleDuplicates bounds the hint to the latest reports: a gate
+	// reported every few minutes would otherwise make every 201 carry
+	// hundreds of ids and Link fields, past what HTTP clients accept
+	// (Python's http.client stops at 100 header fields).
+	MaxPossibleDuplicates = 20
 )
 
 // IsPossibleDuplicate reports whether other may be a second report of inc:
@@ -80,6 +91,12 @@ type IncidentActor struct {
 	ActorID string    `json:"actor_id"`
 	Role    ActorRole `json:"role"`
 }
+
+// MaxCasualties bounds each casualty count. No single event has come near
+// it, so a larger number is a typing slip or an overflow; the bound also
+// keeps the count within a 32-bit integer column on every engine and
+// exact in every JSON client.
+const MaxCasualties = 1_000_000
 
 // Casualties counts people killed and injured.
 type Casualties struct {
@@ -133,7 +150,7 @@ func (inc *Incident) Validate() error {
 		enumProblem(&p, "properties.type", inc.Type, IncidentTypes)
 	}
 	validateText(&p, "properties.title", inc.Title, MaxTitleLen, true)
-	validateText(&p, "properties.description", inc.Description, MaxDescriptionLen, false)
+	validateMultiline(&p, "properties.description", inc.Description, MaxDescriptionLen)
 	if inc.OccurredAt.IsZero() {
 		p.Add("properties.occurred_at", "is required")
 	} else if y := inc.OccurredAt.Year(); y < 1000 || y > 9999 {
@@ -162,11 +179,16 @@ func (inc *Incident) Validate() error {
 		}
 		seen[a] = true
 	}
-	if inc.Casualties.Killed < 0 {
-		p.Add("properties.casualties.killed", "must not be negative")
-	}
-	if inc.Casualties.Injured < 0 {
-		p.Add("properties.casualties.injured", "must not be negative")
+	for _, c := range []struct {
+		field string
+		n     int
+	}{{"killed", inc.Casualties.Killed}, {"injured", inc.Casualties.Injured}} {
+		switch {
+		case c.n < 0:
+			p.Add("properties.casualties."+c.field, "must not be negative")
+		case c.n > MaxCasualties:
+			p.Add("properties.casualties."+c.field, "%d is more than %d", c.n, MaxCasualties)
+		}
 	}
 	validateList(&p, "properties.sources", len(inc.Sources))
 	for i, s := range inc.Sources {
@@ -176,10 +198,8 @@ func (inc *Incident) Validate() error {
 			p.Add(field+".url", "must be an http(s) URL")
 		}
 		validateText(&p, field+".title", s.Title, MaxShortTextLen, false)
-		// RFC 3339 and JSON write four-digit years only; an offset can push
-		// year 0000 or 9999 out of range once the time is in UTC.
-		if t := s.PublishedAt; t != nil && (t.Year() < 1 || t.Year() > 9999) {
-			p.Add(field+".published_at", "year %d is outside 1..9999 in UTC", t.Year())
+		if s.PublishedAt != nil {
+			CheckTime(&p, field+".published_at", *s.PublishedAt)
 		}
 	}
 	validateList(&p, "properties.tags", len(inc.Tags))
@@ -189,7 +209,36 @@ func (inc *Incident) Validate() error {
 	if inc.ExternalID != nil {
 		validateText(&p, "properties.external_id", *inc.ExternalID, MaxShortTextLen, true)
 	}
+	validateList(&p, "properties.original", len(inc.Original))
+	for k, v := range inc.Original {
+		validateText(&p, "properties.original", k, MaxTitleLen, true)
+		validateMultiline(&p, "properties.original."+k, v, MaxDescriptionLen)
+	}
+	if n := inc.textBytes(); n > MaxRecordTextBytes {
+		p.Add("properties", "holds %d bytes of text, more than %d (description, sources, tags and original together)", n, MaxRecordTextBytes)
+	}
 	return p.Err()
+}
+
+// textBytes is the size of the incident's text in bytes.
+func (inc *Incident) textBytes() int {
+	n := len(inc.Title) + len(inc.Description) + len(inc.Country)
+	for _, s := range inc.Sources {
+		n += len(s.URL) + len(s.Title)
+	}
+	for _, t := range inc.Tags {
+		n += len(t)
+	}
+	for _, a := range inc.Actors {
+		n += len(a.ActorID)
+	}
+	for k, v := range inc.Original {
+		n += len(k) + len(v)
+	}
+	if inc.ExternalID != nil {
+		n += len(*inc.ExternalID)
+	}
+	return n
 }
 
 var (
@@ -208,7 +257,21 @@ func validateCountry(p *Problems, field, c string) {
 	}
 }
 
+// validateText checks a one-line text field: present if required, UTF-8,
+// at most maxLen characters, and free of control characters (C0, DEL, C1),
+// which no title or name holds and which a terminal, a CSV reader or a log
+// would act on rather than show.
 func validateText(p *Problems, field, s string, maxLen int, required bool) {
+	checkText(p, field, s, maxLen, required, false)
+}
+
+// validateMultiline is validateText for free prose (descriptions,
+// reasons), which may also hold tabs and line breaks.
+func validateMultiline(p *Problems, field, s string, maxLen int) {
+	checkText(p, field, s, maxLen, false, true)
+}
+
+func checkText(p *Problems, field, s string, maxLen int, required, multiline bool) {
 	switch {
 	case required && strings.TrimSpace(s) == "":
 		p.Add(field, "is required")
@@ -216,6 +279,17 @@ func validateText(p *Problems, field, s string, maxLen int, required bool) {
 		p.Add(field, "is not valid UTF-8")
 	case utf8.RuneCountInString(s) > maxLen:
 		p.Add(field, "is longer than %d characters", maxLen)
+	default:
+		if i := strings.IndexFunc(s, func(r rune) bool {
+			return unicode.IsControl(r) && !(multiline && (r == '\t' || r == '\n' || r == '\r'))
+		}); i >= 0 {
+			r, _ := utf8.DecodeRuneInString(s[i:])
+			allowed := ""
+			if multiline {
+				allowed = " (tab, line feed and carriage return are allowed)"
+			}
+			p.Add(field, "holds the control character U+%04X at byte %d%s", r, i, allowed)
+		}
 	}
 }
 

@@ -46,6 +46,8 @@ func (w *Webhook) Validate() error {
 		p.Add("url", "must be an http or https URL, not %q", u.Scheme)
 	case u.Hostname() == "":
 		p.Add("url", "has no host")
+	case !validPort(u.Port()):
+		p.Add("url", "port %q is not a TCP port 1..65535", u.Port())
 	}
 	if w.SeverityMin < 0 || w.SeverityMin > MaxSeverity {
 		p.Add("severity_min", "%d is outside 1..%d (leave it out for every severity)", w.SeverityMin, MaxSeverity)
@@ -57,6 +59,16 @@ func (w *Webhook) Validate() error {
 		}
 	}
 	return p.Err()
+}
+
+// validPort reports whether a URL's port (empty: the scheme's default)
+// can be dialled; url.Parse accepts any digits there.
+func validPort(port string) bool {
+	if port == "" {
+		return true
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // Wants reports whether the subscription takes a (its facility and

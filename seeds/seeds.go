@@ -19,11 +19,21 @@ import (
 //go:embed data/sept2018.json
 var sept2018 []byte
 
-// Services are what loading the seeds writes through.
+// Services are what loading the seeds writes through. History, when set,
+// lets IsEmpty see records deleted since they were stored.
 type Services struct {
 	Incidents  domain.IncidentService
 	Facilities domain.FacilityService
 	Actors     domain.ActorService
+	History    RecordHistory
+}
+
+// RecordHistory tells a database that never held a record from one whose
+// records were all deleted: their history, and their ids, stay.
+type RecordHistory interface {
+	// HeldRecords reports whether an incident, facility or actor was ever
+	// stored, deleted ones included.
+	HeldRecords(ctx context.Context) (bool, error)
 }
 
 type dataSet struct {
@@ -61,8 +71,17 @@ type pointJSON struct {
 }
 
 // IsEmpty reports whether the database holds no incidents, facilities or
-// actors; tokens do not count.
+// actors; tokens do not count. With svc.History, records deleted since
+// count too: a database whose records were all deleted is not new, and
+// loading the seed into it would bring back demonstration data (and fail
+// on the deleted actors' ids, which stay taken).
 func IsEmpty(ctx context.Context, svc Services) (bool, error) {
+	if svc.History != nil {
+		held, err := svc.History.HeldRecords(ctx)
+		if err != nil || held {
+			return false, err
+		}
+	}
 	one := domain.Page{Limit: 1}
 	inc, err := svc.Incidents.FindIncidents(ctx, domain.IncidentFilter{Page: one})
 	if err != nil {

@@ -83,3 +83,53 @@ func TestLoadIfEmpty(t *testing.T) {
 		t.Fatalf("after a second load %d incidents, want %d (%v)", again.Matched, all.Matched, err)
 	}
 }
+
+// TestSeedNotBackAfterDeletes: a database whose records were all deleted
+// is not empty: loading again neither brings the seed back nor fails on
+// the deleted actors' ids.
+func TestSeedNotBackAfterDeletes(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "seed.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	svc := seeds.Services{Incidents: st, Facilities: st, Actors: st, History: st}
+	if loaded, err := seeds.LoadIfEmpty(ctx, svc); err != nil || !loaded {
+		t.Fatalf("LoadIfEmpty = %v, %v; want a load into a new database", loaded, err)
+	}
+	page := domain.Page{Limit: 1000}
+	incs, err := st.FindIncidents(ctx, domain.IncidentFilter{Page: page})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inc := range incs.Items {
+		if err := st.DeleteIncident(ctx, inc.ID, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	facs, err := st.FindFacilities(ctx, domain.FacilityFilter{Page: page})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range facs.Items {
+		if err := st.DeleteFacility(ctx, f.ID, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	actors, _, err := st.FindActors(ctx, domain.ActorFilter{Page: page})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range actors {
+		if err := st.DeleteActor(ctx, a.ID, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if loaded, err := seeds.LoadIfEmpty(ctx, svc); err != nil || loaded {
+		t.Fatalf("LoadIfEmpty after deleting everything = %v, %v; want nothing loaded and no error", loaded, err)
+	}
+	if again, err := st.FindIncidents(ctx, domain.IncidentFilter{Page: page}); err != nil || again.Matched != 0 {
+		t.Fatalf("%d incidents after the second load, want none (%v)", again.Matched, err)
+	}
+}

@@ -20,5 +20,8 @@ type Services interface {
 	// ApplyDuePostures writes the posture changes recorded ahead of time
 	// that have come due as facility versions; serve calls it every second.
 	ApplyDuePostures(ctx context.Context) (int, error)
+	// HeldRecords reports whether an incident, facility or actor was ever
+	// stored, deleted ones included (seeds.RecordHistory).
+	HeldRecords(ctx context.Context) (bool, error)
 	Close() error
 }

@@ -13,6 +13,8 @@ const (
 	CollIncidents  = "incidents"
 	CollFacilities = "facilities"
 	CollActors     = "actors"
+	CollRelations  = "relations"
+	CollTokens     = "tokens"
 )
 
 // History operations.
@@ -20,6 +22,7 @@ const (
 	OpCreate = "create"
 	OpUpdate = "update"
 	OpDelete = "delete"
+	OpRevoke = "revoke"
 )
 
 // CheckVersion returns EPRECONDITION when the caller expected another

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,6 +69,9 @@ func CreateWebhook(ctx context.Context, tx *gorm.DB, w *domain.Webhook, now time
 	if err := w.Validate(); err != nil {
 		return "", err
 	}
+	if err := checkWebhookFacilities(ctx, tx, w.Facilities); err != nil {
+		return "", err
+	}
 	var key [32]byte
 	if _, err := rand.Read(key[:]); err != nil {
 		return "", err
@@ -85,6 +89,27 @@ func CreateWebhook(ctx context.Context, tx *gorm.DB, w *domain.Webhook, now time
 		return "", err
 	}
 	return secret, nil
+}
+
+// checkWebhookFacilities refuses a filter naming a facility that does not
+// exist (or was deleted): such a subscription would never receive an
+// alert, and its creator would never learn why. EINVALID names the entry.
+func checkWebhookFacilities(ctx context.Context, tx *gorm.DB, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	var live []int64
+	if err := tx.WithContext(ctx).Raw(`SELECT id FROM facilities WHERE id IN ? AND deleted_at IS NULL`, ids).
+		Scan(&live).Error; err != nil {
+		return err
+	}
+	var p domain.Problems
+	for i, id := range ids {
+		if !slices.Contains(live, id) {
+			p.Add(fmt.Sprintf("facility[%d]", i), "facility %d does not exist", id)
+		}
+	}
+	return p.Err()
 }
 
 // FindWebhooks lists the subscriptions not deleted, by id.

@@ -13,9 +13,9 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/store"
@@ -102,6 +102,23 @@ func envDefault(name, def string) string {
 	return def
 }
 
+// envBool is the boolean POSTWATCH_<NAME>, read as the flag package reads
+// --name=VALUE (1, t, true, TRUE, 0, f, false…); unset or empty is false.
+// Any other value is a usage error: POSTWATCH_SEED=yes must not quietly
+// mean "do not seed".
+func envBool(name string) (bool, error) {
+	raw := strings.TrimSpace(envDefault(name, ""))
+	if raw == "" {
+		return false, nil
+	}
+	v, err := strconv.ParseBool(raw)
+	if err != nil {
+		env := "POSTWATCH_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		return false, usageError{fmt.Sprintf("%s=%q is not a boolean (true or false)", env, raw)}
+	}
+	return v, nil
+}
+
 // parseFlags parses args and reports a usage error, naming the command.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
@@ -164,7 +181,7 @@ func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	defer st.Close()
 	t := &domain.Token{Name: *name, Role: domain.Role(*role)}
 	if *expires != "" {
-		exp, err := parseRFC3339(*expires)
+		exp, err := domain.ParseRFC3339(*expires)
 		if err != nil {
 			return usageError{"--expires: " + err.Error()}
 		}
@@ -191,15 +208,15 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := os.Stat(target); err == nil {
 		return fmt.Errorf("%s exists; choose a new file", target)
 	}
+	if *db == "" {
+		return usageError{"--db (or POSTWATCH_DB) is required"}
+	}
 	if isPostgres(*db) {
 		return backupPostGIS(ctx, *db, target, stdout, stderr)
 	}
-	st, err := sqlite.Open(*db, sqlite.Options{NoGrid: true})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.Backup(ctx, target); err != nil {
+	// Not openStore: a backup only reads, so it must neither create a
+	// database at a mistyped path nor take the write lock a server needs.
+	if err := sqlite.BackupFile(ctx, *db, target); err != nil {
 		os.Remove(target) // a half-written copy must not pass for a backup
 		return fmt.Errorf("backup: %w", err)
 	}
@@ -210,5 +227,3 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
-
-func parseRFC3339(s string) (time.Time, error) { return time.Parse(time.RFC3339, s) }

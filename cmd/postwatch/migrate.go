@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/postwatch/postwatch/store"
@@ -21,13 +22,21 @@ type copyStore interface {
 }
 
 // openCopyStore opens dsn for migrate and backup: schema created or
-// upgraded as serve would, no grid, the PostGIS pool kept small.
-func openCopyStore(ctx context.Context, dsn, flagName string) (copyStore, error) {
+// upgraded as serve would, no grid, the PostGIS pool kept small. A source
+// SQLite file must exist: opening a mistyped path would make an empty
+// database and copy nothing.
+func openCopyStore(ctx context.Context, dsn, flagName string, source bool) (copyStore, error) {
 	if dsn == "" {
 		return nil, usageError{flagName + " is required"}
 	}
 	if isPostgres(dsn) {
 		return postgis.Open(ctx, dsn, postgis.Options{MaxConns: 2})
+	}
+	if source {
+		path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("no database at %s: %w", path, errors.Unwrap(err))
+		}
 	}
 	return sqlite.Open(dsn, sqlite.Options{NoGrid: true})
 }
@@ -54,12 +63,12 @@ func migrateDB(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // copyDatabase copies the database at from into the one at to (made when
 // it does not exist) and prints a summary on stdout.
 func copyDatabase(ctx context.Context, from, to, toFlag string, stdout, stderr io.Writer) error {
-	src, err := openCopyStore(ctx, from, "--from")
+	src, err := openCopyStore(ctx, from, "--from", true)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", redactDSN(from), err)
 	}
 	defer src.Close()
-	dst, err := openCopyStore(ctx, to, toFlag)
+	dst, err := openCopyStore(ctx, to, toFlag, false)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", redactDSN(to), err)
 	}

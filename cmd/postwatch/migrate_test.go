@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -88,7 +90,7 @@ func richDatabase(t *testing.T, db string) (token string) {
 	near, _ := json.Marshal(map[string]any{
 		"type":     "Feature",
 		"geometry": map[string]any{"type": "Point", "coordinates": at},
-		"properties": map[string]any{"type": "drone", "title": "drone over the compound", "severity": 4,
+		"properties": map[string]any{"type": "drone", "title": "drone over the compound in Bagdād", "severity": 4,
 			"occurred_at": time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)},
 	})
 	status, body, err := c.request("POST", "/collections/incidents/items", near)
@@ -194,8 +196,10 @@ func TestPostGISMigrateRoundTrip(t *testing.T) {
 	fmt.Sscan(last, &lastID)
 	for _, s := range []*server{onPG, onBack} {
 		c := newClient(t, s.base, token)
-		if n := c.numberMatched("&q=compound"); n != 1 {
-			t.Errorf("%s: q=compound matches %d, want 1", s.db, n)
+		for _, q := range []string{"compound", "bagdad", "BAGDĀD"} {
+			if n := c.numberMatched("&q=" + url.QueryEscape(q)); n != 1 {
+				t.Errorf("%s: q=%s matches %d, want 1", s.db, q, n)
+			}
 		}
 		if n, want := c.numberMatched("&bbox=-180,-90,180,90"), len(sqliteRows(t, src, `SELECT id FROM incidents WHERE deleted_at IS NULL`)); n != want {
 			t.Errorf("%s: %d incidents in the world's bbox, want %d", s.db, n, want)
@@ -225,7 +229,7 @@ func TestPostGISMigrateRoundTrip(t *testing.T) {
 	}
 	tokenOnly := storetest.EmptyDatabase(t, admin)
 	newToken(t, tokenOnly, "analyst")
-	if r := runCLI(t, "migrate", "--from", src, "--to", tokenOnly); r.code != 1 || !strings.Contains(r.stderr, "tokens") {
+	if r := runCLI(t, "migrate", "--from", src, "--to", tokenOnly); r.code != 1 || !strings.Contains(r.stderr, "already holds records") {
 		t.Errorf("migrate into a database with a token: exit %d, %q", r.code, r.stderr)
 	}
 	only := startServer(t, tokenOnly)
@@ -310,8 +314,23 @@ func TestMigrateSQLiteToSQLite(t *testing.T) {
 	dir := t.TempDir()
 	src, dst := filepath.Join(dir, "source.db"), filepath.Join(dir, "copy.db")
 	token := richDatabase(t, src)
-	if r := runCLI(t, "migrate", "--from", src, "--to", dst); r.code != 0 || !strings.Contains(r.stdout, "history") {
+	r := runCLI(t, "migrate", "--from", src, "--to", dst)
+	if r.code != 0 {
 		t.Fatalf("migrate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// The summary names every table of the schema but the engine's own
+	// and derived ones: a table a migration adds must be added to the copy.
+	var summary []string
+	for _, line := range strings.Split(r.stdout, "\n")[1:] {
+		if f := strings.Fields(line); len(f) == 2 {
+			summary = append(summary, f[0])
+		}
+	}
+	schema := sqliteRows(t, src, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+		AND name NOT LIKE 'incidents_fts%' AND name NOT LIKE '%_rtree%' AND name NOT IN ('schema_migrations', 'live_counts') ORDER BY name`)
+	sort.Strings(summary)
+	if !reflect.DeepEqual(summary, schema) {
+		t.Errorf("migrate copied the tables %q; the schema has %q", summary, schema)
 	}
 	for _, tb := range copiedTables {
 		q := `SELECT * FROM ` + tb.name + ` ORDER BY ` + tb.order
@@ -326,5 +345,12 @@ func TestMigrateSQLiteToSQLite(t *testing.T) {
 	}
 	if r := runCLI(t, "migrate", "--from", src, "--to", src); r.code != 2 {
 		t.Errorf("migrate onto itself: exit %d, want 2 (usage)\n%s", r.code, r.stderr)
+	}
+	typo, other := filepath.Join(dir, "sourse.db"), filepath.Join(dir, "other.db")
+	if r := runCLI(t, "migrate", "--from", typo, "--to", other); r.code != 1 || !strings.Contains(r.stderr, "no database at") {
+		t.Errorf("migrate from a missing file: exit %d, %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(typo); err == nil {
+		t.Errorf("migrate from a missing file created it")
 	}
 }

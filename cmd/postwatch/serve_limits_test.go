@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -55,8 +59,8 @@ func TestServerOptions(t *testing.T) {
 
 // TestServeRateLimit: `serve --rate-limit N` answers 429 with Retry-After
 // once a token has spent its burst of 2N, while health checks still
-// answer; a bad value, by flag or POSTWATCH_RATE_LIMIT, stops serve with
-// exit 2.
+// answer; a bad value of a serve flag, given as the flag or as its
+// POSTWATCH_ variable, stops serve with exit 2.
 func TestServeRateLimit(t *testing.T) {
 	bin := binary(t)
 	db := filepath.Join(t.TempDir(), "limit.db")
@@ -66,6 +70,11 @@ func TestServeRateLimit(t *testing.T) {
 		{args: []string{"--rate-limit", "-3"}},
 		{env: []string{"POSTWATCH_RATE_LIMIT=lots"}},
 		{args: []string{"--request-timeout", "0s"}},
+		{env: []string{"POSTWATCH_SEED=yes"}},
+		{args: []string{"--durability", "fast"}},
+		{env: []string{"POSTWATCH_DURABILITY=FULL"}},
+		{args: []string{"--base-url", "ops.example.org/postwatch"}},
+		{env: []string{"POSTWATCH_BASE_URL=https://ops.example.org/?x=1"}},
 	} {
 		cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, bad.args...)...)
 		cmd.Env = append(cleanEnv(), bad.env...)
@@ -141,6 +150,62 @@ func TestDebugAddrServesProfilesApart(t *testing.T) {
 	}
 }
 
+// TestOversizedAndMalformedRequestsGetProblems: what the API refuses
+// itself and what net/http refuses before any handler runs (a head over
+// its limit, a malformed request) are problem+json alike.
+func TestOversizedAndMalformedRequestsGetProblems(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "heads.db")
+	token := newToken(t, db, "analyst")
+	srv := startServer(t, db)
+	addr := strings.TrimPrefix(srv.base, "http://")
+	auth := "Authorization: Bearer " + token + "\r\n"
+	tests := []struct {
+		name   string
+		head   string
+		status int
+	}{
+		{"a 96 KB query string", "GET /collections/incidents/items?q=" + strings.Repeat("a", 96<<10) + " HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 431},
+		{"a 96 KB header", "GET /collections HTTP/1.1\r\nHost: x\r\n" + auth + "X-Padding: " + strings.Repeat("a", 96<<10) + "\r\n\r\n", 431},
+		{"many headers", "GET /collections HTTP/1.1\r\nHost: x\r\n" + auth + strings.Repeat("X-A: "+strings.Repeat("b", 1000)+"\r\n", 80) + "\r\n", 431},
+		{"a 1 MB header, beyond net/http's own limit", "GET /collections HTTP/1.1\r\nHost: x\r\nX-Padding: " + strings.Repeat("a", 1<<20) + "\r\n\r\n", 431},
+		{"a malformed header line", "GET /collections HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", 400},
+		{"a malformed request line", "GET\r\n\r\n", 400},
+		{"a bad Host", "GET /collections HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			go conn.Write([]byte(tc.head)) // the server may answer before it has read everything
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+				t.Fatalf("Content-Type %q: %s", ct, body)
+			}
+			var p struct {
+				Status int    `json:"status"`
+				Title  string `json:"title"`
+				Type   string `json:"type"`
+			}
+			if err := json.Unmarshal(body, &p); err != nil || p.Status != tc.status || p.Title == "" || p.Type == "" {
+				t.Fatalf("not a problem: %s (%v)", body, err)
+			}
+		})
+	}
+}
+
 // TestAlertFlags: --alert-window takes a positive duration, --webhook-allow
 // CIDRs or single addresses; anything else is a usage error naming the flag.
 func TestAlertFlags(t *testing.T) {
@@ -175,5 +240,31 @@ func TestAlertFlags(t *testing.T) {
 	}
 	if got, err := parseCIDRs(""); err != nil || len(got) != 0 {
 		t.Errorf("empty --webhook-allow: %v (%v), want no restriction", got, err)
+	}
+}
+
+// TestEnvBool: POSTWATCH_SEED and its kind read as --seed=VALUE does, so
+// TRUE seeds as true does; a value that is no boolean is a usage error
+// naming the variable, never a silent false.
+func TestEnvBool(t *testing.T) {
+	for _, c := range []struct {
+		raw     string
+		want    bool
+		invalid bool
+	}{{"", false, false}, {"1", true, false}, {"true", true, false}, {"TRUE", true, false}, {"True", true, false},
+		{" t ", true, false}, {"0", false, false}, {"false", false, false}, {"FALSE", false, false},
+		{"yes", false, true}, {"on", false, true}, {"2", false, true}} {
+		t.Setenv("POSTWATCH_SEED", c.raw)
+		got, err := envBool("seed")
+		var ue usageError
+		if c.invalid {
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), "POSTWATCH_SEED") {
+				t.Errorf("POSTWATCH_SEED=%q: %v, want a usage error naming it", c.raw, err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("POSTWATCH_SEED=%q: %v (%v), want %v", c.raw, got, err, c.want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package postgis
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 
 	"gorm.io/gorm"
 
@@ -146,7 +147,7 @@ func (s *Store) DeleteActor(ctx context.Context, id string, ifVersion int) error
 		if err := store.CheckVersion(ifVersion, cur.Version); err != nil {
 			return err
 		}
-		if err := tx.Exec(`DELETE FROM relations WHERE subject_id = ? OR target_id = ?`, id, id).Error; err != nil {
+		if _, err := s.deleteRelationsWhere(ctx, tx, `subject_id = ? OR target_id = ?`, id, id); err != nil {
 			return err
 		}
 		return s.softDelete(ctx, tx, "actors", store.CollActors, id, id, &cur.Version, &cur.UpdatedAt, cur)
@@ -210,22 +211,79 @@ func (s *Store) CreateRelation(ctx context.Context, r *domain.Relation) error {
 			}
 			return err
 		}
-		return store.FirstRow(tx.Raw(`INSERT INTO relations (subject_id, kind, target_id, valid_from, valid_to, source, created_at)
+		now := s.now()
+		err := store.FirstRow(tx.Raw(`INSERT INTO relations (subject_id, kind, target_id, valid_from, valid_to, source, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, r.SubjectID, string(r.Kind), r.TargetID, tsPtr(r.ValidFrom),
-			tsPtr(r.ValidTo), r.Source, s.now()).Rows()).Scan(&r.ID)
+			tsPtr(r.ValidTo), r.Source, now).Rows()).Scan(&r.ID)
+		if err != nil {
+			return err
+		}
+		return appendHistory(tx, store.CollRelations, strconv.FormatInt(r.ID, 10), 1, store.OpCreate, now, domain.PrincipalName(ctx), r)
 	})
 }
 
 // DeleteRelation removes one relation of actorID; ENOTFOUND if it has none
 // with that id.
 func (s *Store) DeleteRelation(ctx context.Context, actorID string, relationID int64) error {
-	return s.execOne(ctx, domain.Errorf(domain.ENOTFOUND, "actor %q has no relation %d", actorID, relationID),
-		`DELETE FROM relations WHERE id = ? AND subject_id = ?`, relationID, actorID)
+	return s.deleteRelations(ctx, domain.Errorf(domain.ENOTFOUND, "actor %q has no relation %d", actorID, relationID),
+		`id = ? AND subject_id = ?`, relationID, actorID)
 }
 
 // DeleteRelations removes actorID's relations of kind to targetID;
 // ENOTFOUND if it has none.
 func (s *Store) DeleteRelations(ctx context.Context, actorID string, kind domain.RelationKind, targetID string) error {
-	return s.execOne(ctx, domain.Errorf(domain.ENOTFOUND, "actor %q has no %s relation to %q", actorID, kind, targetID),
-		`DELETE FROM relations WHERE subject_id = ? AND kind = ? AND target_id = ?`, actorID, string(kind), targetID)
+	return s.deleteRelations(ctx, domain.Errorf(domain.ENOTFOUND, "actor %q has no %s relation to %q", actorID, kind, targetID),
+		`subject_id = ? AND kind = ? AND target_id = ?`, actorID, string(kind), targetID)
+}
+
+// deleteRelations deletes the relations cond selects in one transaction;
+// none when there are none.
+func (s *Store) deleteRelations(ctx context.Context, none error, cond string, args ...any) error {
+	return s.transact(ctx, func(tx *gorm.DB) error {
+		n, err := s.deleteRelationsWhere(ctx, tx, cond, args...)
+		if err == nil && n == 0 {
+			return none
+		}
+		return err
+	})
+}
+
+// deleteRelationsWhere deletes the relations cond selects and records each
+// deletion, with the relation's last state, as its second version.
+func (s *Store) deleteRelationsWhere(ctx context.Context, tx *gorm.DB, cond string, args ...any) (int, error) {
+	rels, err := queryRelations(tx.Where(cond, args...))
+	if err != nil || len(rels) == 0 {
+		return 0, err
+	}
+	ids := make([]int64, len(rels))
+	for i, r := range rels {
+		ids[i] = r.ID
+	}
+	if err := tx.Exec(`DELETE FROM relations WHERE id IN ?`, ids).Error; err != nil {
+		return 0, err
+	}
+	now := s.now()
+	for i := range rels {
+		if err := appendHistory(tx, store.CollRelations, strconv.FormatInt(rels[i].ID, 10), 2, store.OpDelete, now, domain.PrincipalName(ctx), &rels[i]); err != nil {
+			return 0, err
+		}
+	}
+	return len(rels), nil
+}
+
+// RelationHistory returns the creation and deletion of every relation
+// whose subject is actorID, in the order they happened; ENOTFOUND if the
+// actor never existed.
+func (s *Store) RelationHistory(ctx context.Context, actorID string) ([]domain.Version[domain.Relation], error) {
+	db := s.db.WithContext(ctx)
+	var existed bool
+	if err := store.FirstRow(db.Raw(`SELECT EXISTS (SELECT 1 FROM history WHERE collection = ? AND record_id = ?)`,
+		store.CollActors, actorID).Rows()).Scan(&existed); err != nil {
+		return nil, translate(err)
+	}
+	if !existed {
+		return nil, domain.Errorf(domain.ENOTFOUND, "actor %q never existed", actorID)
+	}
+	return queryHistory[domain.Relation](db, `collection = ? AND CAST(snapshot AS jsonb) ->> 'subject_id' = ? ORDER BY changed_at, id`,
+		store.CollRelations, actorID)
 }

@@ -26,32 +26,43 @@ func appendHistory(tx *gorm.DB, collection, recordID string, version int, op str
 // readHistory returns every version of a record, oldest first; ENOTFOUND
 // if it never existed.
 func readHistory[T any](db *gorm.DB, collection, recordID string) ([]domain.Version[T], error) {
-	rows, err := db.Raw(`SELECT version, op, changed_at, changed_by, snapshot FROM history
-		WHERE collection = ? AND record_id = ? ORDER BY version`, collection, recordID).Rows()
+	out, err := queryHistory[T](db, `collection = ? AND record_id = ? ORDER BY version`, collection, recordID)
+	if err == nil && len(out) == 0 {
+		return nil, domain.Errorf(domain.ENOTFOUND, "%s %s has no history", collection, recordID)
+	}
+	return out, err
+}
+
+// queryHistory decodes the history rows cond selects (and orders).
+func queryHistory[T any](db *gorm.DB, cond string, args ...any) ([]domain.Version[T], error) {
+	rows, err := db.Raw(`SELECT record_id, version, op, changed_at, changed_by, snapshot FROM history WHERE `+cond, args...).Rows()
 	if err != nil {
 		return nil, translate(err)
 	}
 	defer rows.Close()
-	var out []domain.Version[T]
+	out := []domain.Version[T]{}
 	for rows.Next() {
 		var v domain.Version[T]
-		var snap string
-		if err := rows.Scan(&v.Version, &v.Op, &v.ChangedAt, &v.ChangedBy, &snap); err != nil {
-			return nil, err
+		var id, snap string
+		if err := rows.Scan(&id, &v.Version, &v.Op, &v.ChangedAt, &v.ChangedBy, &snap); err != nil {
+			return nil, translate(err)
 		}
 		v.ChangedAt = v.ChangedAt.UTC()
 		if err := json.Unmarshal([]byte(snap), &v.Record); err != nil {
-			return nil, fmt.Errorf("decode history of %s %s v%d: %w", collection, recordID, v.Version, err)
+			return nil, fmt.Errorf("decode history of %s v%d: %w", id, v.Version, err)
 		}
 		out = append(out, v)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(err)
-	}
-	if len(out) == 0 {
-		return nil, domain.Errorf(domain.ENOTFOUND, "%s %s has no history", collection, recordID)
-	}
-	return out, nil
+	return out, translate(rows.Err())
+}
+
+// HeldRecords reports whether an incident, facility or actor was ever
+// stored: deleted records keep their rows (and ids), so any row counts.
+func (s *Store) HeldRecords(ctx context.Context) (bool, error) {
+	var held bool
+	err := store.FirstRow(s.db.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM incidents) OR EXISTS (SELECT 1 FROM facilities)
+		OR EXISTS (SELECT 1 FROM actors)`).Rows()).Scan(&held)
+	return held, translate(err)
 }
 
 // softDelete marks a record of table deleted as its next version (bumping

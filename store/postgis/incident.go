@@ -120,7 +120,7 @@ func (s *Store) writeWithAlerts(ctx context.Context, fn func(tx *gorm.DB, alerts
 // searchWords is the text the search column indexes, folded words joined
 // by spaces (array_to_tsvector(string_to_array(…)) makes the lexemes).
 func searchWords(inc *domain.Incident) string {
-	return strings.Join(store.FoldedWords(inc.Title+" "+inc.Description), " ")
+	return strings.Join(domain.SearchWords(inc.Title+" "+inc.Description), " ")
 }
 
 // insertIncident writes a checked incident, its actors and first version;

@@ -2,6 +2,7 @@ package postgis
 
 import (
 	"context"
+	"strconv"
 
 	"gorm.io/gorm"
 
@@ -27,10 +28,16 @@ func (s *Store) CreateToken(ctx context.Context, t *domain.Token) (string, error
 		return "", err
 	}
 	err = s.transact(ctx, func(tx *gorm.DB) error {
-		return store.FirstRow(tx.Raw(`INSERT INTO tokens (name, role, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		err := store.FirstRow(tx.Raw(`INSERT INTO tokens (name, role, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
 			t.Name, string(t.Role), store.HashSecret(secret), t.CreatedAt, tsPtr(t.ExpiresAt)).Rows()).Scan(&t.ID)
+		if err != nil {
+			return err
+		}
+		// The snapshot is the token's public record: never its hash.
+		return appendHistory(tx, store.CollTokens, strconv.FormatInt(t.ID, 10), 1, store.OpCreate, t.CreatedAt, domain.PrincipalName(ctx), t)
 	})
 	if err != nil {
+		t.ID = 0
 		return "", err
 	}
 	return secret, nil
@@ -71,12 +78,30 @@ func (s *Store) FindTokens(ctx context.Context) ([]domain.Token, error) {
 // RevokeToken makes a token unusable from now on; ENOTFOUND if unknown or
 // already revoked.
 func (s *Store) RevokeToken(ctx context.Context, id int64) error {
-	err := s.execOne(ctx, domain.Errorf(domain.ENOTFOUND, "no live token %d", id),
-		`UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, s.now(), id)
+	err := s.transact(ctx, func(tx *gorm.DB) error {
+		now := s.now()
+		t, err := findOne(tx, scanToken, domain.Errorf(domain.ENOTFOUND, "no live token %d", id),
+			`UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING `+tokenColumns, now, id)
+		if err != nil {
+			return err
+		}
+		var version int
+		if err := store.FirstRow(tx.Raw(`SELECT count(*) FROM history WHERE collection = ? AND record_id = ?`,
+			store.CollTokens, strconv.FormatInt(id, 10)).Rows()).Scan(&version); err != nil {
+			return err
+		}
+		return appendHistory(tx, store.CollTokens, strconv.FormatInt(id, 10), version+1, store.OpRevoke, now, domain.PrincipalName(ctx), t)
+	})
 	if err == nil {
 		s.tokens.Invalidate()
 	}
 	return err
+}
+
+// TokenHistory returns the versions of a token's public record, oldest
+// first: its creation and its revocation; ENOTFOUND if it never existed.
+func (s *Store) TokenHistory(ctx context.Context, id int64) ([]domain.Version[domain.Token], error) {
+	return readHistory[domain.Token](s.db.WithContext(ctx), store.CollTokens, strconv.FormatInt(id, 10))
 }
 
 // CountTokens counts tokens that are neither revoked nor expired.

@@ -12,6 +12,15 @@ import (
 	"github.com/postwatch/postwatch/store"
 )
 
+// HeldRecords reports whether an incident, facility or actor was ever
+// stored: deleted records keep their rows (and ids), so any row counts.
+func (s *Store) HeldRecords(ctx context.Context) (bool, error) {
+	var held bool
+	err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM incidents) OR EXISTS (SELECT 1 FROM facilities)
+		OR EXISTS (SELECT 1 FROM actors)`).Rows()).Scan(&held)
+	return held, err
+}
+
 type historyRow struct {
 	Collection string
 	RecordID   string
@@ -47,11 +56,16 @@ func readHistory[T any](ctx context.Context, db *gorm.DB, collection, recordID s
 	if len(rows) == 0 {
 		return nil, domain.Errorf(domain.ENOTFOUND, "%s %s has no history", collection, recordID)
 	}
+	return decodeHistory[T](rows)
+}
+
+// decodeHistory turns history rows into versions.
+func decodeHistory[T any](rows []historyRow) ([]domain.Version[T], error) {
 	out := make([]domain.Version[T], len(rows))
 	for i, r := range rows {
 		out[i] = domain.Version[T]{Version: r.Version, Op: r.Op, ChangedAt: fromMicros(r.ChangedAt), ChangedBy: r.ChangedBy}
 		if err := json.Unmarshal([]byte(r.Snapshot), &out[i].Record); err != nil {
-			return nil, fmt.Errorf("decode history of %s %s v%d: %w", collection, recordID, r.Version, err)
+			return nil, fmt.Errorf("decode history of %s %s v%d: %w", r.Collection, r.RecordID, r.Version, err)
 		}
 	}
 	return out, nil

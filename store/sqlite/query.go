@@ -90,13 +90,14 @@ func spatialFilter(w *where, table string, bbox []orb.Bound, near *domain.Near) 
 	}
 }
 
-// ftsQuery turns free text into an FTS5 query matching all of its words
-// (store.TextWords: split where the unicode61 tokenizer splits them), each
-// quoted so that FTS5 operators in user input are taken literally: a
-// quoted string of several tokens would be a phrase query, which the
-// detail=none index rejects with an error.
+// ftsQuery turns free text into an FTS5 query matching all of its words,
+// each quoted so that FTS5 operators in user input are taken literally.
+// The words are domain.SearchWords, folded as the index is (see foldSQL)
+// and split where the unicode61 tokenizer splits, so each quoted string is
+// one token: several would make a phrase query, which the detail=none
+// index refuses.
 func ftsQuery(text string) string {
-	words := store.TextWords(text)
+	words := domain.SearchWords(text)
 	for i, w := range words {
 		words[i] = `"` + w + `"`
 	}
@@ -106,6 +107,12 @@ func ftsQuery(text string) string {
 func geoRadiusBounds(n *domain.Near) []orb.Bound { return geo.RadiusBounds(n.Center, n.RadiusM) }
 
 func joinOr(clauses []string) string { return strings.Join(clauses, " OR ") }
+
+// likePattern matches text anywhere, with LIKE's wildcards escaped.
+func likePattern(text string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(text) + "%"
+}
 
 // compileExpr adds a filter expression over the columns of the table
 // aliased i, whose R*Tree is rtree, as one condition of w.
