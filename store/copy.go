@@ -143,11 +143,11 @@ func Copy(ctx context.Context, src, dst CopyEnd, opts CopyOptions) (CopyStats, e
 	if opts.ProgressEvery <= 0 {
 		opts.ProgressEvery = 3 * time.Second
 	}
+	// SQLite's driver ignores the options; its read pool is query-only,
+	// and a read transaction there sees one snapshot from its first read.
 	srcOpts := &sql.TxOptions{ReadOnly: true}
 	if src.Dialect == "postgres" {
 		srcOpts.Isolation = sql.LevelRepeatableRead
-	} else {
-		srcOpts = nil // the SQLite driver takes no options; its read pool is query-only
 	}
 	stx, err := src.DB.BeginTx(ctx, srcOpts)
 	if err != nil {
