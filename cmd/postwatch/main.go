@@ -36,9 +36,9 @@ Usage:
   postwatch migrate --from DSN --to DSN     (into an empty database, either engine)
   postwatch gen -n N [--seed S] [-o FILE]    (synthetic incidents as GeoJSON lines, for load tests)
 
-Every flag of serve, token create, import and backup can also be set by an
-environment variable: --db by POSTWATCH_DB, --addr by POSTWATCH_ADDR,
---rate-limit by POSTWATCH_RATE_LIMIT, and so on.
+Every flag of serve, token create, import, backup and migrate can also be set
+by an environment variable: --db by POSTWATCH_DB, --addr by POSTWATCH_ADDR,
+--rate-limit by POSTWATCH_RATE_LIMIT, --from by POSTWATCH_FROM, and so on.
 `
 
 func main() {
