@@ -11,9 +11,10 @@ export CGO_ENABLED := 1
 build: web
 	go build $(TAGFLAG) -o bin/postwatch ./cmd/postwatch
 
-# The operations map (/map) is built by web/build.mjs into web/dist, which
-# is committed and embedded, so Go builds need no Node. With Node present,
-# build refreshes dist/ from web/src and the packages of package-lock.json
+# The operations map (/map) is web/src plus the third-party files that
+# web/build.mjs puts in web/dist; both are committed and embedded, so Go
+# builds need no Node. With Node present, build refreshes dist/ from the
+# packages of package-lock.json
 # (npm ci runs only when the lock file changed) and test checks that the
 # committed dist/ is that build. Without Node both say so and go on.
 NODE := $(shell command -v node 2>/dev/null)

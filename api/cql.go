@@ -551,11 +551,13 @@ func parseCQLInstant(s string, date bool) (cqlInstant, error) {
 		}
 		return cqlInstant{d, true}, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, strings.ToUpper(s))
+	// The one RFC 3339 parser of the API: leap seconds, offsets and years
+	// as everywhere else.
+	t, err := domain.ParseRFC3339(s)
 	if err != nil {
-		return cqlInstant{}, fmt.Errorf("%q is not an RFC 3339 timestamp", s)
+		return cqlInstant{}, err
 	}
-	return cqlInstant{t: t.UTC()}, nil
+	return cqlInstant{t: t}, nil
 }
 
 // geometry reads a WKT literal whose type name is t: the text up to the

@@ -369,7 +369,8 @@ func looksLikeCollection(r *bufio.Reader) (bool, error) {
 
 // readFeatureCollection streams the features array of a FeatureCollection.
 func readFeatureCollection(ctx context.Context, r io.Reader, send func(string, []byte)) error {
-	dec := json.NewDecoder(r)
+	lr := &lineCounter{r: r}
+	dec := json.NewDecoder(lr)
 	if _, err := dec.Token(); err != nil {
 		return fmt.Errorf("not a GeoJSON FeatureCollection: %w", err)
 	}
@@ -382,6 +383,15 @@ func readFeatureCollection(ctx context.Context, r io.Reader, send func(string, [
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
 				return fmt.Errorf("not a GeoJSON FeatureCollection: %w", err)
+			}
+			// A collection's crs applies to every feature: one that is not
+			// CRS84 refuses the file. GDAL and QGIS write it before the
+			// features, so nothing is stored; one written after them comes
+			// too late to hold them back, and the import fails all the same.
+			if key == "crs" {
+				if err := api.CheckCRS(skip, "crs"); err != nil {
+					return fmt.Errorf("line %d: %w", lr.lineAt(dec), err)
+				}
 			}
 			continue
 		}
@@ -405,6 +415,26 @@ func readFeatureCollection(ctx context.Context, r io.Reader, send func(string, [
 		}
 	}
 	return nil
+}
+
+// lineCounter counts the lines a json.Decoder has read, so an error about
+// a member of the collection itself can name its line.
+type lineCounter struct {
+	r     io.Reader
+	lines int // newlines read so far, including what the decoder buffers
+}
+
+func (l *lineCounter) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.lines += bytes.Count(p[:n], []byte{'\n'})
+	return n, err
+}
+
+// lineAt is the 1-based line of the decoder's position: the newlines read
+// less those still in its buffer.
+func (l *lineCounter) lineAt(dec *json.Decoder) int {
+	rest, _ := io.ReadAll(dec.Buffered())
+	return l.lines - bytes.Count(rest, []byte{'\n'}) + 1
 }
 
 // progress reports records/s and, when the file's size is known, an ETA

@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/store/sqlite"
@@ -154,7 +153,7 @@ func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	defer st.Close()
 	t := &domain.Token{Name: *name, Role: domain.Role(*role)}
 	if *expires != "" {
-		exp, err := parseRFC3339(*expires)
+		exp, err := domain.ParseRFC3339(*expires)
 		if err != nil {
 			return usageError{"--expires: " + err.Error()}
 		}
@@ -181,12 +180,12 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := os.Stat(target); err == nil {
 		return fmt.Errorf("%s exists; choose a new file", target)
 	}
-	st, err := openStore(*db, "")
-	if err != nil {
-		return err
+	if *db == "" {
+		return usageError{"--db (or POSTWATCH_DB) is required"}
 	}
-	defer st.Close()
-	if err := st.Backup(ctx, target); err != nil {
+	// Not openStore: a backup only reads, so it must neither create a
+	// database at a mistyped path nor take the write lock a server needs.
+	if err := sqlite.BackupFile(ctx, *db, target); err != nil {
 		os.Remove(target) // a half-written copy must not pass for a backup
 		return fmt.Errorf("backup: %w", err)
 	}
@@ -197,5 +196,3 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
-
-func parseRFC3339(s string) (time.Time, error) { return time.Parse(time.RFC3339, s) }

@@ -31,6 +31,11 @@ const serveGCPercent = 70
 // shutdownGrace is how long in-flight requests get to finish on SIGTERM.
 const shutdownGrace = 20 * time.Second
 
+// serveBusyTimeout bounds how long an API write waits for another
+// process's write lock (an import commits at least once a second) before
+// it answers 503 with Retry-After instead of holding the client.
+const serveBusyTimeout = 5 * time.Second
+
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
 	addr := fs.String("addr", envDefault("addr", "127.0.0.1:8080"), "listen address HOST:PORT")
@@ -43,7 +48,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	durability := fs.String("durability", envDefault("durability", "full"), "full: a commit survives power loss; normal: it survives a process crash")
 	rateLimit := fs.String("rate-limit", envDefault("rate-limit", "0"), "requests per second per token, bursts twice that; 0 turns rate limiting off")
 	requestTimeout := fs.String("request-timeout", envDefault("request-timeout", "30s"), "longest a request may run before it is cancelled with a 503")
-	trustedProxies := fs.String("trusted-proxies", envDefault("trusted-proxies", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client")
+	trustedProxies := fs.String("trusted-proxies", envDefault("trusted-proxies", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client and whose Forwarded / X-Forwarded-Proto, -Host and -Prefix give the links' base")
+	baseURL := fs.String("base-url", envDefault("base-url", ""), "the public address of the service, path prefix included (https://ops.example.org/postwatch), for every link it writes; default: the request's own")
 	alertWindow := fs.String("alert-window", envDefault("alert-window", "72h"), "an incident write alerts only when the incident occurred within this long before it, so imports of past events stay quiet")
 	webhookAllow := fs.String("webhook-allow", envDefault("webhook-allow", ""), "comma-separated CIDRs webhooks may target (e.g. 10.0.0.0/8,192.0.2.7/32); empty allows any http(s) URL")
 	debugAddr := fs.String("debug-addr", envDefault("debug-addr", ""), "if set, serve Go's /debug/pprof profiles on this separate HOST:PORT (keep it private)")
@@ -56,6 +62,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if d := sqlite.Durability(*durability); d != sqlite.DurabilityFull && d != sqlite.DurabilityNormal {
 		return usageError{fmt.Sprintf("--durability %q is not full or normal", *durability)}
+	}
+	if *baseURL != "" {
+		if opts.BaseURL, err = api.ParseBaseURL(*baseURL); err != nil {
+			return usageError{"--base-url: " + err.Error()}
+		}
 	}
 	window, err := parseAlertWindow(*alertWindow)
 	if err != nil {
@@ -74,7 +85,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		debug.SetGCPercent(serveGCPercent)
 	}
 	st, err := openStoreWith(*db, sqlite.Options{Durability: sqlite.Durability(*durability),
-		AlertWindow: window, Signal: opts.AlertSignal})
+		AlertWindow: window, Signal: opts.AlertSignal, BusyTimeout: serveBusyTimeout})
 	if err != nil {
 		return err
 	}
@@ -127,13 +138,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// The API enforces api.MaxHeaderBytes itself with a problem+json
+		// 431; net/http's own limit, above it, is the backstop.
+		MaxHeaderBytes: api.NetHTTPHeaderBytes,
+		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "db", *db, "durability", *durability,
 		"rate_limit", opts.RateLimit, "request_timeout", opts.RequestTimeout, "alert_window", window)
 	errc := make(chan error, 1)
-	go func() { errc <- httpSrv.Serve(ln) }()
+	go func() { errc <- httpSrv.Serve(api.ProblemListener(ln)) }()
 	if *debugAddr != "" {
 		dbg, err := serveDebug(*debugAddr)
 		if err != nil {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 
 	"gorm.io/gorm"
 
@@ -167,7 +168,8 @@ func (s *Store) DeleteActor(ctx context.Context, id string, ifVersion int) error
 		if err := checkVersion(ifVersion, cur.Version); err != nil {
 			return err
 		}
-		if err := tx.Where("subject_id = ? OR target_id = ?", id, id).Delete(&relationRow{}).Error; err != nil {
+		// The actor's relations go with it, each deletion recorded.
+		if _, err := s.deleteRelationsWhere(ctx, tx, "subject_id = ? OR target_id = ?", id, id); err != nil {
 			return err
 		}
 		return s.softDelete(ctx, tx, &actorRow{}, collActors, id, id, &cur.Version, &cur.UpdatedAt, cur)
@@ -245,22 +247,68 @@ func (s *Store) CreateRelation(ctx context.Context, r *domain.Relation) error {
 			return err
 		}
 		r.ID = row.ID
-		return nil
+		return appendHistory(ctx, tx, collRelations, strconv.FormatInt(r.ID, 10), 1, opCreate, fromMicros(row.CreatedAt), domain.PrincipalName(ctx), r)
 	}))
+}
+
+// deleteRelationsWhere deletes the relations a condition selects and
+// records each deletion, with the relation's last state, in its history.
+// It returns how many it deleted.
+func (s *Store) deleteRelationsWhere(ctx context.Context, tx *gorm.DB, where string, args ...any) (int, error) {
+	var rows []relationRow
+	if err := tx.Where(where, args...).Find(&rows).Error; err != nil {
+		return 0, err
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	ids := make([]int64, len(rows))
+	for i := range rows {
+		ids[i] = rows[i].ID
+	}
+	if err := tx.Where("id IN ?", ids).Delete(&relationRow{}).Error; err != nil {
+		return 0, err
+	}
+	now := s.now()
+	for i := range rows {
+		r := rows[i].relation()
+		if err := appendHistory(ctx, tx, collRelations, strconv.FormatInt(r.ID, 10), 2, opDelete, now, domain.PrincipalName(ctx), &r); err != nil {
+			return 0, err
+		}
+	}
+	return len(rows), nil
+}
+
+// RelationHistory returns the creation and deletion of every relation whose
+// subject is actorID, in the order they happened; ENOTFOUND if the actor
+// never existed. Relations stored before their changes were recorded (by
+// an older version) appear as created by "unknown" when they were stored.
+func (s *Store) RelationHistory(ctx context.Context, actorID string) ([]domain.Version[domain.Relation], error) {
+	var n int64
+	if err := s.read.WithContext(ctx).Model(&historyRow{}).Where("collection = ? AND record_id = ?", collActors, actorID).Count(&n).Error; err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, domain.Errorf(domain.ENOTFOUND, "actor %q never existed", actorID)
+	}
+	var rows []historyRow
+	err := s.read.WithContext(ctx).Where("collection = ? AND json_extract(snapshot, '$.subject_id') = ?", collRelations, actorID).
+		Order("changed_at, id").Find(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	return decodeHistory[domain.Relation](rows)
 }
 
 // DeleteRelation removes one relation of actorID; ENOTFOUND if it has none
 // with that id.
 func (s *Store) DeleteRelation(ctx context.Context, actorID string, relationID int64) error {
 	return translate(s.transact(ctx, func(tx *gorm.DB) error {
-		res := tx.Where("id = ? AND subject_id = ?", relationID, actorID).Delete(&relationRow{})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
+		n, err := s.deleteRelationsWhere(ctx, tx, "id = ? AND subject_id = ?", relationID, actorID)
+		if err == nil && n == 0 {
 			return domain.Errorf(domain.ENOTFOUND, "actor %q has no relation %d", actorID, relationID)
 		}
-		return nil
+		return err
 	}))
 }
 
@@ -268,13 +316,10 @@ func (s *Store) DeleteRelation(ctx context.Context, actorID string, relationID i
 // ENOTFOUND if it has none.
 func (s *Store) DeleteRelations(ctx context.Context, actorID string, kind domain.RelationKind, targetID string) error {
 	return translate(s.transact(ctx, func(tx *gorm.DB) error {
-		res := tx.Where("subject_id = ? AND kind = ? AND target_id = ?", actorID, string(kind), targetID).Delete(&relationRow{})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
+		n, err := s.deleteRelationsWhere(ctx, tx, "subject_id = ? AND kind = ? AND target_id = ?", actorID, string(kind), targetID)
+		if err == nil && n == 0 {
 			return domain.Errorf(domain.ENOTFOUND, "actor %q has no %s relation to %q", actorID, kind, targetID)
 		}
-		return nil
+		return err
 	}))
 }

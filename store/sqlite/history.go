@@ -17,6 +17,8 @@ const (
 	collIncidents  = "incidents"
 	collFacilities = "facilities"
 	collActors     = "actors"
+	collRelations  = "relations"
+	collTokens     = "tokens"
 )
 
 // History operations.
@@ -24,6 +26,7 @@ const (
 	opCreate = "create"
 	opUpdate = "update"
 	opDelete = "delete"
+	opRevoke = "revoke"
 )
 
 // HeldRecords reports whether an incident, facility or actor was ever
@@ -70,11 +73,16 @@ func readHistory[T any](ctx context.Context, db *gorm.DB, collection, recordID s
 	if len(rows) == 0 {
 		return nil, domain.Errorf(domain.ENOTFOUND, "%s %s has no history", collection, recordID)
 	}
+	return decodeHistory[T](rows)
+}
+
+// decodeHistory turns history rows into versions.
+func decodeHistory[T any](rows []historyRow) ([]domain.Version[T], error) {
 	out := make([]domain.Version[T], len(rows))
 	for i, r := range rows {
 		out[i] = domain.Version[T]{Version: r.Version, Op: r.Op, ChangedAt: fromMicros(r.ChangedAt), ChangedBy: r.ChangedBy}
 		if err := json.Unmarshal([]byte(r.Snapshot), &out[i].Record); err != nil {
-			return nil, fmt.Errorf("decode history of %s %s v%d: %w", collection, recordID, r.Version, err)
+			return nil, fmt.Errorf("decode history of %s %s v%d: %w", r.Collection, r.RecordID, r.Version, err)
 		}
 	}
 	return out, nil

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -56,11 +57,18 @@ func (s *Store) CreateToken(ctx context.Context, t *domain.Token) (string, error
 	secret := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
 	t.CreatedAt = s.now()
 	row := tokenRow{Name: t.Name, Role: string(t.Role), Hash: hashSecret(secret), CreatedAt: micros(t.CreatedAt), ExpiresAt: microsPtr(t.ExpiresAt)}
-	err := translate(s.transact(ctx, func(tx *gorm.DB) error { return tx.Create(&row).Error }))
+	err := translate(s.transact(ctx, func(tx *gorm.DB) error {
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		t.ID = row.ID
+		// The snapshot is the token's public record: never its hash.
+		return appendHistory(ctx, tx, collTokens, strconv.FormatInt(t.ID, 10), 1, opCreate, t.CreatedAt, domain.PrincipalName(ctx), t)
+	}))
 	if err != nil {
+		t.ID = 0
 		return "", err
 	}
-	t.ID = row.ID
 	return secret, nil
 }
 
@@ -130,14 +138,24 @@ func (s *Store) FindTokens(ctx context.Context) ([]domain.Token, error) {
 // RevokeToken makes a token unusable from now on; ENOTFOUND if unknown.
 func (s *Store) RevokeToken(ctx context.Context, id int64) error {
 	err := translate(s.transact(ctx, func(tx *gorm.DB) error {
-		res := tx.Model(&tokenRow{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", micros(s.now()))
+		now := s.now()
+		res := tx.Model(&tokenRow{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", micros(now))
 		if res.Error != nil {
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
 			return domain.Errorf(domain.ENOTFOUND, "no live token %d", id)
 		}
-		return nil
+		var row tokenRow
+		if err := tx.Where("id = ?", id).Take(&row).Error; err != nil {
+			return err
+		}
+		var version int64
+		if err := tx.Model(&historyRow{}).Where("collection = ? AND record_id = ?", collTokens, strconv.FormatInt(id, 10)).Count(&version).Error; err != nil {
+			return err
+		}
+		t := row.token()
+		return appendHistory(ctx, tx, collTokens, strconv.FormatInt(id, 10), int(version)+1, opRevoke, now, domain.PrincipalName(ctx), &t)
 	}))
 	if err == nil {
 		// After the commit: every cached entry is now stale, including one a
@@ -145,6 +163,13 @@ func (s *Store) RevokeToken(ctx context.Context, id int64) error {
 		s.tokenGen.Add(1)
 	}
 	return err
+}
+
+// TokenHistory returns the versions of a token's record, oldest first:
+// its creation and its revocation, each with who did it; ENOTFOUND if it
+// never existed.
+func (s *Store) TokenHistory(ctx context.Context, id int64) ([]domain.Version[domain.Token], error) {
+	return readHistory[domain.Token](ctx, s.read, collTokens, strconv.FormatInt(id, 10))
 }
 
 // CountTokens counts tokens that are neither revoked nor expired.
