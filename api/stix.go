@@ -177,22 +177,26 @@ func (b *stixBundle) incident(ctx context.Context, f *feature) error {
 		if err != nil {
 			return err
 		}
-		kind := "attributed-to"
-		if !slices.Contains(domain.AttributionRoles, a.Role) {
+		kind, persona := "attributed-to", ""
+		switch {
+		case !slices.Contains(domain.AttributionRoles, a.Role):
 			kind = "targets"
 			if strings.HasPrefix(actorRef, "threat-actor--") {
 				// OpenCTI takes targets from an incident to identities
 				// and places only; x_postwatch_role keeps the role.
 				kind = "related-to"
 			}
-		} else if strings.HasPrefix(actorRef, "identity--") {
+		case strings.HasPrefix(actorRef, "identity--"):
 			// STIX attributes to a threat actor, and OpenCTI imports an
-			// incident's attribution to nothing else.
+			// incident's attribution to nothing else. Another target
+			// makes another relationship, with an id of its own.
 			if actorRef, err = b.persona(a.ActorID); err != nil {
 				return err
 			}
+			persona = ":persona"
 		}
-		r := stixRelationship{stixCommon: common("relationship", "relationship:"+kind+":"+id+":"+a.ActorID+":"+string(a.Role)),
+		name := "relationship:" + kind + ":" + id + ":" + a.ActorID + ":" + string(a.Role) + persona
+		r := stixRelationship{stixCommon: common("relationship", name),
 			RelationshipType: kind, SourceRef: inc.ID, TargetRef: actorRef, Role: string(a.Role)}
 		if err := b.object(&r); err != nil {
 			return err
@@ -368,7 +372,9 @@ func (b *stixBundle) close(ctx context.Context) error {
 			}
 			o := stixRelationship{
 				stixCommon: stixCommon{Type: "relationship", SpecVersion: "2.1", Created: created, Modified: created,
-					ID: b.ids.id("relationship", "relationship:relation:"+strconv.FormatInt(r.ID, 10))},
+					// The type is in the name: a relation written another
+					// way is another relationship, not a new version of one.
+					ID: b.ids.id("relationship", "relationship:relation:"+strconv.FormatInt(r.ID, 10)+":"+typ)},
 				RelationshipType: typ, Description: description, SourceRef: from, TargetRef: to, Kind: string(r.Kind),
 			}
 			if r.ValidFrom != nil {
