@@ -85,6 +85,9 @@ func (s *Server) writeError(c *gin.Context, err error) {
 		Errors:    de.Fields,
 	}
 	if de.Code == domain.EUNAVAILABLE {
+		// A busy SQLite file or a PostgreSQL server that went away: the
+		// pool reconnects on a later request once the database is back.
+		s.log.Warn("database unavailable", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path, "request_id", requestID(c))
 		c.Header("Retry-After", strconv.Itoa(retryUnavailableSeconds))
 	}
 	if status == http.StatusUnauthorized {

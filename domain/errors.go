@@ -23,7 +23,7 @@ const (
 	EFORBIDDEN      ErrorCode = "forbidden"           // token lacks the role: 403
 	ERATELIMITED    ErrorCode = "rate_limited"        // too many requests: 429
 	ENOTACCEPTABLE  ErrorCode = "not_acceptable"      // Accept refuses every format offered: 406
-	EUNAVAILABLE    ErrorCode = "unavailable"         // the database is busy with another process's write; retry: 503
+	EUNAVAILABLE    ErrorCode = "unavailable"         // the database is busy or does not answer; retry: 503
 	EINTERNAL       ErrorCode = "internal"            // anything else: 500
 )
 

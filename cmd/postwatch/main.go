@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -17,6 +18,8 @@ import (
 	"syscall"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/postgis"
 	"github.com/postwatch/postwatch/store/sqlite"
 )
 
@@ -124,29 +127,50 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// openStore opens the database named by dsn for a maintenance command,
-// which asks no place-and-time queries and so builds no grid.
-func openStore(dsn string, durability string) (*sqlite.Store, error) {
-	return openStoreWith(dsn, sqlite.Options{Durability: sqlite.Durability(durability), NoGrid: true})
+// isPostgres reports whether dsn names a PostgreSQL database rather than
+// a SQLite file.
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
-func openStoreWith(dsn string, opts sqlite.Options) (*sqlite.Store, error) {
+// redactDSN is dsn as it may be logged: a URL's password replaced by xxxxx.
+func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && isPostgres(dsn) {
+		return u.Redacted()
+	}
+	return dsn
+}
+
+// openStore opens the database named by dsn for a maintenance command,
+// which asks no place-and-time queries and so builds no grid.
+func openStore(ctx context.Context, dsn string, durability string) (store.Services, error) {
+	return openStoreWith(ctx, dsn, sqlite.Options{Durability: sqlite.Durability(durability), NoGrid: true})
+}
+
+// openStoreWith opens dsn: a postgres:// or postgresql:// URL on PostGIS
+// (where the durability, alert window and signal of opts apply), anything
+// else as a SQLite file with opts.
+func openStoreWith(ctx context.Context, dsn string, opts sqlite.Options) (store.Services, error) {
 	if dsn == "" {
 		return nil, usageError{"--db (or POSTWATCH_DB) is required"}
+	}
+	if isPostgres(dsn) {
+		return postgis.Open(ctx, dsn, postgis.Options{Durability: postgis.Durability(opts.Durability),
+			AlertWindow: opts.AlertWindow, Signal: opts.Signal})
 	}
 	return sqlite.Open(dsn, opts)
 }
 
 func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("token create", stderr)
-	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path")
+	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path or a postgres:// URL")
 	role := fs.String("role", envDefault("role", ""), "analyst, officer or admin")
 	name := fs.String("name", envDefault("name", ""), "who the token is for; recorded as the author of changes")
 	expires := fs.String("expires", envDefault("expires", ""), "optional expiry, RFC 3339")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	st, err := openStore(*db, "")
+	st, err := openStore(ctx, *db, "")
 	if err != nil {
 		return err
 	}
@@ -177,6 +201,9 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usageError{"usage: postwatch backup --db DSN FILE"}
 	}
 	target := fs.Arg(0)
+	if isPostgres(*db) {
+		return errors.New("backup of a PostgreSQL database is not part of this build yet; use pg_dump, or back up a SQLite database")
+	}
 	if _, err := os.Stat(target); err == nil {
 		return fmt.Errorf("%s exists; choose a new file", target)
 	}

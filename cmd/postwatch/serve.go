@@ -22,6 +22,7 @@ import (
 	"github.com/postwatch/postwatch/delivery"
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/seeds"
+	"github.com/postwatch/postwatch/store"
 	"github.com/postwatch/postwatch/store/sqlite"
 )
 
@@ -39,7 +40,7 @@ const serveBusyTimeout = 5 * time.Second
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
 	addr := fs.String("addr", envDefault("addr", "127.0.0.1:8080"), "listen address HOST:PORT")
-	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path")
+	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path or a postgres:// URL (PostgreSQL ≥ 15 with PostGIS ≥ 3)")
 	seedDefault, err := envBool("seed")
 	if err != nil {
 		return err
@@ -84,7 +85,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(serveGCPercent)
 	}
-	st, err := openStoreWith(*db, sqlite.Options{Durability: sqlite.Durability(*durability),
+	st, err := openStoreWith(ctx, *db, sqlite.Options{Durability: sqlite.Durability(*durability),
 		AlertWindow: window, Signal: opts.AlertSignal, BusyTimeout: serveBusyTimeout})
 	if err != nil {
 		return err
@@ -105,7 +106,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if n, err := st.CountTokens(ctx); err == nil && n == 0 {
 		fmt.Fprintf(stderr, "\nNo API token exists yet. Every route but /healthz and /readyz needs one; create one with:\n\n"+
-			"    bin/postwatch token create --db %s --role admin --name \"$(whoami)\"\n\n", *db)
+			"    bin/postwatch token create --db %s --role admin --name \"$(whoami)\"\n\n", redactDSN(*db))
 	}
 	srv, err := api.NewWithOptions(api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st,
 		Alerts: st, Webhooks: st, DB: st}, log, opts)
@@ -126,6 +127,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	background.Add(2)
 	go func() { defer background.Done(); dispatcher.Run(bgCtx) }()
 	go func() { defer background.Done(); maintain(bgCtx, st, log) }()
+	// Profiles listen before the API does, so whoever sees the API ready
+	// finds them too.
+	if *debugAddr != "" {
+		dbg, err := serveDebug(*debugAddr)
+		if err != nil {
+			return err
+		}
+		defer dbg.Close()
+		log.Info("serving profiles", "addr", dbg.Addr)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -143,18 +154,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		MaxHeaderBytes: api.NetHTTPHeaderBytes,
 		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "db", *db, "durability", *durability,
+	log.Info("serving", "addr", ln.Addr().String(), "db", redactDSN(*db), "durability", *durability,
 		"rate_limit", opts.RateLimit, "request_timeout", opts.RequestTimeout, "alert_window", window)
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(api.ProblemListener(ln)) }()
-	if *debugAddr != "" {
-		dbg, err := serveDebug(*debugAddr)
-		if err != nil {
-			return err
-		}
-		defer dbg.Close()
-		log.Info("serving profiles", "addr", dbg.Addr)
-	}
 	select {
 	case err := <-errc:
 		return err
@@ -175,7 +178,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 // become facility versions when they come due (reads show them from that
 // instant already), and alerts and webhook attempts past their retention
 // are dropped once an hour.
-func maintain(ctx context.Context, st *sqlite.Store, log *slog.Logger) {
+func maintain(ctx context.Context, st store.Services, log *slog.Logger) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var lastPurge time.Time

@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
 )
 
 type actorRow struct {
@@ -46,7 +47,7 @@ func (r *actorRow) actor() (domain.Actor, error) {
 func (s *Store) FindActors(ctx context.Context, f domain.ActorFilter) ([]domain.Actor, int, error) {
 	q := s.read.WithContext(ctx).Model(&actorRow{}).Where("deleted_at IS NULL")
 	if f.Text != "" {
-		p := likePattern(f.Text)
+		p := store.LikePattern(f.Text)
 		q = q.Where(`(name LIKE ? ESCAPE '\' OR aliases LIKE ? ESCAPE '\' OR id LIKE ? ESCAPE '\')`, p, p, p)
 	}
 	if len(f.Kind) > 0 {
@@ -123,7 +124,7 @@ func (s *Store) createActor(ctx context.Context, tx *gorm.DB, a *domain.Actor) e
 	if err := tx.Create(row).Error; err != nil {
 		return err
 	}
-	return appendHistory(ctx, tx, collActors, a.ID, 1, opCreate, now, domain.PrincipalName(ctx), a)
+	return appendHistory(ctx, tx, store.CollActors, a.ID, 1, store.OpCreate, now, domain.PrincipalName(ctx), a)
 }
 
 // ReplaceActor overwrites a live actor, checking ifVersion when set.
@@ -138,11 +139,11 @@ func (s *Store) ReplaceActor(ctx context.Context, id string, a *domain.Actor, if
 		if err != nil {
 			return err
 		}
-		if err := checkVersion(ifVersion, cur.Version); err != nil {
+		if err := store.CheckVersion(ifVersion, cur.Version); err != nil {
 			return err
 		}
 		a.CreatedAt, a.UpdatedAt, a.Version = cur.CreatedAt, cur.UpdatedAt, cur.Version
-		if same(cur, a) {
+		if store.Same(cur, a) {
 			return nil
 		}
 		a.UpdatedAt, a.Version = s.now(), cur.Version+1
@@ -153,7 +154,7 @@ func (s *Store) ReplaceActor(ctx context.Context, id string, a *domain.Actor, if
 		if err := tx.Model(&actorRow{}).Where("id = ?", id).Select("*").Omit("id", "deleted_at").Updates(row).Error; err != nil {
 			return err
 		}
-		return appendHistory(ctx, tx, collActors, id, a.Version, opUpdate, a.UpdatedAt, domain.PrincipalName(ctx), a)
+		return appendHistory(ctx, tx, store.CollActors, id, a.Version, store.OpUpdate, a.UpdatedAt, domain.PrincipalName(ctx), a)
 	}))
 }
 
@@ -165,20 +166,20 @@ func (s *Store) DeleteActor(ctx context.Context, id string, ifVersion int) error
 		if err != nil {
 			return err
 		}
-		if err := checkVersion(ifVersion, cur.Version); err != nil {
+		if err := store.CheckVersion(ifVersion, cur.Version); err != nil {
 			return err
 		}
 		// The actor's relations go with it, each deletion recorded.
 		if _, err := s.deleteRelationsWhere(ctx, tx, "subject_id = ? OR target_id = ?", id, id); err != nil {
 			return err
 		}
-		return s.softDelete(ctx, tx, &actorRow{}, collActors, id, id, &cur.Version, &cur.UpdatedAt, cur)
+		return s.softDelete(ctx, tx, &actorRow{}, store.CollActors, id, id, &cur.Version, &cur.UpdatedAt, cur)
 	}))
 }
 
 // ActorHistory returns every version of an actor, oldest first.
 func (s *Store) ActorHistory(ctx context.Context, id string) ([]domain.Version[domain.Actor], error) {
-	return readHistory[domain.Actor](ctx, s.read, collActors, id)
+	return readHistory[domain.Actor](ctx, s.read, store.CollActors, id)
 }
 
 type relationRow struct {
@@ -247,7 +248,7 @@ func (s *Store) CreateRelation(ctx context.Context, r *domain.Relation) error {
 			return err
 		}
 		r.ID = row.ID
-		return appendHistory(ctx, tx, collRelations, strconv.FormatInt(r.ID, 10), 1, opCreate, fromMicros(row.CreatedAt), domain.PrincipalName(ctx), r)
+		return appendHistory(ctx, tx, store.CollRelations, strconv.FormatInt(r.ID, 10), 1, store.OpCreate, fromMicros(row.CreatedAt), domain.PrincipalName(ctx), r)
 	}))
 }
 
@@ -272,7 +273,7 @@ func (s *Store) deleteRelationsWhere(ctx context.Context, tx *gorm.DB, where str
 	now := s.now()
 	for i := range rows {
 		r := rows[i].relation()
-		if err := appendHistory(ctx, tx, collRelations, strconv.FormatInt(r.ID, 10), 2, opDelete, now, domain.PrincipalName(ctx), &r); err != nil {
+		if err := appendHistory(ctx, tx, store.CollRelations, strconv.FormatInt(r.ID, 10), 2, store.OpDelete, now, domain.PrincipalName(ctx), &r); err != nil {
 			return 0, err
 		}
 	}
@@ -285,14 +286,14 @@ func (s *Store) deleteRelationsWhere(ctx context.Context, tx *gorm.DB, where str
 // an older version) appear as created by "unknown" when they were stored.
 func (s *Store) RelationHistory(ctx context.Context, actorID string) ([]domain.Version[domain.Relation], error) {
 	var n int64
-	if err := s.read.WithContext(ctx).Model(&historyRow{}).Where("collection = ? AND record_id = ?", collActors, actorID).Count(&n).Error; err != nil {
+	if err := s.read.WithContext(ctx).Model(&historyRow{}).Where("collection = ? AND record_id = ?", store.CollActors, actorID).Count(&n).Error; err != nil {
 		return nil, err
 	}
 	if n == 0 {
 		return nil, domain.Errorf(domain.ENOTFOUND, "actor %q never existed", actorID)
 	}
 	var rows []historyRow
-	err := s.read.WithContext(ctx).Where("collection = ? AND json_extract(snapshot, '$.subject_id') = ?", collRelations, actorID).
+	err := s.read.WithContext(ctx).Where("collection = ? AND json_extract(snapshot, '$.subject_id') = ?", store.CollRelations, actorID).
 		Order("changed_at, id").Find(&rows).Error
 	if err != nil {
 		return nil, err

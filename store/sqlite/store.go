@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
+	"github.com/postwatch/postwatch/store"
 )
 
 // Durability is the SQLite synchronous setting.
@@ -87,10 +87,12 @@ type Store struct {
 	// Now is the store's clock; tests set it.
 	Now func() time.Time
 
-	tokenCache sync.Map // secret hash → *cachedToken
-	tokenGen   atomic.Uint64
+	tokens store.TokenCache
 
 	grid *gridState // nil with Options.NoGrid
+
+	// AlertServices serves alerts and webhooks from the shared tables.
+	store.AlertServices
 }
 
 const driverName = "sqlite3_postwatch"
@@ -178,6 +180,8 @@ func Open(dsn string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{write: write, read: read, path: path, opts: opts, Now: time.Now}
+	s.AlertServices = store.AlertServices{Read: read, Transact: s.transact, Now: s.now, Translate: translate,
+		Window: opts.AlertWindow, Signal: opts.Signal}
 	if !opts.NoGrid {
 		if err := s.startGrid(); err != nil {
 			s.Close()
@@ -249,7 +253,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // database was created.
 func (s *Store) InstanceID(ctx context.Context) (string, error) {
 	var id string
-	err := s.read.WithContext(ctx).Raw(`SELECT value FROM meta WHERE key = 'instance_id'`).Row().Scan(&id)
+	err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT value FROM meta WHERE key = 'instance_id'`).Rows()).Scan(&id)
 	return id, err
 }
 
@@ -473,35 +477,8 @@ func queryRows(ctx context.Context, tx *gorm.DB, query string, args ...any) (*sq
 }
 
 // queryRow is exec for a statement that returns one row.
-func queryRow(ctx context.Context, tx *gorm.DB, query string, args ...any) rowResult {
-	rows, err := tx.Statement.ConnPool.QueryContext(ctx, query, args...)
-	return rowResult{rows, err}
-}
-
-// rowResult is the first row of a query, or why there is none. GORM's
-// statement cache answers QueryRowContext with an empty *sql.Row when the
-// statement cannot be prepared (a cancelled request, say), and Scan on that
-// panics; this Scan returns the error instead.
-type rowResult struct {
-	rows *sql.Rows
-	err  error
-}
-
-func (r rowResult) Scan(dest ...any) error {
-	if r.err != nil {
-		return r.err
-	}
-	defer r.rows.Close()
-	if !r.rows.Next() {
-		if err := r.rows.Err(); err != nil {
-			return err
-		}
-		return sql.ErrNoRows
-	}
-	if err := r.rows.Scan(dest...); err != nil {
-		return err
-	}
-	return r.rows.Close()
+func queryRow(ctx context.Context, tx *gorm.DB, query string, args ...any) store.Row {
+	return store.FirstRow(tx.Statement.ConnPool.QueryContext(ctx, query, args...))
 }
 
 func orDefault(v, def int) int {
