@@ -310,6 +310,17 @@ func (col *collection) replaceItem(c *gin.Context) {
 		col.s.writeError(c, err)
 		return
 	}
+	var named struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if err := json.Unmarshal(body, &named); err != nil {
+		col.s.writeError(c, jsonError(err, ""))
+		return
+	}
+	if err := sameFeatureID(named.ID, id); err != nil {
+		col.s.writeError(c, err)
+		return
+	}
 	ft, err := col.replace(c.Request.Context(), id, rec, want)
 	if err != nil {
 		col.s.writeError(c, err)
@@ -346,6 +357,10 @@ func (col *collection) patchItem(c *gin.Context) {
 			col.s.writeError(c, domain.InvalidField(k, "a merge patch may change geometry and properties only"))
 			return
 		}
+	}
+	if err := sameFeatureID(patch["id"], id); err != nil {
+		col.s.writeError(c, err)
+		return
 	}
 	ctx := c.Request.Context()
 	for attempt := 0; ; attempt++ {
@@ -384,6 +399,41 @@ func (col *collection) patchItem(c *gin.Context) {
 		col.writeFeature(c, http.StatusOK, ft)
 		return
 	}
+}
+
+// sameFeatureID refuses a write whose body names another feature than its
+// path: a Feature's "id" member, a number or a string (RFC 7946 §3.2), may
+// be absent or null, or repeat the path's id; an id never changes, so a
+// different one is a client writing to the wrong URL, not a rename.
+func sameFeatureID(raw json.RawMessage, id int64) error {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	text := string(raw)
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		text = s
+	}
+	if text == strconv.FormatInt(id, 10) {
+		return nil
+	}
+	return domain.InvalidField("id", "%s differs from the feature in the path (%d); ids cannot change", raw, id)
+}
+
+// allowItem answers OPTIONS on one feature as GET would answer first: 404
+// for a feature that does not exist, so no client learns it may edit a
+// record that is not there; the methods otherwise.
+func (col *collection) allowItem(c *gin.Context) {
+	id, ok := col.featureID(c)
+	if !ok {
+		return
+	}
+	if _, err := col.get(c.Request.Context(), id); err != nil {
+		col.s.writeError(c, err)
+		return
+	}
+	col.s.allow(c)
 }
 
 func (col *collection) removeItem(c *gin.Context) {

@@ -295,7 +295,7 @@ func (s *Server) collectionRoutes(col *collection, writer domain.Role) []route {
 		{method: "PUT", path: item, role: writer, handler: col.replaceItem},
 		{method: "PATCH", path: item, role: writer, handler: col.patchItem},
 		{method: "DELETE", path: item, role: domain.RoleAdmin, handler: col.removeItem},
-		{method: "OPTIONS", path: item, role: domain.RoleAnalyst, handler: s.allow},
+		{method: "OPTIONS", path: item, role: domain.RoleAnalyst, handler: col.allowItem},
 		{method: "GET", path: item + "/history", role: domain.RoleAnalyst, handler: col.itemHistory},
 	}
 }
