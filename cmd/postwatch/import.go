@@ -138,7 +138,7 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	st, err := openStoreWith(ctx, *db, sqlite.Options{NoGrid: true, AlertWindow: window})
+	st, err := openStoreWith(ctx, *db, sqlite.Options{NoGrid: true, AlertWindow: window}, 0)
 	if err != nil {
 		return err
 	}

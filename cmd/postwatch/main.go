@@ -28,16 +28,17 @@ const usage = `postwatch — threats against diplomatic posts, as OGC API – Fe
 Usage:
   postwatch serve --addr HOST:PORT --db DSN [--seed] [--durability full|normal]
                   [--rate-limit N] [--request-timeout 30s] [--trusted-proxies CIDR,...]
-                  [--debug-addr HOST:PORT]
+                  [--debug-addr HOST:PORT] [--db-max-conns N]   (N: PostGIS pool size, default 8)
   postwatch token create --db DSN --role analyst|officer|admin --name NAME [--expires RFC3339]
   postwatch import --db DSN --format acled|geojson [--rejects FILE] FILE
                    (exits 1 when any record was rejected; the good ones are kept)
-  postwatch backup --db DSN FILE
+  postwatch backup --db DSN FILE           (a SQLite file, from either engine)
+  postwatch migrate --from DSN --to DSN     (into an empty database, either engine)
   postwatch gen -n N [--seed S] [-o FILE]    (synthetic incidents as GeoJSON lines, for load tests)
 
-Every flag of serve, token create, import and backup can also be set by an
-environment variable: --db by POSTWATCH_DB, --addr by POSTWATCH_ADDR,
---rate-limit by POSTWATCH_RATE_LIMIT, and so on.
+Every flag of serve, token create, import, backup and migrate can also be set
+by an environment variable: --db by POSTWATCH_DB, --addr by POSTWATCH_ADDR,
+--rate-limit by POSTWATCH_RATE_LIMIT, --from by POSTWATCH_FROM, and so on.
 `
 
 func main() {
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return importFile(ctx, args[1:], stdout, stderr)
 	case "backup":
 		return backup(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		return migrateDB(ctx, args[1:], stdout, stderr)
 	case "gen":
 		return generate(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -144,19 +147,20 @@ func redactDSN(dsn string) string {
 // openStore opens the database named by dsn for a maintenance command,
 // which asks no place-and-time queries and so builds no grid.
 func openStore(ctx context.Context, dsn string, durability string) (store.Services, error) {
-	return openStoreWith(ctx, dsn, sqlite.Options{Durability: sqlite.Durability(durability), NoGrid: true})
+	return openStoreWith(ctx, dsn, sqlite.Options{Durability: sqlite.Durability(durability), NoGrid: true}, 0)
 }
 
 // openStoreWith opens dsn: a postgres:// or postgresql:// URL on PostGIS
-// (where the durability, alert window and signal of opts apply), anything
-// else as a SQLite file with opts.
-func openStoreWith(ctx context.Context, dsn string, opts sqlite.Options) (store.Services, error) {
+// (where the durability, alert window and signal of opts apply, and the
+// pool holds at most pgConns connections, 0 meaning
+// postgis.DefaultMaxConns), anything else as a SQLite file with opts.
+func openStoreWith(ctx context.Context, dsn string, opts sqlite.Options, pgConns int) (store.Services, error) {
 	if dsn == "" {
 		return nil, usageError{"--db (or POSTWATCH_DB) is required"}
 	}
 	if isPostgres(dsn) {
 		return postgis.Open(ctx, dsn, postgis.Options{Durability: postgis.Durability(opts.Durability),
-			AlertWindow: opts.AlertWindow, Signal: opts.Signal})
+			AlertWindow: opts.AlertWindow, Signal: opts.Signal, MaxConns: pgConns})
 	}
 	return sqlite.Open(dsn, opts)
 }
@@ -193,7 +197,7 @@ func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("backup", stderr)
-	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path")
+	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path or a postgres:// URL")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -201,14 +205,14 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usageError{"usage: postwatch backup --db DSN FILE"}
 	}
 	target := fs.Arg(0)
-	if isPostgres(*db) {
-		return errors.New("backup of a PostgreSQL database is not part of this build yet; use pg_dump, or back up a SQLite database")
-	}
 	if _, err := os.Stat(target); err == nil {
 		return fmt.Errorf("%s exists; choose a new file", target)
 	}
 	if *db == "" {
 		return usageError{"--db (or POSTWATCH_DB) is required"}
+	}
+	if isPostgres(*db) {
+		return backupPostGIS(ctx, *db, target, stdout, stderr)
 	}
 	// Not openStore: a backup only reads, so it must neither create a
 	// database at a mistyped path nor take the write lock a server needs.

@@ -12,8 +12,7 @@ import (
 )
 
 // TestPostGISCommands: token create, import and serve take a postgres://
-// URL; serve creates PostGIS and the schema in an empty database; backup
-// says it is SQLite's; a database that cannot be reached is one line and
+// URL; serve creates PostGIS and the schema in an empty database; a database that cannot be reached is one line and
 // exit 1; the log never shows the database's password. `make test` runs
 // it in its PostGIS pass.
 func TestPostGISCommands(t *testing.T) {
@@ -57,9 +56,6 @@ func TestPostGISCommands(t *testing.T) {
 		t.Fatalf("q=served: numberMatched %d, want 1", n)
 	}
 
-	if r := runCLI(t, "backup", "--db", db, filepath.Join(t.TempDir(), "b.db")); r.code != 1 || !strings.Contains(r.stderr, "SQLite") {
-		t.Fatalf("backup of PostGIS: exit %d, %q", r.code, r.stderr)
-	}
 	u, _ := url.Parse(db)
 	u.Host = "127.0.0.1:1"
 	r = runCLI(t, "serve", "--addr", "127.0.0.1:0", "--db", u.String())

@@ -53,9 +53,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	baseURL := fs.String("base-url", envDefault("base-url", ""), "the public address of the service, path prefix included (https://ops.example.org/postwatch), for every link it writes; default: the request's own")
 	alertWindow := fs.String("alert-window", envDefault("alert-window", "72h"), "an incident write alerts only when the incident occurred within this long before it, so imports of past events stay quiet")
 	webhookAllow := fs.String("webhook-allow", envDefault("webhook-allow", ""), "comma-separated CIDRs webhooks may target (e.g. 10.0.0.0/8,192.0.2.7/32); empty allows any http(s) URL")
+	dbMaxConns := fs.String("db-max-conns", envDefault("db-max-conns", "0"), "PostGIS: the most connections this process opens to the database (0: 8); replicas × this must stay under max_connections")
 	debugAddr := fs.String("debug-addr", envDefault("debug-addr", ""), "if set, serve Go's /debug/pprof profiles on this separate HOST:PORT (keep it private)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	maxConns, convErr := strconv.Atoi(*dbMaxConns)
+	if convErr != nil || maxConns < 0 {
+		return usageError{fmt.Sprintf("--db-max-conns %q: want a whole number, 0 (the default, 8) or more", *dbMaxConns)}
 	}
 	opts, err := serverOptions(*rateLimit, *requestTimeout, *trustedProxies)
 	if err != nil {
@@ -86,7 +91,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		debug.SetGCPercent(serveGCPercent)
 	}
 	st, err := openStoreWith(ctx, *db, sqlite.Options{Durability: sqlite.Durability(*durability),
-		AlertWindow: window, Signal: opts.AlertSignal, BusyTimeout: serveBusyTimeout})
+		AlertWindow: window, Signal: opts.AlertSignal, BusyTimeout: serveBusyTimeout}, maxConns)
 	if err != nil {
 		return err
 	}

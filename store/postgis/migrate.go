@@ -11,10 +11,8 @@ import (
 	"github.com/postwatch/postwatch/store"
 )
 
-// migrationLock is the key of the session advisory lock held while
-// migrating ("postwatch" in ASCII, as a bigint), so that replicas started
-// together apply each migration once and the others wait, then find it
-// recorded.
+// migrationLock is the key of the advisory lock each migration step holds
+// ("postwatch" in ASCII, as a bigint); see migrate.
 const migrationLock int64 = 0x706f737477617463
 
 // migration is one schema step. Steps run in order, each in its own
@@ -194,39 +192,51 @@ var migrations = []migration{
 }
 
 // migrate makes sure PostGIS is there and applies every migration not yet
-// recorded, on one connection that holds the migration lock throughout.
+// recorded. Each step is one transaction that first takes the migration
+// lock as a transaction lock (pg_advisory_xact_lock), so replicas started
+// together apply each migration once and the others wait, then find it
+// recorded; and because no lock outlives its transaction, this works
+// through a pooler in transaction mode (PgBouncer), where a session lock
+// taken on one server connection could be released on another, or never.
 func migrate(ctx context.Context, db *sql.DB) error {
-	conn, err := db.Conn(ctx)
+	err := locked(ctx, db, func(tx *sql.Tx) error {
+		if err := ensurePostGIS(ctx, tx); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("migrate: %w", connectError(err))
 	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
-		return fmt.Errorf("migrate: take the migration lock: %w", err)
-	}
-	// Unlocking on another context: the caller's may be done by now.
-	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock)
-	if err := ensurePostGIS(ctx, conn); err != nil {
-		return err
-	}
-	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
-	}
 	for _, m := range migrations {
-		if err := applyMigration(ctx, conn, m); err != nil {
+		if err := locked(ctx, db, func(tx *sql.Tx) error { return applyMigration(ctx, tx, m) }); err != nil {
 			return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
 		}
 	}
 	return nil
 }
 
-func applyMigration(ctx context.Context, conn *sql.Conn, m migration) error {
-	tx, err := conn.BeginTx(ctx, nil)
+// locked runs fn in a transaction that holds the migration lock.
+func locked(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+		return fmt.Errorf("take the migration lock: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func applyMigration(ctx context.Context, tx *sql.Tx, m migration) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
 		return err
@@ -239,15 +249,13 @@ func applyMigration(ctx context.Context, conn *sql.Conn, m migration) error {
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
-		return err
-	}
-	return tx.Commit()
+	_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
+	return err
 }
 
 // ensurePostGIS creates the extension when it is missing, and says plainly
 // what to do when this role may not.
-func ensurePostGIS(ctx context.Context, conn *sql.Conn) error {
+func ensurePostGIS(ctx context.Context, conn *sql.Tx) error {
 	var have bool
 	if err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgis')`).Scan(&have); err != nil {
 		return fmt.Errorf("check for PostGIS: %w", err)

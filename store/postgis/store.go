@@ -65,7 +65,7 @@ type Options struct {
 }
 
 // Store is the PostGIS implementation of the domain services. It keeps no
-// state between requests but the token cache (TTL 5 s), so any number of
+// state between requests but the token cache (store.TokenCacheTTL), so any number of
 // processes may serve from one database.
 type Store struct {
 	db   *gorm.DB
@@ -291,4 +291,18 @@ func (e unavailableError) Unwrap() []error { return []error{e.de, e.cause} }
 
 func unavailable(cause error) error {
 	return unavailableError{domain.Errorf(domain.EUNAVAILABLE, "the database does not answer; retry later"), cause}
+}
+
+// CopySource is this database as store.Copy reads it, in one REPEATABLE
+// READ, READ ONLY transaction.
+func (s *Store) CopySource() (store.CopyEnd, error) {
+	db, err := s.db.DB()
+	return store.CopyEnd{DB: db, Dialect: "postgres"}, err
+}
+
+// CopyDestination is this database as store.Copy writes it. The geometry
+// columns are generated and the search column is written by the copy, so
+// GiST and GIN follow the rows; nothing is left to finish.
+func (s *Store) CopyDestination() (store.CopyEnd, error) {
+	return s.CopySource()
 }

@@ -490,3 +490,24 @@ func orDefault(v, def int) int {
 	}
 	return v
 }
+
+// CopySource is this database as store.Copy reads it: through the read
+// pool, in one read transaction.
+func (s *Store) CopySource() (store.CopyEnd, error) {
+	db, err := s.read.DB()
+	return store.CopyEnd{DB: db, Dialect: "sqlite"}, err
+}
+
+// CopyDestination is this database as store.Copy writes it: through the
+// writer, with the full-text index made from the copied incidents at the
+// end, of their folded text as indexText writes it (FTS5's 'rebuild' would
+// index the raw columns); the R*Trees and the live count follow the rows
+// by trigger.
+func (s *Store) CopyDestination() (store.CopyEnd, error) {
+	db, err := s.write.DB()
+	return store.CopyEnd{DB: db, Dialect: "sqlite", Finish: func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO incidents_fts (rowid, title, description) SELECT id, `+
+			foldSQL("title")+`, `+foldSQL("description")+` FROM incidents`)
+		return err
+	}}, err
+}
