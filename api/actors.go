@@ -43,6 +43,9 @@ func decodeActor(body []byte) (*domain.Actor, error) {
 }
 
 func (s *Server) writeActor(c *gin.Context, status int, a *domain.Actor) {
+	if notModified(c, etag(a.Version)) {
+		return
+	}
 	c.Header("ETag", etag(a.Version))
 	c.JSON(status, a)
 }
@@ -328,4 +331,27 @@ func (s *Server) deleteRelation(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// relationHistory answers the audit trail of an actor's relations, which
+// chain attribution rests on: every creation and deletion, oldest first,
+// with who made it.
+func (s *Server) relationHistory(c *gin.Context) {
+	vs, err := s.actors.RelationHistory(c.Request.Context(), c.Param("actorId"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	type entry struct {
+		Version   int             `json:"version"`
+		Op        string          `json:"op"`
+		ChangedAt time.Time       `json:"changed_at"`
+		ChangedBy string          `json:"changed_by"`
+		Relation  domain.Relation `json:"relation"`
+	}
+	out := make([]entry, len(vs))
+	for i, v := range vs {
+		out[i] = entry{v.Version, v.Op, v.ChangedAt, v.ChangedBy, v.Record}
+	}
+	c.JSON(http.StatusOK, gin.H{"versions": out})
 }

@@ -22,13 +22,15 @@ const alertStreamPath = "/alerts/stream"
 
 // Alert stream timing. alertPoll is how often the hub looks for alerts
 // other processes (an import, another replica) stored; this process's own
-// writes wake it at once through the store's Signal. alertKeepAlive keeps
+// writes wake it at once through the store's Signal. A quarter second keeps
+// another replica's alert on this one's streams well within a second, for
+// one indexed query (seq > last) per replica while a stream is open. alertKeepAlive keeps
 // proxies from closing a quiet stream (CONTRACT.md §8: at least every 15 s).
 // alertReauth is how often a stream checks that its token still holds, so
 // a revoked token's stream ends within seconds. alertRetryMs is the SSE
 // retry: field, the client's reconnection delay.
 const (
-	alertPoll      = time.Second
+	alertPoll      = 250 * time.Millisecond
 	alertKeepAlive = 10 * time.Second
 	alertReauth    = time.Second
 	alertRetryMs   = 2000

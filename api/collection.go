@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -164,6 +165,9 @@ func (col *collection) writeFeature(c *gin.Context, status int, ft *feature) {
 		{Href: linkTo(c, "/collections/"+col.id), Rel: "collection", Type: "application/json"},
 		{Href: linkTo(c, self+"/history"), Rel: "version-history", Type: "application/json"},
 	}
+	if notModified(c, etag(ft.version)) {
+		return
+	}
 	c.Header("ETag", etag(ft.version))
 	c.Header("Content-Type", geoJSONType)
 	c.JSON(status, ft)
@@ -171,25 +175,43 @@ func (col *collection) writeFeature(c *gin.Context, status int, ft *feature) {
 
 func etag(version int) string { return `"` + strconv.Itoa(version) + `"` }
 
-// ifMatch reads If-Match as the version a write must find; 0 means no
-// precondition. When the header lists several tags, current supplies the
-// record's version so that any listed tag can match (RFC 9110 §13.1.1); the
-// store still checks the version it is given inside the write.
+// ifMatch reads the preconditions of a write: If-Match as the version the
+// write must find (0: no precondition), compared strongly, so a weak tag
+// (W/"3") never matches (RFC 9110 §13.1.1); and If-None-Match, which fails
+// when it is "*" or names the current version (§13.1.2). current reads
+// the record's version when a list or If-None-Match needs it; the store
+// still checks the version it is given inside the write.
 func ifMatch(c *gin.Context, current func() (int, error)) (int, error) {
+	if h := c.GetHeader("If-None-Match"); h != "" {
+		tags, any := parseETags(h)
+		cur, err := current()
+		if err != nil {
+			return 0, err
+		}
+		if any || slices.ContainsFunc(tags, func(t entityTag) bool { return t.opaque == etag(cur) }) {
+			return 0, domain.Errorf(domain.EPRECONDITION, "If-None-Match %s matches the record's current version %d", h, cur)
+		}
+	}
 	h := strings.TrimSpace(c.GetHeader("If-Match"))
-	if h == "" || h == "*" {
+	if h == "" {
+		return 0, nil
+	}
+	tags, any := parseETags(h)
+	if any {
 		return 0, nil
 	}
 	var versions []int
-	for _, tag := range strings.Split(h, ",") {
-		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
-		if v, err := strconv.Atoi(strings.Trim(tag, `"`)); err == nil && v > 0 {
+	for _, t := range tags {
+		if t.weak {
+			continue // strong comparison: a weak tag matches nothing
+		}
+		if v, err := strconv.Atoi(strings.Trim(t.opaque, `"`)); err == nil && v > 0 {
 			versions = append(versions, v)
 		}
 	}
 	switch len(versions) {
 	case 0:
-		return 0, domain.Errorf(domain.EPRECONDITION, "If-Match %s matches no version of this record", h)
+		return 0, domain.Errorf(domain.EPRECONDITION, "If-Match %s matches no version of this record (weak tags never match: If-Match compares strongly)", h)
 	case 1:
 		return versions[0], nil
 	}
@@ -288,6 +310,17 @@ func (col *collection) replaceItem(c *gin.Context) {
 		col.s.writeError(c, err)
 		return
 	}
+	var named struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if err := json.Unmarshal(body, &named); err != nil {
+		col.s.writeError(c, jsonError(err, ""))
+		return
+	}
+	if err := sameFeatureID(named.ID, id); err != nil {
+		col.s.writeError(c, err)
+		return
+	}
 	ft, err := col.replace(c.Request.Context(), id, rec, want)
 	if err != nil {
 		col.s.writeError(c, err)
@@ -324,6 +357,10 @@ func (col *collection) patchItem(c *gin.Context) {
 			col.s.writeError(c, domain.InvalidField(k, "a merge patch may change geometry and properties only"))
 			return
 		}
+	}
+	if err := sameFeatureID(patch["id"], id); err != nil {
+		col.s.writeError(c, err)
+		return
 	}
 	ctx := c.Request.Context()
 	for attempt := 0; ; attempt++ {
@@ -364,6 +401,41 @@ func (col *collection) patchItem(c *gin.Context) {
 	}
 }
 
+// sameFeatureID refuses a write whose body names another feature than its
+// path: a Feature's "id" member, a number or a string (RFC 7946 §3.2), may
+// be absent or null, or repeat the path's id; an id never changes, so a
+// different one is a client writing to the wrong URL, not a rename.
+func sameFeatureID(raw json.RawMessage, id int64) error {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	text := string(raw)
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		text = s
+	}
+	if text == strconv.FormatInt(id, 10) {
+		return nil
+	}
+	return domain.InvalidField("id", "%s differs from the feature in the path (%d); ids cannot change", raw, id)
+}
+
+// allowItem answers OPTIONS on one feature as GET would answer first: 404
+// for a feature that does not exist, so no client learns it may edit a
+// record that is not there; the methods otherwise.
+func (col *collection) allowItem(c *gin.Context) {
+	id, ok := col.featureID(c)
+	if !ok {
+		return
+	}
+	if _, err := col.get(c.Request.Context(), id); err != nil {
+		col.s.writeError(c, err)
+		return
+	}
+	col.s.allow(c)
+}
+
 func (col *collection) removeItem(c *gin.Context) {
 	id, ok := col.featureID(c)
 	if !ok {
@@ -394,16 +466,28 @@ func (col *collection) itemHistory(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"versions": vs})
 }
 
-// mergePatch applies an RFC 7396 merge patch to a JSON document.
+// mergePatch applies an RFC 7396 merge patch to a JSON document. Numbers
+// stay json.Number, so an integer beyond 2^53 is carried exactly to the
+// typed decoder, which refuses it if it does not fit, instead of being
+// rounded through float64.
 func mergePatch(doc, patch []byte) ([]byte, error) {
 	var d, p any
-	if err := json.Unmarshal(doc, &d); err != nil {
+	if err := decodeNumbers(doc, &d); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(patch, &p); err != nil {
+	if err := decodeNumbers(patch, &p); err != nil {
 		return nil, jsonError(err, "")
 	}
+	if err := checkJSONText(patch, ""); err != nil {
+		return nil, err
+	}
 	return json.Marshal(mergeValue(d, p))
+}
+
+func decodeNumbers(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	return dec.Decode(v)
 }
 
 func mergeValue(target, patch any) any {

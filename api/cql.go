@@ -551,11 +551,13 @@ func parseCQLInstant(s string, date bool) (cqlInstant, error) {
 		}
 		return cqlInstant{d, true}, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, strings.ToUpper(s))
+	// The one RFC 3339 parser of the API: leap seconds, offsets and years
+	// as everywhere else.
+	t, err := domain.ParseRFC3339(s)
 	if err != nil {
-		return cqlInstant{}, fmt.Errorf("%q is not an RFC 3339 timestamp", s)
+		return cqlInstant{}, err
 	}
-	return cqlInstant{t: t.UTC()}, nil
+	return cqlInstant{t: t}, nil
 }
 
 // geometry reads a WKT literal whose type name is t: the text up to the
@@ -586,7 +588,7 @@ func (p *cqlParser) geometry(t cqlToken) (any, error) {
 	for !p.done() && p.peek().pos < end {
 		p.pos++
 	}
-	text := strings.ToUpper(t.text) + flattenWKT(p.src[start:end])
+	text := flattenWKT(strings.ToUpper(t.text) + p.src[start:end])
 	g, err := wkt.Unmarshal(text)
 	if err != nil {
 		return nil, fmt.Errorf("%s is not valid WKT: %v", truncate(text, 60), err)
@@ -601,6 +603,10 @@ var (
 	wktZ     = regexp.MustCompile(`(?i)\b(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON|GEOMETRYCOLLECTION)\s+Z\b`)
 	wktTuple = regexp.MustCompile(`[^(),A-Za-z]+`)
 	wktSpace = regexp.MustCompile(`\s*([(),])\s*`)
+	// wktMultiPoint is a MULTIPOINT's parenthesis with its members, each
+	// "x y" or "(x y)", once flattenWKT has dropped the spaces around
+	// commas and parentheses.
+	wktMultiPoint = regexp.MustCompile(`(?i)(MULTIPOINT\()((?:[^()]|\([^()]*\))*)\)`)
 )
 
 // flattenWKT drops elevations from WKT coordinates (x y z becomes x y, and
@@ -616,7 +622,23 @@ func flattenWKT(s string) string {
 		}
 		return tuple
 	})
-	return wktSpace.ReplaceAllString(s, "$1")
+	s = wktSpace.ReplaceAllString(s, "$1")
+	return wktMultiPoint.ReplaceAllStringFunc(s, parenthesizeMultiPoint)
+}
+
+// parenthesizeMultiPoint writes MULTIPOINT(1 2,3 4) as MULTIPOINT((1 2),(3
+// 4)), the only form orb reads. Simple Features' WKT grammar (OGC 06-103r4,
+// 7.2.5) puts each point in parentheses, but the bare form is what PostGIS,
+// GEOS and GDAL write and read too, so clients send both, even mixed.
+func parenthesizeMultiPoint(m string) string {
+	open := strings.IndexByte(m, '(')
+	members := strings.Split(m[open+1:len(m)-1], ",")
+	for i, pt := range members {
+		if !strings.HasPrefix(pt, "(") {
+			members[i] = "(" + pt + ")"
+		}
+	}
+	return m[:open+1] + strings.Join(members, ",") + ")"
 }
 
 func truncate(s string, n int) string {
@@ -732,8 +754,13 @@ func bboxGeometry(nums []float64) (cqlGeometry, error) {
 	if w <= e {
 		return cqlGeometry{orb.Bound{Min: orb.Point{w, s}, Max: orb.Point{e, n}}.ToPolygon()}, nil
 	}
+	// The two halves run past the antimeridian, to e+360 and from w-360:
+	// halves cut at ±180 would each have that meridian as an edge, so a
+	// point on it would lie on the boundary and fail S_WITHIN although
+	// it is inside the box. No stored longitude lies beyond ±180, so the
+	// overhang changes nothing else; both engines read the plane.
 	return cqlGeometry{orb.MultiPolygon{
-		orb.Bound{Min: orb.Point{w, s}, Max: orb.Point{180, n}}.ToPolygon(),
-		orb.Bound{Min: orb.Point{-180, s}, Max: orb.Point{e, n}}.ToPolygon(),
+		orb.Bound{Min: orb.Point{w, s}, Max: orb.Point{e + 360, n}}.ToPolygon(),
+		orb.Bound{Min: orb.Point{w - 360, s}, Max: orb.Point{e, n}}.ToPolygon(),
 	}}, nil
 }

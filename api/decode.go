@@ -66,6 +66,10 @@ func decodeStrict(data []byte, v any, prefix string) error {
 		}
 		return domain.InvalidField(field, "has data after the JSON value")
 	}
+	if prefix == "" {
+		// Nested calls decode parts of a document already checked whole.
+		return checkJSONText(data, "")
+	}
 	return nil
 }
 
@@ -140,6 +144,7 @@ func jsonTypeName(kind string) string {
 // decoded by the collection.
 type featureIn struct {
 	Type       string          `json:"type"`
+	CRS        json.RawMessage `json:"crs"`
 	ID         json.RawMessage `json:"id"`
 	Geometry   json.RawMessage `json:"geometry"`
 	Properties json.RawMessage `json:"properties"`
@@ -160,6 +165,9 @@ func decodeFeature(data []byte) (*featureIn, orb.Point, error) {
 	if isNull(f.Properties) {
 		return nil, orb.Point{}, domain.InvalidField("properties", "is required")
 	}
+	if err := CheckCRS(f.CRS, "crs"); err != nil {
+		return nil, orb.Point{}, err
+	}
 	pt, err := decodePoint(f.Geometry)
 	return &f, pt, err
 }
@@ -177,6 +185,7 @@ func decodePoint(raw json.RawMessage) (orb.Point, error) {
 	var head struct {
 		Type        string          `json:"type"`
 		Coordinates json.RawMessage `json:"coordinates"`
+		CRS         json.RawMessage `json:"crs"`
 	}
 	if err := json.Unmarshal(raw, &head); err != nil {
 		return orb.Point{}, jsonError(err, "geometry.")
@@ -184,9 +193,16 @@ func decodePoint(raw json.RawMessage) (orb.Point, error) {
 	if head.Type != "Point" {
 		return orb.Point{}, domain.InvalidField("geometry.type", "must be \"Point\", got %q", head.Type)
 	}
+	if err := CheckCRS(head.CRS, "geometry.crs"); err != nil {
+		return orb.Point{}, err
+	}
 	var coords []float64
 	if err := json.Unmarshal(head.Coordinates, &coords); err != nil || len(coords) < 2 || len(coords) > 3 {
 		return orb.Point{}, domain.InvalidField("geometry.coordinates", "must be [longitude, latitude] numbers")
+	}
+	if len(coords) == 3 {
+		// Nothing stores or serves a height, so keeping quiet would drop it.
+		return orb.Point{}, domain.InvalidField("geometry.coordinates", "has a third value (altitude), which postwatch does not store; send [longitude, latitude]")
 	}
 	g, err := geojson.UnmarshalGeometry(raw)
 	if err != nil {
@@ -199,13 +215,47 @@ func decodePoint(raw json.RawMessage) (orb.Point, error) {
 	return pt, nil
 }
 
-// parseTime reads an RFC 3339 timestamp, or a calendar date as midnight UTC.
+// parseTime reads a time of a body through domain.ParseDateOrRFC3339 (RFC
+// 3339, or a calendar date as midnight UTC) and names field on error.
 func parseTime(field, s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), nil
+	t, _, err := domain.ParseDateOrRFC3339(s)
+	if err != nil {
+		return time.Time{}, domain.InvalidField(field, "%s", err.Error())
 	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
+	return t, nil
+}
+
+// crs84Names are the names of RFC 7946's one reference system, WGS 84
+// longitude-latitude, as GeoJSON 2008's named-CRS member writes them.
+var crs84Names = []string{
+	"urn:ogc:def:crs:OGC:1.3:CRS84",
+	"urn:ogc:def:crs:OGC::CRS84",
+	"http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+	"https://www.opengis.net/def/crs/OGC/1.3/CRS84",
+}
+
+// CheckCRS refuses a GeoJSON 2008 "crs" member (raw, at field) that names
+// anything but CRS84: RFC 7946 §4 drops the member and fixes coordinates as
+// longitude, latitude in WGS 84, so a file that says EPSG:4326 (latitude
+// first) or a projected system would otherwise land its points elsewhere.
+// An absent or null member passes.
+func CheckCRS(raw json.RawMessage, field string) error {
+	if isNull(raw) {
+		return nil
 	}
-	return time.Time{}, domain.InvalidField(field, "%q is not an RFC 3339 timestamp", s)
+	var named struct {
+		Type       string `json:"type"`
+		Properties struct {
+			Name string `json:"name"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(raw, &named); err != nil || named.Type != "name" {
+		return domain.InvalidField(field, "only a named CRS84 is accepted ({\"type\": \"name\", \"properties\": {\"name\": \"urn:ogc:def:crs:OGC:1.3:CRS84\"}}); RFC 7946 coordinates are longitude, latitude in WGS 84")
+	}
+	for _, n := range crs84Names {
+		if strings.EqualFold(named.Properties.Name, n) {
+			return nil
+		}
+	}
+	return domain.InvalidField(field, "%q is not CRS84; RFC 7946 GeoJSON is longitude, latitude in WGS 84: reproject the data (e.g. ogr2ogr -t_srs CRS:84) and drop the crs member", named.Properties.Name)
 }

@@ -24,7 +24,14 @@ func TestHugeOffsetsGiveEmptyPages(t *testing.T) {
 		{"sql path, overflow", sqlite.Options{}, "/collections/incidents/items?type=protest&offset=9223372036854775807"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnvAt(t, filepath.Join(t.TempDir(), "t.db"), tc.opts)
+			// The default options are the engine of the run's; the others
+			// choose SQLite's strategies.
+			var e *env
+			if tc.opts == (sqlite.Options{}) {
+				e = newEnv(t)
+			} else {
+				e = newEnvAt(t, filepath.Join(t.TempDir(), "t.db"), tc.opts)
+			}
 			e.createIncident(44.5, 33.5, nil)
 			r := e.do("GET", tc.url, nil, domain.RoleAnalyst)
 			if r.Code != http.StatusOK {
@@ -37,7 +44,7 @@ func TestHugeOffsetsGiveEmptyPages(t *testing.T) {
 // A published_at whose UTC year falls outside 0..9999 is accepted by
 // validation and then fails json.Marshal of the extra column: 500.
 func TestPublishedAtOutsideFourDigitYears(t *testing.T) {
-	e := newEnvAt(t, filepath.Join(t.TempDir(), "t.db"), sqlite.Options{})
+	e := newEnv(t)
 	body := incidentJSON(44.5, 33.5, map[string]any{"sources": []any{map[string]any{"url": "https://x.org/a", "title": "a", "published_at": "0000-01-01T00:30:00+01:00"}}})
 	r := e.do("POST", "/collections/incidents/items", body, domain.RoleOfficer)
 	if r.Code >= 500 {
@@ -47,7 +54,7 @@ func TestPublishedAtOutsideFourDigitYears(t *testing.T) {
 
 // Shared cached incidents read by every renderer while another writer edits.
 func TestRenderersShareCachedIncidentsWithWriters(t *testing.T) {
-	e := newEnvAt(t, filepath.Join(t.TempDir(), "t.db"), sqlite.Options{})
+	e := newEnv(t)
 	fac := e.createFacility(44.5, 33.5, "F")
 	var ids []int64
 	for i := range 20 {

@@ -180,20 +180,29 @@ func (s *Server) facilityThreat(c *gin.Context) {
 		return
 	}
 	now := time.Now().UTC().Truncate(time.Second)
+	// Every incident of a window counts, page by page: a window stopped at
+	// one page would read 25,000 incidents as 10,000 and call the trend
+	// steady. The request's deadline bounds the walk.
 	summarize := func(from, to time.Time) (domain.WindowSummary, error) {
 		last := to.Add(-time.Microsecond) // windows are half-open: [from, to)
-		page, err := s.incidents.FindIncidents(ctx, domain.IncidentFilter{
+		sum := domain.NewWindowSummary(from, to)
+		f := domain.IncidentFilter{
 			Near: near, Time: &domain.TimeRange{Start: &from, End: &last},
 			SortBy: domain.SortOccurredAtDesc, Page: domain.Page{Limit: domain.MaxLimit},
-		})
-		if err != nil {
-			return domain.WindowSummary{}, err
 		}
-		incs := make([]domain.Incident, len(page.Items))
-		for i := range page.Items {
-			incs[i] = *page.Items[i].Incident
+		for {
+			page, err := s.incidents.FindIncidents(ctx, f)
+			if err != nil {
+				return domain.WindowSummary{}, err
+			}
+			for i := range page.Items {
+				sum.Add(page.Items[i].Incident)
+			}
+			if page.Next == nil || len(page.Items) == 0 {
+				return sum, nil
+			}
+			f.Page.Cursor = page.Next
 		}
-		return domain.Summarize(from, to, incs), nil
 	}
 	current, err := summarize(now.Add(-window), now)
 	if err != nil {

@@ -1,7 +1,10 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -9,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paulmach/orb"
+
+	"github.com/postwatch/postwatch/api"
 	"github.com/postwatch/postwatch/domain"
 )
 
@@ -221,4 +227,38 @@ func TestFacilityThreat(t *testing.T) {
 		e.do("GET", fmt.Sprintf("/collections/facilities/items/%d/threat%s", fac, bad), nil, domain.RoleAnalyst).wantProblem(http.StatusBadRequest, field)
 	}
 	e.do("GET", "/collections/facilities/items/999/threat", nil, domain.RoleAnalyst).wantProblem(http.StatusNotFound, "")
+}
+
+// TestThreatCountsEveryIncident puts one incident more in a window than a
+// page holds and checks that the assessment counts each of them.
+func TestThreatCountsEveryIncident(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imports 10,001 incidents")
+	}
+	e := newEnv(t)
+	fac := e.createFacility(47.78, 30.51, "Basrah")
+	now := time.Now().UTC()
+	batch := make([]*domain.Incident, domain.MaxLimit+1)
+	for i := range batch {
+		batch[i] = &domain.Incident{Location: orb.Point{47.78, 30.51}, Type: "protest", Title: "crowd", Severity: 1,
+			OccurredAt: now.Add(-20 * time.Hour).Add(time.Duration(i) * time.Second)}
+		batch[i].ApplyDefaults()
+	}
+	if _, err := e.store.ImportIncidents(context.Background(), batch, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Under the race detector the walk takes longer than the default timeout.
+	srv, err := api.NewWithOptions(api.Services{Incidents: e.store, Facilities: e.store, Actors: e.store, Tokens: e.store, DB: e.store},
+		slog.New(slog.NewTextHandler(io.Discard, nil)), api.Options{RequestTimeout: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.server = srv
+	r := e.do("GET", fmt.Sprintf("/collections/facilities/items/%d/threat", fac), nil, domain.RoleAnalyst).wantStatus(http.StatusOK).json()
+	if n := dig(r, "current", "count"); n != float64(domain.MaxLimit+1) {
+		t.Errorf("current count %v, want %d", n, domain.MaxLimit+1)
+	}
+	if n := dig(r, "current", "by_type", "protest"); n != float64(domain.MaxLimit+1) {
+		t.Errorf("protests %v, want %d", n, domain.MaxLimit+1)
+	}
 }

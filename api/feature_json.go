@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/postwatch/postwatch/geo"
 )
 
 // The items hot path writes incident features by appending bytes: encoding
@@ -274,6 +276,7 @@ func appendFloat(b []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return append(b, "null"...) // never stored: coordinates and distances are finite
 	}
+	f = geo.NoNegativeZero(f)
 	abs := math.Abs(f)
 	format := byte('f')
 	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {

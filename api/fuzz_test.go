@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/postwatch/postwatch/api"
 	"github.com/postwatch/postwatch/domain"
@@ -181,5 +182,70 @@ func FuzzParseCQL2JSON(f *testing.F) {
 		expr, err := api.ParseCQL2JSON(s, domain.IncidentQueryables)
 		checkInvalid(t, err)
 		runFilter(t, st, expr)
+	})
+}
+
+func FuzzParseRFC3339(f *testing.F) {
+	for _, s := range []string{"2018-09-08T05:00:00Z", "2018-09-08t05:00:00z", "2016-12-31T23:59:60Z", "2018-09-08T05:00:00+00:60",
+		"0000-01-01T00:00:00+01:00", "9999-12-31T23:59:59.999999999-23:59", "2018-02-29T00:00:00Z", "2018-09-08T05:00:00.Z", "2018-09-08"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := domain.ParseRFC3339(s)
+		if err != nil {
+			return
+		}
+		if got.Location() != time.UTC || got.Year() < domain.MinYear || got.Year() > domain.MaxYear {
+			t.Fatalf("%q parsed to %v, outside UTC years %d-%d", s, got, domain.MinYear, domain.MaxYear)
+		}
+		// What it accepts, Go's own parser accepts in upper case, to the
+		// same instant, except a leap second, which it refuses.
+		if strings.Contains(s[17:19], "60") {
+			return
+		}
+		want, err := time.Parse(time.RFC3339Nano, strings.ToUpper(s))
+		if err != nil || !want.Equal(got) {
+			t.Fatalf("%q parsed to %v; time.Parse says %v, %v", s, got, want, err)
+		}
+		// Writing it back and reading it again gives the same instant.
+		if again, err := domain.ParseRFC3339(got.Format(time.RFC3339Nano)); err != nil || !again.Equal(got) {
+			t.Fatalf("%q: %v does not round-trip: %v, %v", s, got, again, err)
+		}
+	})
+}
+
+func FuzzParseAccept(f *testing.F) {
+	for _, s := range []string{"text/html;q=0, */*", "TEXT/HTML; Charset=UTF-8", "application/geo+json;q=0.9,text/*;q=0.1", ";;,", "*/html", "a/b;q=1.000;q=0", `text/html;x="a,b"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, r := range api.ParseAccept(s) {
+			if r.Q < 0 || r.Q > 1 || r.Type == "" || r.Subtype == "" || r.Type != strings.ToLower(r.Type) || (r.Type == "*" && r.Subtype != "*") {
+				t.Fatalf("%q gave the range %+v", s, r)
+			}
+		}
+	})
+}
+
+func FuzzSearchWords(f *testing.F) {
+	for _, s := range []string{"مُحَمَّد", "Café", "ﬁred", "\"", "😀", "al-Asad OR NOT", "می‌روم", "ـ", "\u0651", "a\u0300\u0301"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		words := domain.SearchWords(s)
+		for _, w := range words {
+			if w == "" {
+				t.Fatalf("%q gave an empty word", s)
+			}
+			// A word is folded already and splits no further: one FTS5 token.
+			if again := domain.SearchWords(w); len(again) != 1 || again[0] != w {
+				t.Fatalf("%q: word %q folds or splits again into %q", s, w, again)
+			}
+		}
+		// Folding is idempotent, so the index and the query agree however
+		// often text passes through it.
+		if f1 := domain.FoldText(s); domain.FoldText(f1) != f1 {
+			t.Fatalf("FoldText(%q) = %q is not a fixed point", s, f1)
+		}
 	})
 }

@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,25 +17,35 @@ import (
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/seeds"
 	"github.com/postwatch/postwatch/store/sqlite"
+	"github.com/postwatch/postwatch/store/storetest"
 )
 
-// env is a server on a real SQLite file with one token per role.
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+
+// env is a server on a real database with one token per role: a SQLite
+// file, or a fresh PostGIS database when POSTWATCH_TEST_PG is set
+// (storetest.Open), so every scenario runs on both engines.
 type env struct {
 	t      *testing.T
-	store  *sqlite.Store
+	store  *storetest.DB
 	server *api.Server
 	tokens map[domain.Role]string
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	return newEnvAt(t, filepath.Join(t.TempDir(), "test.db"), sqlite.Options{})
+	return newEnvOn(t, storetest.Open(t))
 }
 
-// newEnvAt opens a server on the database file path with store options;
-// two envs on one file see the same data through differently tuned stores.
+// newEnvAt opens a server on the SQLite file path with store options; two
+// envs on one file see the same data through differently tuned stores.
+// The scenarios that use it test SQLite's own strategies (the grid, the
+// R*Tree, the count cap) and run on SQLite only.
 func newEnvAt(t *testing.T, path string, opts sqlite.Options) *env {
 	t.Helper()
+	if storetest.PostGIS() {
+		t.Skip("a scenario of SQLite's own query strategies; the SQLite pass runs it")
+	}
 	opts.Durability = sqlite.DurabilityNormal
 	if opts.Signal == nil {
 		opts.Signal = domain.NewSignal()
@@ -45,9 +55,15 @@ func newEnvAt(t *testing.T, path string, opts sqlite.Options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return newEnvOn(t, &storetest.DB{Services: st, Now: &st.Now, Engine: "sqlite", DSN: path, Signal: opts.Signal})
+}
+
+// newEnvOn serves st.
+func newEnvOn(t *testing.T, st *storetest.DB) *env {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := api.NewWithOptions(api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st,
-		Alerts: st, Webhooks: st, DB: st}, log, api.Options{AlertSignal: opts.Signal})
+		Alerts: st, Webhooks: st, DB: st}, log, api.Options{AlertSignal: st.Signal})
 	if err != nil {
 		t.Fatal(err)
 	}

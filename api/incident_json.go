@@ -158,9 +158,9 @@ func decodeIncidentProps(f *featureIn, pt orb.Point) (*domain.Incident, error) {
 	setEnum(&inc.LocationPrecision, in.LocationPrecision)
 	setEnum(&inc.Status, in.Status)
 	if in.OccurredAt != nil {
-		t, err := parseTime("properties.occurred_at", *in.OccurredAt)
+		t, _, err := domain.ParseDateOrRFC3339(*in.OccurredAt)
 		if err != nil {
-			p.Add("properties.occurred_at", "%q is not an RFC 3339 timestamp", *in.OccurredAt)
+			p.Add("properties.occurred_at", "%s", err.Error())
 		}
 		inc.OccurredAt = t
 	}
@@ -173,9 +173,9 @@ func decodeIncidentProps(f *featureIn, pt orb.Point) (*domain.Incident, error) {
 	for i, s := range sources {
 		src := domain.Source{URL: s.URL, Title: s.Title}
 		if s.PublishedAt != nil {
-			t, err := parseTime("", *s.PublishedAt)
+			t, _, err := domain.ParseDateOrRFC3339(*s.PublishedAt)
 			if err != nil {
-				p.Add("properties.sources["+strconv.Itoa(i)+"].published_at", "%q is not an RFC 3339 timestamp", *s.PublishedAt)
+				p.Add("properties.sources["+strconv.Itoa(i)+"].published_at", "%s", err.Error())
 			}
 			src.PublishedAt = &t
 		}

@@ -239,7 +239,8 @@ func TestIncidentLifecycle(t *testing.T) {
 }
 
 // TestIfMatchForms checks the If-Match spellings clients send: a strong
-// tag, a weak one, a list and "*".
+// tag, a weak one (which never matches), a list and "*"; and If-None-Match
+// on a write.
 func TestIfMatchForms(t *testing.T) {
 	e := newEnv(t)
 	id := e.createIncident(44.36, 33.31, nil)
@@ -250,16 +251,23 @@ func TestIfMatchForms(t *testing.T) {
 		want          int
 	}{
 		{"strong tag", `"1"`, 1, http.StatusOK},
-		{"weak tag", `W/"2"`, 2, http.StatusOK},
-		{"star", `*`, 3, http.StatusOK},
-		{"list holding the current tag", `"9", "4"`, 4, http.StatusOK},
-		{"list without it", `"1", "2"`, 5, http.StatusPreconditionFailed},
-		{"bare number of an old version", `4`, 5, http.StatusPreconditionFailed},
+		// RFC 9110 §13.1.1: If-Match compares strongly, a weak tag never matches.
+		{"weak tag of the current version", `W/"2"`, 2, http.StatusPreconditionFailed},
+		{"list of weak tags only", `W/"1", W/"2"`, 2, http.StatusPreconditionFailed},
+		{"star", `*`, 2, http.StatusOK},
+		{"list holding the current tag", `"9", "3"`, 3, http.StatusOK},
+		{"list holding it only as a weak tag", `"9", W/"4"`, 4, http.StatusPreconditionFailed},
+		{"list without it", `"1", "2"`, 4, http.StatusPreconditionFailed},
+		{"bare number, not an entity tag", `4`, 4, http.StatusPreconditionFailed},
+		{"If-None-Match naming the current tag on a write", "", 4, http.StatusPreconditionFailed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := e.in(t).do("PATCH", url, `{"properties":{"title":"`+tc.name+`"}}`, domain.RoleOfficer,
-				"Content-Type", "application/merge-patch+json", "If-Match", tc.ifMatch)
+			hs := []string{"Content-Type", "application/merge-patch+json", "If-Match", tc.ifMatch}
+			if tc.ifMatch == "" {
+				hs = []string{"Content-Type", "application/merge-patch+json", "If-None-Match", etagOf(tc.version)}
+			}
+			r := e.in(t).do("PATCH", url, `{"properties":{"title":"`+tc.name+`"}}`, domain.RoleOfficer, hs...)
 			if tc.want >= 400 {
 				r.wantProblem(tc.want, "")
 				e.in(t).do("GET", url, nil, domain.RoleAnalyst).wantStatus(http.StatusOK).wantHeader("ETag", etagOf(tc.version))

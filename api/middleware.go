@@ -68,7 +68,10 @@ func (s *Server) logRequests(c *gin.Context) {
 		"duration_ms", float64(time.Since(start).Microseconds())/1000, "request_id", requestID(c))
 }
 
-// recoverPanics turns a panic into a logged 500 problem.
+// recoverPanics turns a panic into a logged 500 problem, and so a render
+// that failed before writing anything (gin's c.JSON marshals first and
+// records the error): without this, gin would send the status already set
+// with an empty body — a 200 that lies.
 func (s *Server) recoverPanics(c *gin.Context) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -79,6 +82,9 @@ func (s *Server) recoverPanics(c *gin.Context) {
 		}
 	}()
 	c.Next()
+	if err := c.Errors.Last(); err != nil && !c.Writer.Written() {
+		s.writeError(c, fmt.Errorf("render: %w", err.Err))
+	}
 }
 
 // limitBody caps request bodies; reading past the cap fails and the
@@ -221,8 +227,12 @@ func withDeadline(d time.Duration) gin.HandlerFunc {
 		}
 		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
 		defer cancel()
+		orig := c.Request
 		c.Request = c.Request.WithContext(ctx)
 		c.Next()
+		// The middleware before this one must not mistake the cancel
+		// above for a client that hung up.
+		c.Request = orig
 	}
 }
 

@@ -3,12 +3,10 @@ package api
 import (
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
 )
 
@@ -46,19 +44,6 @@ var conformsTo = []string{
 	"http://www.opengis.net/spec/cql2/1.0/conf/array-functions",
 }
 
-// baseURL is the scheme and host the client used, so links work behind a
-// proxy that sets X-Forwarded-Proto.
-func baseURL(c *gin.Context) string {
-	scheme := "http"
-	if c.Request.TLS != nil {
-		scheme = "https"
-	}
-	if p := c.GetHeader("X-Forwarded-Proto"); p == "https" || p == "http" {
-		scheme = p
-	}
-	return scheme + "://" + c.Request.Host
-}
-
 // selfURL is the request's absolute URL.
 func selfURL(c *gin.Context) string {
 	u := baseURL(c) + c.Request.URL.Path
@@ -93,28 +78,6 @@ func linkTo(c *gin.Context, path string) string {
 		u = withParam(u, "access_token", t)
 	}
 	return u
-}
-
-// negotiate picks the response format from f= or, failing that, Accept.
-// JSON is the default, also when no Accept header is sent (OWSLib).
-func negotiate(c *gin.Context, allowed []string) (string, error) {
-	if f := c.Query("f"); f != "" {
-		for _, a := range allowed {
-			if f == a {
-				return f, nil
-			}
-		}
-		return "", domain.InvalidField("f", "%q is not one of %s", f, strings.Join(allowed, ", "))
-	}
-	accept := c.GetHeader("Accept")
-	if strings.Contains(accept, "text/html") && !strings.Contains(accept, "json") {
-		for _, a := range allowed {
-			if a == "html" {
-				return "html", nil
-			}
-		}
-	}
-	return "json", nil
 }
 
 func (s *Server) landing(c *gin.Context) {

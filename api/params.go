@@ -78,13 +78,14 @@ func ParseDatetime(raw string) (*domain.TimeRange, error) {
 // parseInstant returns the first and last moment an instant stands for: a
 // timestamp is itself, a date spans its day.
 func parseInstant(s string) (time.Time, time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), t.UTC(), nil
+	t, isDate, err := domain.ParseDateOrRFC3339(s)
+	switch {
+	case err != nil:
+		return time.Time{}, time.Time{}, domain.InvalidField("datetime", "%s", err.Error())
+	case isDate:
+		return t, t.Add(24*time.Hour - time.Microsecond), nil
 	}
-	if d, err := time.Parse(time.DateOnly, s); err == nil {
-		return d, d.Add(24*time.Hour - time.Microsecond), nil
-	}
-	return time.Time{}, time.Time{}, domain.InvalidField("datetime", "%q is neither an RFC 3339 timestamp nor a date (YYYY-MM-DD)", s)
+	return t, t, nil
 }
 
 // ParseNear reads near=lon,lat and radius=meters.
@@ -284,9 +285,15 @@ func ParseIncidentFilter(q url.Values) (domain.IncidentFilter, error) {
 			return f, err
 		}
 	}
-	if v := q.Get("q"); v != "" {
+	// An empty (or blank) q, as a search form sends it, is no filter.
+	if v := q.Get("q"); strings.TrimSpace(v) != "" {
 		if len(v) > domain.MaxShortTextLen {
 			return f, domain.InvalidField("q", "is longer than %d characters", domain.MaxShortTextLen)
+		}
+		// Text without a word would match every incident: an answer to a
+		// question nobody asked.
+		if len(domain.SearchWords(v)) == 0 {
+			return f, domain.InvalidField("q", "%q holds no letters or digits to search for", v)
 		}
 		f.Text = v
 	}

@@ -24,16 +24,19 @@ type problem struct {
 
 // statusOf is the one mapping from error codes to HTTP statuses.
 var statusOf = map[domain.ErrorCode]int{
-	domain.EINVALID:      http.StatusBadRequest,
-	domain.ENOTFOUND:     http.StatusNotFound,
-	domain.ECONFLICT:     http.StatusConflict,
-	domain.EPRECONDITION: http.StatusPreconditionFailed,
-	domain.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	domain.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
-	domain.EUNAUTHORIZED: http.StatusUnauthorized,
-	domain.EFORBIDDEN:    http.StatusForbidden,
-	domain.ERATELIMITED:  http.StatusTooManyRequests,
-	domain.EINTERNAL:     http.StatusInternalServerError,
+	domain.EINVALID:        http.StatusBadRequest,
+	domain.ENOTFOUND:       http.StatusNotFound,
+	domain.ECONFLICT:       http.StatusConflict,
+	domain.EPRECONDITION:   http.StatusPreconditionFailed,
+	domain.ETOOLARGE:       http.StatusRequestEntityTooLarge,
+	domain.EHEADERTOOLARGE: http.StatusRequestHeaderFieldsTooLarge,
+	domain.EUNSUPPORTED:    http.StatusUnsupportedMediaType,
+	domain.EUNAUTHORIZED:   http.StatusUnauthorized,
+	domain.EFORBIDDEN:      http.StatusForbidden,
+	domain.ERATELIMITED:    http.StatusTooManyRequests,
+	domain.ENOTACCEPTABLE:  http.StatusNotAcceptable,
+	domain.EUNAVAILABLE:    http.StatusServiceUnavailable,
+	domain.EINTERNAL:       http.StatusInternalServerError,
 }
 
 const problemContentType = "application/problem+json"
@@ -49,6 +52,13 @@ func (s *Server) writeError(c *gin.Context, err error) {
 		status = statusOf[de.Code]
 	case errors.Is(err, http.ErrAbortHandler):
 		panic(err)
+	case clientGone(c, err):
+		// A client that hung up (a map panning away from its tiles) is not
+		// a server error: logged at info, answered 499 as nginx does, to
+		// nobody.
+		s.log.Info("client closed the request", "method", c.Request.Method, "path", c.Request.URL.Path, "request_id", requestID(c))
+		c.AbortWithStatus(statusClientClosedRequest)
+		return
 	case timedOut(c, err):
 		s.log.Warn("request timed out", "err", err, "timeout", s.requestTimeout, "method", c.Request.Method,
 			"path", c.Request.URL.Path, "request_id", requestID(c))
@@ -74,6 +84,12 @@ func (s *Server) writeError(c *gin.Context, err error) {
 		RequestID: requestID(c),
 		Errors:    de.Fields,
 	}
+	if de.Code == domain.EUNAVAILABLE {
+		// A busy SQLite file or a PostgreSQL server that went away: the
+		// pool reconnects on a later request once the database is back.
+		s.log.Warn("database unavailable", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path, "request_id", requestID(c))
+		c.Header("Retry-After", strconv.Itoa(retryUnavailableSeconds))
+	}
 	if status == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `Bearer realm="postwatch"`)
 	}
@@ -88,4 +104,22 @@ func (s *Server) writeError(c *gin.Context, err error) {
 // request whose context has run out counts whatever the error says.
 func timedOut(c *gin.Context, err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(c.Request.Context().Err(), context.DeadlineExceeded)
+}
+
+// statusClientClosedRequest is nginx's status for a request whose client
+// went away before the answer; it never reaches a client.
+const statusClientClosedRequest = 499
+
+// retryUnavailableSeconds is the Retry-After of a 503 for a database busy
+// with another process's write: an import commits at least once a second.
+const retryUnavailableSeconds = 2
+
+// clientGone tells whether err comes from the client hanging up rather
+// than from the server: the request's context was cancelled without its
+// deadline passing. The SQLite driver reports an interrupted statement in
+// its own words, so the context decides whatever the error says.
+func clientGone(c *gin.Context, err error) bool {
+	ctx := c.Request.Context()
+	return !errors.Is(ctx.Err(), context.DeadlineExceeded) &&
+		(errors.Is(ctx.Err(), context.Canceled) || (errors.Is(err, context.Canceled) && ctx.Err() != nil))
 }

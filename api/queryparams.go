@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/postwatch/postwatch/domain"
 )
@@ -63,11 +62,11 @@ func queryableValue(qb domain.Queryable, raw string) (any, error) {
 		}
 		return f, nil
 	case "timestamp":
-		t, err := time.Parse(time.RFC3339Nano, raw)
+		t, err := domain.ParseRFC3339(raw)
 		if err != nil {
-			return nil, domain.InvalidField(qb.Name, "%q is not an RFC 3339 timestamp", raw)
+			return nil, domain.InvalidField(qb.Name, "%s", err.Error())
 		}
-		return t.UTC(), nil
+		return t, nil
 	}
 	if qb.Enum != nil && !slices.Contains(qb.Enum, raw) {
 		return nil, domain.InvalidField(qb.Name, "%q is not one of %s", raw, strings.Join(qb.Enum, ", "))

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/postwatch/postwatch/geo"
 )
 
 // Buffers of the items stream, reused: a 32 KiB writer per page was a
@@ -99,12 +101,12 @@ func incidentCSVRow(f *feature, chained bool) []string {
 	}
 	row := []string{
 		strconv.FormatInt(f.ID, 10), formatCoord(f.Geometry.Coordinates[0]), formatCoord(f.Geometry.Coordinates[1]),
-		string(p.Type), p.Title, p.OccurredAt.Format(time.RFC3339Nano), strconv.Itoa(p.Severity), string(p.Status),
-		p.Country, formatOptionalID(p.FacilityID), strings.Join(actors, ";"),
-		strconv.Itoa(p.Casualties.Killed), strconv.Itoa(p.Casualties.Injured), derefString(p.ExternalID),
+		csvText(string(p.Type)), csvText(p.Title), csvText(p.OccurredAt.Format(time.RFC3339Nano)), strconv.Itoa(p.Severity),
+		csvText(string(p.Status)), csvText(p.Country), formatOptionalID(p.FacilityID), csvText(strings.Join(actors, ";")),
+		strconv.Itoa(p.Casualties.Killed), strconv.Itoa(p.Casualties.Injured), csvText(derefString(p.ExternalID)),
 	}
 	if chained {
-		row = append(row, chainText(p.Attribution))
+		row = append(row, csvText(chainText(p.Attribution)))
 	}
 	return row
 }
@@ -122,13 +124,31 @@ func writeFacilityCSV(w http.ResponseWriter, page *featurePage) {
 		p := f.Properties.(*facilityProps)
 		cw.Write([]string{
 			strconv.FormatInt(f.ID, 10), formatCoord(f.Geometry.Coordinates[0]), formatCoord(f.Geometry.Coordinates[1]),
-			p.Name, string(p.Kind), p.Country, p.City, strconv.FormatFloat(p.AlertRadiusM, 'f', -1, 64), string(p.Posture),
+			csvText(p.Name), csvText(string(p.Kind)), csvText(p.Country), csvText(p.City),
+			strconv.FormatFloat(geo.NoNegativeZero(p.AlertRadiusM), 'f', -1, 64), csvText(string(p.Posture)),
 		})
 	}
 	cw.Flush()
 }
 
-func formatCoord(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+// csvText makes s safe as a text cell of a CSV a spreadsheet may open: a
+// cell beginning with =, +, -, @, a tab or a carriage return is read as a
+// formula by Excel, LibreOffice and Google Sheets, so it gets a leading
+// apostrophe, which they show as text (OWASP "CSV Injection"). Every text
+// cell of every CSV goes through it; numeric cells are written as numbers
+// and never do, so -44.3 stays a longitude.
+func csvText(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
+}
+
+func formatCoord(v float64) string { return strconv.FormatFloat(geo.NoNegativeZero(v), 'f', -1, 64) }
 
 func formatOptionalID(id *int64) string {
 	if id == nil {

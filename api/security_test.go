@@ -603,8 +603,8 @@ func TestTokenLifecycle(t *testing.T) {
 		{name: "revoking a non-number is 404", method: "DELETE", url: "/tokens/abc", role: domain.RoleAdmin, status: http.StatusNotFound},
 	})
 	t.Run("C is refused once its expiry passes", func(t *testing.T) {
-		e.store.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
-		defer func() { e.store.Now = time.Now }()
+		*e.store.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+		defer func() { *e.store.Now = time.Now }()
 		e.in(t).do("GET", "/collections", nil, "", "Authorization", "Bearer "+vars["secretC"]).wantProblem(http.StatusUnauthorized, "")
 		e.in(t).do("GET", "/collections", nil, "", "Authorization", "Bearer "+vars["secretB"]).wantStatus(http.StatusOK)
 	})
@@ -708,6 +708,6 @@ func TestTokensExpire(t *testing.T) {
 		"expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}, domain.RoleAdmin).wantStatus(http.StatusCreated)
 	secret := r.json()["token"].(string)
 	e.do("GET", "/collections", nil, "", "Authorization", "Bearer "+secret).wantStatus(http.StatusOK)
-	e.store.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	*e.store.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
 	e.do("GET", "/collections", nil, "", "Authorization", "Bearer "+secret).wantProblem(http.StatusUnauthorized, "")
 }

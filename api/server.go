@@ -57,6 +57,9 @@ type Server struct {
 	handler http.Handler
 
 	requestTimeout time.Duration
+	// baseURL is Options.BaseURL checked; proxies are Options.TrustedProxies.
+	baseURL string
+	proxies proxySet
 	// closing is closed by Close to end the alert streams.
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -76,9 +79,14 @@ type Options struct {
 	// the client gets a 503. 0 means DefaultRequestTimeout; negative, none.
 	RequestTimeout time.Duration
 	// TrustedProxies are the addresses or CIDRs of reverse proxies whose
-	// X-Forwarded-For names the client for rate limiting. Empty: none is
-	// trusted, the client is the connection's peer.
+	// X-Forwarded-For names the client for rate limiting, and whose
+	// Forwarded and X-Forwarded-Proto/Host/Prefix give the links' base.
+	// Empty: none is trusted, the client is the connection's peer.
 	TrustedProxies []string
+	// BaseURL is the service's public address, path prefix included
+	// (https://ops.example.org/postwatch): every link is built on it
+	// instead of the request's host. Empty: links follow the request.
+	BaseURL string
 	// AlertSignal is the store's commit signal, which wakes the alert
 	// streams at once for this process's writes; nil: they poll only.
 	AlertSignal *domain.Signal
@@ -140,6 +148,14 @@ func NewWithOptions(svc Services, log *slog.Logger, opts Options) (*Server, erro
 	if s.hub.signal == nil {
 		s.hub.signal = domain.NewSignal() // never notified: the hub polls
 	}
+	if opts.BaseURL != "" {
+		if s.baseURL, err = ParseBaseURL(opts.BaseURL); err != nil {
+			return nil, fmt.Errorf("base URL: %w", err)
+		}
+	}
+	if s.proxies, err = parseProxies(opts.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
 	if s.requestTimeout == 0 {
 		s.requestTimeout = DefaultRequestTimeout
 	}
@@ -157,7 +173,7 @@ func NewWithOptions(svc Services, log *slog.Logger, opts Options) (*Server, erro
 	if err := e.SetTrustedProxies(opts.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
-	e.Use(withRequestID, s.logRequests, s.recoverPanics, securityHeaders, cors, limitBody)
+	e.Use(withRequestID, s.logRequests, s.recoverPanics, securityHeaders, cors, s.limitHead, limitBody, s.withBaseURL)
 	if s.requestTimeout > 0 {
 		e.Use(withDeadline(s.requestTimeout))
 	}
@@ -250,12 +266,14 @@ func (s *Server) routeTable() []route {
 		route{method: "DELETE", path: "/actors/:actorId", role: admin, handler: s.deleteActor},
 		route{method: "GET", path: "/actors/:actorId/history", role: analyst, handler: s.actorHistory},
 		route{method: "GET", path: "/actors/:actorId/relations", role: analyst, handler: s.listRelations},
+		route{method: "GET", path: "/actors/:actorId/relations/history", role: analyst, handler: s.relationHistory},
 		route{method: "POST", path: "/actors/:actorId/relations", role: officer, handler: s.createRelation},
 		route{method: "DELETE", path: "/actors/:actorId/relations", role: admin, handler: s.deleteRelations},
 		route{method: "DELETE", path: "/actors/:actorId/relations/:relationId", role: admin, handler: s.deleteRelation},
 
 		route{method: "GET", path: "/tokens", role: admin, handler: s.listTokens},
 		route{method: "POST", path: "/tokens", role: admin, handler: s.createToken},
+		route{method: "GET", path: "/tokens/:tokenId/history", role: admin, handler: s.tokenHistory},
 		route{method: "DELETE", path: "/tokens/:tokenId", role: admin, handler: s.revokeToken},
 	)
 	return rs
@@ -277,7 +295,7 @@ func (s *Server) collectionRoutes(col *collection, writer domain.Role) []route {
 		{method: "PUT", path: item, role: writer, handler: col.replaceItem},
 		{method: "PATCH", path: item, role: writer, handler: col.patchItem},
 		{method: "DELETE", path: item, role: domain.RoleAdmin, handler: col.removeItem},
-		{method: "OPTIONS", path: item, role: domain.RoleAnalyst, handler: s.allow},
+		{method: "OPTIONS", path: item, role: domain.RoleAnalyst, handler: col.allowItem},
 		{method: "GET", path: item + "/history", role: domain.RoleAnalyst, handler: col.itemHistory},
 	}
 }

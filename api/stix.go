@@ -29,20 +29,22 @@ var stixPrecision = map[domain.LocationPrecision]float64{
 // stixBundle writes incidents as one STIX 2.1 bundle, object by object, so
 // an export of any size is never held whole. Each incident becomes an
 // incident SDO with its location (located-at); each actor it names becomes,
-// once per bundle, a threat-actor (armed groups, militias, state agencies,
-// unknown actors) or an identity (states, organizations, persons); a
+// once per bundle, a threat-actor (armed groups, militias, unknown actors)
+// or an identity (states, state agencies, organizations, persons); a
 // perpetrator, suspect or claimant is linked by attributed-to and a target by
 // targets; under chain attribution the actors of each chain join them; and
 // the relations among all these actors close the bundle, with start_time
-// and stop_time from valid_from and valid_to.
+// and stop_time from valid_from and valid_to (stixRelation gives their
+// types). docs/api.md ("STIX 2.1") has the whole mapping.
 type stixBundle struct {
-	s     *Server
-	ids   stixIDs
-	w     *bufio.Writer
-	n     int                      // objects written
-	named map[string]*domain.Actor // actors written, nil when not stored
-	order []string                 // named, in order of first mention
-	buf   []byte                   // one object's encoding, reused
+	s        *Server
+	ids      stixIDs
+	w        *bufio.Writer
+	n        int                      // objects written
+	named    map[string]*domain.Actor // actors written, nil when not stored
+	order    []string                 // named, in order of first mention
+	personas map[string]string        // threat-actor ids written for identities, by actor id
+	buf      []byte                   // one object's encoding, reused
 }
 
 // newSTIXBundle prepares a bundle; it fails, before anything is written,
@@ -52,7 +54,7 @@ func (s *Server) newSTIXBundle(ctx context.Context) (*stixBundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &stixBundle{s: s, ids: ids, named: map[string]*domain.Actor{}}, nil
+	return &stixBundle{s: s, ids: ids, named: map[string]*domain.Actor{}, personas: map[string]string{}}, nil
 }
 
 // start begins the bundle on w. Its "objects" is left out when no object
@@ -135,6 +137,7 @@ type stixRelationship struct {
 	StartTime        string `json:"start_time,omitempty"`
 	StopTime         string `json:"stop_time,omitempty"`
 	Role             string `json:"x_postwatch_role,omitempty"`
+	Kind             string `json:"x_postwatch_kind,omitempty"`
 }
 
 func (b *stixBundle) incident(ctx context.Context, f *feature) error {
@@ -174,11 +177,26 @@ func (b *stixBundle) incident(ctx context.Context, f *feature) error {
 		if err != nil {
 			return err
 		}
-		kind := "attributed-to"
-		if !slices.Contains(domain.AttributionRoles, a.Role) {
+		kind, persona := "attributed-to", ""
+		switch {
+		case !slices.Contains(domain.AttributionRoles, a.Role):
 			kind = "targets"
+			if strings.HasPrefix(actorRef, "threat-actor--") {
+				// OpenCTI takes targets from an incident to identities
+				// and places only; x_postwatch_role keeps the role.
+				kind = "related-to"
+			}
+		case strings.HasPrefix(actorRef, "identity--"):
+			// STIX attributes to a threat actor, and OpenCTI imports an
+			// incident's attribution to nothing else. Another target
+			// makes another relationship, with an id of its own.
+			if actorRef, err = b.persona(a.ActorID); err != nil {
+				return err
+			}
+			persona = ":persona"
 		}
-		r := stixRelationship{stixCommon: common("relationship", "relationship:"+kind+":"+id+":"+a.ActorID+":"+string(a.Role)),
+		name := "relationship:" + kind + ":" + id + ":" + a.ActorID + ":" + string(a.Role) + persona
+		r := stixRelationship{stixCommon: common("relationship", name),
 			RelationshipType: kind, SourceRef: inc.ID, TargetRef: actorRef, Role: string(a.Role)}
 		if err := b.object(&r); err != nil {
 			return err
@@ -196,12 +214,15 @@ func (b *stixBundle) incident(ctx context.Context, f *feature) error {
 	return nil
 }
 
-// stixActorType is the SDO type of an actor kind: those that act with
-// intent of their own are threat actors, the rest identities. It depends on
-// the kind alone, so an actor keeps one id in every bundle.
+// stixActorType is the SDO type of an actor kind: armed groups, militias
+// and actors of unknown kind exist, for a CTI reader, through their
+// hostility and are threat actors; states, state agencies, organizations and
+// persons are identities, whether they attack a post or are attacked, as the
+// U.S. Department of State is. It depends on the kind alone, so an actor
+// keeps one id in every bundle.
 func stixActorType(k domain.ActorKind) string {
 	switch k {
-	case "state", "organization", "person":
+	case "state", "state_agency", "organization", "person":
 		return "identity"
 	}
 	return "threat-actor"
@@ -246,23 +267,83 @@ func (b *stixBundle) actor(ctx context.Context, actorID string, fallback time.Ti
 		}
 	}
 	switch kind {
-	case "state":
+	case "state", "state_agency":
 		o["identity_class"], o["sectors"] = "organization", []string{"government-national"}
 	case "organization":
 		o["identity_class"] = "organization"
 	case "person":
 		o["identity_class"] = "individual"
-	case "state_agency":
-		o["threat_actor_types"] = []string{"nation-state"}
 	default:
 		o["threat_actor_types"] = []string{"unknown"}
 	}
 	return ref, b.object(o)
 }
 
-// close writes the relations among the named actors and ends the bundle.
-// A relation's type is its kind, hyphenated (member_of → member-of): STIX
-// has no term for control or sponsorship, and allows custom ones.
+// persona writes, the first time an identity is held responsible for an
+// incident, the threat actor through which it acted: a threat-actor with
+// the identity's UUID and name, nation-state for states and their agencies,
+// attributed-to the identity (STIX 2.1, 4.17: the identity behind a threat
+// actor). It returns the threat actor's id, the same in every bundle.
+func (b *stixBundle) persona(actorID string) (string, error) {
+	if ref, ok := b.personas[actorID]; ok {
+		return ref, nil
+	}
+	a := b.named[actorID]
+	ref, identity := b.ids.id("threat-actor", "actor:"+actorID), b.ids.id("identity", "actor:"+actorID)
+	b.personas[actorID] = ref
+	common := stixCommon{Type: "threat-actor", SpecVersion: "2.1", ID: ref,
+		Created: a.CreatedAt.UTC().Format(stixTime), Modified: a.UpdatedAt.UTC().Format(stixTime)}
+	types := []string{"unknown"}
+	if a.Kind == "state" || a.Kind == "state_agency" {
+		types = []string{"nation-state"}
+	}
+	o := map[string]any{"type": common.Type, "spec_version": common.SpecVersion, "id": ref, "name": a.Name,
+		"created": common.Created, "modified": common.Modified, "threat_actor_types": types,
+		"external_references": []map[string]any{{"source_name": "postwatch", "external_id": actorID}},
+		"x_postwatch_kind":    string(a.Kind)}
+	if len(a.Aliases) > 0 {
+		o["aliases"] = a.Aliases
+	}
+	common.Type, common.ID = "relationship", b.ids.id("relationship", "relationship:persona:"+actorID)
+	rel := stixRelationship{stixCommon: common, RelationshipType: "attributed-to", SourceRef: ref, TargetRef: identity}
+	if err := b.object(o); err != nil {
+		return "", err
+	}
+	return ref, b.object(&rel)
+}
+
+// stixRelation is how a postwatch relation "subject kind target" is written
+// between the STIX types of its actors: a relationship type that STIX 2.1
+// defines for them (threat-actor attributed-to identity: the identity
+// behind it) or that OpenCTI imports between them (part-of and
+// cooperates-with between threat actors, part-of from a person), with
+// reversed set when the STIX source is postwatch's target; related-to, STIX's
+// relationship between any two objects, where neither has a term. Each
+// keeps postwatch's kind in x_postwatch_kind and its description.
+func stixRelation(kind domain.RelationKind, subject, target domain.ActorKind) (typ string, reversed bool) {
+	subjectType, targetType := stixActorType(subject), stixActorType(target)
+	switch {
+	case kind.Attributes() && subjectType == "identity" && targetType == "threat-actor":
+		// The target acts for the subject that controls, directs,
+		// sponsors, facilitates or leads it.
+		return "attributed-to", true
+	case kind == "controls" && subjectType == "threat-actor" && targetType == "threat-actor":
+		// What a group controls is part of its structure.
+		return "part-of", true
+	case kind.Attributes() && subjectType == "threat-actor" && targetType == "threat-actor",
+		kind == "allied_with" && subjectType == "threat-actor" && targetType == "threat-actor":
+		return "cooperates-with", false
+	case kind == "member_of" && subjectType == "threat-actor" && targetType == "threat-actor":
+		return "part-of", false
+	case (kind == "member_of" || kind == "leads") && subject == "person" && targetType == "identity":
+		// OpenCTI takes part-of between identities only from a person.
+		return "part-of", false
+	}
+	return "related-to", false
+}
+
+// close writes the relations among the named actors and ends the bundle,
+// each typed by stixRelation.
 func (b *stixBundle) close(ctx context.Context) error {
 	for _, subject := range b.order {
 		a := b.named[subject]
@@ -279,11 +360,22 @@ func (b *stixBundle) close(ctx context.Context) error {
 				continue
 			}
 			created := a.CreatedAt.UTC().Format(stixTime)
+			subjectType, targetType := stixActorType(a.Kind), stixActorType(t.Kind)
+			typ, reversed := stixRelation(r.Kind, a.Kind, t.Kind)
+			from, to := b.ids.id(subjectType, "actor:"+subject), b.ids.id(targetType, "actor:"+r.TargetID)
+			if reversed {
+				from, to = to, from
+			}
+			description := subject + " " + string(r.Kind) + " " + r.TargetID
+			if r.Source != "" {
+				description += ". Source: " + r.Source
+			}
 			o := stixRelationship{
 				stixCommon: stixCommon{Type: "relationship", SpecVersion: "2.1", Created: created, Modified: created,
-					ID: b.ids.id("relationship", "relationship:relation:"+strconv.FormatInt(r.ID, 10))},
-				RelationshipType: strings.ReplaceAll(string(r.Kind), "_", "-"), Description: r.Source,
-				SourceRef: b.ids.id(stixActorType(a.Kind), "actor:"+subject), TargetRef: b.ids.id(stixActorType(t.Kind), "actor:"+r.TargetID),
+					// The type is in the name: a relation written another
+					// way is another relationship, not a new version of one.
+					ID: b.ids.id("relationship", "relationship:relation:"+strconv.FormatInt(r.ID, 10)+":"+typ)},
+				RelationshipType: typ, Description: description, SourceRef: from, TargetRef: to, Kind: string(r.Kind),
 			}
 			if r.ValidFrom != nil {
 				o.StartTime = r.ValidFrom.UTC().Format(stixTime)

@@ -256,13 +256,8 @@ func acceptsGzip(header string) bool {
 // noneMatch reports whether an If-None-Match header (RFC 9110 §13.1.2)
 // matches etag: "*", or a listed tag equal to it under weak comparison.
 func noneMatch(header, etag string) bool {
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimSpace(t)
-		if t == "*" || strings.TrimPrefix(t, "W/") == strings.TrimPrefix(etag, "W/") {
-			return true
-		}
-	}
-	return false
+	tags, any := parseETags(header)
+	return any || slices.ContainsFunc(tags, func(t entityTag) bool { return t.opaque == strings.TrimPrefix(etag, "W/") })
 }
 
 // tileJSONPath is the route of the TileJSON document of the tiles.

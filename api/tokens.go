@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -67,4 +68,30 @@ func (s *Server) revokeToken(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// tokenHistory answers who created and who revoked a token, and when.
+func (s *Server) tokenHistory(c *gin.Context) {
+	id, err := strconv.ParseInt(c.Param("tokenId"), 10, 64)
+	if err != nil {
+		s.writeError(c, domain.Errorf(domain.ENOTFOUND, "no token %q", c.Param("tokenId")))
+		return
+	}
+	vs, err := s.tokens.TokenHistory(c.Request.Context(), id)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	type entry struct {
+		Version   int          `json:"version"`
+		Op        string       `json:"op"`
+		ChangedAt time.Time    `json:"changed_at"`
+		ChangedBy string       `json:"changed_by"`
+		Token     domain.Token `json:"token"`
+	}
+	out := make([]entry, len(vs))
+	for i, v := range vs {
+		out[i] = entry{v.Version, v.Op, v.ChangedAt, v.ChangedBy, v.Record}
+	}
+	c.JSON(http.StatusOK, gin.H{"versions": out})
 }

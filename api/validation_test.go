@@ -38,6 +38,12 @@ func validIncidentText() string {
 	return string(b)
 }
 
+// withCRS gives a feature a GeoJSON 2008 named crs member.
+func withCRS(f map[string]any, name string) map[string]any {
+	f["crs"] = map[string]any{"type": "name", "properties": map[string]any{"name": name}}
+	return f
+}
+
 // nested is JSON nested depth arrays deep.
 func nested(depth int) string {
 	return strings.Repeat("[", depth) + strings.Repeat("]", depth)
@@ -134,6 +140,46 @@ func badIncidents() []badInput {
 		{name: "member with an empty name", body: props(map[string]any{"": 1}), field: "properties"},
 		{name: "top-level member with an empty name", body: strings.Replace(valid, `{`, `{"":[],`, 1), field: "body"},
 		{name: "unknown property colour", body: props(map[string]any{"colour": "red"}), field: "properties.colour"},
+
+		// silent changes encoding/json would make: each is a 400 naming the member
+		{name: "duplicate top-level member", body: strings.Replace(valid, `{`, `{"type":"Feature",`, 1), field: "type"},
+		{name: "duplicate property", body: strings.Replace(valid, `"severity":3`, `"severity":3,"severity":5`, 1), field: "properties.severity"},
+		{name: "duplicate member in an actor", body: props(map[string]any{"actors": json.RawMessage(`[{"actor_id":"kh","role":"target","role":"perpetrator"}]`)}), field: "properties.actors[0].role"},
+		{name: "duplicate coordinates", body: strings.Replace(valid, `"type":"Point"`, `"coordinates":[1,2],"type":"Point"`, 1), field: "geometry.coordinates"},
+		{name: "duplicate member spelled with an escape", body: strings.Replace(valid, `"severity":3`, `"severity":3,"sev\u0065rity":5`, 1), field: "properties.severity"},
+		{name: "lone high surrogate in the title", body: strings.Replace(valid, `Rockets`, `Rock\ud800ets`, 1), field: "properties.title"},
+		{name: "lone low surrogate in a tag", body: props(map[string]any{"tags": json.RawMessage(`["ok","x\udc00"]`)}), field: "properties.tags[1]"},
+		{name: "reversed surrogate pair", body: strings.Replace(valid, `Rockets`, `\udc00\ud800`, 1), field: "properties.title"},
+		{name: "high surrogate at the end of a string", body: strings.Replace(valid, `Rockets near the consulate`, `x\ud83d`, 1), field: "properties.title"},
+		{name: "NUL in the title", body: strings.Replace(valid, `Rockets`, `Rock\u0000ets`, 1), field: "properties.title"},
+		{name: "escape character in the title", body: strings.Replace(valid, `Rockets`, `\u001b[31mRockets`, 1), field: "properties.title"},
+		{name: "line feed in the title", body: props(map[string]any{"title": "two\nlines"}), field: "properties.title"},
+		{name: "C1 control in a tag", body: props(map[string]any{"tags": []string{"a\u0085b"}}), field: "properties.tags[0]"},
+		{name: "DEL in a source title", body: props(map[string]any{"sources": []map[string]any{{"url": "https://example.org", "title": "a\u007fb"}}}), field: "properties.sources[0].title"},
+		{name: "bell in the description", body: props(map[string]any{"description": "ring\u0007"}), field: "properties.description"},
+		{name: "altitude as a third coordinate", body: withGeometry(pt(44.36, 33.31, 120)), field: "geometry.coordinates"},
+		{name: "altitude zero", body: withGeometry(pt(44.36, 33.31, 0)), field: "geometry.coordinates"},
+		{name: "crs EPSG:4326 at the top", body: withCRS(incidentJSON(44.36, 33.31, nil), "urn:ogc:def:crs:EPSG::4326"), field: "crs"},
+		{name: "crs EPSG:3857 at the top", body: withCRS(incidentJSON(44.36, 33.31, nil), "EPSG:3857"), field: "crs"},
+		{name: "crs as a link object", body: func() any {
+			f := incidentJSON(44.36, 33.31, nil)
+			f["crs"] = map[string]any{"type": "link", "properties": map[string]any{"href": "http://example.org/crs"}}
+			return f
+		}(), field: "crs"},
+		{name: "crs inside the geometry", body: withGeometry(map[string]any{"type": "Point", "coordinates": []float64{33.31, 44.36},
+			"crs": map[string]any{"type": "name", "properties": map[string]any{"name": "urn:ogc:def:crs:EPSG::4326"}}}), field: "geometry.crs"},
+		{name: "occurred_at offset minutes 60", body: props(map[string]any{"occurred_at": "2018-09-08T05:00:00+00:60"}), field: "properties.occurred_at"},
+		{name: "occurred_at offset +24:00", body: props(map[string]any{"occurred_at": "2018-09-08T05:00:00+24:00"}), field: "properties.occurred_at"},
+		{name: "occurred_at offset without a colon", body: props(map[string]any{"occurred_at": "2018-09-08T05:00:00+0300"}), field: "properties.occurred_at"},
+		{name: "occurred_at on 31 September", body: props(map[string]any{"occurred_at": "2018-09-31T05:00:00Z"}), field: "properties.occurred_at"},
+		{name: "occurred_at 29 February of a common year", body: props(map[string]any{"occurred_at": "2018-02-29T05:00:00Z"}), field: "properties.occurred_at"},
+		{name: "occurred_at second 61", body: props(map[string]any{"occurred_at": "2016-12-31T23:59:61Z"}), field: "properties.occurred_at"},
+		{name: "occurred_at leap second not at the end of a UTC minute", body: props(map[string]any{"occurred_at": "2016-12-31T12:30:60Z"}), field: "properties.occurred_at"},
+		{name: "occurred_at separated by a space", body: props(map[string]any{"occurred_at": "2018-09-08 05:00:00Z"}), field: "properties.occurred_at"},
+		{name: "occurred_at year 10000 after the offset", body: props(map[string]any{"occurred_at": "9999-12-31T23:00:00-02:00"}), field: "properties.occurred_at"},
+		{name: "source published_at year 0 after the offset", body: props(map[string]any{"sources": []map[string]any{{"url": "https://example.org", "published_at": "0001-01-01T00:00:00+01:00"}}}), field: "properties.sources[0].published_at"},
+		{name: "original with a control character", body: props(map[string]any{"original": map[string]any{"notes": "a\u0000"}}), field: "properties.original.notes"},
+		{name: "text over the record's size", body: props(map[string]any{"description": strings.Repeat("é", 19000), "original": map[string]any{"notes": strings.Repeat("ü", 19000)}}), field: "properties"},
 
 		// the body itself
 		{name: "malformed JSON {", body: "{", field: "body"},

@@ -46,7 +46,7 @@ func (a *Actor) Validate() error {
 		validateText(&p, "aliases["+strconv.Itoa(i)+"]", s, MaxTitleLen, true)
 	}
 	validateCountry(&p, "country", a.Country)
-	validateText(&p, "description", a.Description, MaxDescriptionLen, false)
+	validateMultiline(&p, "description", a.Description, MaxDescriptionLen)
 	return p.Err()
 }
 
@@ -100,10 +100,16 @@ func (r *Relation) Validate() error {
 	} else if r.TargetID == r.SubjectID {
 		p.Add("target_id", "an actor cannot relate to itself")
 	}
+	if r.ValidFrom != nil {
+		CheckTime(&p, "valid_from", *r.ValidFrom)
+	}
+	if r.ValidTo != nil {
+		CheckTime(&p, "valid_to", *r.ValidTo)
+	}
 	if r.ValidFrom != nil && r.ValidTo != nil && r.ValidTo.Before(*r.ValidFrom) {
 		p.Add("valid_to", "is before valid_from")
 	}
-	validateText(&p, "source", r.Source, MaxDescriptionLen, false)
+	validateMultiline(&p, "source", r.Source, MaxDescriptionLen)
 	return p.Err()
 }
 

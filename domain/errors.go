@@ -12,16 +12,19 @@ import (
 type ErrorCode string
 
 const (
-	EINVALID      ErrorCode = "invalid"             // bad input: 400
-	ENOTFOUND     ErrorCode = "not_found"           // no such record: 404
-	ECONFLICT     ErrorCode = "conflict"            // clashes with stored state: 409
-	EPRECONDITION ErrorCode = "precondition_failed" // If-Match mismatch: 412
-	ETOOLARGE     ErrorCode = "too_large"           // body or list over a limit: 413
-	EUNSUPPORTED  ErrorCode = "unsupported_media"   // body in a format not taken: 415
-	EUNAUTHORIZED ErrorCode = "unauthorized"        // no or unknown token: 401
-	EFORBIDDEN    ErrorCode = "forbidden"           // token lacks the role: 403
-	ERATELIMITED  ErrorCode = "rate_limited"        // too many requests: 429
-	EINTERNAL     ErrorCode = "internal"            // anything else: 500
+	EINVALID        ErrorCode = "invalid"             // bad input: 400
+	ENOTFOUND       ErrorCode = "not_found"           // no such record: 404
+	ECONFLICT       ErrorCode = "conflict"            // clashes with stored state: 409
+	EPRECONDITION   ErrorCode = "precondition_failed" // If-Match mismatch: 412
+	ETOOLARGE       ErrorCode = "too_large"           // body or list over a limit: 413
+	EHEADERTOOLARGE ErrorCode = "header_too_large"    // request line and headers over a limit: 431
+	EUNSUPPORTED    ErrorCode = "unsupported_media"   // body in a format not taken: 415
+	EUNAUTHORIZED   ErrorCode = "unauthorized"        // no or unknown token: 401
+	EFORBIDDEN      ErrorCode = "forbidden"           // token lacks the role: 403
+	ERATELIMITED    ErrorCode = "rate_limited"        // too many requests: 429
+	ENOTACCEPTABLE  ErrorCode = "not_acceptable"      // Accept refuses every format offered: 406
+	EUNAVAILABLE    ErrorCode = "unavailable"         // the database is busy or does not answer; retry: 503
+	EINTERNAL       ErrorCode = "internal"            // anything else: 500
 )
 
 // FieldError names one offending input field by its JSON path.

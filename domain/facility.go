@@ -83,8 +83,10 @@ func (c *PostureChange) Validate() error {
 	}
 	if c.EffectiveAt.IsZero() {
 		p.Add("effective_at", "is required")
+	} else {
+		CheckTime(&p, "effective_at", c.EffectiveAt)
 	}
-	validateText(&p, "reason", c.Reason, MaxDescriptionLen, false)
+	validateMultiline(&p, "reason", c.Reason, MaxDescriptionLen)
 	validateList(&p, "incident_ids", len(c.IncidentIDs))
 	// An incident named twice is a client's slip, refused as an actor
 	// listed twice in one role is, so the stored list means what it says.

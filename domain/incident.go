@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/paulmach/orb"
@@ -21,6 +22,10 @@ const (
 	MaxShortTextLen   = 500
 	MaxListLen        = 100
 	MaxSeverity       = 5
+	// MaxRecordTextBytes bounds the text one incident holds in all, so a
+	// page of DefaultLimit records stays a few MiB however each field is
+	// filled (each field's own cap alone would allow about 1 MiB).
+	MaxRecordTextBytes = 64 << 10
 )
 
 // Incident is one event against a diplomatic post or its people.
@@ -145,7 +150,7 @@ func (inc *Incident) Validate() error {
 		enumProblem(&p, "properties.type", inc.Type, IncidentTypes)
 	}
 	validateText(&p, "properties.title", inc.Title, MaxTitleLen, true)
-	validateText(&p, "properties.description", inc.Description, MaxDescriptionLen, false)
+	validateMultiline(&p, "properties.description", inc.Description, MaxDescriptionLen)
 	if inc.OccurredAt.IsZero() {
 		p.Add("properties.occurred_at", "is required")
 	} else if y := inc.OccurredAt.Year(); y < 1000 || y > 9999 {
@@ -193,10 +198,8 @@ func (inc *Incident) Validate() error {
 			p.Add(field+".url", "must be an http(s) URL")
 		}
 		validateText(&p, field+".title", s.Title, MaxShortTextLen, false)
-		// RFC 3339 and JSON write four-digit years only; an offset can push
-		// year 0000 or 9999 out of range once the time is in UTC.
-		if t := s.PublishedAt; t != nil && (t.Year() < 1 || t.Year() > 9999) {
-			p.Add(field+".published_at", "year %d is outside 1..9999 in UTC", t.Year())
+		if s.PublishedAt != nil {
+			CheckTime(&p, field+".published_at", *s.PublishedAt)
 		}
 	}
 	validateList(&p, "properties.tags", len(inc.Tags))
@@ -206,7 +209,36 @@ func (inc *Incident) Validate() error {
 	if inc.ExternalID != nil {
 		validateText(&p, "properties.external_id", *inc.ExternalID, MaxShortTextLen, true)
 	}
+	validateList(&p, "properties.original", len(inc.Original))
+	for k, v := range inc.Original {
+		validateText(&p, "properties.original", k, MaxTitleLen, true)
+		validateMultiline(&p, "properties.original."+k, v, MaxDescriptionLen)
+	}
+	if n := inc.textBytes(); n > MaxRecordTextBytes {
+		p.Add("properties", "holds %d bytes of text, more than %d (description, sources, tags and original together)", n, MaxRecordTextBytes)
+	}
 	return p.Err()
+}
+
+// textBytes is the size of the incident's text in bytes.
+func (inc *Incident) textBytes() int {
+	n := len(inc.Title) + len(inc.Description) + len(inc.Country)
+	for _, s := range inc.Sources {
+		n += len(s.URL) + len(s.Title)
+	}
+	for _, t := range inc.Tags {
+		n += len(t)
+	}
+	for _, a := range inc.Actors {
+		n += len(a.ActorID)
+	}
+	for k, v := range inc.Original {
+		n += len(k) + len(v)
+	}
+	if inc.ExternalID != nil {
+		n += len(*inc.ExternalID)
+	}
+	return n
 }
 
 var (
@@ -225,7 +257,21 @@ func validateCountry(p *Problems, field, c string) {
 	}
 }
 
+// validateText checks a one-line text field: present if required, UTF-8,
+// at most maxLen characters, and free of control characters (C0, DEL, C1),
+// which no title or name holds and which a terminal, a CSV reader or a log
+// would act on rather than show.
 func validateText(p *Problems, field, s string, maxLen int, required bool) {
+	checkText(p, field, s, maxLen, required, false)
+}
+
+// validateMultiline is validateText for free prose (descriptions,
+// reasons), which may also hold tabs and line breaks.
+func validateMultiline(p *Problems, field, s string, maxLen int) {
+	checkText(p, field, s, maxLen, false, true)
+}
+
+func checkText(p *Problems, field, s string, maxLen int, required, multiline bool) {
 	switch {
 	case required && strings.TrimSpace(s) == "":
 		p.Add(field, "is required")
@@ -233,6 +279,17 @@ func validateText(p *Problems, field, s string, maxLen int, required bool) {
 		p.Add(field, "is not valid UTF-8")
 	case utf8.RuneCountInString(s) > maxLen:
 		p.Add(field, "is longer than %d characters", maxLen)
+	default:
+		if i := strings.IndexFunc(s, func(r rune) bool {
+			return unicode.IsControl(r) && !(multiline && (r == '\t' || r == '\n' || r == '\r'))
+		}); i >= 0 {
+			r, _ := utf8.DecodeRuneInString(s[i:])
+			allowed := ""
+			if multiline {
+				allowed = " (tab, line feed and carriage return are allowed)"
+			}
+			p.Add(field, "holds the control character U+%04X at byte %d%s", r, i, allowed)
+		}
 	}
 }
 

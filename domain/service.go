@@ -40,7 +40,7 @@ type FacilityPage struct {
 // Version is one stored state of a record in its history.
 type Version[T any] struct {
 	Version   int       `json:"version"`
-	Op        string    `json:"op"` // create, update, delete
+	Op        string    `json:"op"` // create, update, delete; revoke for tokens
 	ChangedAt time.Time `json:"changed_at"`
 	ChangedBy string    `json:"changed_by"`
 	Record    T         `json:"record"`
@@ -258,6 +258,10 @@ type ActorService interface {
 	// CreateRelation returns EINVALID if the target actor does not exist.
 	CreateRelation(ctx context.Context, r *Relation) error
 	DeleteRelation(ctx context.Context, actorID string, relationID int64) error
+	// RelationHistory returns the creation and deletion of every relation
+	// whose subject is actorID, in the order they happened, each with who
+	// made it; ENOTFOUND if the actor never existed.
+	RelationHistory(ctx context.Context, actorID string) ([]Version[Relation], error)
 	// DeleteRelations removes actorID's relations of kind to targetID;
 	// ENOTFOUND if it has none.
 	DeleteRelations(ctx context.Context, actorID string, kind RelationKind, targetID string) error
@@ -271,6 +275,10 @@ type TokenService interface {
 	Authenticate(ctx context.Context, secret string) (*Token, error)
 	FindTokens(ctx context.Context) ([]Token, error)
 	RevokeToken(ctx context.Context, id int64) error
+	// TokenHistory returns the versions of a token's public record (op
+	// create, then revoke), each with who made the change; ENOTFOUND if it
+	// never existed.
+	TokenHistory(ctx context.Context, id int64) ([]Version[Token], error)
 	// CountTokens counts live tokens, so serve can tell a new operator how to make one.
 	CountTokens(ctx context.Context) (int, error)
 }

@@ -38,17 +38,28 @@ type WindowSummary struct {
 // score is the sum of squared severities, so one rocket strike (4) weighs
 // as much as sixteen minor reports (1).
 func Summarize(from, to time.Time, incs []Incident) WindowSummary {
-	s := WindowSummary{From: from, To: to, ByType: map[IncidentType]int{}}
-	for _, inc := range incs {
-		if inc.Status == "retracted" {
-			continue
-		}
-		s.Count++
-		s.ByType[inc.Type]++
-		s.MaxSeverity = max(s.MaxSeverity, inc.Severity)
-		s.Score += inc.Severity * inc.Severity
+	s := NewWindowSummary(from, to)
+	for i := range incs {
+		s.Add(&incs[i])
 	}
 	return s
+}
+
+// NewWindowSummary is the summary of an empty window [from, to).
+func NewWindowSummary(from, to time.Time) WindowSummary {
+	return WindowSummary{From: from, To: to, ByType: map[IncidentType]int{}}
+}
+
+// Add counts one incident of the window, so a window of any size can be
+// summed up page by page; a retracted incident does not count.
+func (s *WindowSummary) Add(inc *Incident) {
+	if inc.Status == "retracted" {
+		return
+	}
+	s.Count++
+	s.ByType[inc.Type]++
+	s.MaxSeverity = max(s.MaxSeverity, inc.Severity)
+	s.Score += inc.Severity * inc.Severity
 }
 
 // Level grades a window's score: nothing is low; a few minor reports are

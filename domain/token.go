@@ -24,6 +24,9 @@ func (t *Token) Validate() error {
 	} else {
 		enumProblem(&p, "role", t.Role, Roles)
 	}
+	if t.ExpiresAt != nil {
+		CheckTime(&p, "expires_at", *t.ExpiresAt)
+	}
 	return p.Err()
 }
 

@@ -31,10 +31,20 @@ func ValidatePoint(p orb.Point) error {
 	return nil
 }
 
-// Round returns v rounded to CoordDecimals decimals.
+// Round returns v rounded to CoordDecimals decimals, never -0: a value
+// that rounds to zero from below would otherwise be written "-0", which
+// no output may hold (a negative zero is not a coordinate).
 func Round(v float64) float64 {
 	const scale = 1e7
-	return math.Round(v*scale) / scale
+	return NoNegativeZero(math.Round(v*scale) / scale)
+}
+
+// NoNegativeZero returns v with -0 turned into 0.
+func NoNegativeZero(v float64) float64 {
+	if v == 0 {
+		return 0
+	}
+	return v
 }
 
 // RoundPoint rounds both coordinates of p.

@@ -139,6 +139,12 @@ func EncodeTile(t maptile.Tile, layers []TileLayer) ([]byte, error) {
 	for _, l := range layers {
 		layer := &mvt.Layer{Name: l.Name, Version: TileVersion, Extent: TileExtent}
 		for _, f := range l.Features {
+			// A float attribute of -0 (a distance, a radius) is written as 0.
+			for k, v := range f.Properties {
+				if x, ok := v.(float64); ok {
+					f.Properties[k] = NoNegativeZero(x)
+				}
+			}
 			for _, pos := range TilePositions(t, f.Point, f.Cell) {
 				gf := geojson.NewFeature(orb.Point{float64(pos[0]), float64(pos[1])})
 				if f.ID != nil {

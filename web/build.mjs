@@ -1,11 +1,12 @@
-// build.mjs writes dist/, the assets the binary embeds for GET /map: the
-// page's own files from src/, MapLibre GL JS (its ES module build and its
-// worker) and Natural Earth's country borders converted from TopoJSON to
-// GeoJSON. The output depends only on its inputs, so a rebuild of the same
+// build.mjs writes dist/, the third-party assets the binary embeds beside
+// the page's own files of src/ for GET /map: MapLibre GL JS (its ES module
+// build and its worker) and Natural Earth's country borders converted from
+// TopoJSON to GeoJSON. The output depends only on its inputs, so a rebuild of the same
 // sources leaves the committed dist/ unchanged. Run with `node build.mjs`
 // (make build does, after npm ci); `node build.mjs --check` builds into a
 // scratch directory and fails if the committed dist/ differs from it
-// (make test does), so a change to src/ cannot ship without its build.
+// (make test does), so a change to the lock file cannot ship without its
+// build.
 import { readFileSync, writeFileSync, mkdirSync, mkdtempSync, rmSync, readdirSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -20,10 +21,6 @@ const mod = (...p) => join(here, 'node_modules', ...p);
 
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist);
-
-for (const name of readdirSync(join(here, 'src'))) {
-  copyFileSync(join(here, 'src', name), join(dist, name));
-}
 
 // MapLibre's bundles end with a sourceMappingURL comment; the maps are not
 // shipped (5 MB each), so the comment would only make devtools ask for a

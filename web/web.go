@@ -1,8 +1,9 @@
-// Package web holds the operations map's assets (GET /map), built by
-// web/build.mjs from web/src and the npm packages of web/package-lock.json
-// into web/dist, which is committed: the Go build embeds it and needs no
-// Node, in a clean clone as in production. `make build` rebuilds dist/
-// when Node is there, so a change to web/src or the lock file reaches it.
+// Package web holds the operations map's assets (GET /map): the page's own
+// files in web/src, served as they are, and the third-party files that
+// web/build.mjs takes from the npm packages of web/package-lock.json into
+// web/dist, which is committed: the Go build embeds both and needs no Node,
+// in a clean clone as in production. `make build` rebuilds dist/ when Node
+// is there, so a change to the lock file reaches it.
 package web
 
 import (
@@ -10,13 +11,14 @@ import (
 	"embed"
 	"encoding/hex"
 	"io/fs"
+	"maps"
 	"mime"
 	"path"
 	"slices"
 )
 
-//go:embed dist
-var dist embed.FS
+//go:embed src dist
+var files embed.FS
 
 // Asset is one embedded file, ready to serve.
 type Asset struct {
@@ -25,8 +27,8 @@ type Asset struct {
 	ContentType string
 }
 
-// Assets are the files of dist/ by name (the directory is flat), the
-// page's template (index.html) included.
+// Assets are the files of src/ and dist/ by name (both are flat and share
+// no name), the page's template (index.html) included.
 var Assets map[string]Asset
 
 // Version names this build of the assets: the first 16 hex digits of a
@@ -37,20 +39,25 @@ var Version string
 
 func init() {
 	Assets = map[string]Asset{}
-	entries, err := fs.ReadDir(dist, "dist")
-	if err != nil {
-		panic("web: the embedded dist/ is unreadable: " + err.Error())
-	}
-	h := sha256.New()
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		if !e.IsDir() {
-			names = append(names, e.Name())
+	dirOf := map[string]string{}
+	for _, dir := range []string{"src", "dist"} {
+		entries, err := fs.ReadDir(files, dir)
+		if err != nil {
+			panic("web: the embedded " + dir + "/ is unreadable: " + err.Error())
+		}
+		for _, e := range entries {
+			if _, dup := dirOf[e.Name()]; dup {
+				panic("web: " + e.Name() + " is in both src/ and dist/")
+			}
+			if !e.IsDir() {
+				dirOf[e.Name()] = dir
+			}
 		}
 	}
-	slices.Sort(names)
+	h := sha256.New()
+	names := slices.Sorted(maps.Keys(dirOf))
 	for _, name := range names {
-		body, err := dist.ReadFile("dist/" + name)
+		body, err := files.ReadFile(dirOf[name] + "/" + name)
 		if err != nil {
 			panic("web: " + err.Error())
 		}

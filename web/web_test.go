@@ -12,7 +12,7 @@ import (
 func TestAssets(t *testing.T) {
 	for _, name := range []string{"index.html", "main.js", "maplibre-gl.mjs", "maplibre-gl-worker.mjs", "maplibre-gl.css", "map.css", "pages.css", "countries.geojson"} {
 		if _, ok := Assets[name]; !ok {
-			t.Errorf("dist/ lacks %s", name)
+			t.Errorf("the embedded assets lack %s", name)
 		}
 	}
 	for name, a := range Assets {

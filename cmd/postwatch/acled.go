@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -227,13 +229,15 @@ func acledFloat(v string) (float64, error) {
 	return strconv.ParseFloat(v, 64)
 }
 
-// acledEvent is what the rows of one event build.
+// acledEvent is what the rows of one event build. Nothing in it depends
+// on the order of the rows that name actors, so a file written in another
+// row order builds the same incident.
 type acledEvent struct {
 	id       string
 	lines    []int
 	incident *domain.Incident
-	names    map[string]string // actor names by id, each actor once
-	rows     int               // rows merged in: the first row's actor1 is the initiator
+	names    map[string]string           // actor names by id, each actor once
+	roles    map[string]domain.ActorRole // actor roles by id
 }
 
 // event maps the row's event fields to an incident with no actors yet;
@@ -293,7 +297,7 @@ func (r acledRow) event() (*acledEvent, error) {
 	}
 	inc.Tags = splitCell(r.get(acledTags))
 	inc.ApplyDefaults()
-	return &acledEvent{id: id, incident: inc, names: map[string]string{}}, nil
+	return &acledEvent{id: id, incident: inc, names: map[string]string{}, roles: map[string]domain.ActorRole{}}, nil
 }
 
 // original is the row's values by column name, without empty ones.
@@ -309,36 +313,53 @@ func (r acledRow) original() map[string]string {
 	return out
 }
 
-// addActors adds the row's actors to the event, each actor once, in the
-// role it first has. The event's first row names the initiator (actor1,
-// in ACLED's codebook) and the other side (actor2); every later row of a
-// monadic export names the other side in its actor1 column, and a row
-// repeated names no one new.
+// addActors adds the row's actors to the event, each actor once. An
+// actor's role comes from its column, its inter code and the event's type
+// (acledRole), never from the row's place among the event's rows: an actor
+// that two rows give different roles is a perpetrator if either row makes
+// it one, and of two names with one id the first in byte order names it.
 func (ev *acledEvent) addActors(r acledRow) {
 	eventType, subType := r.get(acledEventType), r.get(acledSubEventType)
-	first := ev.rows == 0
-	ev.rows++
-	add := func(initiator bool, inter string, names ...string) {
-		role := acledRole(initiator, acledInter(inter), eventType, subType)
+	add := func(actor1 bool, inter string, names ...string) {
+		role := acledRole(actor1, acledInter(inter), eventType, subType)
 		for _, name := range names {
 			if name == "" {
 				continue
 			}
-			a := domain.IncidentActor{ActorID: acledActorID(name), Role: role}
-			if _, seen := ev.names[a.ActorID]; seen {
-				continue
+			id := acledActorID(name)
+			if cur, seen := ev.names[id]; !seen || name < cur {
+				ev.names[id] = name
 			}
-			ev.names[a.ActorID] = name
-			ev.incident.Actors = append(ev.incident.Actors, a)
+			if cur, seen := ev.roles[id]; !seen || cur != "perpetrator" {
+				ev.roles[id] = role
+			}
 		}
 	}
-	add(first, r.get(acledInter1), append([]string{r.get(acledActor1)}, splitCell(r.get(acledAssoc1))...)...)
+	add(true, r.get(acledInter1), append([]string{r.get(acledActor1)}, splitCell(r.get(acledAssoc1))...)...)
 	add(false, r.get(acledInter2), append([]string{r.get(acledActor2)}, splitCell(r.get(acledAssoc2))...)...)
 }
 
-// mergeOriginal adds a later row's values to the event's original ones:
-// a value that differs from the one kept is appended after "; ", so the
-// actor1 and inter1 of every row of a monadic event are kept.
+// actors are the event's actors in one canonical order, perpetrators first
+// (the order of domain.ActorRoles), then by id.
+func (ev *acledEvent) actors() []domain.IncidentActor {
+	out := make([]domain.IncidentActor, 0, len(ev.roles))
+	for id, role := range ev.roles {
+		out = append(out, domain.IncidentActor{ActorID: id, Role: role})
+	}
+	slices.SortFunc(out, func(a, b domain.IncidentActor) int {
+		if c := cmp.Compare(slices.Index(domain.ActorRoles, a.Role), slices.Index(domain.ActorRoles, b.Role)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ActorID, b.ActorID)
+	})
+	return out
+}
+
+// mergeOriginal adds a later row's values to the event's original ones, so
+// the actor1 and inter1 of every row of a monadic event are kept: a column
+// whose rows all hold one value keeps it, and one whose rows differ holds
+// the distinct "; "-separated parts of all its values, sorted, which is the
+// same whatever the rows' order.
 func (ev *acledEvent) mergeOriginal(r acledRow) {
 	orig := ev.incident.Original
 	for k, v := range r.original() {
@@ -346,19 +367,12 @@ func (ev *acledEvent) mergeOriginal(r acledRow) {
 		switch {
 		case !ok:
 			orig[k] = v
-		case cur != v && !containsPart(cur, v):
-			orig[k] = cur + "; " + v
+		case cur != v:
+			parts := append(strings.Split(cur, "; "), strings.Split(v, "; ")...)
+			slices.Sort(parts)
+			orig[k] = strings.Join(slices.Compact(parts), "; ")
 		}
 	}
-}
-
-func containsPart(list, v string) bool {
-	for _, p := range strings.Split(list, "; ") {
-		if p == v {
-			return true
-		}
-	}
-	return false
 }
 
 // acledSubEventTypes map ACLED's sub-event types to postwatch's types;
@@ -461,29 +475,46 @@ func acledInter(v string) int {
 
 // ACLED actor type codes that decide roles.
 const (
-	acledInterRioters    = 5
-	acledInterProtesters = 6
-	acledInterCivilians  = 7
+	acledInterStateForces = 1
+	acledInterRioters     = 5
+	acledInterProtesters  = 6
+	acledInterCivilians   = 7
+	acledInterExternal    = 8
 )
 
-// acledRole is an actor's role in an event (docs/acled.md, "Roles"):
-// civilians are victims, never perpetrators; protesters and rioters met
-// with excessive force are its targets and the force's users its
-// perpetrators; in violence against civilians everyone else is a
-// perpetrator; otherwise the initiator (actor1) is the perpetrator and the
-// other side the target.
-func acledRole(initiator bool, inter int, eventType, subType string) domain.ActorRole {
+// acledDemonstrationTypes are the event types whose actor1 is always the
+// demonstrators (ACLED codebook, "Demonstration events"); 2015 files
+// name them together.
+var acledDemonstrationTypes = []string{"protests", "riots", "riots/protests"}
+
+// acledRole is an actor's role in an event (docs/acled.md, "Roles"), from
+// the ACLED codebook's conventions: civilians are victims, never
+// perpetrators; protesters and rioters met with excessive force are its
+// targets and the force's users its perpetrators; in violence against
+// civilians everyone else is a perpetrator; in a demonstration the
+// demonstrators are its perpetrators and anyone of another known type
+// (the forces that intervene) its targets; otherwise the column decides:
+// actor1, the side that acted, is the perpetrator and actor2 the target.
+// A monadic row names its actor in actor1 whichever side it was on, so
+// when the codes do not decide, every side of such an event acted.
+func acledRole(actor1 bool, inter int, eventType, subType string) domain.ActorRole {
+	demonstrator := inter == acledInterProtesters || inter == acledInterRioters
 	switch {
 	case inter == acledInterCivilians:
 		return "target"
 	case acledKey(subType) == "excessive force against protesters":
-		if inter == acledInterProtesters || inter == acledInterRioters {
+		if demonstrator {
 			return "target"
 		}
 		return "perpetrator"
 	case acledKey(eventType) == "violence against civilians":
 		return "perpetrator"
-	case initiator:
+	case slices.Contains(acledDemonstrationTypes, acledKey(eventType)) && inter >= acledInterStateForces && inter <= acledInterExternal:
+		if demonstrator {
+			return "perpetrator"
+		}
+		return "target"
+	case actor1:
 		return "perpetrator"
 	}
 	return "target"
@@ -570,6 +601,7 @@ func (w *acledWindow) pop() {
 		return
 	}
 	delete(w.byID, e.event.id)
+	e.event.incident.Actors = e.event.actors()
 	w.emit(importRecord{where: acledWhere(e.event.lines), incident: e.event.incident, actors: e.event.names})
 }
 

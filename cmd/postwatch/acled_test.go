@@ -286,8 +286,8 @@ func TestImportACLEDAsHeld(t *testing.T) {
 			summary: "3 created, 0 updated, 0 unchanged, 0 rejected",
 			want: map[string]acledWant{
 				"M1": {typ: "riot", country: "KE", actors: []domain.IncidentActor{perp("rioters-kenya"), target("civilians-kenya")},
-					original: map[string]string{"actor1": "Rioters (Kenya); Civilians (Kenya)", "inter1": "5; 7"}},
-				"M2": {typ: "direct_fire", country: "ML", actors: []domain.IncidentActor{target("civilians-mali"), perp("jnim-group-for-support-of-islam-and-muslims")}},
+					original: map[string]string{"actor1": "Civilians (Kenya); Rioters (Kenya)", "inter1": "5; 7"}},
+				"M2": {typ: "direct_fire", country: "ML", actors: []domain.IncidentActor{perp("jnim-group-for-support-of-islam-and-muslims"), target("civilians-mali")}},
 				"D1": {typ: "direct_fire", country: "IQ", actors: []domain.IncidentActor{perp("military-forces-of-iraq-2018"), target("islamic-state-iraq")}},
 			},
 		},
@@ -317,7 +317,7 @@ func TestImportACLEDAsHeld(t *testing.T) {
 				"T1": {typ: "other", country: "IQ", actors: []domain.IncidentActor{perp("military-forces-of-iraq-2018"), target("civilians-iraq")}},
 				"T2": {typ: "other", country: "IQ"},
 				"T3": {typ: "other", country: "IQ"},
-				"T4": {typ: "protest", country: "IQ", actors: []domain.IncidentActor{target("protesters-iraq"), perp("police-forces-of-iraq-2018")}},
+				"T4": {typ: "protest", country: "IQ", actors: []domain.IncidentActor{perp("police-forces-of-iraq-2018"), target("protesters-iraq")}},
 			},
 		},
 		{

@@ -302,3 +302,93 @@ func TestSeedOnlyIntoANewDatabase(t *testing.T) {
 		t.Fatal("serve --seed says it loaded the seed")
 	}
 }
+
+// TestReadingCommandsRefuseMissingDatabases: backup reads a database, so a
+// mistyped --db fails with a message naming it and creates nothing, while
+// the commands that create a database (token create) still do.
+func TestReadingCommandsRefuseMissingDatabases(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	notDB := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notDB, []byte("not a database"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, db, want string
+	}{
+		{"a path that does not exist", filepath.Join(dir, "typo.db"), "typo.db"},
+		{"a directory", dir, "not a database"},
+		{"a file that is not a database", notDB, "not a postwatch database"},
+		{"no --db at all", "", "--db"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.db")
+			r := runCLI(t, "backup", "--db", tc.db, out)
+			if r.code == 0 {
+				t.Fatalf("backup of %q: exit 0, stdout %q", tc.db, r.stdout)
+			}
+			if !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("stderr %q does not say %q", r.stderr, tc.want)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("backup of %q wrote %s", tc.db, out)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "typo.db")); err == nil {
+		t.Error("backup created the mistyped database")
+	}
+	fresh := filepath.Join(dir, "fresh.db")
+	if r := runCLI(t, "token", "create", "--db", fresh, "--role", "admin", "--name", "first"); r.code != 0 {
+		t.Fatalf("token create on a fresh path: exit %d, %s", r.code, r.stderr)
+	}
+	if r := runCLI(t, "backup", "--db", fresh, filepath.Join(dir, "fresh-copy.db")); r.code != 0 {
+		t.Errorf("backup of the database token create made: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// TestImportRefusesOtherCRS: a FeatureCollection or a feature whose crs is
+// not CRS84 is refused, naming crs and where it stands; CRS84 loads.
+func TestImportRefusesOtherCRS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	feature := func(extra string) string {
+		return `{"type":"Feature",` + extra + `"geometry":{"type":"Point","coordinates":[33.31,44.36]},"properties":{"type":"protest","title":"Embassy gate","occurred_at":"2018-09-08T05:00:00Z"}}`
+	}
+	named := func(name string) string { return `"crs":{"type":"name","properties":{"name":"` + name + `"}}` }
+	for _, tc := range []struct {
+		name, file string
+		ok         bool
+		want       string // in the output when refused
+	}{
+		{"collection in EPSG:4326", "{\n\"type\": \"FeatureCollection\",\n" + named("urn:ogc:def:crs:EPSG::4326") + ",\n\"features\": [" + feature("") + "]}", false, "line 3: crs"},
+		{"collection in EPSG:3857", `{"type":"FeatureCollection",` + named("EPSG:3857") + `,"features":[` + feature("") + `]}`, false, "line 1: crs"},
+		{"collection in CRS84", `{"type":"FeatureCollection",` + named("urn:ogc:def:crs:OGC:1.3:CRS84") + `,"features":[` + feature("") + `]}`, true, ""},
+		{"feature line in EPSG:4326", feature("") + "\n" + feature(named("urn:ogc:def:crs:EPSG::4326")+",") + "\n", false, "line 2: rejected: crs"},
+		{"geometry crs in a line", strings.Replace(feature(""), `"type":"Point"`, `"type":"Point",`+named("EPSG:4326"), 1) + "\n", false, "line 1: rejected: geometry.crs"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "crs.db")
+			file := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".geojson")
+			if err := os.WriteFile(file, []byte(tc.file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := runCLI(t, "import", "--db", db, "--format", "geojson", file)
+			if tc.ok {
+				if r.code != 0 || !strings.Contains(r.stdout, "1 created") {
+					t.Errorf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+				}
+				return
+			}
+			if r.code == 0 && !strings.Contains(r.stdout, "rejected: ") {
+				t.Errorf("exit 0, nothing refused\nstdout: %s", r.stdout)
+			}
+			if !strings.Contains(r.stdout+r.stderr, tc.want) {
+				t.Errorf("output does not say %q\nstdout: %s\nstderr: %s", tc.want, r.stdout, r.stderr)
+			}
+			if strings.Contains(r.stdout, "1 created") && strings.HasPrefix(tc.name, "collection") {
+				t.Errorf("a feature of a refused collection was stored: %s", r.stdout)
+			}
+		})
+	}
+}

@@ -170,6 +170,17 @@ type server struct {
 // /readyz answers. The server is stopped with SIGTERM at cleanup.
 func startServer(tb testing.TB, db string, extra ...string) *server {
 	tb.Helper()
+	s, err := tryStartServer(tb, db, extra...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// tryStartServer is startServer for goroutines other than the test's,
+// which must not call Fatal: it returns what went wrong instead.
+func tryStartServer(tb testing.TB, db string, extra ...string) (*server, error) {
+	tb.Helper()
 	bin := binary(tb)
 	for attempt := 0; ; attempt++ {
 		s := &server{tb: tb, db: db, log: &lockedBuffer{}, exited: make(chan struct{})}
@@ -179,7 +190,7 @@ func startServer(tb testing.TB, db string, extra ...string) *server {
 		s.cmd.Env = cleanEnv()
 		s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 		if err := s.cmd.Start(); err != nil {
-			tb.Fatalf("start serve: %v", err)
+			return nil, fmt.Errorf("start serve: %w", err)
 		}
 		go func() {
 			s.cmd.Wait()
@@ -189,7 +200,7 @@ func startServer(tb testing.TB, db string, extra ...string) *server {
 		err := s.waitReady(20 * time.Second)
 		if err == nil {
 			tb.Cleanup(s.cleanup)
-			return s
+			return s, nil
 		}
 		s.cmd.Process.Kill()
 		<-s.exited
@@ -198,7 +209,7 @@ func startServer(tb testing.TB, db string, extra ...string) *server {
 		if strings.Contains(s.log.String(), "address already in use") && attempt < 3 {
 			continue
 		}
-		tb.Fatalf("serve did not become ready: %v\n%s", err, s.log.String())
+		return nil, fmt.Errorf("serve did not become ready: %w\n%s", err, s.log.String())
 	}
 }
 

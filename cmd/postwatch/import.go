@@ -40,11 +40,50 @@ type importRecord struct {
 }
 
 // importChunk is a run of consecutive records: read in order, decoded and
-// prepared by any worker, written and reported in order.
-type importChunk struct {
+// prepared by any worker, written and reported in order. P is the
+// engine's form of a prepared batch (see importWriter).
+type importChunk[P any] struct {
 	records  []importRecord
-	prepared *sqlite.PreparedIncidents // the records read without error
-	ready    chan struct{}             // closed once prepared is set
+	prepared P             // the records read without error
+	ready    chan struct{} // closed once prepared is set
+}
+
+// importWriter is how one engine takes an import's batches: prepare runs
+// on the workers, stream writes the prepared batches in order and reports
+// each once committed.
+type importWriter[P any] struct {
+	prepare func(batch []*domain.Incident, actorNames map[string]string) P
+	stream  func(ctx context.Context, in <-chan P, done func(P, []domain.ImportResult)) error
+}
+
+// sqliteWriter is SQLite's fast path: records encoded on the workers,
+// several batches to a transaction on the one writer connection.
+func sqliteWriter(st *sqlite.Store) importWriter[*sqlite.PreparedIncidents] {
+	return importWriter[*sqlite.PreparedIncidents]{prepare: sqlite.PrepareIncidents, stream: st.ImportStream}
+}
+
+// importBatch is a batch for a store's ImportIncidents.
+type importBatch struct {
+	incidents  []*domain.Incident
+	actorNames map[string]string
+}
+
+// batchWriter writes each batch in one ImportIncidents transaction, the
+// generic path of any domain.IncidentImporter (PostGIS).
+func batchWriter(st domain.IncidentImporter) importWriter[importBatch] {
+	return importWriter[importBatch]{
+		prepare: func(batch []*domain.Incident, names map[string]string) importBatch { return importBatch{batch, names} },
+		stream: func(ctx context.Context, in <-chan importBatch, done func(importBatch, []domain.ImportResult)) error {
+			for b := range in {
+				results, err := st.ImportIncidents(ctx, b.incidents, b.actorNames)
+				if err != nil {
+					return err
+				}
+				done(b, results)
+			}
+			return ctx.Err()
+		},
+	}
 }
 
 // importSummary counts what an import did, by record: a monadic ACLED
@@ -67,15 +106,14 @@ func (e rejectedError) Error() string {
 }
 
 // importFile runs a pipeline: one goroutine reads the file into chunks,
-// workers on the other cores decode, validate and encode each chunk
-// (sqlite.PrepareIncidents), and the store writes the chunks in file order
-// on its one writer connection, several to a transaction (ImportStream),
+// workers on the other cores decode, validate and prepare each chunk for
+// the engine (importWriter), and the store writes the chunks in file order
 // while the next are prepared. Results are printed as their transactions
 // commit: rejected records by line on stdout, or in the file --rejects
 // names. It returns a rejectedError when any record was rejected.
 func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("import", stderr)
-	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path")
+	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path or a postgres:// URL")
 	format := fs.String("format", envDefault("format", ""), "acled (an ACLED CSV export) or geojson (a FeatureCollection or one Feature per line)")
 	rejectsPath := fs.String("rejects", envDefault("rejects", ""), "write the rejected records, by line, to this file instead of stdout")
 	alertWindow := fs.String("alert-window", envDefault("alert-window", "72h"), "records that occurred within this long before the import alert the facilities near them, as serve's writes do")
@@ -100,7 +138,7 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	st, err := openStoreWith(*db, sqlite.Options{NoGrid: true, AlertWindow: window})
+	st, err := openStoreWith(ctx, *db, sqlite.Options{NoGrid: true, AlertWindow: window}, 0)
 	if err != nil {
 		return err
 	}
@@ -115,6 +153,37 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		rejects = bufio.NewWriter(rejectsFile)
 	}
 	defer rejects.Flush()
+	var sum importSummary
+	if lite, ok := st.(*sqlite.Store); ok {
+		sum, err = runImport(ctx, f, read, sqliteWriter(lite), rejects, stderr)
+	} else {
+		sum, err = runImport(ctx, f, read, batchWriter(st), rejects, stderr)
+	}
+	if err != nil {
+		return err
+	}
+	if err := rejects.Flush(); err != nil {
+		return fmt.Errorf("writing the rejected records: %w", err)
+	}
+	if rejectsFile != nil {
+		if err := rejectsFile.Close(); err != nil {
+			return fmt.Errorf("writing the rejected records: %w", err)
+		}
+	}
+	fmt.Fprintf(stdout, "imported %s: %d created, %d updated, %d unchanged, %d rejected\n", fs.Arg(0), sum.created, sum.updated, sum.unchanged, sum.rejected)
+	if sum.rejected > 0 {
+		if *rejectsPath != "" {
+			fmt.Fprintf(stdout, "rejected records: %s\n", *rejectsPath)
+		}
+		return rejectedError{sum.rejected}
+	}
+	return nil
+}
+
+// runImport is importFile's pipeline on one engine's writer; it reports
+// rejected records on rejects as their transactions commit.
+func runImport[P any](ctx context.Context, f *os.File, read func(context.Context, *bufio.Reader, func(importRecord)) error,
+	w importWriter[P], rejects io.Writer, stderr io.Writer) (importSummary, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Decoding allocates about 9 KB a record, nearly all of it garbage at
@@ -136,21 +205,21 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	// Chunks in flight are bounded by the channels' capacities.
 	workers := runtime.GOMAXPROCS(0)
-	jobs := make(chan *importChunk, workers)
-	ordered := make(chan *importChunk, 2*workers)
+	jobs := make(chan *importChunk[P], workers)
+	ordered := make(chan *importChunk[P], 2*workers)
 	progress := newProgress(f, stderr)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(ordered)
 		defer close(jobs)
-		c := &importChunk{ready: make(chan struct{})}
+		c := &importChunk[P]{ready: make(chan struct{})}
 		send := func() {
 			select {
 			case ordered <- c:
 				jobs <- c // the workers never wait on ordered, so this cannot block for good
 			case <-ctx.Done():
 			}
-			c = &importChunk{ready: make(chan struct{})}
+			c = &importChunk[P]{ready: make(chan struct{})}
 		}
 		err := read(ctx, bufio.NewReaderSize(progress, 1<<20), func(rec importRecord) {
 			c.records = append(c.records, rec)
@@ -166,7 +235,7 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for range workers {
 		go func() {
 			for c := range jobs {
-				prepareChunk(c)
+				prepareChunk(c, w.prepare)
 			}
 		}()
 	}
@@ -174,8 +243,8 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// The store reports each prepared batch once its transaction commits,
 	// in the order they were sent: written is that queue.
 	var mu sync.Mutex
-	var written []*importChunk
-	prepared := make(chan *sqlite.PreparedIncidents)
+	var written []*importChunk[P]
+	prepared := make(chan P)
 	go func() {
 		defer close(prepared)
 		for c := range ordered {
@@ -195,7 +264,7 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}()
 	var sum importSummary
-	err = st.ImportStream(ctx, prepared, func(p *sqlite.PreparedIncidents, results []domain.ImportResult) {
+	err := w.stream(ctx, prepared, func(_ P, results []domain.ImportResult) {
 		mu.Lock()
 		c := written[0]
 		written = written[1:]
@@ -223,34 +292,19 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		progress.report(sum.records())
 	})
 	if err != nil {
-		return err
+		return sum, err
 	}
 	if err := <-readErr; err != nil {
-		return err
+		return sum, err
 	}
 	progress.done(sum.records())
-	if err := rejects.Flush(); err != nil {
-		return fmt.Errorf("writing the rejected records: %w", err)
-	}
-	if rejectsFile != nil {
-		if err := rejectsFile.Close(); err != nil {
-			return fmt.Errorf("writing the rejected records: %w", err)
-		}
-	}
-	fmt.Fprintf(stdout, "imported %s: %d created, %d updated, %d unchanged, %d rejected\n", fs.Arg(0), sum.created, sum.updated, sum.unchanged, sum.rejected)
-	if sum.rejected > 0 {
-		if *rejectsPath != "" {
-			fmt.Fprintf(stdout, "rejected records: %s\n", *rejectsPath)
-		}
-		return rejectedError{sum.rejected}
-	}
-	return nil
+	return sum, nil
 }
 
 // prepareChunk decodes the chunk's GeoJSON features and prepares the
 // records read without error for the store, keeping of each record only
 // where it was and why it was rejected.
-func prepareChunk(c *importChunk) {
+func prepareChunk[P any](c *importChunk[P], prepare func([]*domain.Incident, map[string]string) P) {
 	batch := make([]*domain.Incident, 0, len(c.records))
 	names := map[string]string{}
 	for i := range c.records {
@@ -266,7 +320,7 @@ func prepareChunk(c *importChunk) {
 		}
 		rec.raw, rec.incident, rec.actors = nil, nil, nil
 	}
-	c.prepared = sqlite.PrepareIncidents(batch, names)
+	c.prepared = prepare(batch, names)
 	close(c.ready)
 }
 
@@ -369,7 +423,8 @@ func looksLikeCollection(r *bufio.Reader) (bool, error) {
 
 // readFeatureCollection streams the features array of a FeatureCollection.
 func readFeatureCollection(ctx context.Context, r io.Reader, send func(string, []byte)) error {
-	dec := json.NewDecoder(r)
+	lr := &lineCounter{r: r}
+	dec := json.NewDecoder(lr)
 	if _, err := dec.Token(); err != nil {
 		return fmt.Errorf("not a GeoJSON FeatureCollection: %w", err)
 	}
@@ -382,6 +437,15 @@ func readFeatureCollection(ctx context.Context, r io.Reader, send func(string, [
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
 				return fmt.Errorf("not a GeoJSON FeatureCollection: %w", err)
+			}
+			// A collection's crs applies to every feature: one that is not
+			// CRS84 refuses the file. GDAL and QGIS write it before the
+			// features, so nothing is stored; one written after them comes
+			// too late to hold them back, and the import fails all the same.
+			if key == "crs" {
+				if err := api.CheckCRS(skip, "crs"); err != nil {
+					return fmt.Errorf("line %d: %w", lr.lineAt(dec), err)
+				}
 			}
 			continue
 		}
@@ -405,6 +469,26 @@ func readFeatureCollection(ctx context.Context, r io.Reader, send func(string, [
 		}
 	}
 	return nil
+}
+
+// lineCounter counts the lines a json.Decoder has read, so an error about
+// a member of the collection itself can name its line.
+type lineCounter struct {
+	r     io.Reader
+	lines int // newlines read so far, including what the decoder buffers
+}
+
+func (l *lineCounter) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.lines += bytes.Count(p[:n], []byte{'\n'})
+	return n, err
+}
+
+// lineAt is the 1-based line of the decoder's position: the newlines read
+// less those still in its buffer.
+func (l *lineCounter) lineAt(dec *json.Decoder) int {
+	rest, _ := io.ReadAll(dec.Buffered())
+	return l.lines - bytes.Count(rest, []byte{'\n'}) + 1
 }
 
 // progress reports records/s and, when the file's size is known, an ETA

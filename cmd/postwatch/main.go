@@ -10,14 +10,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/postgis"
 	"github.com/postwatch/postwatch/store/sqlite"
 )
 
@@ -26,16 +28,17 @@ const usage = `postwatch — threats against diplomatic posts, as OGC API – Fe
 Usage:
   postwatch serve --addr HOST:PORT --db DSN [--seed] [--durability full|normal]
                   [--rate-limit N] [--request-timeout 30s] [--trusted-proxies CIDR,...]
-                  [--debug-addr HOST:PORT]
+                  [--debug-addr HOST:PORT] [--db-max-conns N]   (N: PostGIS pool size, default 8)
   postwatch token create --db DSN --role analyst|officer|admin --name NAME [--expires RFC3339]
   postwatch import --db DSN --format acled|geojson [--rejects FILE] FILE
                    (exits 1 when any record was rejected; the good ones are kept)
-  postwatch backup --db DSN FILE
+  postwatch backup --db DSN FILE           (a SQLite file, from either engine)
+  postwatch migrate --from DSN --to DSN     (into an empty database, either engine)
   postwatch gen -n N [--seed S] [-o FILE]    (synthetic incidents as GeoJSON lines, for load tests)
 
-Every flag of serve, token create, import and backup can also be set by an
-environment variable: --db by POSTWATCH_DB, --addr by POSTWATCH_ADDR,
---rate-limit by POSTWATCH_RATE_LIMIT, and so on.
+Every flag of serve, token create, import, backup and migrate can also be set
+by an environment variable: --db by POSTWATCH_DB, --addr by POSTWATCH_ADDR,
+--rate-limit by POSTWATCH_RATE_LIMIT, --from by POSTWATCH_FROM, and so on.
 `
 
 func main() {
@@ -72,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return importFile(ctx, args[1:], stdout, stderr)
 	case "backup":
 		return backup(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		return migrateDB(ctx, args[1:], stdout, stderr)
 	case "gen":
 		return generate(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -125,36 +130,58 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// openStore opens the database named by dsn for a maintenance command,
-// which asks no place-and-time queries and so builds no grid.
-func openStore(dsn string, durability string) (*sqlite.Store, error) {
-	return openStoreWith(dsn, sqlite.Options{Durability: sqlite.Durability(durability), NoGrid: true})
+// isPostgres reports whether dsn names a PostgreSQL database rather than
+// a SQLite file.
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
-func openStoreWith(dsn string, opts sqlite.Options) (*sqlite.Store, error) {
+// redactDSN is dsn as it may be logged: a URL's password replaced by xxxxx.
+func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && isPostgres(dsn) {
+		return u.Redacted()
+	}
+	return dsn
+}
+
+// openStore opens the database named by dsn for a maintenance command,
+// which asks no place-and-time queries and so builds no grid.
+func openStore(ctx context.Context, dsn string, durability string) (store.Services, error) {
+	return openStoreWith(ctx, dsn, sqlite.Options{Durability: sqlite.Durability(durability), NoGrid: true}, 0)
+}
+
+// openStoreWith opens dsn: a postgres:// or postgresql:// URL on PostGIS
+// (where the durability, alert window and signal of opts apply, and the
+// pool holds at most pgConns connections, 0 meaning
+// postgis.DefaultMaxConns), anything else as a SQLite file with opts.
+func openStoreWith(ctx context.Context, dsn string, opts sqlite.Options, pgConns int) (store.Services, error) {
 	if dsn == "" {
 		return nil, usageError{"--db (or POSTWATCH_DB) is required"}
+	}
+	if isPostgres(dsn) {
+		return postgis.Open(ctx, dsn, postgis.Options{Durability: postgis.Durability(opts.Durability),
+			AlertWindow: opts.AlertWindow, Signal: opts.Signal, MaxConns: pgConns})
 	}
 	return sqlite.Open(dsn, opts)
 }
 
 func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("token create", stderr)
-	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path")
+	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path or a postgres:// URL")
 	role := fs.String("role", envDefault("role", ""), "analyst, officer or admin")
 	name := fs.String("name", envDefault("name", ""), "who the token is for; recorded as the author of changes")
 	expires := fs.String("expires", envDefault("expires", ""), "optional expiry, RFC 3339")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	st, err := openStore(*db, "")
+	st, err := openStore(ctx, *db, "")
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	t := &domain.Token{Name: *name, Role: domain.Role(*role)}
 	if *expires != "" {
-		exp, err := parseRFC3339(*expires)
+		exp, err := domain.ParseRFC3339(*expires)
 		if err != nil {
 			return usageError{"--expires: " + err.Error()}
 		}
@@ -170,7 +197,7 @@ func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("backup", stderr)
-	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path")
+	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path or a postgres:// URL")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -181,12 +208,15 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := os.Stat(target); err == nil {
 		return fmt.Errorf("%s exists; choose a new file", target)
 	}
-	st, err := openStore(*db, "")
-	if err != nil {
-		return err
+	if *db == "" {
+		return usageError{"--db (or POSTWATCH_DB) is required"}
 	}
-	defer st.Close()
-	if err := st.Backup(ctx, target); err != nil {
+	if isPostgres(*db) {
+		return backupPostGIS(ctx, *db, target, stdout, stderr)
+	}
+	// Not openStore: a backup only reads, so it must neither create a
+	// database at a mistyped path nor take the write lock a server needs.
+	if err := sqlite.BackupFile(ctx, *db, target); err != nil {
 		os.Remove(target) // a half-written copy must not pass for a backup
 		return fmt.Errorf("backup: %w", err)
 	}
@@ -197,5 +227,3 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
-
-func parseRFC3339(s string) (time.Time, error) { return time.Parse(time.RFC3339, s) }

@@ -22,6 +22,7 @@ import (
 	"github.com/postwatch/postwatch/delivery"
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/seeds"
+	"github.com/postwatch/postwatch/store"
 	"github.com/postwatch/postwatch/store/sqlite"
 )
 
@@ -31,10 +32,15 @@ const serveGCPercent = 70
 // shutdownGrace is how long in-flight requests get to finish on SIGTERM.
 const shutdownGrace = 20 * time.Second
 
+// serveBusyTimeout bounds how long an API write waits for another
+// process's write lock (an import commits at least once a second) before
+// it answers 503 with Retry-After instead of holding the client.
+const serveBusyTimeout = 5 * time.Second
+
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
 	addr := fs.String("addr", envDefault("addr", "127.0.0.1:8080"), "listen address HOST:PORT")
-	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path")
+	db := fs.String("db", envDefault("db", ""), "database: a SQLite file path or a postgres:// URL (PostgreSQL ≥ 15 with PostGIS ≥ 3)")
 	seedDefault, err := envBool("seed")
 	if err != nil {
 		return err
@@ -43,12 +49,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	durability := fs.String("durability", envDefault("durability", "full"), "full: a commit survives power loss; normal: it survives a process crash")
 	rateLimit := fs.String("rate-limit", envDefault("rate-limit", "0"), "requests per second per token, bursts twice that; 0 turns rate limiting off")
 	requestTimeout := fs.String("request-timeout", envDefault("request-timeout", "30s"), "longest a request may run before it is cancelled with a 503")
-	trustedProxies := fs.String("trusted-proxies", envDefault("trusted-proxies", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client")
+	trustedProxies := fs.String("trusted-proxies", envDefault("trusted-proxies", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client and whose Forwarded / X-Forwarded-Proto, -Host and -Prefix give the links' base")
+	baseURL := fs.String("base-url", envDefault("base-url", ""), "the public address of the service, path prefix included (https://ops.example.org/postwatch), for every link it writes; default: the request's own")
 	alertWindow := fs.String("alert-window", envDefault("alert-window", "72h"), "an incident write alerts only when the incident occurred within this long before it, so imports of past events stay quiet")
 	webhookAllow := fs.String("webhook-allow", envDefault("webhook-allow", ""), "comma-separated CIDRs webhooks may target (e.g. 10.0.0.0/8,192.0.2.7/32); empty allows any http(s) URL")
+	dbMaxConns := fs.String("db-max-conns", envDefault("db-max-conns", "0"), "PostGIS: the most connections this process opens to the database (0: 8); replicas × this must stay under max_connections")
 	debugAddr := fs.String("debug-addr", envDefault("debug-addr", ""), "if set, serve Go's /debug/pprof profiles on this separate HOST:PORT (keep it private)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	maxConns, convErr := strconv.Atoi(*dbMaxConns)
+	if convErr != nil || maxConns < 0 {
+		return usageError{fmt.Sprintf("--db-max-conns %q: want a whole number, 0 (the default, 8) or more", *dbMaxConns)}
 	}
 	opts, err := serverOptions(*rateLimit, *requestTimeout, *trustedProxies)
 	if err != nil {
@@ -56,6 +68,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if d := sqlite.Durability(*durability); d != sqlite.DurabilityFull && d != sqlite.DurabilityNormal {
 		return usageError{fmt.Sprintf("--durability %q is not full or normal", *durability)}
+	}
+	if *baseURL != "" {
+		if opts.BaseURL, err = api.ParseBaseURL(*baseURL); err != nil {
+			return usageError{"--base-url: " + err.Error()}
+		}
 	}
 	window, err := parseAlertWindow(*alertWindow)
 	if err != nil {
@@ -73,8 +90,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(serveGCPercent)
 	}
-	st, err := openStoreWith(*db, sqlite.Options{Durability: sqlite.Durability(*durability),
-		AlertWindow: window, Signal: opts.AlertSignal})
+	st, err := openStoreWith(ctx, *db, sqlite.Options{Durability: sqlite.Durability(*durability),
+		AlertWindow: window, Signal: opts.AlertSignal, BusyTimeout: serveBusyTimeout}, maxConns)
 	if err != nil {
 		return err
 	}
@@ -94,7 +111,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if n, err := st.CountTokens(ctx); err == nil && n == 0 {
 		fmt.Fprintf(stderr, "\nNo API token exists yet. Every route but /healthz and /readyz needs one; create one with:\n\n"+
-			"    bin/postwatch token create --db %s --role admin --name \"$(whoami)\"\n\n", *db)
+			"    bin/postwatch token create --db %s --role admin --name \"$(whoami)\"\n\n", redactDSN(*db))
 	}
 	srv, err := api.NewWithOptions(api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st,
 		Alerts: st, Webhooks: st, DB: st}, log, opts)
@@ -115,6 +132,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	background.Add(2)
 	go func() { defer background.Done(); dispatcher.Run(bgCtx) }()
 	go func() { defer background.Done(); maintain(bgCtx, st, log) }()
+	// Profiles listen before the API does, so whoever sees the API ready
+	// finds them too.
+	if *debugAddr != "" {
+		dbg, err := serveDebug(*debugAddr)
+		if err != nil {
+			return err
+		}
+		defer dbg.Close()
+		log.Info("serving profiles", "addr", dbg.Addr)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -127,21 +154,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// The API enforces api.MaxHeaderBytes itself with a problem+json
+		// 431; net/http's own limit, above it, is the backstop.
+		MaxHeaderBytes: api.NetHTTPHeaderBytes,
+		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "db", *db, "durability", *durability,
+	log.Info("serving", "addr", ln.Addr().String(), "db", redactDSN(*db), "durability", *durability,
 		"rate_limit", opts.RateLimit, "request_timeout", opts.RequestTimeout, "alert_window", window)
 	errc := make(chan error, 1)
-	go func() { errc <- httpSrv.Serve(ln) }()
-	if *debugAddr != "" {
-		dbg, err := serveDebug(*debugAddr)
-		if err != nil {
-			return err
-		}
-		defer dbg.Close()
-		log.Info("serving profiles", "addr", dbg.Addr)
-	}
+	go func() { errc <- httpSrv.Serve(api.ProblemListener(ln)) }()
 	select {
 	case err := <-errc:
 		return err
@@ -162,7 +183,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 // become facility versions when they come due (reads show them from that
 // instant already), and alerts and webhook attempts past their retention
 // are dropped once an hour.
-func maintain(ctx context.Context, st *sqlite.Store, log *slog.Logger) {
+func maintain(ctx context.Context, st store.Services, log *slog.Logger) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var lastPurge time.Time

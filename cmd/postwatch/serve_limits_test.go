@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -69,6 +73,8 @@ func TestServeRateLimit(t *testing.T) {
 		{env: []string{"POSTWATCH_SEED=yes"}},
 		{args: []string{"--durability", "fast"}},
 		{env: []string{"POSTWATCH_DURABILITY=FULL"}},
+		{args: []string{"--base-url", "ops.example.org/postwatch"}},
+		{env: []string{"POSTWATCH_BASE_URL=https://ops.example.org/?x=1"}},
 	} {
 		cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, bad.args...)...)
 		cmd.Env = append(cleanEnv(), bad.env...)
@@ -141,6 +147,62 @@ func TestDebugAddrServesProfilesApart(t *testing.T) {
 		if resp.StatusCode != tc.want {
 			t.Errorf("GET %s: status %d, want %d", tc.url, resp.StatusCode, tc.want)
 		}
+	}
+}
+
+// TestOversizedAndMalformedRequestsGetProblems: what the API refuses
+// itself and what net/http refuses before any handler runs (a head over
+// its limit, a malformed request) are problem+json alike.
+func TestOversizedAndMalformedRequestsGetProblems(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "heads.db")
+	token := newToken(t, db, "analyst")
+	srv := startServer(t, db)
+	addr := strings.TrimPrefix(srv.base, "http://")
+	auth := "Authorization: Bearer " + token + "\r\n"
+	tests := []struct {
+		name   string
+		head   string
+		status int
+	}{
+		{"a 96 KB query string", "GET /collections/incidents/items?q=" + strings.Repeat("a", 96<<10) + " HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 431},
+		{"a 96 KB header", "GET /collections HTTP/1.1\r\nHost: x\r\n" + auth + "X-Padding: " + strings.Repeat("a", 96<<10) + "\r\n\r\n", 431},
+		{"many headers", "GET /collections HTTP/1.1\r\nHost: x\r\n" + auth + strings.Repeat("X-A: "+strings.Repeat("b", 1000)+"\r\n", 80) + "\r\n", 431},
+		{"a 1 MB header, beyond net/http's own limit", "GET /collections HTTP/1.1\r\nHost: x\r\nX-Padding: " + strings.Repeat("a", 1<<20) + "\r\n\r\n", 431},
+		{"a malformed header line", "GET /collections HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", 400},
+		{"a malformed request line", "GET\r\n\r\n", 400},
+		{"a bad Host", "GET /collections HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			go conn.Write([]byte(tc.head)) // the server may answer before it has read everything
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+				t.Fatalf("Content-Type %q: %s", ct, body)
+			}
+			var p struct {
+				Status int    `json:"status"`
+				Title  string `json:"title"`
+				Type   string `json:"type"`
+			}
+			if err := json.Unmarshal(body, &p); err != nil || p.Status != tc.status || p.Title == "" || p.Type == "" {
+				t.Fatalf("not a problem: %s (%v)", body, err)
+			}
+		})
 	}
 }
 

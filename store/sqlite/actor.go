@@ -3,10 +3,12 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 
 	"gorm.io/gorm"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
 )
 
 type actorRow struct {
@@ -45,7 +47,7 @@ func (r *actorRow) actor() (domain.Actor, error) {
 func (s *Store) FindActors(ctx context.Context, f domain.ActorFilter) ([]domain.Actor, int, error) {
 	q := s.read.WithContext(ctx).Model(&actorRow{}).Where("deleted_at IS NULL")
 	if f.Text != "" {
-		p := likePattern(f.Text)
+		p := store.LikePattern(f.Text)
 		q = q.Where(`(name LIKE ? ESCAPE '\' OR aliases LIKE ? ESCAPE '\' OR id LIKE ? ESCAPE '\')`, p, p, p)
 	}
 	if len(f.Kind) > 0 {
@@ -122,7 +124,7 @@ func (s *Store) createActor(ctx context.Context, tx *gorm.DB, a *domain.Actor) e
 	if err := tx.Create(row).Error; err != nil {
 		return err
 	}
-	return appendHistory(ctx, tx, collActors, a.ID, 1, opCreate, now, domain.PrincipalName(ctx), a)
+	return appendHistory(ctx, tx, store.CollActors, a.ID, 1, store.OpCreate, now, domain.PrincipalName(ctx), a)
 }
 
 // ReplaceActor overwrites a live actor, checking ifVersion when set.
@@ -137,11 +139,11 @@ func (s *Store) ReplaceActor(ctx context.Context, id string, a *domain.Actor, if
 		if err != nil {
 			return err
 		}
-		if err := checkVersion(ifVersion, cur.Version); err != nil {
+		if err := store.CheckVersion(ifVersion, cur.Version); err != nil {
 			return err
 		}
 		a.CreatedAt, a.UpdatedAt, a.Version = cur.CreatedAt, cur.UpdatedAt, cur.Version
-		if same(cur, a) {
+		if store.Same(cur, a) {
 			return nil
 		}
 		a.UpdatedAt, a.Version = s.now(), cur.Version+1
@@ -152,7 +154,7 @@ func (s *Store) ReplaceActor(ctx context.Context, id string, a *domain.Actor, if
 		if err := tx.Model(&actorRow{}).Where("id = ?", id).Select("*").Omit("id", "deleted_at").Updates(row).Error; err != nil {
 			return err
 		}
-		return appendHistory(ctx, tx, collActors, id, a.Version, opUpdate, a.UpdatedAt, domain.PrincipalName(ctx), a)
+		return appendHistory(ctx, tx, store.CollActors, id, a.Version, store.OpUpdate, a.UpdatedAt, domain.PrincipalName(ctx), a)
 	}))
 }
 
@@ -164,19 +166,20 @@ func (s *Store) DeleteActor(ctx context.Context, id string, ifVersion int) error
 		if err != nil {
 			return err
 		}
-		if err := checkVersion(ifVersion, cur.Version); err != nil {
+		if err := store.CheckVersion(ifVersion, cur.Version); err != nil {
 			return err
 		}
-		if err := tx.Where("subject_id = ? OR target_id = ?", id, id).Delete(&relationRow{}).Error; err != nil {
+		// The actor's relations go with it, each deletion recorded.
+		if _, err := s.deleteRelationsWhere(ctx, tx, "subject_id = ? OR target_id = ?", id, id); err != nil {
 			return err
 		}
-		return s.softDelete(ctx, tx, &actorRow{}, collActors, id, id, &cur.Version, &cur.UpdatedAt, cur)
+		return s.softDelete(ctx, tx, &actorRow{}, store.CollActors, id, id, &cur.Version, &cur.UpdatedAt, cur)
 	}))
 }
 
 // ActorHistory returns every version of an actor, oldest first.
 func (s *Store) ActorHistory(ctx context.Context, id string) ([]domain.Version[domain.Actor], error) {
-	return readHistory[domain.Actor](ctx, s.read, collActors, id)
+	return readHistory[domain.Actor](ctx, s.read, store.CollActors, id)
 }
 
 type relationRow struct {
@@ -245,22 +248,68 @@ func (s *Store) CreateRelation(ctx context.Context, r *domain.Relation) error {
 			return err
 		}
 		r.ID = row.ID
-		return nil
+		return appendHistory(ctx, tx, store.CollRelations, strconv.FormatInt(r.ID, 10), 1, store.OpCreate, fromMicros(row.CreatedAt), domain.PrincipalName(ctx), r)
 	}))
+}
+
+// deleteRelationsWhere deletes the relations a condition selects and
+// records each deletion, with the relation's last state, in its history.
+// It returns how many it deleted.
+func (s *Store) deleteRelationsWhere(ctx context.Context, tx *gorm.DB, where string, args ...any) (int, error) {
+	var rows []relationRow
+	if err := tx.Where(where, args...).Find(&rows).Error; err != nil {
+		return 0, err
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	ids := make([]int64, len(rows))
+	for i := range rows {
+		ids[i] = rows[i].ID
+	}
+	if err := tx.Where("id IN ?", ids).Delete(&relationRow{}).Error; err != nil {
+		return 0, err
+	}
+	now := s.now()
+	for i := range rows {
+		r := rows[i].relation()
+		if err := appendHistory(ctx, tx, store.CollRelations, strconv.FormatInt(r.ID, 10), 2, store.OpDelete, now, domain.PrincipalName(ctx), &r); err != nil {
+			return 0, err
+		}
+	}
+	return len(rows), nil
+}
+
+// RelationHistory returns the creation and deletion of every relation whose
+// subject is actorID, in the order they happened; ENOTFOUND if the actor
+// never existed. Relations stored before their changes were recorded (by
+// an older version) appear as created by "unknown" when they were stored.
+func (s *Store) RelationHistory(ctx context.Context, actorID string) ([]domain.Version[domain.Relation], error) {
+	var n int64
+	if err := s.read.WithContext(ctx).Model(&historyRow{}).Where("collection = ? AND record_id = ?", store.CollActors, actorID).Count(&n).Error; err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, domain.Errorf(domain.ENOTFOUND, "actor %q never existed", actorID)
+	}
+	var rows []historyRow
+	err := s.read.WithContext(ctx).Where("collection = ? AND json_extract(snapshot, '$.subject_id') = ?", store.CollRelations, actorID).
+		Order("changed_at, id").Find(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	return decodeHistory[domain.Relation](rows)
 }
 
 // DeleteRelation removes one relation of actorID; ENOTFOUND if it has none
 // with that id.
 func (s *Store) DeleteRelation(ctx context.Context, actorID string, relationID int64) error {
 	return translate(s.transact(ctx, func(tx *gorm.DB) error {
-		res := tx.Where("id = ? AND subject_id = ?", relationID, actorID).Delete(&relationRow{})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
+		n, err := s.deleteRelationsWhere(ctx, tx, "id = ? AND subject_id = ?", relationID, actorID)
+		if err == nil && n == 0 {
 			return domain.Errorf(domain.ENOTFOUND, "actor %q has no relation %d", actorID, relationID)
 		}
-		return nil
+		return err
 	}))
 }
 
@@ -268,13 +317,10 @@ func (s *Store) DeleteRelation(ctx context.Context, actorID string, relationID i
 // ENOTFOUND if it has none.
 func (s *Store) DeleteRelations(ctx context.Context, actorID string, kind domain.RelationKind, targetID string) error {
 	return translate(s.transact(ctx, func(tx *gorm.DB) error {
-		res := tx.Where("subject_id = ? AND kind = ? AND target_id = ?", actorID, string(kind), targetID).Delete(&relationRow{})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
+		n, err := s.deleteRelationsWhere(ctx, tx, "subject_id = ? AND kind = ? AND target_id = ?", actorID, string(kind), targetID)
+		if err == nil && n == 0 {
 			return domain.Errorf(domain.ENOTFOUND, "actor %q has no %s relation to %q", actorID, kind, targetID)
 		}
-		return nil
+		return err
 	}))
 }

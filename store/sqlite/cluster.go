@@ -2,11 +2,9 @@ package sqlite
 
 import (
 	"context"
-	"math"
-
-	"github.com/paulmach/orb"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
 )
 
 // clusterCellSQL are the column and row, at the zoom z of its parameters
@@ -58,22 +56,5 @@ func (s *Store) ClusterIncidents(ctx context.Context, f domain.IncidentFilter, z
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []domain.IncidentCluster{}
-	for rows.Next() {
-		var c domain.IncidentCluster
-		var sumLon, sumLat float64
-		if err := rows.Scan(&c.X, &c.Y, &c.Count, &sumLon, &sumLat, &c.MaxSeverity); err != nil {
-			return nil, err
-		}
-		c.Center = orb.Point{clampMean(sumLon, c.Count, 180), clampMean(sumLat, c.Count, 90)}
-		out = append(out, c)
-	}
-	return out, rows.Err()
-}
-
-// clampMean is sum/n kept within ±limit, which the float sum of values
-// within it can overstep by a rounding error.
-func clampMean(sum float64, n int, limit float64) float64 {
-	return math.Min(math.Max(sum/float64(n), -limit), limit)
+	return store.ScanClusters(rows)
 }

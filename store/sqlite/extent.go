@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
 )
 
 // extentPad widens a bounding box read from an R*Tree node, whose text form
@@ -25,8 +26,8 @@ func (s *Store) IncidentExtent(ctx context.Context) (*domain.Extent, error) {
 		return nil, err
 	}
 	var start, end *int64
-	err = s.read.WithContext(ctx).Raw(`SELECT (SELECT min(occurred_at) FROM incidents WHERE deleted_at IS NULL),
-		(SELECT max(occurred_at) FROM incidents WHERE deleted_at IS NULL)`).Row().Scan(&start, &end)
+	err = store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT (SELECT min(occurred_at) FROM incidents WHERE deleted_at IS NULL),
+		(SELECT max(occurred_at) FROM incidents WHERE deleted_at IS NULL)`).Rows()).Scan(&start, &end)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +47,7 @@ func (s *Store) FacilityExtent(ctx context.Context) (*domain.Extent, error) {
 // together bound every entry; nil when the tree is empty.
 func (s *Store) treeExtent(ctx context.Context, nodeTable string, dims int) (*[4]float64, error) {
 	var text string
-	err := s.read.WithContext(ctx).Raw(`SELECT coalesce(rtreenode(?, data), '') FROM `+nodeTable+` WHERE nodeno = 1`, dims).Row().Scan(&text)
+	err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT coalesce(rtreenode(?, data), '') FROM `+nodeTable+` WHERE nodeno = 1`, dims).Rows()).Scan(&text)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
+	"github.com/postwatch/postwatch/store"
 )
 
 type facilityRow struct {
@@ -81,7 +82,7 @@ func (s *Store) FindFacilities(ctx context.Context, f domain.FacilityFilter) (*d
 	}
 	inList(w, "i.country", f.Countries)
 	if f.Text != "" {
-		w.add("(i.name LIKE ? ESCAPE '\\' OR i.city LIKE ? ESCAPE '\\')", likePattern(f.Text), likePattern(f.Text))
+		w.add("(i.name LIKE ? ESCAPE '\\' OR i.city LIKE ? ESCAPE '\\')", store.LikePattern(f.Text), store.LikePattern(f.Text))
 	}
 	if f.Where != nil {
 		if err := compileExpr(w, f.Where, domain.FacilityQueryables, "facilities_rtree"); err != nil {
@@ -90,7 +91,7 @@ func (s *Store) FindFacilities(ctx context.Context, f domain.FacilityFilter) (*d
 	}
 	db := s.read.WithContext(ctx)
 	var matched int
-	if err := db.Raw(`SELECT count(*) FROM facilities i WHERE `+w.sql(), w.args...).Row().Scan(&matched); err != nil {
+	if err := store.FirstRow(db.Raw(`SELECT count(*) FROM facilities i WHERE `+w.sql(), w.args...).Rows()).Scan(&matched); err != nil {
 		return nil, err
 	}
 	if c := f.Page.Cursor; c != nil {
@@ -137,7 +138,7 @@ func (s *Store) FindFacilityByID(ctx context.Context, id int64) (*domain.Facilit
 
 func (s *Store) findFacility(ctx context.Context, db *gorm.DB, id int64) (*domain.Facility, error) {
 	var r facilityRow
-	row := db.WithContext(ctx).Raw(`SELECT `+facilityColumns+` FROM facilities i WHERE i.id = ? AND i.deleted_at IS NULL`, micros(s.now()), id).Row()
+	row := store.FirstRow(db.WithContext(ctx).Raw(`SELECT `+facilityColumns+` FROM facilities i WHERE i.id = ? AND i.deleted_at IS NULL`, micros(s.now()), id).Rows())
 	if err := scanFacility(row, &r); err != nil {
 		if err == sql.ErrNoRows {
 			return nil, domain.Errorf(domain.ENOTFOUND, "facility %d not found", id)
@@ -162,7 +163,7 @@ func (s *Store) CreateFacility(ctx context.Context, f *domain.Facility) error {
 			return err
 		}
 		f.ID = row.ID
-		return appendHistory(ctx, tx, collFacilities, strconv.FormatInt(f.ID, 10), 1, opCreate, now, domain.PrincipalName(ctx), f)
+		return appendHistory(ctx, tx, store.CollFacilities, strconv.FormatInt(f.ID, 10), 1, store.OpCreate, now, domain.PrincipalName(ctx), f)
 	}))
 }
 
@@ -177,11 +178,11 @@ func (s *Store) ReplaceFacility(ctx context.Context, id int64, f *domain.Facilit
 		if err != nil {
 			return err
 		}
-		if err := checkVersion(ifVersion, cur.Version); err != nil {
+		if err := store.CheckVersion(ifVersion, cur.Version); err != nil {
 			return err
 		}
 		f.ID, f.CreatedAt, f.UpdatedAt, f.Version = id, cur.CreatedAt, cur.UpdatedAt, cur.Version
-		if same(cur, f) {
+		if store.Same(cur, f) {
 			return nil
 		}
 		return s.updateFacility(ctx, tx, cur, f)
@@ -195,7 +196,7 @@ func (s *Store) updateFacility(ctx context.Context, tx *gorm.DB, cur, f *domain.
 	if err != nil {
 		return err
 	}
-	return appendHistory(ctx, tx, collFacilities, strconv.FormatInt(f.ID, 10), f.Version, opUpdate, f.UpdatedAt, domain.PrincipalName(ctx), f)
+	return appendHistory(ctx, tx, store.CollFacilities, strconv.FormatInt(f.ID, 10), f.Version, store.OpUpdate, f.UpdatedAt, domain.PrincipalName(ctx), f)
 }
 
 // DeleteFacility removes a live facility from every listing; its history
@@ -206,16 +207,16 @@ func (s *Store) DeleteFacility(ctx context.Context, id int64, ifVersion int) err
 		if err != nil {
 			return err
 		}
-		if err := checkVersion(ifVersion, cur.Version); err != nil {
+		if err := store.CheckVersion(ifVersion, cur.Version); err != nil {
 			return err
 		}
-		return s.softDelete(ctx, tx, &facilityRow{}, collFacilities, id, strconv.FormatInt(id, 10), &cur.Version, &cur.UpdatedAt, cur)
+		return s.softDelete(ctx, tx, &facilityRow{}, store.CollFacilities, id, strconv.FormatInt(id, 10), &cur.Version, &cur.UpdatedAt, cur)
 	}))
 }
 
 // FacilityHistory returns every version of a facility, oldest first.
 func (s *Store) FacilityHistory(ctx context.Context, id int64) ([]domain.Version[domain.Facility], error) {
-	return readHistory[domain.Facility](ctx, s.read, collFacilities, strconv.FormatInt(id, 10))
+	return readHistory[domain.Facility](ctx, s.read, store.CollFacilities, strconv.FormatInt(id, 10))
 }
 
 type postureRow struct {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
+	"github.com/postwatch/postwatch/store"
 )
 
 // The grid is an in-memory index of every live incident's place and time:
@@ -579,7 +580,7 @@ func (g *grid) clusters(z int, each func(fn func(c *gridCell, e *gridEntry))) []
 	out := make([]domain.IncidentCluster, 0, len(byTile))
 	for k, t := range byTile {
 		out = append(out, domain.IncidentCluster{X: k[0], Y: k[1], Count: t.n, MaxSeverity: t.maxSev,
-			Center: orb.Point{clampMean(t.lon, t.n, 180), clampMean(t.lat, t.n, 90)}})
+			Center: orb.Point{store.ClampMean(t.lon, t.n, 180), store.ClampMean(t.lat, t.n, 90)}})
 	}
 	return out
 }

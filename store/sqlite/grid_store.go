@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store"
 )
 
 // DefaultGridMergeCells is the most grid cells a page is merged from in
@@ -279,7 +280,7 @@ func (s *Store) findInGrid(ctx context.Context, g *grid, f domain.IncidentFilter
 	if err != nil {
 		return nil, err
 	}
-	page := pageOfIncidents(f, o, incs, more)
+	page := store.PageOfIncidents(f, o.Order, incs, more)
 	page.Matched = matched
 	return page, nil
 }

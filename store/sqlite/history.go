@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,28 +9,15 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/postwatch/postwatch/domain"
-)
-
-// Collections named in the history table.
-const (
-	collIncidents  = "incidents"
-	collFacilities = "facilities"
-	collActors     = "actors"
-)
-
-// History operations.
-const (
-	opCreate = "create"
-	opUpdate = "update"
-	opDelete = "delete"
+	"github.com/postwatch/postwatch/store"
 )
 
 // HeldRecords reports whether an incident, facility or actor was ever
 // stored: deleted records keep their rows (and ids), so any row counts.
 func (s *Store) HeldRecords(ctx context.Context) (bool, error) {
 	var held bool
-	err := s.read.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM incidents) OR EXISTS (SELECT 1 FROM facilities)
-		OR EXISTS (SELECT 1 FROM actors)`).Row().Scan(&held)
+	err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM incidents) OR EXISTS (SELECT 1 FROM facilities)
+		OR EXISTS (SELECT 1 FROM actors)`).Rows()).Scan(&held)
 	return held, err
 }
 
@@ -70,11 +56,16 @@ func readHistory[T any](ctx context.Context, db *gorm.DB, collection, recordID s
 	if len(rows) == 0 {
 		return nil, domain.Errorf(domain.ENOTFOUND, "%s %s has no history", collection, recordID)
 	}
+	return decodeHistory[T](rows)
+}
+
+// decodeHistory turns history rows into versions.
+func decodeHistory[T any](rows []historyRow) ([]domain.Version[T], error) {
 	out := make([]domain.Version[T], len(rows))
 	for i, r := range rows {
 		out[i] = domain.Version[T]{Version: r.Version, Op: r.Op, ChangedAt: fromMicros(r.ChangedAt), ChangedBy: r.ChangedBy}
 		if err := json.Unmarshal([]byte(r.Snapshot), &out[i].Record); err != nil {
-			return nil, fmt.Errorf("decode history of %s %s v%d: %w", collection, recordID, r.Version, err)
+			return nil, fmt.Errorf("decode history of %s %s v%d: %w", r.Collection, r.RecordID, r.Version, err)
 		}
 	}
 	return out, nil
@@ -92,14 +83,5 @@ func (s *Store) softDelete(ctx context.Context, tx *gorm.DB, model any, collecti
 	if err != nil {
 		return err
 	}
-	return appendHistory(ctx, tx, collection, recordID, *version, opDelete, now, domain.PrincipalName(ctx), record)
-}
-
-// same reports whether a replacement leaves a record as it is, server-set
-// fields included (the caller copies them over first): such a write is no
-// change, so it makes no version.
-func same(cur, next any) bool {
-	a, errA := json.Marshal(cur)
-	b, errB := json.Marshal(next)
-	return errA == nil && errB == nil && bytes.Equal(a, b)
+	return appendHistory(ctx, tx, collection, recordID, *version, store.OpDelete, now, domain.PrincipalName(ctx), record)
 }

@@ -69,12 +69,12 @@ func PrepareIncidents(batch []*domain.Incident, actorNames map[string]string) *P
 		if r.err = inc.Validate(); r.err != nil {
 			continue
 		}
-		extra, err := json.Marshal(incidentExtra{Actors: inc.Actors, Sources: inc.Sources, Tags: inc.Tags, Original: inc.Original})
+		extra, err := store.EncodeExtra(inc)
 		if err != nil {
 			r.err = fmt.Errorf("encode incident: %w", err)
 			continue
 		}
-		r.extra = string(extra)
+		r.extra = extra
 		c := *inc
 		c.ID, c.CreatedAt, c.UpdatedAt, c.Version = 0, time.Time{}, time.Time{}, 0
 		if snap, err := json.Marshal(&c); err == nil && bytes.HasPrefix(snap, snapshotHead) && bytes.HasSuffix(snap, snapshotTail) {
@@ -105,7 +105,7 @@ func (s *Store) ImportIncidents(ctx context.Context, batch []*domain.Incident, a
 	if err != nil {
 		return nil, translate(err)
 	}
-	s.alertsCommitted(w.alerts)
+	s.AlertsCommitted(w.alerts)
 	return results, nil
 }
 
@@ -231,7 +231,7 @@ func (s *Store) importTransaction(ctx context.Context, p *PreparedIncidents, in 
 		tx.Rollback()
 		return translate(err)
 	}
-	s.alertsCommitted(w.alerts)
+	s.AlertsCommitted(w.alerts)
 	for _, b := range written {
 		done(b.p, b.results)
 	}
@@ -380,7 +380,7 @@ func (w *importWriter) stmt(query string) (*sql.Stmt, error) {
 
 func (s *Store) newImportWriter(ctx context.Context, tx *gorm.DB) (*importWriter, error) {
 	w := &importWriter{s: s, ctx: ctx, tx: tx, now: s.now(), by: domain.PrincipalName(ctx),
-		actors: map[string]actorState{}, stmts: map[string]*sql.Stmt{}, alerts: s.alertWriter(tx)}
+		actors: map[string]actorState{}, stmts: map[string]*sql.Stmt{}, alerts: s.WriteAlerts(tx)}
 	st, err := w.stmt(`SELECT coalesce(max(id), 0) + 1 FROM incidents`)
 	if err != nil {
 		return nil, err
@@ -561,21 +561,15 @@ func (w *importWriter) importOne(p *PreparedIncidents, i int, refs *batchRefs, c
 			return "", prob.Err()
 		}
 		if held.id != 0 {
-			return "", &domain.Error{Code: domain.ECONFLICT, Message: fmt.Sprintf("external_id %q belongs to incident %d", *inc.ExternalID, held.id),
-				Fields: []domain.FieldError{{Field: "properties.external_id", Message: fmt.Sprintf("already used by incident %d", held.id)}}}
+			return "", store.ExternalIDTaken(*inc.ExternalID, held.id)
 		}
 	}
 	for _, a := range inc.Actors {
 		if w.actors[a.ActorID] != actorMissing {
 			continue
 		}
-		name := p.names[a.ActorID]
-		if name == "" {
-			name = a.ActorID
-		}
-		actor := &domain.Actor{ID: a.ActorID, Name: name}
-		actor.ApplyDefaults()
-		if err := actor.Validate(); err != nil {
+		actor, err := store.ImportedActor(a.ActorID, p.names)
+		if err != nil {
 			return "", err
 		}
 		if err := w.s.createActor(w.ctx, w.tx, actor); err != nil {
@@ -650,7 +644,7 @@ func (w *importWriter) insertCreated(p *PreparedIncidents, created []int) error 
 		return err
 	}
 	var encodeErr error
-	shared := []any{collIncidents, opCreate, micros(w.now), w.by}
+	shared := []any{store.CollIncidents, store.OpCreate, micros(w.now), w.by}
 	err = w.insertRows(historyCreateInsert, len(created), shared, func(args []any, k int) []any {
 		i := created[k]
 		inc := p.incidents[i]

@@ -42,13 +42,6 @@ type incidentRow struct {
 
 func (incidentRow) TableName() string { return "incidents" }
 
-type incidentExtra struct {
-	Actors   []domain.IncidentActor `json:"actors"`
-	Sources  []domain.Source        `json:"sources"`
-	Tags     []string               `json:"tags"`
-	Original map[string]string      `json:"original,omitempty"`
-}
-
 type incidentActorRow struct {
 	IncidentID int64
 	ActorID    string
@@ -58,7 +51,7 @@ type incidentActorRow struct {
 func (incidentActorRow) TableName() string { return "incident_actors" }
 
 func newIncidentRow(inc *domain.Incident) (*incidentRow, error) {
-	extra, err := json.Marshal(incidentExtra{Actors: inc.Actors, Sources: inc.Sources, Tags: inc.Tags, Original: inc.Original})
+	extra, err := store.EncodeExtra(inc)
 	if err != nil {
 		return nil, err
 	}
@@ -69,13 +62,13 @@ func newIncidentRow(inc *domain.Incident) (*incidentRow, error) {
 		LocationPrecision: string(inc.LocationPrecision), Severity: inc.Severity,
 		Status: string(inc.Status), Country: inc.Country, FacilityID: inc.FacilityID,
 		Killed: inc.Casualties.Killed, Injured: inc.Casualties.Injured, ExternalID: inc.ExternalID,
-		Extra: string(extra), CreatedAt: micros(inc.CreatedAt), UpdatedAt: micros(inc.UpdatedAt),
+		Extra: extra, CreatedAt: micros(inc.CreatedAt), UpdatedAt: micros(inc.UpdatedAt),
 		Version: inc.Version,
 	}, nil
 }
 
 func (r *incidentRow) incident() (domain.Incident, error) {
-	extra, err := decodeExtra(r.Extra)
+	extra, err := store.DecodeExtra(r.Extra)
 	if err != nil {
 		return domain.Incident{}, fmt.Errorf("incident %d: decode extra: %w", r.ID, err)
 	}
@@ -171,7 +164,7 @@ func (s *Store) FindIncidentByID(ctx context.Context, id int64) (*domain.Inciden
 
 func (s *Store) findIncident(ctx context.Context, db *gorm.DB, id int64) (*domain.Incident, error) {
 	var r incidentRow
-	row := db.WithContext(ctx).Raw(`SELECT `+incidentColumns+` FROM incidents i WHERE i.id = ? AND i.deleted_at IS NULL`, id).Row()
+	row := store.FirstRow(db.WithContext(ctx).Raw(`SELECT `+incidentColumns+` FROM incidents i WHERE i.id = ? AND i.deleted_at IS NULL`, id).Rows())
 	if err := scanIncident(row, &r); err != nil {
 		if err == sql.ErrNoRows {
 			return nil, domain.Errorf(domain.ENOTFOUND, "incident %d not found", id)
@@ -190,7 +183,7 @@ func (s *Store) CreateIncident(ctx context.Context, inc *domain.Incident) error 
 	}
 	var alerts *store.AlertWriter
 	err := translate(s.transact(ctx, func(tx *gorm.DB) error {
-		alerts = s.alertWriter(tx)
+		alerts = s.WriteAlerts(tx)
 		if err := s.createIncident(ctx, tx, inc); err != nil {
 			return err
 		}
@@ -205,7 +198,7 @@ func (s *Store) CreateIncident(ctx context.Context, inc *domain.Incident) error 
 		return indexText(tx, []int64{inc.ID})
 	}))
 	if err == nil {
-		s.alertsCommitted(alerts)
+		s.AlertsCommitted(alerts)
 	}
 	return err
 }
@@ -242,7 +235,7 @@ func (s *Store) insertIncident(ctx context.Context, tx *gorm.DB, inc *domain.Inc
 	if err := writeIncidentActors(ctx, tx, inc.ID, inc.Actors); err != nil {
 		return err
 	}
-	return appendHistory(ctx, tx, collIncidents, strconv.FormatInt(inc.ID, 10), 1, opCreate, now, domain.PrincipalName(ctx), inc)
+	return appendHistory(ctx, tx, store.CollIncidents, strconv.FormatInt(inc.ID, 10), 1, store.OpCreate, now, domain.PrincipalName(ctx), inc)
 }
 
 // ReplaceIncident overwrites a live incident, checking ifVersion when set.
@@ -253,12 +246,12 @@ func (s *Store) ReplaceIncident(ctx context.Context, id int64, inc *domain.Incid
 	}
 	var alerts *store.AlertWriter
 	err := translate(s.transact(ctx, func(tx *gorm.DB) error {
-		alerts = s.alertWriter(tx)
+		alerts = s.WriteAlerts(tx)
 		_, err := s.replaceIncident(ctx, tx, id, inc, ifVersion, alerts)
 		return err
 	}))
 	if err == nil {
-		s.alertsCommitted(alerts)
+		s.AlertsCommitted(alerts)
 	}
 	return err
 }
@@ -272,7 +265,7 @@ func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc 
 	if err != nil {
 		return false, err
 	}
-	if err := checkVersion(ifVersion, cur.Version); err != nil {
+	if err := store.CheckVersion(ifVersion, cur.Version); err != nil {
 		return false, err
 	}
 	inc.ID, inc.CreatedAt, inc.UpdatedAt, inc.Version = id, cur.CreatedAt, cur.UpdatedAt, cur.Version
@@ -312,7 +305,7 @@ func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc 
 	if err := alerts.Write(ctx, cur, inc); err != nil {
 		return false, err
 	}
-	return true, appendHistory(ctx, tx, collIncidents, strconv.FormatInt(id, 10), inc.Version, opUpdate, inc.UpdatedAt, domain.PrincipalName(ctx), inc)
+	return true, appendHistory(ctx, tx, store.CollIncidents, strconv.FormatInt(id, 10), inc.Version, store.OpUpdate, inc.UpdatedAt, domain.PrincipalName(ctx), inc)
 }
 
 // DeleteIncident removes a live incident from every listing; its history,
@@ -323,16 +316,16 @@ func (s *Store) DeleteIncident(ctx context.Context, id int64, ifVersion int) err
 		if err != nil {
 			return err
 		}
-		if err := checkVersion(ifVersion, cur.Version); err != nil {
+		if err := store.CheckVersion(ifVersion, cur.Version); err != nil {
 			return err
 		}
-		return s.softDelete(ctx, tx, &incidentRow{}, collIncidents, id, strconv.FormatInt(id, 10), &cur.Version, &cur.UpdatedAt, cur)
+		return s.softDelete(ctx, tx, &incidentRow{}, store.CollIncidents, id, strconv.FormatInt(id, 10), &cur.Version, &cur.UpdatedAt, cur)
 	}))
 }
 
 // IncidentHistory returns every version of an incident, oldest first.
 func (s *Store) IncidentHistory(ctx context.Context, id int64) ([]domain.Version[domain.Incident], error) {
-	return readHistory[domain.Incident](ctx, s.read, collIncidents, strconv.FormatInt(id, 10))
+	return readHistory[domain.Incident](ctx, s.read, store.CollIncidents, strconv.FormatInt(id, 10))
 }
 
 // indexText adds incidents to the full-text index in one statement.
@@ -345,21 +338,29 @@ func indexText(tx *gorm.DB, ids []int64) error {
 		return err
 	}
 	return tx.Exec(`INSERT INTO incidents_fts (rowid, title, description)
-		SELECT id, title, description FROM incidents WHERE id IN (SELECT value FROM json_each(?))`, string(list)).Error
+		SELECT id, `+foldSQL("title")+`, `+foldSQL("description")+` FROM incidents WHERE id IN (SELECT value FROM json_each(?))`, string(list)).Error
 }
 
 // indexTextRange adds the incidents with ids from..to to the full-text
 // index in one statement: an import's created incidents have consecutive ids.
 func indexTextRange(tx *gorm.DB, from, to int64) error {
 	return tx.Exec(`INSERT INTO incidents_fts (rowid, title, description)
-		SELECT id, title, description FROM incidents WHERE id BETWEEN ? AND ?`, from, to).Error
+		SELECT id, `+foldSQL("title")+`, `+foldSQL("description")+` FROM incidents WHERE id BETWEEN ? AND ?`, from, to).Error
 }
 
 // unindexText removes an incident's current text from the full-text index;
-// an external-content FTS5 table must be told the old values.
+// an external-content FTS5 table must be told the values it indexed.
 func unindexText(tx *gorm.DB, old *domain.Incident) error {
 	return tx.Exec(`INSERT INTO incidents_fts (incidents_fts, rowid, title, description) VALUES ('delete', ?, ?, ?)`,
-		old.ID, old.Title, old.Description).Error
+		old.ID, domain.FoldText(old.Title), domain.FoldText(old.Description)).Error
+}
+
+// foldSQL is column through domain.FoldText (pw_fold), called only for text
+// that holds a byte outside ASCII: ASCII text folds to itself as far as
+// unicode61 can tell (it lower-cases), and a Go call per row would cost a
+// million-row import seconds.
+func foldSQL(column string) string {
+	return "CASE WHEN " + column + " GLOB '*[^" + "\x01-\x7f" + "]*' THEN pw_fold(" + column + ") ELSE " + column + " END"
 }
 
 func writeIncidentActors(ctx context.Context, tx *gorm.DB, id int64, actors []domain.IncidentActor) error {
@@ -415,17 +416,8 @@ func checkIncidentRefs(ctx context.Context, tx *gorm.DB, inc *domain.Incident, c
 			return err
 		}
 		if other != 0 {
-			return &domain.Error{Code: domain.ECONFLICT, Message: fmt.Sprintf("external_id %q belongs to incident %d", *inc.ExternalID, other),
-				Fields: []domain.FieldError{{Field: "properties.external_id", Message: fmt.Sprintf("already used by incident %d", other)}}}
+			return store.ExternalIDTaken(*inc.ExternalID, other)
 		}
-	}
-	return nil
-}
-
-// checkVersion returns EPRECONDITION when the caller expected another version.
-func checkVersion(want, have int) error {
-	if want != 0 && want != have {
-		return domain.Errorf(domain.EPRECONDITION, "the record is at version %d, not %d", have, want)
 	}
 	return nil
 }

@@ -5,15 +5,13 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"math"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/paulmach/orb"
 
 	"github.com/postwatch/postwatch/domain"
-	"github.com/postwatch/postwatch/geo"
+	"github.com/postwatch/postwatch/store"
 )
 
 // DefaultTreeSortMax is the largest match count for which a page is sorted
@@ -21,132 +19,24 @@ import (
 // where the first rows in order that pass the box come quickly.
 const DefaultTreeSortMax = 2_000
 
-// order is the sort of a result: its first key column and direction, which
-// the grid and R*Tree paths handle, and every term with the id that breaks
-// ties last.
+// order is the sort of a result (store.Order) with its first key column
+// and direction, which the grid and R*Tree paths handle.
 type order struct {
-	key   string // the first term's column
-	desc  bool
-	terms []domain.SortTerm // every term, ending with id
-	// simple: one key and id in one direction, whose cursor is Key and ID.
-	simple bool
+	store.Order
+	key  string // the first term's column
+	desc bool
 }
 
 func orderOf(k domain.SortKey) order {
-	if k == "" {
-		k = domain.SortOccurredAtDesc
-	}
-	terms := k.Terms()
-	if last := terms[len(terms)-1]; last.Field != "id" {
-		terms = append(terms, domain.SortTerm{Field: "id", Desc: last.Desc})
-	}
-	simple := len(terms) == 2 && terms[0].Desc == terms[1].Desc && (terms[0].Field == "occurred_at" || terms[0].Field == "severity")
-	return order{key: terms[0].Field, desc: terms[0].Desc, terms: terms, simple: simple}
+	o := store.OrderOf(k)
+	return order{Order: o, key: o.Terms[0].Field, desc: o.Terms[0].Desc}
 }
 
-func (o order) sql(prefix string) string {
-	parts := make([]string, len(o.terms))
-	for i, t := range o.terms {
-		dir := "ASC"
-		if t.Desc {
-			dir = "DESC"
-		}
-		parts[i] = prefix + t.Field + " " + dir
-	}
-	return strings.Join(parts, ", ")
-}
-
-// addAfter adds the keyset condition for rows past a cursor. A simple
-// order compares a row value, which its index answers; a mixed one
-// expands to (a > x) OR (a = x AND b > y) …, at most one term per sort field.
+// addAfter adds the keyset condition for rows past a cursor; cursors hold
+// times as microseconds, as the columns do.
 func (o order) addAfter(w *where, prefix string, c *domain.Cursor) {
-	if o.simple {
-		cmp := ">"
-		if o.desc {
-			cmp = "<"
-		}
-		w.add(fmt.Sprintf("(%s%s, %sid) %s (?, ?)", prefix, o.key, prefix, cmp), c.Key, c.ID)
-		return
-	}
-	vals := append(slices.Clone(c.Values), c.ID)
-	var ors []string
-	var args []any
-	for i, t := range o.terms {
-		var ands []string
-		for j := 0; j < i; j++ {
-			ands = append(ands, prefix+o.terms[j].Field+" = ?")
-			args = append(args, vals[j])
-		}
-		cmp := " > ?"
-		if t.Desc {
-			cmp = " < ?"
-		}
-		ands = append(ands, prefix+t.Field+cmp)
-		args = append(args, vals[i])
-		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
-	}
-	w.add("("+joinOr(ors)+")", args...)
-}
-
-// checkCursor refuses a cursor made for another order, or not made here.
-func (o order) checkCursor(c *domain.Cursor, sort domain.SortKey) error {
-	if c.Sort != sort {
-		return domain.InvalidField("cursor", "was made for sortby=%s, not %s", c.Sort, sort)
-	}
-	if !o.simple && len(c.Values) != len(o.terms)-1 {
-		return domain.InvalidField("cursor", "is not a cursor this server issued")
-	}
-	for i, v := range c.Values {
-		switch v := v.(type) {
-		case int64, string:
-		case float64:
-			// JSON gives numbers back as float64; the columns hold integers.
-			if v != math.Trunc(v) || math.Abs(v) >= 1<<53 {
-				return domain.InvalidField("cursor", "is not a cursor this server issued")
-			}
-			c.Values[i] = int64(v)
-		default:
-			return domain.InvalidField("cursor", "is not a cursor this server issued")
-		}
-	}
-	return nil
-}
-
-// cursorAt is the cursor of a page that ends with inc.
-func (o order) cursorAt(sort domain.SortKey, inc *domain.Incident) *domain.Cursor {
-	c := &domain.Cursor{Sort: sort, ID: inc.ID}
-	if o.simple {
-		c.Key = inc.OccurredAt.UnixMicro()
-		if o.key == "severity" {
-			c.Key = int64(inc.Severity)
-		}
-		return c
-	}
-	for _, t := range o.terms[:len(o.terms)-1] {
-		c.Values = append(c.Values, sortValue(t.Field, inc))
-	}
-	return c
-}
-
-// sortValue is inc's stored value of a sort field.
-func sortValue(field string, inc *domain.Incident) any {
-	switch field {
-	case "id":
-		return inc.ID
-	case "occurred_at":
-		return micros(inc.OccurredAt)
-	case "created_at":
-		return micros(inc.CreatedAt)
-	case "updated_at":
-		return micros(inc.UpdatedAt)
-	case "severity":
-		return int64(inc.Severity)
-	case "type":
-		return string(inc.Type)
-	case "country":
-		return inc.Country
-	}
-	return inc.Title
+	cond, args := o.After(prefix, c, func(_ string, v any) any { return v })
+	w.add(cond, args...)
 }
 
 // FindIncidents returns one page of live incidents matching f, ordered by
@@ -157,14 +47,14 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 	}
 	o := orderOf(f.SortBy)
 	if c := f.Page.Cursor; c != nil {
-		if err := o.checkCursor(c, f.SortBy); err != nil {
+		if err := o.CheckCursor(c, f.SortBy); err != nil {
 			return nil, err
 		}
 	}
 	if f.Page.Limit <= 0 {
 		f.Page.Limit = domain.DefaultLimit
 	}
-	if treeOnly(f) && o.simple && o.key == "occurred_at" {
+	if treeOnly(f) && o.Simple && o.key == "occurred_at" {
 		g, err := s.currentGrid(ctx)
 		if err != nil {
 			return nil, err
@@ -185,7 +75,7 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 	if c := f.Page.Cursor; c != nil {
 		o.addAfter(w, "i.", c)
 	}
-	q := `SELECT ` + incidentColumns + ` FROM incidents i WHERE ` + w.sql() + ` ORDER BY ` + o.sql("i.") + ` LIMIT ? OFFSET ?`
+	q := `SELECT ` + incidentColumns + ` FROM incidents i WHERE ` + w.sql() + ` ORDER BY ` + o.SQL("i.") + ` LIMIT ? OFFSET ?`
 	return s.incidentPage(ctx, f, o, matched, q, append(w.args, f.Page.Limit+1, f.Page.Offset))
 }
 
@@ -197,7 +87,7 @@ func unfiltered(f domain.IncidentFilter) bool {
 // liveIncidents is the number of live incidents, kept by triggers.
 func (s *Store) liveIncidents(ctx context.Context) (int, error) {
 	var n int
-	err := s.read.WithContext(ctx).Raw(`SELECT n FROM live_counts WHERE collection = 'incidents'`).Row().Scan(&n)
+	err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT n FROM live_counts WHERE collection = 'incidents'`).Rows()).Scan(&n)
 	return n, err
 }
 
@@ -262,8 +152,8 @@ func (s *Store) incidentsOfActors(ctx context.Context, actors []string) ([]int64
 		args[i] = a
 	}
 	var list sql.NullString
-	err := s.read.WithContext(ctx).Raw(`SELECT group_concat(incident_id) FROM (SELECT DISTINCT incident_id FROM incident_actors
-		WHERE actor_id IN (`+placeholders(len(actors))+`))`, args...).Row().Scan(&list)
+	err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT group_concat(incident_id) FROM (SELECT DISTINCT incident_id FROM incident_actors
+		WHERE actor_id IN (`+placeholders(len(actors))+`))`, args...).Rows()).Scan(&list)
 	if err != nil || list.String == "" {
 		return []int64{}, err
 	}
@@ -305,7 +195,7 @@ func (s *Store) countMatches(ctx context.Context, f domain.IncidentFilter, w *wh
 		return g.count(&q), nil
 	}
 	var n int
-	err = s.read.WithContext(ctx).Raw(`SELECT count(*) FROM incidents i WHERE `+w.sql(), w.args...).Row().Scan(&n)
+	err = store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT count(*) FROM incidents i WHERE `+w.sql(), w.args...).Rows()).Scan(&n)
 	return n, err
 }
 
@@ -330,7 +220,7 @@ func walkConditions(f domain.IncidentFilter, o order, bounds []orb.Bound) *where
 func (s *Store) walkTimeIndexIDs(ctx context.Context, f domain.IncidentFilter, o order, bounds []orb.Bound, n int) ([]int64, error) {
 	w := walkConditions(f, o, bounds)
 	rows, err := s.read.WithContext(ctx).Raw(`SELECT i.id FROM incidents i INDEXED BY incidents_occurred_at WHERE `+w.sql()+
-		` ORDER BY `+o.sql("i.")+` LIMIT ?`, append(w.args, n)...).Rows()
+		` ORDER BY `+o.SQL("i.")+` LIMIT ?`, append(w.args, n)...).Rows()
 	if err != nil {
 		return nil, err
 	}
@@ -353,7 +243,7 @@ func (s *Store) walkTimeIndexIDs(ctx context.Context, f domain.IncidentFilter, o
 func (s *Store) walkTimeIndex(ctx context.Context, f domain.IncidentFilter, o order, bounds []orb.Bound, matched int) (*domain.IncidentPage, error) {
 	w := walkConditions(f, o, bounds)
 	q := `SELECT ` + incidentColumns + ` FROM incidents i INDEXED BY incidents_occurred_at WHERE ` + w.sql() +
-		` ORDER BY ` + o.sql("i.") + ` LIMIT ? OFFSET ?`
+		` ORDER BY ` + o.SQL("i.") + ` LIMIT ? OFFSET ?`
 	return s.incidentPage(ctx, f, o, matched, q, append(w.args, f.Page.Limit+1, f.Page.Offset))
 }
 
@@ -387,7 +277,7 @@ func (s *Store) incidentPage(ctx context.Context, f domain.IncidentFilter, o ord
 	if err != nil {
 		return nil, err
 	}
-	p := pageOfIncidents(f, o, page, false)
+	p := store.PageOfIncidents(f, o.Order, page, false)
 	p.Matched = matched
 	return p, nil
 }
@@ -403,29 +293,7 @@ func pageOf(f domain.IncidentFilter, o order, rows []*incidentRow) (*domain.Inci
 		}
 		incs = append(incs, &inc)
 	}
-	return pageOfIncidents(f, o, incs, len(rows) > f.Page.Limit), nil
-}
-
-// pageOfIncidents makes a page of incidents in order, up to the limit,
-// with a cursor when more follow.
-func pageOfIncidents(f domain.IncidentFilter, o order, incs []*domain.Incident, more bool) *domain.IncidentPage {
-	limit := f.Page.Limit
-	if len(incs) > limit {
-		incs, more = incs[:limit], true
-	}
-	page := &domain.IncidentPage{Items: make([]domain.IncidentHit, 0, len(incs))}
-	for _, inc := range incs {
-		hit := domain.IncidentHit{Incident: inc}
-		if f.Near != nil {
-			d := geo.Distance(f.Near.Center, inc.Location)
-			hit.DistanceM = &d
-		}
-		page.Items = append(page.Items, hit)
-	}
-	if more && len(page.Items) > 0 {
-		page.Next = o.cursorAt(f.SortBy, page.Items[len(page.Items)-1].Incident)
-	}
-	return page
+	return store.PageOfIncidents(f, o.Order, incs, len(rows) > f.Page.Limit), nil
 }
 
 // incidentWhere turns a filter into SQL conditions on incidents i.

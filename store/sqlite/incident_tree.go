@@ -11,6 +11,7 @@ import (
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
+	"github.com/postwatch/postwatch/store"
 )
 
 // Margins within which a candidate's box leaves a test in doubt. The tree
@@ -53,8 +54,8 @@ func (s *Store) findInTree(ctx context.Context, f domain.IncidentFilter, o order
 	// thousands of candidates through database/sql only to walk the index.
 	q, args := treeQuery("1", bounds, f.Time)
 	var n int
-	if err := s.read.WithContext(ctx).Raw(`SELECT count(*) FROM (`+q+` LIMIT ?)`,
-		append(args, s.opts.TreeSortMax+1)...).Row().Scan(&n); err != nil {
+	if err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT count(*) FROM (`+q+` LIMIT ?)`,
+		append(args, s.opts.TreeSortMax+1)...).Rows()).Scan(&n); err != nil {
 		return nil, err
 	}
 	if n > s.opts.TreeSortMax {

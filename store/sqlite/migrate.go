@@ -197,6 +197,57 @@ var migrations = []migration{
 		// The incidents that prompted a posture change, as a JSON array.
 		`ALTER TABLE postures ADD COLUMN incident_ids TEXT NOT NULL DEFAULT '[]'`,
 	)},
+	{6, "full-text index of folded text", []string{
+		// The index holds domain.FoldText of titles and descriptions (marks
+		// such as Arabic harakat dropped, compatibility forms decomposed),
+		// as q= is folded the same way: unicode61 splits words at
+		// combining marks, so "مُحَمَّد" was four one-letter tokens, a
+		// phrase query detail=none refuses. Rebuilt from the incidents.
+		`INSERT INTO incidents_fts (incidents_fts) VALUES ('delete-all')`,
+		`INSERT INTO incidents_fts (rowid, title, description) SELECT id, ` + foldSQL("title") + `, ` + foldSQL("description") + ` FROM incidents`,
+	}},
+	{7, "history of relations and tokens", []string{
+		// A relation's id names its history, so it must never be reused:
+		// without AUTOINCREMENT SQLite hands a deleted maximum id out again.
+		`CREATE TABLE relations_new (
+			id INTEGER PRIMARY KEY AUTOINCREMENT,
+			subject_id TEXT NOT NULL REFERENCES actors(id),
+			kind TEXT NOT NULL,
+			target_id TEXT NOT NULL REFERENCES actors(id),
+			valid_from INTEGER,
+			valid_to INTEGER,
+			source TEXT NOT NULL DEFAULT '',
+			created_at INTEGER NOT NULL
+		)`,
+		`INSERT INTO relations_new (id, subject_id, kind, target_id, valid_from, valid_to, source, created_at)
+			SELECT id, subject_id, kind, target_id, valid_from, valid_to, source, created_at FROM relations`,
+		`DROP TABLE relations`,
+		`ALTER TABLE relations_new RENAME TO relations`,
+		`CREATE INDEX relations_subject ON relations(subject_id)`,
+		`CREATE INDEX relations_target ON relations(target_id)`,
+		// Relations and tokens get versions in history like other records
+		// (RelationHistory, TokenHistory); those stored before have their
+		// creation recorded here, by "unknown", when they were stored.
+		// Token ids are never reused: tokens are revoked, not deleted.
+		`INSERT INTO history (collection, record_id, version, op, changed_at, changed_by, snapshot)
+			SELECT 'relations', id, 1, 'create', created_at, 'unknown', json_object('id', id, 'subject_id', subject_id,
+				'kind', kind, 'target_id', target_id, 'valid_from', ` + isoSQL("valid_from") + `, 'valid_to', ` + isoSQL("valid_to") + `, 'source', source)
+			FROM relations`,
+		`INSERT INTO history (collection, record_id, version, op, changed_at, changed_by, snapshot)
+			SELECT 'tokens', id, 1, 'create', created_at, 'unknown', json_object('id', id, 'name', name, 'role', role,
+				'created_at', ` + isoSQL("created_at") + `, 'expires_at', ` + isoSQL("expires_at") + `, 'revoked_at', NULL)
+			FROM tokens`,
+		`INSERT INTO history (collection, record_id, version, op, changed_at, changed_by, snapshot)
+			SELECT 'tokens', id, 2, 'revoke', revoked_at, 'unknown', json_object('id', id, 'name', name, 'role', role,
+				'created_at', ` + isoSQL("created_at") + `, 'expires_at', ` + isoSQL("expires_at") + `, 'revoked_at', ` + isoSQL("revoked_at") + `)
+			FROM tokens WHERE revoked_at IS NOT NULL`,
+	}},
+}
+
+// isoSQL writes a column of microseconds as an RFC 3339 UTC timestamp, or
+// NULL, as a history snapshot holds times.
+func isoSQL(column string) string {
+	return "CASE WHEN " + column + " IS NULL THEN NULL ELSE strftime('%Y-%m-%dT%H:%M:%fZ', " + column + " / 1e6, 'unixepoch') END"
 }
 
 // migrate applies every migration not yet recorded.

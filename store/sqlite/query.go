@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
@@ -93,14 +92,12 @@ func spatialFilter(w *where, table string, bbox []orb.Bound, near *domain.Near) 
 
 // ftsQuery turns free text into an FTS5 query matching all of its words,
 // each quoted so that FTS5 operators in user input are taken literally.
-// Words are split where the unicode61 tokenizer splits them (at anything
-// but letters, digits and marks), so "al-Asad" or "Kata'ib" become two
-// one-token strings: a quoted string of several tokens is a phrase query,
-// which the detail=none index rejects with an error.
+// The words are domain.SearchWords, folded as the index is (see foldSQL)
+// and split where the unicode61 tokenizer splits, so each quoted string is
+// one token: several would make a phrase query, which the detail=none
+// index refuses.
 func ftsQuery(text string) string {
-	words := strings.FieldsFunc(text, func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsNumber(r) && !unicode.IsMark(r) && !unicode.Is(unicode.Co, r)
-	})
+	words := domain.SearchWords(text)
 	for i, w := range words {
 		words[i] = `"` + w + `"`
 	}

@@ -12,9 +12,9 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -26,6 +26,7 @@ import (
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
+	"github.com/postwatch/postwatch/store"
 )
 
 // Durability is the SQLite synchronous setting.
@@ -55,6 +56,12 @@ type Options struct {
 	// IncidentCacheBytes bounds the grid's cache of incidents (see
 	// DefaultIncidentCacheBytes); a negative value turns the cache off.
 	IncidentCacheBytes int
+	// BusyTimeout is how long a write waits for the lock another process
+	// (an import, a backup's checkpoint) holds before the store gives up
+	// with EUNAVAILABLE; 0 means DefaultBusyTimeout. A server sets it to a
+	// few seconds, so a client gets a 503 with Retry-After rather than a
+	// request stuck behind a bulk load.
+	BusyTimeout time.Duration
 	// AlertWindow is how old an incident may be and still alert
 	// (domain.AlertsFor); 0 means domain.DefaultAlertWindow.
 	AlertWindow time.Duration
@@ -63,6 +70,10 @@ type Options struct {
 	// need not wait for their poll.
 	Signal *domain.Signal
 }
+
+// DefaultBusyTimeout is Options.BusyTimeout when unset: long enough for a
+// command-line write to get between an import's transactions.
+const DefaultBusyTimeout = 10 * time.Second
 
 // Store is the SQLite implementation of the domain services. Writes go
 // through one connection, so SQLite never sees two writers from this
@@ -76,10 +87,12 @@ type Store struct {
 	// Now is the store's clock; tests set it.
 	Now func() time.Time
 
-	tokenCache sync.Map // secret hash → *cachedToken
-	tokenGen   atomic.Uint64
+	tokens store.TokenCache
 
 	grid *gridState // nil with Options.NoGrid
+
+	// AlertServices serves alerts and webhooks from the shared tables.
+	store.AlertServices
 }
 
 const driverName = "sqlite3_postwatch"
@@ -95,9 +108,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 	if dsn == "" || strings.HasPrefix(dsn, ":memory:") || strings.Contains(dsn, "mode=memory") {
 		return nil, domain.Errorf(domain.EINVALID, "database must be a file path (each pooled connection to :memory: would see its own empty database)")
 	}
-	registerDriver.Do(func() {
-		sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: registerFuncs})
-	})
+	registerDriver.Do(registerSQLite)
 	if opts.Durability == "" {
 		opts.Durability = DurabilityFull
 	}
@@ -123,7 +134,10 @@ func Open(dsn string, opts Options) (*Store, error) {
 	// REPLACE's implicit delete then fires DELETE triggers, so it cannot
 	// rewrite the append-only history behind its triggers' back.
 	params.Set("_recursive_triggers", "on")
-	params.Set("_busy_timeout", "10000")
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = DefaultBusyTimeout
+	}
+	params.Set("_busy_timeout", strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10))
 	params.Set("_synchronous", strings.ToUpper(string(opts.Durability)))
 	params.Set("_cache_size", "-32000")
 	// database/sql hands a connection to one goroutine at a time, so
@@ -166,6 +180,8 @@ func Open(dsn string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{write: write, read: read, path: path, opts: opts, Now: time.Now}
+	s.AlertServices = store.AlertServices{Read: read, Transact: s.transact, Now: s.now, Translate: translate,
+		Window: opts.AlertWindow, Signal: opts.Signal}
 	if !opts.NoGrid {
 		if err := s.startGrid(); err != nil {
 			s.Close()
@@ -173,6 +189,10 @@ func Open(dsn string, opts Options) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+func registerSQLite() {
+	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: registerFuncs})
 }
 
 func openGorm(dsn string, conns int) (*gorm.DB, error) {
@@ -214,7 +234,12 @@ func (s *Store) Close() error {
 	s.stopGrid()
 	errRead := closeGorm(s.read)
 	// A truncating checkpoint leaves a self-contained database file behind.
-	errCkpt := errors.Join(s.write.Exec(`PRAGMA optimize`).Error, s.write.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`).Error)
+	// It holds the write lock while it waits for other processes' readers,
+	// which would stall a server's writes behind a command's exit; with no
+	// busy wait it does what it can at once and leaves the rest to the next
+	// checkpoint.
+	errCkpt := errors.Join(s.write.Exec(`PRAGMA optimize`).Error, s.write.Exec(`PRAGMA busy_timeout = 0`).Error,
+		s.write.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`).Error)
 	return errors.Join(errRead, errCkpt, closeGorm(s.write))
 }
 
@@ -228,7 +253,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // database was created.
 func (s *Store) InstanceID(ctx context.Context) (string, error) {
 	var id string
-	err := s.read.WithContext(ctx).Raw(`SELECT value FROM meta WHERE key = 'instance_id'`).Row().Scan(&id)
+	err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT value FROM meta WHERE key = 'instance_id'`).Rows()).Scan(&id)
 	return id, err
 }
 
@@ -237,11 +262,40 @@ func (s *Store) InstanceID(ctx context.Context) (string, error) {
 // meanwhile; it runs on a connection of its own because the read pool is
 // query-only and the writer must stay free for writes.
 func (s *Store) Backup(ctx context.Context, target string) error {
-	db, err := sql.Open(driverName, "file:"+s.path+"?mode=ro&_busy_timeout=10000")
+	return backupFile(ctx, s.path, target)
+}
+
+// BackupFile is Backup of the database at path without opening a Store:
+// no migration, no optimize, no checkpoint at close, nothing that takes
+// the write lock a server beside it needs. It refuses a path that holds no
+// file, where SQLite would create an empty database and back that up.
+func BackupFile(ctx context.Context, path, target string) error {
+	path = strings.TrimPrefix(path, "file:")
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return domain.Errorf(domain.ENOTFOUND, "no database at %s: %v", path, errors.Unwrap(err))
+	}
+	if !fi.Mode().IsRegular() {
+		return domain.Errorf(domain.EINVALID, "%s is not a database file", path)
+	}
+	return backupFile(ctx, path, target)
+}
+
+func backupFile(ctx context.Context, path, target string) error {
+	registerDriver.Do(registerSQLite)
+	db, err := sql.Open(driverName, "file:"+path+"?mode=ro&_busy_timeout=10000")
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	var version int
+	// A file that is not a postwatch database fails here, before any copy.
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&version); err != nil {
+		return fmt.Errorf("%s is not a postwatch database: %w", path, err)
+	}
 	if err := createPrivate(target); err != nil {
 		return err
 	}
@@ -276,6 +330,7 @@ func registerFuncs(c *sqlite3.SQLiteConn) error {
 		"pw_distance": distanceFunc,
 		"pw_casei":    foldFunc(domain.CaseFold),
 		"pw_accenti":  foldFunc(domain.StripAccents),
+		"pw_fold":     foldFunc(domain.FoldText), // the full-text index's text (foldSQL)
 		"pw_locate":   newLocateFunc(),
 	} {
 		if err := c.RegisterFunc(name, fn, true); err != nil {
@@ -343,9 +398,21 @@ func distanceFunc(lon1, lat1, lon2, lat2 float64) float64 {
 	return geo.Distance([2]float64{lon1, lat1}, [2]float64{lon2, lat2})
 }
 
-// transact runs fn in one write transaction.
+// transact runs fn in one write transaction. A lock that another process
+// (an import, a checkpoint) held past BusyTimeout is EUNAVAILABLE: the
+// write did not happen and may be sent again.
 func (s *Store) transact(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return s.write.WithContext(ctx).Transaction(fn)
+	err := s.write.WithContext(ctx).Transaction(fn)
+	if isBusy(err) {
+		return domain.Errorf(domain.EUNAVAILABLE, "another process (an import or a backup) holds the database's write lock; nothing was written, retry shortly")
+	}
+	return err
+}
+
+// isBusy reports SQLITE_BUSY or SQLITE_LOCKED, in any of their extended forms.
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }
 
 // now returns the store clock's time at the microsecond precision stored.
@@ -410,35 +477,8 @@ func queryRows(ctx context.Context, tx *gorm.DB, query string, args ...any) (*sq
 }
 
 // queryRow is exec for a statement that returns one row.
-func queryRow(ctx context.Context, tx *gorm.DB, query string, args ...any) rowResult {
-	rows, err := tx.Statement.ConnPool.QueryContext(ctx, query, args...)
-	return rowResult{rows, err}
-}
-
-// rowResult is the first row of a query, or why there is none. GORM's
-// statement cache answers QueryRowContext with an empty *sql.Row when the
-// statement cannot be prepared (a cancelled request, say), and Scan on that
-// panics; this Scan returns the error instead.
-type rowResult struct {
-	rows *sql.Rows
-	err  error
-}
-
-func (r rowResult) Scan(dest ...any) error {
-	if r.err != nil {
-		return r.err
-	}
-	defer r.rows.Close()
-	if !r.rows.Next() {
-		if err := r.rows.Err(); err != nil {
-			return err
-		}
-		return sql.ErrNoRows
-	}
-	if err := r.rows.Scan(dest...); err != nil {
-		return err
-	}
-	return r.rows.Close()
+func queryRow(ctx context.Context, tx *gorm.DB, query string, args ...any) store.Row {
+	return store.FirstRow(tx.Statement.ConnPool.QueryContext(ctx, query, args...))
 }
 
 func orDefault(v, def int) int {
@@ -449,4 +489,25 @@ func orDefault(v, def int) int {
 		return 0
 	}
 	return v
+}
+
+// CopySource is this database as store.Copy reads it: through the read
+// pool, in one read transaction.
+func (s *Store) CopySource() (store.CopyEnd, error) {
+	db, err := s.read.DB()
+	return store.CopyEnd{DB: db, Dialect: "sqlite"}, err
+}
+
+// CopyDestination is this database as store.Copy writes it: through the
+// writer, with the full-text index made from the copied incidents at the
+// end, of their folded text as indexText writes it (FTS5's 'rebuild' would
+// index the raw columns); the R*Trees and the live count follow the rows
+// by trigger.
+func (s *Store) CopyDestination() (store.CopyEnd, error) {
+	db, err := s.write.DB()
+	return store.CopyEnd{DB: db, Dialect: "sqlite", Finish: func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO incidents_fts (rowid, title, description) SELECT id, `+
+			foldSQL("title")+`, `+foldSQL("description")+` FROM incidents`)
+		return err
+	}}, err
 }

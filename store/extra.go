@@ -1,4 +1,8 @@
-package sqlite
+// Package store holds what postwatch's storage engines share: the codec of
+// an incident's extra column, version checks, paging and the CQL2 filter
+// compiler with the dialect as a parameter. Each engine (store/sqlite,
+// store/postgis) builds its SQL on these.
+package store
 
 import (
 	"encoding/json"
@@ -9,17 +13,33 @@ import (
 	"github.com/postwatch/postwatch/domain"
 )
 
-// decodeExtra reads an incident's extra column. The store writes it with
+// IncidentExtra is the extra column of an incident: the lists and
+// free-form fields that are never filtered on in SQL, as JSON. Actors are
+// also kept in incident_actors, which actor= filters use.
+type IncidentExtra struct {
+	Actors   []domain.IncidentActor `json:"actors"`
+	Sources  []domain.Source        `json:"sources"`
+	Tags     []string               `json:"tags"`
+	Original map[string]string      `json:"original,omitempty"`
+}
+
+// EncodeExtra is the extra column of inc.
+func EncodeExtra(inc *domain.Incident) (string, error) {
+	b, err := json.Marshal(IncidentExtra{Actors: inc.Actors, Sources: inc.Sources, Tags: inc.Tags, Original: inc.Original})
+	return string(b), err
+}
+
+// DecodeExtra reads an incident's extra column. The store writes it with
 // json.Marshal, so it nearly always has one fixed shape with no escapes in
 // its strings; that shape is read directly, each string a slice of the
 // column's text, at a fraction of encoding/json's cost per feature. Anything
 // else — an escape, another order, a field added later — goes to
 // encoding/json, which stays the definition of the format.
-func decodeExtra(s string) (incidentExtra, error) {
+func DecodeExtra(s string) (IncidentExtra, error) {
 	if x, ok := scanExtra(s); ok {
 		return x, nil
 	}
-	var x incidentExtra
+	var x IncidentExtra
 	err := json.Unmarshal([]byte(s), &x)
 	return x, err
 }
@@ -31,9 +51,9 @@ type extraScanner struct {
 	ok bool
 }
 
-func scanExtra(s string) (incidentExtra, bool) {
+func scanExtra(s string) (IncidentExtra, bool) {
 	p := &extraScanner{s: s, ok: true}
-	var x incidentExtra
+	var x IncidentExtra
 	p.lit(`{"actors":`)
 	if !p.null() {
 		x.Actors = []domain.IncidentActor{}

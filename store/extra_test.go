@@ -1,4 +1,4 @@
-package sqlite
+package store
 
 import (
 	"encoding/json"
@@ -14,7 +14,7 @@ import (
 // same values from it. The seeds are what the store writes.
 func FuzzDecodeExtra(f *testing.F) {
 	published := time.Date(2018, 9, 8, 6, 30, 0, 5, time.FixedZone("", 3*3600))
-	for _, x := range []incidentExtra{
+	for _, x := range []IncidentExtra{
 		{},
 		{Actors: []domain.IncidentActor{}, Sources: []domain.Source{}, Tags: []string{}},
 		{Actors: []domain.IncidentActor{{ActorID: "kataib-hezbollah", Role: "suspect"}, {ActorID: "irgc-qf", Role: "sponsor"}},
@@ -34,7 +34,7 @@ func FuzzDecodeExtra(f *testing.F) {
 		if !ok {
 			return
 		}
-		var want incidentExtra
+		var want IncidentExtra
 		if err := json.Unmarshal([]byte(s), &want); err != nil {
 			t.Fatalf("scanExtra accepted %q, which encoding/json rejects: %v", s, err)
 		}
@@ -44,10 +44,10 @@ func FuzzDecodeExtra(f *testing.F) {
 	})
 }
 
-// TestDecodeExtraTakesTheFastPath guards the point of decodeExtra: what the
+// TestDecodeExtraTakesTheFastPath guards the point of DecodeExtra: what the
 // store writes is read without encoding/json.
 func TestDecodeExtraTakesTheFastPath(t *testing.T) {
-	data, _ := json.Marshal(incidentExtra{Actors: []domain.IncidentActor{{ActorID: "a", Role: "perpetrator"}}, Sources: []domain.Source{}, Tags: []string{"x"}})
+	data, _ := json.Marshal(IncidentExtra{Actors: []domain.IncidentActor{{ActorID: "a", Role: "perpetrator"}}, Sources: []domain.Source{}, Tags: []string{"x"}})
 	if _, ok := scanExtra(string(data)); !ok {
 		t.Fatalf("scanExtra refused the store's own %s", data)
 	}
