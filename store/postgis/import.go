@@ -14,7 +14,7 @@ import (
 	"github.com/postwatch/postwatch/store"
 )
 
-// importInsertRows bounds the rows of one multi-row INSERT: 20 parameters a
+// importInsertRows bounds the rows of one multi-row INSERT: 21 parameters a
 // row stay well under PostgreSQL's 65535 parameters a statement.
 const importInsertRows = 500
 
@@ -304,14 +304,28 @@ func (w *importWriter) flush() error {
 		inc.ID, inc.CreatedAt, inc.UpdatedAt, inc.Version = ids[k], now, now, 1
 		incs[k] = inc
 	}
+	written := make(map[int64]bool, len(incs))
 	for start := 0; start < len(incs); start += importInsertRows {
 		chunk := incs[start:min(start+importInsertRows, len(incs))]
-		if err := w.insertChunk(chunk, now, by); err != nil {
+		if err := w.insertChunk(chunk, now, by, written); err != nil {
 			return err
 		}
 	}
 	for k, i := range pending {
 		inc := incs[k]
+		if !written[inc.ID] {
+			// Another writer committed its external_id after lookup read
+			// them: rejected, as a write holding a taken id is.
+			var h extHolder
+			err := store.FirstRow(w.tx.Raw(`SELECT id, deleted_at IS NULL FROM incidents WHERE external_id = ?`, *inc.ExternalID).Rows()).Scan(&h.id, &h.live)
+			if err != nil {
+				return err
+			}
+			w.external[*inc.ExternalID] = h
+			inc.ID = 0
+			w.results[i] = domain.ImportResult{Outcome: domain.ImportRejected, Err: store.ExternalIDTaken(*inc.ExternalID, h.id)}
+			continue
+		}
 		if inc.ExternalID != nil {
 			w.external[*inc.ExternalID] = extHolder{id: inc.ID, live: true}
 		}
@@ -324,14 +338,16 @@ func (w *importWriter) flush() error {
 }
 
 // insertChunk writes incs, their actors and their first versions, three
-// statements in all.
-func (w *importWriter) insertChunk(incs []*domain.Incident, now time.Time, by string) error {
+// statements in all, and adds the ids of those written to written. An
+// incident whose external_id another writer committed since lookup is
+// skipped (ON CONFLICT waits for that writer, then skips the row), with
+// its actors and history.
+func (w *importWriter) insertChunk(incs []*domain.Incident, now time.Time, by string, written map[int64]bool) error {
 	var sb strings.Builder
 	sb.WriteString(`INSERT INTO incidents (id, lon, lat, type, title, description, occurred_at, time_precision,
 		location_precision, severity, status, country, facility_id, killed, injured, external_id, extra, search,
 		created_at, updated_at, version) VALUES `)
-	args := make([]any, 0, len(incs)*20)
-	var actorArgs, histArgs []any
+	args := make([]any, 0, len(incs)*21)
 	for k, inc := range incs {
 		extra, err := store.EncodeExtra(inc)
 		if err != nil {
@@ -345,6 +361,28 @@ func (w *importWriter) insertChunk(incs []*domain.Incident, now time.Time, by st
 			ts(inc.OccurredAt), string(inc.TimePrecision), string(inc.LocationPrecision), inc.Severity, string(inc.Status),
 			inc.Country, inc.FacilityID, inc.Casualties.Killed, inc.Casualties.Injured, inc.ExternalID, extra,
 			searchWords(inc), now, now, 1)
+	}
+	sb.WriteString(` ON CONFLICT (external_id) DO NOTHING RETURNING id`)
+	rows, err := w.tx.Raw(sb.String(), args...).Rows()
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		written[id] = true
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	var actorArgs, histArgs []any
+	for _, inc := range incs {
+		if !written[inc.ID] {
+			continue
+		}
 		for _, a := range inc.Actors {
 			actorArgs = append(actorArgs, inc.ID, a.ActorID, string(a.Role))
 		}
@@ -354,9 +392,6 @@ func (w *importWriter) insertChunk(incs []*domain.Incident, now time.Time, by st
 		}
 		histArgs = append(histArgs, store.CollIncidents, strconv.FormatInt(inc.ID, 10), 1, store.OpCreate, now, by, string(snap))
 	}
-	if err := w.tx.Exec(sb.String(), args...).Error; err != nil {
-		return err
-	}
 	if len(actorArgs) > 0 {
 		// An incident naming an actor twice keeps one row, as
 		// writeIncidentActors does.
@@ -365,6 +400,9 @@ func (w *importWriter) insertChunk(incs []*domain.Incident, now time.Time, by st
 		if err := w.tx.Exec(q, actorArgs...).Error; err != nil {
 			return err
 		}
+	}
+	if len(histArgs) == 0 {
+		return nil
 	}
 	q := `INSERT INTO history (collection, record_id, version, op, changed_at, changed_by, snapshot) VALUES ` +
 		placeholders(len(histArgs)/7, "(?, ?, ?, ?, ?, ?, ?)")
