@@ -80,9 +80,11 @@ type pageURL struct {
 	q   url.Values
 }
 
-func newPageURL(c *gin.Context) pageURL {
-	p := pageURL{raw: selfURL(c)}
-	if u, err := url.Parse(p.raw); err == nil {
+func newPageURL(c *gin.Context) pageURL { return parsePageURL(selfURL(c)) }
+
+func parsePageURL(raw string) pageURL {
+	p := pageURL{raw: raw}
+	if u, err := url.Parse(raw); err == nil {
 		p.u, p.q = u, u.Query()
 	}
 	return p
