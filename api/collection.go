@@ -74,25 +74,27 @@ func (col *collection) listItems(c *gin.Context) {
 		col.s.writeError(c, err)
 		return
 	}
-	shape, err := parseShape(c.Request.URL.Query(), col.properties)
+	// One parse of the query serves the shape and the filter.
+	query := c.Request.URL.Query()
+	shape, err := parseShape(query, col.properties)
 	if err != nil {
 		col.s.writeError(c, err)
 		return
 	}
-	page, err := col.list(c.Request.Context(), c.Request.URL.Query())
+	page, err := col.list(c.Request.Context(), query)
 	if err != nil {
 		col.s.writeError(c, err)
 		return
 	}
 	shape.apply(page.features)
-	self := selfURL(c)
-	var next string
+	self := newPageURL(c)
+	var cursor string
 	if page.next != nil {
-		next = withParam(withParam(self, "cursor", EncodeCursor(page.next)), "offset", "")
+		cursor = EncodeCursor(page.next)
 		// Formats without a links member (CSV, STIX) page through this
 		// header alone: RFC 8288, as OGC API – Features Part 1 recommends
 		// (/rec/core/link-header).
-		c.Header("Link", "<"+withParam(next, "f", f)+`>; rel="next"`)
+		c.Header("Link", "<"+self.with("cursor", cursor, "offset", "", "f", f)+`>; rel="next"`)
 	}
 	switch f {
 	case "csv":
@@ -106,12 +108,12 @@ func (col *collection) listItems(c *gin.Context) {
 		return
 	}
 	links := []link{
-		{Href: withParam(self, "f", "json"), Rel: "self", Type: geoJSONType, Title: "this page"},
-		{Href: withParam(self, "f", "html"), Rel: "alternate", Type: "text/html", Title: "this page as HTML"},
+		{Href: self.with("f", "json"), Rel: "self", Type: geoJSONType, Title: "this page"},
+		{Href: self.with("f", "html"), Rel: "alternate", Type: "text/html", Title: "this page as HTML"},
 		{Href: linkTo(c, "/collections/"+col.id), Rel: "collection", Type: "application/json", Title: col.title},
 	}
-	if next != "" {
-		links = append(links, link{Href: withParam(next, "f", "json"), Rel: "next", Type: geoJSONType, Title: "next page"})
+	if cursor != "" {
+		links = append(links, link{Href: self.with("cursor", cursor, "offset", "", "f", "json"), Rel: "next", Type: geoJSONType, Title: "next page"})
 	}
 	c.Header("Content-Type", geoJSONType)
 	c.Status(http.StatusOK)

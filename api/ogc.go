@@ -1,6 +1,7 @@
 package api
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
 	"time"
@@ -68,6 +69,47 @@ func withParam(u, name, value string) string {
 	}
 	parsed.RawQuery = q.Encode()
 	return parsed.String()
+}
+
+// pageURL is the request's absolute URL with its query parsed once: a page
+// builds four or five links from it (self, alternate, next, the Link
+// header), and withParam would parse the whole URL again for each.
+type pageURL struct {
+	raw string
+	u   *url.URL
+	q   url.Values
+}
+
+func newPageURL(c *gin.Context) pageURL { return parsePageURL(selfURL(c)) }
+
+func parsePageURL(raw string) pageURL {
+	p := pageURL{raw: raw}
+	if u, err := url.Parse(raw); err == nil {
+		p.u, p.q = u, u.Query()
+	}
+	return p
+}
+
+// with returns the URL with the parameters of pairs (name, value, name,
+// value…) set in turn, one whose value is empty removed; the same string
+// withParam would give applied pair after pair.
+func (p pageURL) with(pairs ...string) string {
+	if p.u == nil {
+		return p.raw
+	}
+	// A shallow copy suffices: Set and Del replace or drop a key's slice,
+	// never write into the one p.q holds.
+	q := maps.Clone(p.q)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			q.Del(pairs[i])
+		} else {
+			q.Set(pairs[i], pairs[i+1])
+		}
+	}
+	u := *p.u
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // linkTo builds an absolute link to path, carrying the caller's
