@@ -306,3 +306,20 @@ func (s *Store) CopySource() (store.CopyEnd, error) {
 func (s *Store) CopyDestination() (store.CopyEnd, error) {
 	return s.CopySource()
 }
+
+// Analyze vacuums and analyzes the tables a bulk load fills (migrate,
+// import). Autovacuum would get there, but only after a while: until then
+// the planner takes the incidents table for empty and walks the GiST index
+// over every row of a large box (seconds, not milliseconds), and without a
+// visibility map no index-only scan can count matches. VACUUM cannot run
+// in a transaction, so this is its own statement after the load commits.
+func (s *Store) Analyze(ctx context.Context) error {
+	db, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, `VACUUM (ANALYZE) incidents, incident_actors, facilities, actors, relations, postures`); err != nil {
+		return fmt.Errorf("analyze after the load: %w", translate(err))
+	}
+	return nil
+}
