@@ -162,6 +162,9 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if err := analyzeBulkLoad(ctx, st); err != nil {
+		return err
+	}
 	if err := rejects.Flush(); err != nil {
 		return fmt.Errorf("writing the rejected records: %w", err)
 	}

@@ -86,9 +86,28 @@ func copyDatabase(ctx context.Context, from, to, toFlag string, stdout, stderr i
 	if err != nil {
 		return err
 	}
+	if err := analyzeBulkLoad(ctx, dst); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "copied %s into %s in %v:\n", redactDSN(from), redactDSN(to), time.Since(start).Round(time.Millisecond))
 	for _, t := range stats.Tables {
 		fmt.Fprintf(stdout, "  %-20s %d\n", t, stats.Rows[t])
+	}
+	return nil
+}
+
+// analyzer is a store whose planner needs fresh statistics after a bulk
+// load (postgis.Store.Analyze).
+type analyzer interface {
+	Analyze(ctx context.Context) error
+}
+
+// analyzeBulkLoad refreshes st's planner statistics when it keeps any, so
+// that the first queries after migrate or import are planned on the rows
+// loaded rather than on an empty table.
+func analyzeBulkLoad(ctx context.Context, st any) error {
+	if a, ok := st.(analyzer); ok {
+		return a.Analyze(ctx)
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ func (s *Store) ClusterIncidents(ctx context.Context, f domain.IncidentFilter, z
 	if z < 0 || z > domain.MaxClusterZoom {
 		return nil, domain.InvalidField("z", "zoom %d is outside 0..%d", z, domain.MaxClusterZoom)
 	}
-	inner, err := s.incidentQuery(s.db.WithContext(ctx), f)
+	inner, err := s.incidentQuery(s.db.WithContext(ctx), f, true)
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func scanFacility(rows interface{ Scan(...any) error }) (domain.Facility, error)
 // case of ASCII letters as SQLite's LIKE does.
 func (s *Store) FindFacilities(ctx context.Context, f domain.FacilityFilter) (*domain.FacilityPage, error) {
 	q := s.db.WithContext(ctx).Table("facilities AS i").Where("i.deleted_at IS NULL")
-	q = spatial(q, f.BBox, f.Near)
+	q = spatial(q, f.BBox, f.Near, true)
 	q = anyOf(q, "i.kind", f.Kinds)
 	if len(f.Postures) > 0 {
 		q = q.Where(postureNow+" IN ?", s.now(), f.Postures)

@@ -32,7 +32,13 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 		f.Page.Limit = domain.DefaultLimit
 	}
 	db := s.db.WithContext(ctx)
-	q, err := s.incidentQuery(db, f)
+	// Neither the count nor the page's ids use the GiST prefilter: the
+	// exact lon/lat bounds alone let an index-only scan of incidents_lonlat
+	// (lon, lat, occurred_at, id) count a box and pick its newest ids
+	// without visiting the table, where geom && would fetch every matching
+	// row's page (a 1° box: ~15k random pages) and, multiplied with the
+	// lon/lat bounds it duplicates, mislead the planner's row estimates.
+	q, err := s.incidentQuery(db, f, false)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +50,10 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 		cond, args := o.After("i.", c, bindSortValue)
 		q = q.Where(cond, args...)
 	}
-	rows, err := q.Select(incidentColumns).Order(o.SQL("i.")).Limit(f.Page.Limit + 1).Offset(f.Page.Offset).Rows()
+	// The page's rows are read by id once the order has chosen them, so
+	// only limit + 1 rows are fetched from the table, whatever the matches.
+	ids := q.Select("i.id").Order(o.SQL("i.")).Limit(f.Page.Limit + 1).Offset(f.Page.Offset)
+	rows, err := db.Table("incidents AS i").Select(incidentColumns).Where("i.id IN (?)", ids).Order(o.SQL("i.")).Rows()
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -75,10 +84,11 @@ func bindSortValue(field string, v any) any {
 }
 
 // incidentQuery is the live incidents matching f (paging and sort aside),
-// as a query on incidents aliased i.
-func (s *Store) incidentQuery(db *gorm.DB, f domain.IncidentFilter) (*gorm.DB, error) {
+// as a query on incidents aliased i; gist adds the GiST prefilter to a box
+// or radius (see spatial).
+func (s *Store) incidentQuery(db *gorm.DB, f domain.IncidentFilter, gist bool) (*gorm.DB, error) {
 	q := db.Table("incidents AS i").Where("i.deleted_at IS NULL")
-	q = spatial(q, f.BBox, f.Near)
+	q = spatial(q, f.BBox, f.Near, gist)
 	if t := f.Time; t != nil {
 		if t.Start != nil {
 			q = q.Where("i.occurred_at >= ?", ts(*t.Start))
@@ -129,10 +139,12 @@ func anyOf[T any](q *gorm.DB, column string, values []T) *gorm.DB {
 }
 
 // spatial narrows q (table aliased i) to rows in any of the boxes, or
-// within near's radius: the GiST index prefilters with && (its boxes are
-// 32-bit floats, rounded outwards), the exact coordinates decide, and the
-// radius is pw_distance, the formula distance_m is computed with.
-func spatial(q *gorm.DB, bbox []orb.Bound, near *domain.Near) *gorm.DB {
+// within near's radius: the exact coordinates decide, and the radius is
+// pw_distance, the formula distance_m is computed with. With gist, the
+// GiST index prefilters with && (its boxes are 32-bit floats, rounded
+// outwards, so the result is the same); without it the planner may
+// answer from the (lon, lat) btree alone. Both forms match the same rows.
+func spatial(q *gorm.DB, bbox []orb.Bound, near *domain.Near, gist bool) *gorm.DB {
 	bounds := bbox
 	if bounds == nil && near != nil {
 		bounds = geo.RadiusBounds(near.Center, near.RadiusM)
@@ -143,8 +155,12 @@ func spatial(q *gorm.DB, bbox []orb.Bound, near *domain.Near) *gorm.DB {
 	parts := make([]string, len(bounds))
 	var args []any
 	for i, b := range bounds {
-		parts[i] = "(i.geom && ST_MakeEnvelope(?, ?, ?, ?, 4326) AND i.lon BETWEEN ? AND ? AND i.lat BETWEEN ? AND ?)"
-		args = append(args, b.Min[0], b.Min[1], b.Max[0], b.Max[1], b.Min[0], b.Max[0], b.Min[1], b.Max[1])
+		parts[i] = "(i.lon BETWEEN ? AND ? AND i.lat BETWEEN ? AND ?)"
+		if gist {
+			parts[i] = "(i.geom && ST_MakeEnvelope(?, ?, ?, ?, 4326) AND " + parts[i][1:]
+			args = append(args, b.Min[0], b.Min[1], b.Max[0], b.Max[1])
+		}
+		args = append(args, b.Min[0], b.Max[0], b.Min[1], b.Max[1])
 	}
 	q = q.Where("("+strings.Join(parts, " OR ")+")", args...)
 	if near != nil {

@@ -189,6 +189,13 @@ var migrations = []migration{
 		`ALTER TABLE postures ADD COLUMN incident_ids text NOT NULL DEFAULT '[]'`,
 		`CREATE INDEX postures_due ON postures (effective_at)`,
 	)},
+	// numberMatched is exact (CONTRACT §4), so every bbox page counts its
+	// matches; with lon and lat in one btree that count is an index-only
+	// scan, where the GiST index (boxes only) must visit each row's page.
+	// occurred_at and id let the same scan choose the default order's page.
+	{5, "incident coordinates index", []string{
+		`CREATE INDEX incidents_lonlat ON incidents (lon, lat) INCLUDE (occurred_at, id) WHERE deleted_at IS NULL`,
+	}},
 }
 
 // migrate makes sure PostGIS is there and applies every migration not yet

@@ -36,7 +36,7 @@ func (s *Store) CountIncidents(ctx context.Context, f domain.IncidentFilter, q d
 		// Keys compare bytewise, as SQLite's do.
 		keys[i] = fmt.Sprintf(`(%s) COLLATE "C" AS k%d`, key, i)
 	}
-	inner, err := s.incidentQuery(s.db.WithContext(ctx), f)
+	inner, err := s.incidentQuery(s.db.WithContext(ctx), f, true)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,67 @@
+package postgis_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/paulmach/orb"
+
+	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store/postgis"
+	"github.com/postwatch/postwatch/store/storetest"
+)
+
+// TestBBoxCountIsIndexOnly guards what made a 1° box take seconds on 1M
+// incidents (docs/performance.md, "PostGIS: what made q2 and q3 slow"):
+// after a bulk load and Analyze, the exact count of a box is an index-only
+// scan of incidents_lonlat, never a pass over the table, and it still
+// counts exactly the rows in the box.
+func TestBBoxCountIsIndexOnly(t *testing.T) {
+	admin(t)
+	db := storetest.Open(t)
+	ctx := context.Background()
+	raw := sqlDB(t, db.DSN)
+	// 20,000 incidents on a 200 × 100 grid of 0.1° over 30–50°E, 20–30°N.
+	if _, err := raw.ExecContext(ctx, `INSERT INTO incidents (lon, lat, type, title, occurred_at, time_precision,
+		location_precision, severity, status, created_at, updated_at, version)
+		SELECT 30 + (n % 200) * 0.1, 20 + (n / 200) * 0.1, 'protest', 't' || n, timestamptz '2020-01-01' + n * interval '1 hour',
+			'exact', 'exact', 1 + n % 5, 'reported', now(), now(), 1
+		FROM generate_series(0, 19999) AS n`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Services.(*postgis.Store).Analyze(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var plan strings.Builder
+	rows, err := raw.QueryContext(ctx, `EXPLAIN SELECT count(*) FROM incidents AS i WHERE i.deleted_at IS NULL
+		AND ((i.lon BETWEEN $1 AND $2 AND i.lat BETWEEN $3 AND $4))`, 35.0, 36.0, 24.0, 25.0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(line + "\n")
+	}
+	rows.Close()
+	if !strings.Contains(plan.String(), "Index Only Scan using incidents_lonlat") || strings.Contains(plan.String(), "Seq Scan") {
+		t.Errorf("the count of a 1° box is not an index-only scan of incidents_lonlat:\n%s", plan.String())
+	}
+	page, err := db.FindIncidents(ctx, domain.IncidentFilter{BBox: []orb.Bound{{Min: orb.Point{35, 24}, Max: orb.Point{36, 25}}},
+		Page: domain.Page{Limit: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Columns 50–60 (35.0–36.0°E, both edges in) × rows 40–50 (24.0–25.0°N).
+	if page.Matched != 11*11 || len(page.Items) != 5 {
+		t.Errorf("matched %d, %d items; want 121 and 5", page.Matched, len(page.Items))
+	}
+	for i := 1; i < len(page.Items); i++ {
+		if !page.Items[i].OccurredAt.Before(page.Items[i-1].OccurredAt) {
+			t.Errorf("items not newest first: %v then %v", page.Items[i-1].OccurredAt, page.Items[i].OccurredAt)
+		}
+	}
+}
