@@ -147,17 +147,30 @@ func (p *extraScanner) list(item func()) {
 
 // str reads a string without escapes; json.Marshal escapes every control
 // character, quote and backslash, so a string it wrote ends at the next quote.
+// Anything else (an escape, a raw control character, invalid UTF-8) is left
+// to encoding/json, which refuses what RFC 8259 §7 does.
 func (p *extraScanner) str() string {
 	if !p.next('"') {
 		p.ok = false
 		return ""
 	}
 	end := strings.IndexByte(p.s, '"')
-	if end < 0 || strings.IndexByte(p.s[:end], '\\') >= 0 || !utf8.ValidString(p.s[:end]) {
+	if end < 0 || !plainJSONString(p.s[:end]) {
 		p.ok = false
 		return ""
 	}
 	v := p.s[:end]
 	p.s = p.s[end+1:]
 	return v
+}
+
+// plainJSONString reports whether s may stand between quotes in JSON as it
+// is: valid UTF-8 with no backslash and no control character below U+0020.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '\\' {
+			return false
+		}
+	}
+	return utf8.ValidString(s)
 }
