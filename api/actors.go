@@ -234,18 +234,7 @@ func (s *Server) actorHistory(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	type entry struct {
-		Version   int          `json:"version"`
-		Op        string       `json:"op"`
-		ChangedAt time.Time    `json:"changed_at"`
-		ChangedBy string       `json:"changed_by"`
-		Actor     domain.Actor `json:"actor"`
-	}
-	out := make([]entry, len(vs))
-	for i, v := range vs {
-		out[i] = entry{v.Version, v.Op, v.ChangedAt, v.ChangedBy, v.Record}
-	}
-	c.JSON(http.StatusOK, gin.H{"versions": out})
+	writeVersions(c, "actor", vs)
 }
 
 type relationIn struct {
@@ -342,16 +331,16 @@ func (s *Server) relationHistory(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	type entry struct {
-		Version   int             `json:"version"`
-		Op        string          `json:"op"`
-		ChangedAt time.Time       `json:"changed_at"`
-		ChangedBy string          `json:"changed_by"`
-		Relation  domain.Relation `json:"relation"`
-	}
-	out := make([]entry, len(vs))
+	writeVersions(c, "relation", vs)
+}
+
+// writeVersions answers a record's history as
+// {"versions": [{"version", "op", "changed_at", "changed_by", <name>: the record}]},
+// oldest first: the shape of every history route that is not an OGC item's.
+func writeVersions[T any](c *gin.Context, name string, vs []domain.Version[T]) {
+	out := make([]gin.H, len(vs))
 	for i, v := range vs {
-		out[i] = entry{v.Version, v.Op, v.ChangedAt, v.ChangedBy, v.Record}
+		out[i] = gin.H{"version": v.Version, "op": v.Op, "changed_at": v.ChangedAt, "changed_by": v.ChangedBy, name: v.Record}
 	}
 	c.JSON(http.StatusOK, gin.H{"versions": out})
 }

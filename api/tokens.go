@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -82,16 +81,5 @@ func (s *Server) tokenHistory(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	type entry struct {
-		Version   int          `json:"version"`
-		Op        string       `json:"op"`
-		ChangedAt time.Time    `json:"changed_at"`
-		ChangedBy string       `json:"changed_by"`
-		Token     domain.Token `json:"token"`
-	}
-	out := make([]entry, len(vs))
-	for i, v := range vs {
-		out[i] = entry{v.Version, v.Op, v.ChangedAt, v.ChangedBy, v.Record}
-	}
-	c.JSON(http.StatusOK, gin.H{"versions": out})
+	writeVersions(c, "token", vs)
 }
