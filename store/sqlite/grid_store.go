@@ -9,6 +9,7 @@ import (
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/grid"
 )
 
 // DefaultGridMergeCells is the most grid cells a page is merged from in
@@ -26,15 +27,24 @@ const wideShare = 8
 // R*Tree, so that startup stays well under a second.
 const gridSyncBuild = 100_000
 
-// gridState is the store's grid and what keeps it current.
+// DefaultIncidentCacheBytes is Options.IncidentCacheBytes when unset.
+const DefaultIncidentCacheBytes = grid.DefaultCacheBytes
+
+// gridState is the store's grid (see package grid) and what keeps it
+// current. The history table is the grid's change feed: every write to an
+// incident appends a history row in the same transaction, and history ids
+// grow in commit order (SQLite has one writer at a time), so reading the
+// rows past the last id applied brings the grid up to date with writes from
+// any process — an import running beside the server included. The grid's
+// version is that last history id.
 type gridState struct {
 	mu     sync.Mutex // serialises catching up with the change feed
 	ready  chan struct{}
-	grid   *grid // set once ready is closed
+	grid   *grid.Grid // set once ready is closed
 	cancel context.CancelFunc
 	done   chan struct{}
 	maxID  *sql.Stmt
-	cache  *incidentCache
+	cache  *grid.Cache
 }
 
 // startGrid builds the grid, in the background when the database is large.
@@ -49,7 +59,7 @@ func (s *Store) startGrid() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	gs := &gridState{ready: make(chan struct{}), cancel: cancel, done: make(chan struct{}), maxID: maxID,
-		cache: newIncidentCache(s.opts.IncidentCacheBytes)}
+		cache: grid.NewCache(s.opts.IncidentCacheBytes)}
 	s.grid = gs
 	n, err := s.liveIncidents(ctx)
 	if err != nil {
@@ -92,10 +102,12 @@ func (s *Store) buildGrid(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback()
-	g := newGrid()
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM history`).Scan(&g.applied); err != nil {
+	g := grid.New()
+	var applied int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM history`).Scan(&applied); err != nil {
 		return err
 	}
+	g.Apply(nil, applied)
 	// The build adds ids in time order, not id order: size the id index for
 	// all of them up front, unless the ids are too sparse to deserve it.
 	var maxID, live int64
@@ -103,10 +115,7 @@ func (s *Store) buildGrid(ctx context.Context) error {
 		coalesce((SELECT n FROM live_counts WHERE collection = 'incidents'), 0)`).Scan(&maxID, &live); err != nil {
 		return err
 	}
-	if maxID < 4*live+denseSlack {
-		g.cellOf = make([]int32, maxID+1)
-		g.atOf = make([]int64, maxID+1)
-	}
+	g.Presize(maxID, live)
 	rows, err := tx.QueryContext(ctx, `SELECT occurred_at, id, lon, lat FROM incidents INDEXED BY incidents_occurred_at
 		WHERE deleted_at IS NULL ORDER BY occurred_at, id`)
 	if err != nil {
@@ -114,11 +123,11 @@ func (s *Store) buildGrid(ctx context.Context) error {
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var e gridEntry
-		if err := rows.Scan(&e.at, &e.id, &e.lon, &e.lat); err != nil {
+		var e grid.Entry
+		if err := rows.Scan(&e.At, &e.ID, &e.Lon, &e.Lat); err != nil {
 			return err
 		}
-		g.add(e)
+		g.Add(e)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("build grid: %w", err)
@@ -137,12 +146,12 @@ func (s *Store) buildGrid(ctx context.Context) error {
 		if err := meta.Scan(&id, &t, &sev); err != nil {
 			return err
 		}
-		g.setMeta(id, newIncidentMeta(sev, domain.IncidentType(t)))
+		g.SetMeta(id, grid.NewMeta(sev, domain.IncidentType(t)))
 	}
 	if err := meta.Err(); err != nil {
 		return fmt.Errorf("build grid: %w", err)
 	}
-	g.compact()
+	g.Compact()
 	s.grid.grid = g
 	close(s.grid.ready)
 	return nil
@@ -150,7 +159,7 @@ func (s *Store) buildGrid(ctx context.Context) error {
 
 // currentGrid returns the grid brought up to date with every committed
 // write, or nil while it is being built or when the store runs without it.
-func (s *Store) currentGrid(ctx context.Context) (*grid, error) {
+func (s *Store) currentGrid(ctx context.Context) (*grid.Grid, error) {
 	gs := s.grid
 	if gs == nil {
 		return nil, nil
@@ -165,9 +174,9 @@ func (s *Store) currentGrid(ctx context.Context) (*grid, error) {
 	if err := gs.maxID.QueryRowContext(ctx).Scan(&last); err != nil {
 		return nil, err
 	}
-	g.mu.RLock()
-	behind := g.applied < last
-	g.mu.RUnlock()
+	g.RLock()
+	behind := g.Version() < last
+	g.RUnlock()
 	if behind {
 		// A client that gives up must not waste a catch-up others need.
 		if err := s.catchUp(context.WithoutCancel(ctx), g); err != nil {
@@ -180,12 +189,12 @@ func (s *Store) currentGrid(ctx context.Context) (*grid, error) {
 // catchUp applies the history rows past the grid's last one: each incident
 // they name is put back where its row now says, or taken out if deleted.
 // One statement reads history and rows from one snapshot.
-func (s *Store) catchUp(ctx context.Context, g *grid) error {
+func (s *Store) catchUp(ctx context.Context, g *grid.Grid) error {
 	s.grid.mu.Lock()
 	defer s.grid.mu.Unlock()
-	g.mu.RLock()
-	from := g.applied
-	g.mu.RUnlock()
+	g.RLock()
+	from := g.Version()
+	g.RUnlock()
 	db, err := s.read.DB()
 	if err != nil {
 		return err
@@ -199,11 +208,7 @@ func (s *Store) catchUp(ctx context.Context, g *grid) error {
 	}
 	defer rows.Close()
 	last := from
-	type change struct {
-		e    gridEntry
-		meta incidentMeta
-	}
-	changed := map[int64]*change{} // by id; nil when no longer live
+	changed := map[int64]grid.Change{}
 	for rows.Next() {
 		var hid, id int64
 		var isIncident, live bool
@@ -217,54 +222,49 @@ func (s *Store) catchUp(ctx context.Context, g *grid) error {
 		if !isIncident {
 			continue
 		}
-		changed[id] = nil
+		changed[id] = grid.Change{Entry: grid.Entry{ID: id}, Gone: true}
 		if live {
-			changed[id] = &change{gridEntry{at: at.Int64, id: id, lon: lon.Float64, lat: lat.Float64},
-				newIncidentMeta(int(sev.Int64), domain.IncidentType(typ.String))}
+			changed[id] = grid.Change{Entry: grid.Entry{At: at.Int64, ID: id, Lon: lon.Float64, Lat: lat.Float64},
+				Meta: grid.NewMeta(int(sev.Int64), domain.IncidentType(typ.String))}
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	changes := make([]grid.Change, 0, len(changed))
 	for id, c := range changed {
-		s.grid.cache.evict(id)
-		g.remove(id)
-		if c != nil {
-			g.add(c.e)
-			g.setMeta(id, c.meta)
-		}
+		s.grid.cache.Evict(id)
+		changes = append(changes, c)
 	}
-	g.applied = max(g.applied, last)
+	g.Apply(changes, last)
 	return nil
 }
 
 // findInGrid answers a place-and-time query from the grid: the exact count,
 // and the page's ids in order, whose incidents come from the cache or are
 // read by id. A wide box takes its page's ids from the occurred_at index.
-func (s *Store) findInGrid(ctx context.Context, g *grid, f domain.IncidentFilter, o order) (*domain.IncidentPage, error) {
-	q := newGridQuery(f)
+func (s *Store) findInGrid(ctx context.Context, g *grid.Grid, f domain.IncidentFilter, o order) (*domain.IncidentPage, error) {
+	q := grid.NewQuery(f)
 	need := f.Page.Offset + f.Page.Limit + 1
 	if need < 0 { // an offset near MaxInt
 		need = math.MaxInt
 	}
-	g.mu.RLock()
-	applied := g.applied
-	matched := g.count(&q)
+	g.RLock()
+	version := g.Version()
+	matched := g.Count(&q)
 	// Walking the index reads about g.n/matched entries per match, so it
 	// wins only when the box holds a good share of all incidents.
-	wide := q.cellCount() > s.opts.GridMergeCells && matched*wideShare >= g.n
+	wide := q.CellCount() > s.opts.GridMergeCells && matched*wideShare >= g.Len()
 	// An offset past every match is an empty page, whatever the path.
 	skip := f.Page.Offset >= matched
 	var ids []int64
 	if !wide && !skip {
-		ids = g.page(&q, o.desc, f.Page.Cursor, need)
+		ids = g.Page(&q, o.desc, f.Page.Cursor, need)
 	}
-	g.mu.RUnlock()
+	g.RUnlock()
 	if wide && !skip {
 		var err error
-		if ids, err = s.walkTimeIndexIDs(ctx, f, o, q.bounds, need); err != nil {
+		if ids, err = s.walkTimeIndexIDs(ctx, f, o, q.Bounds(), need); err != nil {
 			return nil, err
 		}
 	}
@@ -276,7 +276,7 @@ func (s *Store) findInGrid(ctx context.Context, g *grid, f domain.IncidentFilter
 	// More follow when the ids went past the limit, even if a row among
 	// them was deleted before it could be read.
 	more := len(ids) > f.Page.Limit
-	incs, err := s.incidentsByID(ctx, g, applied, ids)
+	incs, err := s.grid.cache.Incidents(ctx, g, version, ids, s.readIncidents)
 	if err != nil {
 		return nil, err
 	}
@@ -294,4 +294,14 @@ func (s *Store) GridReady() <-chan struct{} {
 		return done
 	}
 	return s.grid.ready
+}
+
+// readIncidents reads the live incidents among ids, in id order.
+func (s *Store) readIncidents(ctx context.Context, ids []int64) ([]*domain.Incident, error) {
+	rows, err := s.queryByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return scanIncidents(rows, len(ids))
 }

@@ -49,7 +49,7 @@ type Options struct {
 	// default, a negative value means 0.
 	TreeSortMax int
 	// NoGrid answers place-and-time queries from the R*Tree alone, without
-	// the in-memory grid (see grid.go); tests compare the two.
+	// the in-memory grid (see package grid); tests compare the two.
 	NoGrid bool
 	// GridMergeCells tunes findInGrid (see DefaultGridMergeCells).
 	GridMergeCells int
