@@ -96,7 +96,7 @@ func (m Meta) severity() int { return int(m & 7) }
 func (m Meta) typeIndex() int { return int(m >> 3) }
 
 // Grid is safe for concurrent use: readers hold RLock around their
-// queries, and Apply takes the write lock.
+// queries, and a Follower's catch-up takes the write lock.
 type Grid struct {
 	mu     sync.RWMutex
 	blocks map[int]*gridBlock
@@ -138,24 +138,24 @@ func (g *Grid) RUnlock() { g.mu.RUnlock() }
 // Len is the number of incidents in the grid; the caller holds RLock.
 func (g *Grid) Len() int { return g.n }
 
-// Version is the change feed's position the grid reflects, as the engine
-// numbers it (the last history id applied on SQLite); it never decreases.
-// The caller holds RLock.
+// Version counts the catch-ups that changed the grid (see Follower): it
+// grows with every change this process has seen applied, so a cache keyed
+// by it (a tile's bytes) is never served across a change. It is per
+// process: two replicas' versions of the same data differ. The caller
+// holds RLock.
 func (g *Grid) Version() int64 { return g.version }
 
 // Change is an incident's state after a write: its entry and meta, or
-// Gone when it is no longer live.
+// Gone when it is no longer live (then only Entry.ID counts).
 type Change struct {
 	Entry Entry
 	Meta  Meta
 	Gone  bool
 }
 
-// Apply puts each changed incident where its change says, or takes it
-// out, and moves the grid's version up to version.
-func (g *Grid) Apply(changes []Change, version int64) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
+// apply puts each changed incident where its change says, or takes it
+// out; the caller holds the write lock.
+func (g *Grid) apply(changes []Change) {
 	for _, c := range changes {
 		g.Remove(c.Entry.ID)
 		if !c.Gone {
@@ -163,7 +163,6 @@ func (g *Grid) Apply(changes []Change, version int64) {
 			g.SetMeta(c.Entry.ID, c.Meta)
 		}
 	}
-	g.version = max(g.version, version)
 }
 
 // cellXY is the cell of a coordinate; rounding at cell edges is harmless
@@ -199,7 +198,7 @@ func (g *Grid) cell(cx, cy int, create bool) *gridCell {
 }
 
 // Add inserts a live incident while the grid is built, before it is
-// shared (Apply changes it afterwards); appending is the fast path of a
+// shared (a Follower changes it afterwards); appending is the fast path of a
 // build that reads incidents in (occurred_at, id) order.
 func (g *Grid) Add(e Entry) {
 	cx, cy := cellXY(e.Lon, e.Lat)

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/store"
@@ -30,21 +29,15 @@ const gridSyncBuild = 100_000
 // DefaultIncidentCacheBytes is Options.IncidentCacheBytes when unset.
 const DefaultIncidentCacheBytes = grid.DefaultCacheBytes
 
-// gridState is the store's grid (see package grid) and what keeps it
-// current. The history table is the grid's change feed: every write to an
-// incident appends a history row in the same transaction, and history ids
-// grow in commit order (SQLite has one writer at a time), so reading the
-// rows past the last id applied brings the grid up to date with writes from
-// any process — an import running beside the server included. The grid's
-// version is that last history id.
-type gridState struct {
-	mu     sync.Mutex // serialises catching up with the change feed
-	ready  chan struct{}
-	grid   *grid.Grid // set once ready is closed
-	cancel context.CancelFunc
-	done   chan struct{}
-	maxID  *sql.Stmt
-	cache  *grid.Cache
+// sqliteFeed is the grid's change feed on SQLite (see grid.Feed): every
+// write to an incident appends a history row in the same transaction, and
+// history ids grow in commit order (SQLite has one writer at a time), so
+// the rows past the last id applied bring the grid up to date with writes
+// from any process — an import running beside the server included. Its
+// position is that last history id.
+type sqliteFeed struct {
+	s     *Store
+	maxID *sql.Stmt
 }
 
 // startGrid builds the grid, in the background when the database is large.
@@ -57,86 +50,70 @@ func (s *Store) startGrid() error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	gs := &gridState{ready: make(chan struct{}), cancel: cancel, done: make(chan struct{}), maxID: maxID,
-		cache: grid.NewCache(s.opts.IncidentCacheBytes)}
-	s.grid = gs
-	n, err := s.liveIncidents(ctx)
+	s.gridFeed = &sqliteFeed{s: s, maxID: maxID}
+	n, err := s.liveIncidents(context.Background())
 	if err != nil {
-		close(gs.done)
 		return err
 	}
-	if n <= gridSyncBuild {
-		defer close(gs.done)
-		return s.buildGrid(ctx)
-	}
-	go func() {
-		defer close(gs.done)
-		// A failed build leaves the grid unready: queries keep using the
-		// R*Tree, which is correct, only slower.
-		_ = s.buildGrid(ctx)
-	}()
-	return nil
+	s.grid, err = grid.Follow[int64](s.gridFeed, s.opts.IncidentCacheBytes, n > gridSyncBuild)
+	return err
 }
 
-// stopGrid ends a build in progress and releases the grid's statements.
+// stopGrid ends a build in progress and releases the feed's statement.
 func (s *Store) stopGrid() {
-	if s.grid == nil {
+	if s.gridFeed == nil {
 		return
 	}
-	s.grid.cancel()
-	<-s.grid.done
-	s.grid.maxID.Close()
+	if s.grid != nil {
+		s.grid.Stop()
+	}
+	s.gridFeed.maxID.Close()
 }
 
-// buildGrid reads every live incident's place and time in (occurred_at, id)
+// Build reads every live incident's place and time in (occurred_at, id)
 // order, so each cell fills already sorted, and the history id it is
 // current to, both in one read transaction.
-func (s *Store) buildGrid(ctx context.Context) error {
-	db, err := s.read.DB()
+func (f *sqliteFeed) Build(ctx context.Context, g *grid.Grid) (int64, error) {
+	db, err := f.s.read.DB()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer tx.Rollback()
-	g := grid.New()
 	var applied int64
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM history`).Scan(&applied); err != nil {
-		return err
+		return 0, err
 	}
-	g.Apply(nil, applied)
-	// The build adds ids in time order, not id order: size the id index for
-	// all of them up front, unless the ids are too sparse to deserve it.
 	var maxID, live int64
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT max(id) FROM incidents), 0),
 		coalesce((SELECT n FROM live_counts WHERE collection = 'incidents'), 0)`).Scan(&maxID, &live); err != nil {
-		return err
+		return 0, err
 	}
 	g.Presize(maxID, live)
 	rows, err := tx.QueryContext(ctx, `SELECT occurred_at, id, lon, lat FROM incidents INDEXED BY incidents_occurred_at
 		WHERE deleted_at IS NULL ORDER BY occurred_at, id`)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var e grid.Entry
 		if err := rows.Scan(&e.At, &e.ID, &e.Lon, &e.Lat); err != nil {
-			return err
+			return 0, err
 		}
 		g.Add(e)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("build grid: %w", err)
+		return 0, fmt.Errorf("build grid: %w", err)
 	}
 	// No index holds the type: one pass over the table, in rowid order,
 	// brings every incident's meta.
 	meta, err := tx.QueryContext(ctx, `SELECT id, type, severity FROM incidents WHERE deleted_at IS NULL`)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer meta.Close()
 	for meta.Next() {
@@ -144,70 +121,40 @@ func (s *Store) buildGrid(ctx context.Context) error {
 		var t string
 		var sev int
 		if err := meta.Scan(&id, &t, &sev); err != nil {
-			return err
+			return 0, err
 		}
 		g.SetMeta(id, grid.NewMeta(sev, domain.IncidentType(t)))
 	}
 	if err := meta.Err(); err != nil {
-		return fmt.Errorf("build grid: %w", err)
+		return 0, fmt.Errorf("build grid: %w", err)
 	}
-	g.Compact()
-	s.grid.grid = g
-	close(s.grid.ready)
-	return nil
+	return applied, nil
 }
 
-// currentGrid returns the grid brought up to date with every committed
-// write, or nil while it is being built or when the store runs without it.
-func (s *Store) currentGrid(ctx context.Context) (*grid.Grid, error) {
-	gs := s.grid
-	if gs == nil {
-		return nil, nil
-	}
-	select {
-	case <-gs.ready:
-	default:
-		return nil, nil
-	}
-	g := gs.grid
+// Behind compares the last history id with the grid's.
+func (f *sqliteFeed) Behind(ctx context.Context, applied int64) (bool, error) {
 	var last int64
-	if err := gs.maxID.QueryRowContext(ctx).Scan(&last); err != nil {
-		return nil, err
-	}
-	g.RLock()
-	behind := g.Version() < last
-	g.RUnlock()
-	if behind {
-		// A client that gives up must not waste a catch-up others need.
-		if err := s.catchUp(context.WithoutCancel(ctx), g); err != nil {
-			return nil, err
-		}
-	}
-	return g, nil
+	err := f.maxID.QueryRowContext(ctx).Scan(&last)
+	return last > applied, err
 }
 
-// catchUp applies the history rows past the grid's last one: each incident
-// they name is put back where its row now says, or taken out if deleted.
-// One statement reads history and rows from one snapshot.
-func (s *Store) catchUp(ctx context.Context, g *grid.Grid) error {
-	s.grid.mu.Lock()
-	defer s.grid.mu.Unlock()
-	g.RLock()
-	from := g.Version()
-	g.RUnlock()
-	db, err := s.read.DB()
+// Changes reads the history rows past applied and, for each incident they
+// name, where its row now says it is, or that it is gone. One statement
+// reads history and rows from one snapshot.
+func (f *sqliteFeed) Changes(ctx context.Context, applied int64) ([]grid.Change, int64, error) {
+	db, err := f.s.read.DB()
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	rows, err := db.QueryContext(ctx, `SELECT h.id, h.collection = 'incidents', CAST(h.record_id AS INTEGER),
 			i.occurred_at, i.lon, i.lat, i.type, i.severity, i.id IS NOT NULL AND i.deleted_at IS NULL
 		FROM history h LEFT JOIN incidents i ON h.collection = 'incidents' AND i.id = CAST(h.record_id AS INTEGER)
-		WHERE h.id > ? ORDER BY h.id`, from)
+		WHERE h.id > ? ORDER BY h.id`, applied)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	defer rows.Close()
-	last := from
+	last := applied
 	changed := map[int64]grid.Change{}
 	for rows.Next() {
 		var hid, id int64
@@ -216,7 +163,7 @@ func (s *Store) catchUp(ctx context.Context, g *grid.Grid) error {
 		var lon, lat sql.NullFloat64
 		var typ sql.NullString
 		if err := rows.Scan(&hid, &isIncident, &id, &at, &lon, &lat, &typ, &sev, &live); err != nil {
-			return err
+			return nil, 0, err
 		}
 		last = hid
 		if !isIncident {
@@ -229,15 +176,22 @@ func (s *Store) catchUp(ctx context.Context, g *grid.Grid) error {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return nil, 0, err
 	}
 	changes := make([]grid.Change, 0, len(changed))
-	for id, c := range changed {
-		s.grid.cache.Evict(id)
+	for _, c := range changed {
 		changes = append(changes, c)
 	}
-	g.Apply(changes, last)
-	return nil
+	return changes, last, nil
+}
+
+// currentGrid returns the grid brought up to date with every committed
+// write, or nil while it is being built or when the store runs without it.
+func (s *Store) currentGrid(ctx context.Context) (*grid.Grid, error) {
+	if s.grid == nil {
+		return nil, nil
+	}
+	return s.grid.Current(ctx)
 }
 
 // findInGrid answers a place-and-time query from the grid: the exact count,
@@ -276,7 +230,7 @@ func (s *Store) findInGrid(ctx context.Context, g *grid.Grid, f domain.IncidentF
 	// More follow when the ids went past the limit, even if a row among
 	// them was deleted before it could be read.
 	more := len(ids) > f.Page.Limit
-	incs, err := s.grid.cache.Incidents(ctx, g, version, ids, s.readIncidents)
+	incs, err := s.grid.Cache().Incidents(ctx, g, version, ids, s.readIncidents)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +247,7 @@ func (s *Store) GridReady() <-chan struct{} {
 		close(done)
 		return done
 	}
-	return s.grid.ready
+	return s.grid.Ready()
 }
 
 // readIncidents reads the live incidents among ids, in id order.

@@ -182,7 +182,7 @@ func TestCacheRefusesReadsOlderThanACatchUp(t *testing.T) {
 	if err != nil || g == nil {
 		t.Fatalf("grid %v, %v", g, err)
 	}
-	cached := func() bool { return s.grid.cache.Get([]int64{inc.ID}, nil)[0] != nil }
+	cached := func() bool { return s.grid.Cache().Get([]int64{inc.ID}, nil)[0] != nil }
 	for _, tc := range []struct {
 		name    string
 		applied int64
@@ -191,7 +191,7 @@ func TestCacheRefusesReadsOlderThanACatchUp(t *testing.T) {
 		{"ids chosen before the last catch-up", g.Version() - 1, false},
 		{"ids chosen at the grid's state", g.Version(), true},
 	} {
-		got, err := s.grid.cache.Incidents(ctx, g, tc.applied, []int64{inc.ID}, s.readIncidents)
+		got, err := s.grid.Cache().Incidents(ctx, g, tc.applied, []int64{inc.ID}, s.readIncidents)
 		if err != nil || len(got) != 1 || got[0].Title != "t" {
 			t.Fatalf("%s: read %v, %v", tc.name, got, err)
 		}

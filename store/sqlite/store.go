@@ -27,6 +27,7 @@ import (
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
 	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/grid"
 )
 
 // Durability is the SQLite synchronous setting.
@@ -89,7 +90,8 @@ type Store struct {
 
 	tokens store.TokenCache
 
-	grid *gridState // nil with Options.NoGrid
+	grid     *grid.Follower[int64] // nil with Options.NoGrid
+	gridFeed *sqliteFeed
 
 	// AlertServices serves alerts and webhooks from the shared tables.
 	store.AlertServices
