@@ -239,11 +239,24 @@ type prefixed struct {
 
 func (p prefixed) Scan(rest ...any) error { return p.rows.Scan(append(p.dest, rest...)...) }
 
-// RecordAttempt logs an attempt and settles its outbox item: a delivered or
-// abandoned item (next nil) leaves the outbox, a failed one waits until
-// next; a 410 disables the subscription and drops all it was owed. An item
+// RecordAttempts logs the attempts of a batch and settles their outbox
+// items. One transaction for the batch, not one per attempt: on SQLite
+// each write transaction waits its turn behind the incident writes, so a
+// burst of alerts was delivered at the pace of those turns.
+func RecordAttempts(ctx context.Context, tx *gorm.DB, owner string, rs []domain.AttemptResult) error {
+	for _, r := range rs {
+		if err := recordAttempt(ctx, tx, r, owner); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordAttempt logs an attempt and settles its outbox item: a delivered or
+// abandoned item (Next nil) leaves the outbox, a failed one waits until
+// Next; a 410 disables the subscription and drops all it was owed. An item
 // whose lease another worker took meanwhile is only logged.
-func RecordAttempt(ctx context.Context, tx *gorm.DB, r domain.AttemptResult, owner string, next *time.Time) error {
+func recordAttempt(ctx context.Context, tx *gorm.DB, r domain.AttemptResult, owner string) error {
 	db := tx.WithContext(ctx)
 	var hookID, seq int64
 	err := db.Raw(`SELECT webhook_id, alert_seq FROM webhook_outbox WHERE id = ? AND lease_owner = ?`, r.ItemID, owner).Row().Scan(&hookID, &seq)
@@ -254,8 +267,8 @@ func RecordAttempt(ctx context.Context, tx *gorm.DB, r domain.AttemptResult, own
 		return err
 	}
 	var nextAt any
-	if next != nil && !r.Delivered && !r.Gone {
-		nextAt = micros(*next)
+	if r.Next != nil && !r.Delivered && !r.Gone {
+		nextAt = micros(*r.Next)
 	}
 	var status any
 	if r.Status != nil {
