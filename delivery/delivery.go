@@ -201,8 +201,8 @@ func (d *Dispatcher) start(ctx context.Context, id int64) {
 	}()
 }
 
-// work delivers subscription id's due items, a batch at a time, until none
-// is left.
+// work delivers subscription id's due items, a batch at a time, until a
+// batch comes back short.
 func (d *Dispatcher) work(ctx context.Context, id int64) {
 	for ctx.Err() == nil {
 		items, err := d.svc.ClaimDeliveries(ctx, id, d.owner, d.opts.Lease, d.opts.Batch)
@@ -251,7 +251,11 @@ func (d *Dispatcher) work(ctx context.Context, id int64) {
 			d.opts.Log.Error("record webhook attempts", "webhook", id, "attempts", len(results), "err", err)
 			return
 		}
-		if gone {
+		// A short batch took all that was due. What became due since is
+		// this process's new alert, which sets again (see start), or
+		// another's or a retry, which the poll finds: claiming once more
+		// would only cost a write transaction per alert at a steady rate.
+		if gone || len(items) < d.opts.Batch {
 			return
 		}
 	}
