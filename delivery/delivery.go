@@ -81,8 +81,8 @@ type Dispatcher struct {
 
 	mu      sync.Mutex
 	running map[int64]bool
-	// again marks a running worker to look once more before it stops:
-	// an item may have become due after its last empty claim.
+	// again marks a running worker to claim once more before it stops:
+	// an item may have become due after its last claim.
 	again map[int64]bool
 	wg    sync.WaitGroup
 }
@@ -173,8 +173,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 
 // start runs subscription id's worker, or, when it is running already,
 // has it claim once more before it stops. Without that, an alert committed
-// between the worker's last (empty) claim and its end waited for the next
-// poll, a second later.
+// between the worker's last claim and its end waited for the next poll, a
+// second later.
 func (d *Dispatcher) start(ctx context.Context, id int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
