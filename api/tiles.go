@@ -47,7 +47,8 @@ const (
 // maxTilePoints matches, and layer "facilities". A tile with nothing to
 // draw is a 204. The body is gzipped when Accept-Encoding allows it, and
 // its strong ETag (a hash of the bytes sent) answers If-None-Match with a
-// 304.
+// 304. With a tile cache, a tile already made at the store's current data
+// version is sent as it was made.
 func (s *Server) tile(c *gin.Context) {
 	yPart, ok := strings.CutSuffix(c.Param("y"), ".mvt")
 	z, errZ := strconv.Atoi(c.Param("z"))
@@ -62,68 +63,78 @@ func (s *Server) tile(c *gin.Context) {
 		s.writeError(c, domain.Errorf(domain.ENOTFOUND, "%s", err.Error()))
 		return
 	}
-	f, err := ParseIncidentFilter(c.Request.URL.Query())
+	q := c.Request.URL.Query()
+	f, err := ParseIncidentFilter(q)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	area := geo.TileBounds(t)
-	f.BBox = clip(f.BBox, area)
-	ctx := c.Request.Context()
-	clusters, incidents, err := s.tileIncidents(ctx, t, f)
+	gz := acceptsGzip(c.GetHeader("Accept-Encoding"))
+	build := func(ctx context.Context) (*encodedTile, error) { return s.makeTile(ctx, t, f, gz) }
+	var et *encodedTile
+	if s.tiles != nil {
+		et, err = s.tiles.get(c.Request.Context(), tileKey(z, x, y, q, gz), build)
+	} else {
+		et, err = build(c.Request.Context())
+	}
 	if err != nil {
 		s.writeError(c, err)
 		return
+	}
+	writeTile(c, et)
+}
+
+// makeTile encodes tile t under f, gzipped when gz is set, with its ETag.
+func (s *Server) makeTile(ctx context.Context, t maptile.Tile, f domain.IncidentFilter, gz bool) (*encodedTile, error) {
+	area := geo.TileBounds(t)
+	f.BBox = clip(f.BBox, area)
+	clusters, incidents, err := s.tileIncidents(ctx, t, f)
+	if err != nil {
+		return nil, err
 	}
 	facilities, err := s.tileFacilities(ctx, area)
 	if err != nil {
-		s.writeError(c, err)
-		return
+		return nil, err
 	}
 	data, err := geo.EncodeTile(t, []geo.TileLayer{incidents, facilities})
 	if err == nil && len(data) > maxTileBytes {
 		data, err = geo.EncodeTile(t, []geo.TileLayer{clusters, facilities})
 	}
-	if err == nil {
-		err = writeTile(c, data)
-	}
 	if err != nil {
-		s.writeError(c, err)
+		return nil, err
 	}
-}
-
-// writeTile sends a tile, or 204 when it is empty, gzipped when the client
-// accepts it (the compression middleware leaves a body with a
-// Content-Encoding alone), with a strong ETag of the bytes sent. Tiles
-// change with every write, so caches must revalidate each time (no-cache),
-// which the ETag makes cheap.
-func writeTile(c *gin.Context, data []byte) error {
-	h := c.Writer.Header()
-	h.Set("Cache-Control", "no-cache")
 	if len(data) == 0 {
-		c.Status(http.StatusNoContent)
-		return nil
+		return &encodedTile{}, nil
 	}
-	encoding := ""
-	if acceptsGzip(c.GetHeader("Accept-Encoding")) {
-		gz, err := gzipBytes(data)
-		if err != nil {
-			return err
+	if gz {
+		if data, err = gzipBytes(data); err != nil {
+			return nil, err
 		}
-		data, encoding = gz, "gzip"
 	}
 	sum := sha256.Sum256(data)
-	tag := `"` + hex.EncodeToString(sum[:16]) + `"`
-	h.Set("ETag", tag)
-	if noneMatch(c.GetHeader("If-None-Match"), tag) {
+	return &encodedTile{body: data, gzip: gz, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}, nil
+}
+
+// writeTile sends a tile, or 204 when it is empty, with Content-Encoding
+// gzip when it is gzipped (the compression middleware leaves a body with a
+// Content-Encoding alone) and its ETag. Tiles change with every write, so
+// caches must revalidate each time (no-cache), which the ETag makes cheap.
+func writeTile(c *gin.Context, t *encodedTile) {
+	h := c.Writer.Header()
+	h.Set("Cache-Control", "no-cache")
+	if len(t.body) == 0 {
+		c.Status(http.StatusNoContent)
+		return
+	}
+	h.Set("ETag", t.etag)
+	if noneMatch(c.GetHeader("If-None-Match"), t.etag) {
 		c.Status(http.StatusNotModified)
-		return nil
+		return
 	}
-	if encoding != "" {
-		h.Set("Content-Encoding", encoding)
+	if t.gzip {
+		h.Set("Content-Encoding", "gzip")
 	}
-	c.Data(http.StatusOK, mvtContentType, data)
-	return nil
+	c.Data(http.StatusOK, mvtContentType, t.body)
 }
 
 // tileIncidents is the incidents layer of t under f (whose BBox is already
