@@ -54,6 +54,10 @@ type tileCache struct {
 	used  int64
 	lru   list.List // of *tileEntry, most recently used at the front
 	byKey map[string]*list.Element
+	// facilities are every live facility at facilitiesAt, by id: tiles
+	// take their facilities layer from it instead of two queries each.
+	facilities   []domain.FacilityHit
+	facilitiesAt *domain.DataVersion
 }
 
 func newTileCache(versions domain.DataVersioner, budget int64) *tileCache {
@@ -87,11 +91,11 @@ func cloneValues(q url.Values) url.Values {
 }
 
 // get returns the tile of key at the store's current version: from the
-// cache, or made by build, once for all concurrent callers asking for that
-// key at that version. build runs detached from the cancellation of the
-// caller that happens to start it (others may still want its tile) but
-// within its deadline.
-func (tc *tileCache) get(ctx context.Context, key string, build func(context.Context) (*encodedTile, error)) (*encodedTile, error) {
+// cache, or made by build at that version, once for all concurrent callers
+// asking for that key at that version. build runs detached from the
+// cancellation of the caller that happens to start it (others may still
+// want its tile) but within its deadline.
+func (tc *tileCache) get(ctx context.Context, key string, build func(context.Context, domain.DataVersion) (*encodedTile, error)) (*encodedTile, error) {
 	v, err := tc.versions.DataVersion(ctx)
 	if err != nil {
 		return nil, err
@@ -100,12 +104,53 @@ func (tc *tileCache) get(ctx context.Context, key string, build func(context.Con
 		return t, nil
 	}
 	flightKey := fmt.Sprintf("%d.%d %s", v.Change, v.Due, key)
-	ch := tc.flight.DoChan(flightKey, func() (res any, err error) {
+	return shared(ctx, &tc.flight, flightKey, func(ctx context.Context) (*encodedTile, error) {
+		t, err := build(ctx, v)
+		if err != nil {
+			return nil, err
+		}
+		tc.put(key, v, t)
+		return t, nil
+	})
+}
+
+// facilitiesOf returns every live facility at version v, by id, loaded by
+// load once per version for all concurrent callers.
+func (tc *tileCache) facilitiesOf(ctx context.Context, v domain.DataVersion, load func(context.Context) ([]domain.FacilityHit, error)) ([]domain.FacilityHit, error) {
+	tc.mu.Lock()
+	if tc.facilitiesAt != nil && *tc.facilitiesAt == v {
+		defer tc.mu.Unlock()
+		return tc.facilities, nil
+	}
+	tc.mu.Unlock()
+	key := fmt.Sprintf("%d.%d facilities", v.Change, v.Due)
+	got, err := shared(ctx, &tc.flight, key, func(ctx context.Context) (*[]domain.FacilityHit, error) {
+		facs, err := load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		tc.mu.Lock()
+		tc.facilities, tc.facilitiesAt = facs, &v
+		tc.mu.Unlock()
+		return &facs, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return *got, nil
+}
+
+// shared runs fn once for all concurrent callers of one key and hands each
+// its result. fn runs detached from the cancellation of the caller that
+// happens to start it, as others may still want its result, but within
+// that caller's deadline; a caller that gives up stops waiting.
+func shared[T any](ctx context.Context, g *singleflight.Group, key string, fn func(context.Context) (*T, error)) (*T, error) {
+	ch := g.DoChan(key, func() (res any, err error) {
 		// singleflight re-panics a DoChan panic where nothing can recover
 		// it; as an error it reaches the one error writer instead.
 		defer func() {
 			if p := recover(); p != nil {
-				err = fmt.Errorf("making tile %s: panic: %v\n%s", key, p, debug.Stack())
+				err = fmt.Errorf("%s: panic: %v\n%s", key, p, debug.Stack())
 			}
 		}()
 		mctx := context.WithoutCancel(ctx)
@@ -114,19 +159,14 @@ func (tc *tileCache) get(ctx context.Context, key string, build func(context.Con
 			mctx, cancel = context.WithDeadline(mctx, d)
 			defer cancel()
 		}
-		t, err := build(mctx)
-		if err != nil {
-			return nil, err
-		}
-		tc.put(key, v, t)
-		return t, nil
+		return fn(mctx)
 	})
 	select {
 	case r := <-ch:
 		if r.Err != nil {
 			return nil, r.Err
 		}
-		return r.Val.(*encodedTile), nil
+		return r.Val.(*T), nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

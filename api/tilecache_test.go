@@ -113,6 +113,13 @@ func TestTileCacheNeverServesAStaleTile(t *testing.T) {
 				t.Fatalf("import: %v %+v", err, res)
 			}
 		}, wantIncidents(2)},
+		{"a facility created through the API", func(t *testing.T, e *env, _ *sqlite.Store, _ int64) {
+			e.createFacility(inBasrahTile(0.02)[0], inBasrahTile(0.02)[1], "Basrah annex")
+		}, func(t *testing.T, layers []mvtLayer) {
+			if got := postures(layers); got["Basrah annex"] != "normal" {
+				t.Errorf("the new annex is %q in the tile, want normal", got["Basrah annex"])
+			}
+		}},
 		{"a posture recorded ahead of time coming into effect", func(t *testing.T, e *env, st *sqlite.Store, _ int64) {
 			fac := e.createFacility(inBasrahTile(0.02)[0], inBasrahTile(0.02)[1], "Basrah annex")
 			start := time.Now().UTC()
@@ -272,4 +279,45 @@ func TestTileCacheBudget(t *testing.T) {
 		}
 		wantMade(t, made, step.made, fmt.Sprintf("request %d", i+1))
 	}
+}
+
+// TestCachedTilesEqualMadeOnes: on one database, a server with the tile
+// cache and one without send the same bytes for every tile, facilities
+// on tile edges and across the antimeridian included, before and after a
+// write.
+func TestCachedTilesEqualMadeOnes(t *testing.T) {
+	cached, _, _ := cachedEnv(t, 0)
+	st := cached.store
+	plain := newEnvWith(t, st, api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st, Alerts: st,
+		Webhooks: st, DB: st}, api.Options{AlertSignal: st.Signal})
+	cached.importSynthetic(3000, 5, nil)
+	edge := basrahTile.Bound()
+	for i, p := range []orb.Point{inBasrahTile(0), edge.Min, edge.Max, {179.999, 10}, {-179.999, 10}, {0, 85.2}, {30, -85.2}} {
+		cached.createFacility(p[0], p[1], fmt.Sprintf("post %d", i))
+	}
+	var urls []string
+	for z := 0; z <= 12; z += 2 {
+		for _, p := range []orb.Point{inBasrahTile(0), edge.Min, {179.999, 10}, {-179.999, 10}, {44.4, 33.3}} {
+			tile := maptile.At(p, maptile.Zoom(z))
+			urls = append(urls, tileURL(z, int(tile.X), int(tile.Y), ""), tileURL(z, int(tile.X), int(tile.Y), "type=protest&severity_min=3"))
+		}
+	}
+	compare := func(when string) {
+		for _, u := range urls {
+			for _, enc := range []string{"", "gzip"} {
+				want := plain.do("GET", u, nil, domain.RoleAnalyst, "Accept-Encoding", enc)
+				for range 2 { // made, then from the cache
+					got := cached.do("GET", u, nil, domain.RoleAnalyst, "Accept-Encoding", enc)
+					if got.Code != want.Code || !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) || got.Header().Get("ETag") != want.Header().Get("ETag") {
+						t.Fatalf("%s, %s (%q): cached %d, %d bytes, ETag %s; made %d, %d bytes, ETag %s", when, u, enc,
+							got.Code, got.Body.Len(), got.Header().Get("ETag"), want.Code, want.Body.Len(), want.Header().Get("ETag"))
+					}
+				}
+			}
+		}
+	}
+	compare("before a write")
+	cached.createFacility(edge.Max[0], edge.Min[1], "post on the corner")
+	cached.createIncident(edge.Min[0], edge.Max[1], map[string]any{"type": "protest", "severity": 4})
+	compare("after a write")
 }

@@ -70,12 +70,16 @@ func (s *Server) tile(c *gin.Context) {
 		return
 	}
 	gz := acceptsGzip(c.GetHeader("Accept-Encoding"))
-	build := func(ctx context.Context) (*encodedTile, error) { return s.makeTile(ctx, t, f, gz) }
 	var et *encodedTile
 	if s.tiles != nil {
-		et, err = s.tiles.get(c.Request.Context(), tileKey(z, x, y, q, gz), build)
+		et, err = s.tiles.get(c.Request.Context(), tileKey(z, x, y, q, gz), func(ctx context.Context, v domain.DataVersion) (*encodedTile, error) {
+			return s.makeTile(ctx, t, f, gz, func(ctx context.Context, area []orb.Bound) (geo.TileLayer, error) {
+				all, err := s.tiles.facilitiesOf(ctx, v, s.allFacilities)
+				return facilityLayer(all, area), err
+			})
+		})
 	} else {
-		et, err = build(c.Request.Context())
+		et, err = s.makeTile(c.Request.Context(), t, f, gz, s.tileFacilities)
 	}
 	if err != nil {
 		s.writeError(c, err)
@@ -84,21 +88,23 @@ func (s *Server) tile(c *gin.Context) {
 	writeTile(c, et)
 }
 
-// makeTile encodes tile t under f, gzipped when gz is set, with its ETag.
-func (s *Server) makeTile(ctx context.Context, t maptile.Tile, f domain.IncidentFilter, gz bool) (*encodedTile, error) {
+// makeTile encodes tile t under f, gzipped when gz is set, with its ETag;
+// facilities gives the facilities layer of the tile's area.
+func (s *Server) makeTile(ctx context.Context, t maptile.Tile, f domain.IncidentFilter, gz bool,
+	facilities func(context.Context, []orb.Bound) (geo.TileLayer, error)) (*encodedTile, error) {
 	area := geo.TileBounds(t)
 	f.BBox = clip(f.BBox, area)
 	clusters, incidents, err := s.tileIncidents(ctx, t, f)
 	if err != nil {
 		return nil, err
 	}
-	facilities, err := s.tileFacilities(ctx, area)
+	facs, err := facilities(ctx, area)
 	if err != nil {
 		return nil, err
 	}
-	data, err := geo.EncodeTile(t, []geo.TileLayer{incidents, facilities})
+	data, err := geo.EncodeTile(t, []geo.TileLayer{incidents, facs})
 	if err == nil && len(data) > maxTileBytes {
-		data, err = geo.EncodeTile(t, []geo.TileLayer{clusters, facilities})
+		data, err = geo.EncodeTile(t, []geo.TileLayer{clusters, facs})
 	}
 	if err != nil {
 		return nil, err
@@ -187,20 +193,51 @@ func (s *Server) tileIncidents(ctx context.Context, t maptile.Tile, f domain.Inc
 	return clusters, draw, nil
 }
 
-// tileFacilities is the facilities layer of the tile's area.
+// tileFacilities is the facilities layer of the tile's area: the first
+// domain.MaxLimit facilities in it by id.
 func (s *Server) tileFacilities(ctx context.Context, area []orb.Bound) (geo.TileLayer, error) {
-	layer := geo.TileLayer{Name: "facilities"}
 	facs, err := s.facilities.FindFacilities(ctx, domain.FacilityFilter{BBox: area, Page: domain.Page{Limit: domain.MaxLimit}})
 	if err != nil {
-		return layer, err
+		return geo.TileLayer{}, err
 	}
-	for _, h := range facs.Items {
+	return facilityLayer(facs.Items, area), nil
+}
+
+// allFacilities reads every live facility, by id, a page at a time.
+func (s *Server) allFacilities(ctx context.Context) ([]domain.FacilityHit, error) {
+	var all []domain.FacilityHit
+	page := domain.Page{Limit: domain.MaxLimit}
+	for {
+		facs, err := s.facilities.FindFacilities(ctx, domain.FacilityFilter{Page: page})
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, facs.Items...)
+		if facs.Next == nil {
+			return all, nil
+		}
+		page.Cursor = facs.Next
+	}
+}
+
+// facilityLayer is the facilities layer of the first domain.MaxLimit of
+// facs (by id) that lie in area, as FindFacilities' bbox filter selects
+// them (edges included).
+func facilityLayer(facs []domain.FacilityHit, area []orb.Bound) geo.TileLayer {
+	layer := geo.TileLayer{Name: "facilities"}
+	for _, h := range facs {
+		if len(layer.Features) == domain.MaxLimit {
+			break
+		}
+		if !slices.ContainsFunc(area, func(b orb.Bound) bool { return b.Contains(h.Location) }) {
+			continue
+		}
 		id := h.ID
 		layer.Features = append(layer.Features, geo.TileFeature{ID: &id, Point: h.Location, Properties: map[string]any{
 			"id": h.ID, "name": h.Name, "kind": string(h.Kind), "posture": string(h.Posture), "alert_radius_m": h.AlertRadiusM,
 		}})
 	}
-	return layer, nil
+	return layer
 }
 
 // clip intersects a bbox filter (nil: everywhere) with a tile's area.
