@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
 	"runtime/debug"
 	"strconv"
@@ -15,8 +16,9 @@ import (
 )
 
 // DefaultTileCacheBytes is the tile cache's budget when Options leave it
-// at 0: the encoded tiles of a few map sessions at z8–z14 (a few KB to
-// 100 KB each, a third of that gzipped), small beside the store's grid.
+// at 0: tiles take a few KB to 100 KB each (a third of that gzipped), a
+// map session a few MB, and the 1,518 distinct z12 tiles of the load
+// test's 5,000 URLs 41 MB.
 const DefaultTileCacheBytes = 64 << 20
 
 // tileEntryOverhead is what an entry costs beyond its key and body: the
@@ -73,21 +75,13 @@ func tileKey(z, x, y int, q url.Values, gzip bool) string {
 		key += ".gz"
 	}
 	if q.Has("access_token") {
-		q = cloneValues(q)
+		q = maps.Clone(q)
 		q.Del("access_token")
 	}
 	if len(q) > 0 {
 		key += "?" + q.Encode()
 	}
 	return key
-}
-
-func cloneValues(q url.Values) url.Values {
-	out := make(url.Values, len(q))
-	for k, v := range q {
-		out[k] = v
-	}
-	return out
 }
 
 // get returns the tile of key at the store's current version: from the
