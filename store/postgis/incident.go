@@ -70,9 +70,13 @@ const incidentByIDSQL = `SELECT ` + incidentColumns + ` FROM incidents i WHERE i
 // and runs as a named statement: its plan (the primary key) is the same
 // for every id, so PostgreSQL may keep it instead of planning each call.
 func (s *Store) FindIncidentByID(ctx context.Context, id int64) (*domain.Incident, error) {
+	args := []any{id}
+	if s.named {
+		args = []any{pgx.QueryExecModeCacheStatement, id}
+	}
 	var inc *domain.Incident
 	err := s.withConn(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, incidentByIDSQL, pgx.QueryExecModeCacheStatement, id)
+		rows, err := c.Query(ctx, incidentByIDSQL, args...)
 		if err != nil {
 			return err
 		}

@@ -73,6 +73,9 @@ type Store struct {
 	db *gorm.DB
 	// sqlDB is db's pool, for the reads that skip GORM (withConn).
 	sqlDB *sql.DB
+	// named: the reads by id run as named statements (the URL left the
+	// exec mode to Open).
+	named bool
 	opts  Options
 	// Now is the store's clock; tests set it.
 	Now func() time.Time
@@ -115,7 +118,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	// best plan is the same for every parameter ask for a named one
 	// (pgx.QueryExecModeCacheStatement): planning the read by id each time
 	// cost a third of its server time.
-	if !q.Has("default_query_exec_mode") {
+	// A URL that sets the mode itself (for a pooler that cannot hold named
+	// statements, docs/operations.md) has it for every statement.
+	named := !q.Has("default_query_exec_mode")
+	if named {
 		q.Set("default_query_exec_mode", "cache_describe")
 	}
 	u.RawQuery = q.Encode()
@@ -144,7 +150,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		sqlDB.Close()
 		return nil, err
 	}
-	s := &Store{db: db, sqlDB: sqlDB, opts: opts, Now: time.Now}
+	s := &Store{db: db, sqlDB: sqlDB, named: named, opts: opts, Now: time.Now}
 	s.AlertServices = store.AlertServices{Read: db, Transact: s.transact, Now: s.now, Translate: translate,
 		Window: opts.AlertWindow, Signal: opts.Signal}
 	return s, nil
