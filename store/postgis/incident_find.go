@@ -3,6 +3,7 @@ package postgis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
@@ -53,9 +54,15 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 	ids := q.Select("i.id").Order(o.SQL("i.")).Limit(f.Page.Limit + 1).Offset(f.Page.Offset)
 	// One statement answers both, one round trip: the count is a one-row
 	// subquery, and the LEFT JOIN keeps that row when the page is empty.
-	stmt := db.Raw(`SELECT m.matched, p.* FROM (?) AS m(matched)
+	raw := db.Raw(`SELECT m.matched, p.* FROM (?) AS m(matched)
 		LEFT JOIN (SELECT `+incidentColumns+` FROM incidents AS i WHERE i.id IN (?)) AS p ON true
-		ORDER BY `+o.SQL("p."), count, ids).Statement
+		ORDER BY `+o.SQL("p."), count, ids)
+	// GORM only builds the statement here; what went wrong building it
+	// stays on the query.
+	if err := errors.Join(q.Error, raw.Error); err != nil {
+		return nil, translate(err)
+	}
+	stmt := raw.Statement
 	var matched int64
 	incs := make([]*domain.Incident, 0, min(f.Page.Limit+1, 1024))
 	err = s.withConn(ctx, func(c *pgx.Conn) error {
