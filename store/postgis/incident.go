@@ -62,6 +62,9 @@ func queryIncidents(db *gorm.DB, n int, q string, args ...any) ([]*domain.Incide
 
 // FindIncidentByID returns ENOTFOUND if no live incident has id.
 func (s *Store) FindIncidentByID(ctx context.Context, id int64) (*domain.Incident, error) {
+	if inc, ok, err := s.incidentFromCache(ctx, id); ok || err != nil {
+		return inc, err
+	}
 	inc, err := findIncident(s.db.WithContext(ctx), id, "")
 	return inc, translate(err)
 }
