@@ -259,3 +259,17 @@ func (s *Store) readIncidents(ctx context.Context, ids []int64) ([]*domain.Incid
 	defer rows.Close()
 	return scanIncidents(rows, len(ids))
 }
+
+// DataVersion is a number that grows whenever the incidents this process
+// answers from change, by this process's writes or another's; false when
+// the store runs without the grid or it is not built yet, so that nothing
+// can be keyed by it. It brings the grid up to date first.
+func (s *Store) DataVersion(ctx context.Context) (int64, bool, error) {
+	g, err := s.currentGrid(ctx)
+	if err != nil || g == nil {
+		return 0, false, err
+	}
+	g.RLock()
+	defer g.RUnlock()
+	return g.Version(), true, nil
+}

@@ -107,3 +107,41 @@ func TestReplicasReadEachOthersWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestDataVersionFollowsWrites: the data version a tile cache keys on
+// grows with each incident write through any replica, and stays put
+// while nothing changes.
+func TestDataVersionFollowsWrites(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	type versioned interface {
+		DataVersion(ctx context.Context) (int64, bool, error)
+	}
+	a, b := db.Services.(versioned), db.Replica(t)
+	version := func() int64 {
+		t.Helper()
+		v, ok, err := a.DataVersion(ctx)
+		if err != nil || !ok {
+			t.Fatalf("DataVersion: %d, %v, %v", v, ok, err)
+		}
+		return v
+	}
+	v0 := version()
+	if v := version(); v != v0 {
+		t.Errorf("no write, yet the version moved from %d to %d", v0, v)
+	}
+	inc := &domain.Incident{Location: orb.Point{44.35, 33.35}, Type: "protest", Title: "t", OccurredAt: at(8, 5, 0)}
+	if err := b.CreateIncident(ctx, inc); err != nil {
+		t.Fatal(err)
+	}
+	v1 := version()
+	if v1 <= v0 {
+		t.Errorf("after another replica's write the version is %d, was %d", v1, v0)
+	}
+	if err := db.DeleteIncident(ctx, inc.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if v := version(); v <= v1 {
+		t.Errorf("after a delete the version is %d, was %d", v, v1)
+	}
+}
