@@ -349,7 +349,8 @@ type DataVersion struct {
 type DataVersioner interface {
 	// DataVersion returns the current version: every read started after it
 	// returns answers from that state or a later one, and any committed
-	// write (by this process or another one on the same database) or
+	// write that changes what a read answers (by this process or another
+	// one on the same database) or
 	// posture change coming into effect makes later calls return another
 	// version. An engine implements it only where it can keep that promise.
 	DataVersion(ctx context.Context) (DataVersion, error)

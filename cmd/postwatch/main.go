@@ -161,7 +161,7 @@ func openStoreWith(ctx context.Context, dsn string, opts sqlite.Options, pgConns
 	}
 	if isPostgres(dsn) {
 		return postgis.Open(ctx, dsn, postgis.Options{Durability: postgis.Durability(opts.Durability),
-			AlertWindow: opts.AlertWindow, Signal: opts.Signal, MaxConns: pgConns})
+			AlertWindow: opts.AlertWindow, Signal: opts.Signal, MaxConns: pgConns, NoGrid: opts.NoGrid})
 	}
 	return sqlite.Open(dsn, opts)
 }

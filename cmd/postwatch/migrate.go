@@ -30,7 +30,7 @@ func openCopyStore(ctx context.Context, dsn, flagName string, source bool) (copy
 		return nil, usageError{flagName + " is required"}
 	}
 	if isPostgres(dsn) {
-		return postgis.Open(ctx, dsn, postgis.Options{MaxConns: 2})
+		return postgis.Open(ctx, dsn, postgis.Options{MaxConns: 2, NoGrid: true})
 	}
 	if source {
 		path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")

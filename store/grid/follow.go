@@ -81,6 +81,17 @@ func (f *Follower[P]) Stop() {
 // Ready is closed once the grid answers queries.
 func (f *Follower[P]) Ready() <-chan struct{} { return f.ready }
 
+// Built returns the grid as of its last catch-up, without asking the feed
+// whether it is behind; nil until it is built.
+func (f *Follower[P]) Built() *Grid {
+	select {
+	case <-f.ready:
+		return f.grid
+	default:
+		return nil
+	}
+}
+
 // Cache is the cache of decoded incidents the follower keeps true.
 func (f *Follower[P]) Cache() *Cache { return f.cache }
 

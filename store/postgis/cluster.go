@@ -5,6 +5,7 @@ import (
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/grid"
 )
 
 // clusterCell is the column and row, at zoom z (its parameters: 2^z and
@@ -17,11 +18,25 @@ const clusterCell = `least(greatest(floor((i.lon / 360.0 + 0.5) * @n)::bigint, 0
 	END AS cy`
 
 // ClusterIncidents groups the matches of f by the web-mercator tile of
-// zoom z holding them, in one aggregate query over FindIncidents's
-// conditions (see domain.IncidentService).
+// zoom z holding them (see domain.IncidentService): from the grid when f's
+// conditions are place, time, type and severity only and it is built —
+// one pass over the entries of the cells f's place overlaps — and
+// otherwise in one aggregate query over FindIncidents's conditions.
 func (s *Store) ClusterIncidents(ctx context.Context, f domain.IncidentFilter, z int) ([]domain.IncidentCluster, error) {
 	if z < 0 || z > domain.MaxClusterZoom {
 		return nil, domain.InvalidField("z", "zoom %d is outside 0..%d", z, domain.MaxClusterZoom)
+	}
+	if gridCounts(f) {
+		g, err := s.currentGrid(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if g != nil {
+			q := grid.NewQuery(f)
+			g.RLock()
+			defer g.RUnlock()
+			return g.Clusters(z, &q, nil), nil
+		}
 	}
 	inner, err := s.incidentQuery(s.db.WithContext(ctx), f, true)
 	if err != nil {

@@ -70,6 +70,9 @@ const incidentByIDSQL = `SELECT ` + incidentColumns + ` FROM incidents i WHERE i
 // and runs as a named statement: its plan (the primary key) is the same
 // for every id, so PostgreSQL may keep it instead of planning each call.
 func (s *Store) FindIncidentByID(ctx context.Context, id int64) (*domain.Incident, error) {
+	if inc, ok, err := s.incidentFromCache(ctx, id); ok || err != nil {
+		return inc, err
+	}
 	args := []any{id}
 	if s.named {
 		args = []any{pgx.QueryExecModeCacheStatement, id}

@@ -33,6 +33,9 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 	if f.Page.Limit <= 0 {
 		f.Page.Limit = domain.DefaultLimit
 	}
+	if page, ok, err := s.findInGrid(ctx, f, o); ok || err != nil {
+		return page, err
+	}
 	db := s.db.WithContext(ctx)
 	// Neither the count nor the page's ids use the GiST prefilter: the
 	// exact lon/lat bounds alone let an index-only scan of incidents_lonlat

@@ -196,6 +196,15 @@ var migrations = []migration{
 	{5, "incident coordinates index", []string{
 		`CREATE INDEX incidents_lonlat ON incidents (lon, lat) INCLUDE (occurred_at, id) WHERE deleted_at IS NULL`,
 	}},
+	// Each history row names the transaction that wrote it, so the grid's
+	// change feed can find the rows a snapshot could not see, whatever
+	// order their transactions commit in (see pgFeed). Rows from before
+	// have none: the grid is built from the incidents themselves.
+	{6, "history transaction ids", []string{
+		`ALTER TABLE history ADD COLUMN xid xid8`,
+		`ALTER TABLE history ALTER COLUMN xid SET DEFAULT pg_current_xact_id()`,
+		`CREATE INDEX history_xid ON history (xid)`,
+	}},
 }
 
 // migrate makes sure PostGIS is there and applies every migration not yet

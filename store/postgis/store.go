@@ -27,6 +27,7 @@ import (
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/grid"
 )
 
 // DefaultMaxConns is the pool size of one process unless Options says
@@ -64,11 +65,21 @@ type Options struct {
 	// or posture changes, waking this process's streams and webhook
 	// workers; other replicas find them by polling the database.
 	Signal *domain.Signal
+	// NoGrid answers every query with SQL, without the in-memory grid (see
+	// grid.go); maintenance commands, which ask no place-and-time
+	// queries, set it, and tests compare the two paths.
+	NoGrid bool
+	// GridMergeCells tunes findInGrid (see DefaultGridMergeCells).
+	GridMergeCells int
+	// IncidentCacheBytes bounds the grid's cache of incidents (0 is
+	// grid.DefaultCacheBytes); a negative value turns the cache off.
+	IncidentCacheBytes int
 }
 
-// Store is the PostGIS implementation of the domain services. It keeps no
-// state between requests but the token cache (store.TokenCacheTTL), so any number of
-// processes may serve from one database.
+// Store is the PostGIS implementation of the domain services. Beside the
+// token cache (store.TokenCacheTTL) it keeps only the grid and its cache,
+// which follow every replica's writes before each query they answer (see
+// pgFeed), so any number of processes may serve from one database.
 type Store struct {
 	db *gorm.DB
 	// sqlDB is db's pool, for the reads that skip GORM (withConn).
@@ -81,6 +92,7 @@ type Store struct {
 	Now func() time.Time
 
 	tokens store.TokenCache
+	grid   *grid.Follower[pgSnapshot] // nil with Options.NoGrid
 	// AlertServices serves alerts and webhooks from the shared tables.
 	store.AlertServices
 }
@@ -95,6 +107,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	if opts.AlertWindow <= 0 {
 		opts.AlertWindow = domain.DefaultAlertWindow
+	}
+	if opts.GridMergeCells == 0 {
+		opts.GridMergeCells = DefaultGridMergeCells
+	}
+	if opts.IncidentCacheBytes == 0 {
+		opts.IncidentCacheBytes = grid.DefaultCacheBytes
 	}
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -153,6 +171,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	s := &Store{db: db, sqlDB: sqlDB, named: named, opts: opts, Now: time.Now}
 	s.AlertServices = store.AlertServices{Read: db, Transact: s.transact, Now: s.now, Translate: translate,
 		Window: opts.AlertWindow, Signal: opts.Signal}
+	if !opts.NoGrid {
+		if err := s.startGrid(); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("build grid: %w", err)
+		}
+	}
 	return s, nil
 }
 
@@ -168,8 +192,11 @@ func connectError(err error) error {
 	return err
 }
 
-// Close closes every connection.
+// Close ends a grid build in progress and closes every connection.
 func (s *Store) Close() error {
+	if s.grid != nil {
+		s.grid.Stop()
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err

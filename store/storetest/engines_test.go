@@ -38,11 +38,19 @@ func TestEnginesAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lite.Close() })
-	pg, err := postgis.Open(ctx, storetest.CreateDatabase(t, admin), postgis.Options{})
+	pgDSN := storetest.CreateDatabase(t, admin)
+	pg, err := postgis.Open(ctx, pgDSN, postgis.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pg.Close() })
+	// A second replica without the grid asks PostgreSQL every question
+	// the first answers from memory, and follows the same loads.
+	pgSQL, err := postgis.Open(ctx, pgDSN, postgis.Options{NoGrid: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pgSQL.Close() })
 	var texts []string
 	for _, st := range []storetest.DB{{Services: lite, Engine: "sqlite"}, {Services: pg, Engine: "postgis"}} {
 		if _, err := seeds.LoadIfEmpty(ctx, seeds.Services{Incidents: st, Facilities: st, Actors: st}); err != nil {
@@ -108,6 +116,9 @@ func TestEnginesAgree(t *testing.T) {
 				if got, want := summary(b), summary(a); got != want {
 					t.Fatalf("%s sortby=%s page %d:\n postgis %s\n sqlite  %s", name, sort, page, got, want)
 				}
+				if c, err := pgSQL.FindIncidents(ctx, f); err != nil || summary(c) != summary(a) {
+					t.Fatalf("%s sortby=%s page %d:\n postgis without grid %s %v\n sqlite  %s", name, sort, page, summary(c), err, summary(a))
+				}
 				if a.Next == nil {
 					break
 				}
@@ -127,6 +138,9 @@ func TestEnginesAgree(t *testing.T) {
 			b, errB := pg.ClusterIncidents(ctx, f, z)
 			if errA != nil || errB != nil || !sameClusters(a, b) {
 				t.Fatalf("%s clusters at z%d:\n postgis %s %v\n sqlite  %s %v", name, z, clusters(b), errB, clusters(a), errA)
+			}
+			if c, err := pgSQL.ClusterIncidents(ctx, f, z); err != nil || !sameClusters(a, c) {
+				t.Fatalf("%s clusters at z%d:\n postgis without grid %s %v\n sqlite  %s", name, z, clusters(c), err, clusters(a))
 			}
 		}
 	}

@@ -73,6 +73,27 @@ func Open(t testing.TB) *DB {
 	return &DB{Services: st, Now: &st.Now, Engine: "sqlite", DSN: path, Signal: signal}
 }
 
+// Replica opens another store on db's database, as a second server
+// process would (on SQLite, another connection pool on the same file),
+// closed when t ends.
+func (db *DB) Replica(t testing.TB) store.Services {
+	t.Helper()
+	if db.Engine == "postgis" {
+		st, err := postgis.Open(context.Background(), db.DSN, postgis.Options{MaxConns: 4})
+		if err != nil {
+			t.Fatalf("open a replica: %v", err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	st, err := sqlite.Open(db.DSN, sqlite.Options{Durability: sqlite.DurabilityNormal})
+	if err != nil {
+		t.Fatalf("open a replica: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 // template is a database migrated once per test process, which each new
 // test database copies (CREATE DATABASE … TEMPLATE): creating PostGIS and
 // the schema anew costs about a second, copying a tenth of that.

@@ -1,0 +1,103 @@
+package postgis_test
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/geo"
+	"github.com/postwatch/postwatch/store/postgis"
+	"github.com/postwatch/postwatch/store/storetest"
+)
+
+// TestGridFollowsCommitsOutOfIDOrder: replica A's write takes history id
+// n and is held before its commit; replica B's write takes id n+1 and
+// commits; a third replica's grid catches up, with B's row as the highest
+// id it has seen. Then A commits. A follower reading "history rows past
+// the last id" would never see A's incident; the grid must.
+func TestGridFollowsCommitsOutOfIDOrder(t *testing.T) {
+	admin(t)
+	db := storetest.Open(t)
+	ctx := context.Background()
+	open := func() *postgis.Store {
+		st, err := postgis.Open(ctx, db.DSN, postgis.Options{MaxConns: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	writerB, follower := open(), open()
+	// A alerts a facility whose webhook row a raw transaction holds, so A
+	// waits in its outbox insert, after its history row; B is too old to
+	// alert anyone and takes no lock A holds.
+	near := &domain.Facility{Location: [2]float64{44.36, 33.31}, Name: "A", Kind: "embassy"}
+	if err := db.CreateFacility(ctx, near); err != nil {
+		t.Fatal(err)
+	}
+	hook := &domain.Webhook{URL: "https://hooks.example.org/a", Facilities: []int64{near.ID}}
+	if _, err := db.CreateWebhook(ctx, hook); err != nil {
+		t.Fatal(err)
+	}
+	raw := sqlDB(t, db.DSN)
+	hold, err := raw.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback()
+	if _, err := hold.ExecContext(ctx, `SELECT 1 FROM webhooks WHERE id = $1 FOR UPDATE`, hook.ID); err != nil {
+		t.Fatal(err)
+	}
+	box := geo.BBox{MinLon: 44.3, MinLat: 33.3, MaxLon: 44.4, MaxLat: 33.4}.Bounds()
+	seen := func() []string {
+		t.Helper()
+		page, err := follower.FindIncidents(ctx, domain.IncidentFilter{BBox: box, Page: domain.Page{Limit: 10}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var titles []string
+		for _, h := range page.Items {
+			titles = append(titles, h.Title)
+		}
+		slices.Sort(titles)
+		if page.Matched != len(titles) {
+			t.Errorf("numberMatched %d for %v", page.Matched, titles)
+		}
+		return titles
+	}
+	if got := seen(); len(got) != 0 {
+		t.Fatalf("before any write the follower saw %v", got)
+	}
+	a, b := incident("A"), incident("B")
+	a.OccurredAt = time.Now().Add(-time.Minute)
+	doneA := make(chan error, 1)
+	go func() { doneA <- db.CreateIncident(ctx, a) }()
+	waitFor(t, raw, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`, 1, nil)
+	if err := writerB.CreateIncident(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if got := seen(); !slices.Equal(got, []string{"B"}) {
+		t.Fatalf("with B committed and A held, the follower saw %v, want [B]", got)
+	}
+	if err := hold.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-doneA; err != nil {
+		t.Fatal(err)
+	}
+	if got := seen(); !slices.Equal(got, []string{"A", "B"}) {
+		t.Errorf("after A committed the follower saw %v, want [A B]", got)
+	}
+	// The premise: A's history id is below B's, yet B committed first.
+	var idA, idB int64
+	if err := raw.QueryRowContext(ctx, `SELECT (SELECT id FROM history WHERE collection = 'incidents' AND record_id = $1),
+		(SELECT id FROM history WHERE collection = 'incidents' AND record_id = $2)`, strconv.FormatInt(a.ID, 10), strconv.FormatInt(b.ID, 10)).Scan(&idA, &idB); err != nil {
+		t.Fatal(err)
+	}
+	if idA >= idB {
+		t.Errorf("history ids A %d, B %d: the commits were not out of id order", idA, idB)
+	}
+}
