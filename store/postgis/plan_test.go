@@ -107,7 +107,7 @@ func TestPlansByStatement(t *testing.T) {
 				q.Set(k, v)
 			}
 			u.RawQuery = q.Encode()
-			st, err := postgis.Open(ctx, u.String(), postgis.Options{MaxConns: 1})
+			st, err := postgis.Open(ctx, u.String(), postgis.Options{MaxConns: 1, NoGrid: true})
 			if err != nil {
 				t.Fatal(err)
 			}
