@@ -5,6 +5,7 @@ import (
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/grid"
 )
 
 // clusterCellSQL are the column and row, at the zoom z of its parameters
@@ -37,13 +38,10 @@ func (s *Store) ClusterIncidents(ctx context.Context, f domain.IncidentFilter, z
 		return nil, err
 	}
 	if g != nil {
-		q := newGridQuery(f)
-		g.mu.RLock()
-		defer g.mu.RUnlock()
-		if ids != nil {
-			return g.clusters(z, func(fn func(*gridCell, *gridEntry)) { g.eachID(&q, ids, fn) }), nil
-		}
-		return g.clusters(z, func(fn func(*gridCell, *gridEntry)) { g.each(&q, nil, fn) }), nil
+		q := grid.NewQuery(f)
+		g.RLock()
+		defer g.RUnlock()
+		return g.Clusters(z, &q, ids), nil
 	}
 	w, err := s.incidentWhere(ctx, f)
 	if err != nil {

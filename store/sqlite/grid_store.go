@@ -5,10 +5,10 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/grid"
 )
 
 // DefaultGridMergeCells is the most grid cells a page is merged from in
@@ -26,15 +26,18 @@ const wideShare = 8
 // R*Tree, so that startup stays well under a second.
 const gridSyncBuild = 100_000
 
-// gridState is the store's grid and what keeps it current.
-type gridState struct {
-	mu     sync.Mutex // serialises catching up with the change feed
-	ready  chan struct{}
-	grid   *grid // set once ready is closed
-	cancel context.CancelFunc
-	done   chan struct{}
-	maxID  *sql.Stmt
-	cache  *incidentCache
+// DefaultIncidentCacheBytes is Options.IncidentCacheBytes when unset.
+const DefaultIncidentCacheBytes = grid.DefaultCacheBytes
+
+// sqliteFeed is the grid's change feed on SQLite (see grid.Feed): every
+// write to an incident appends a history row in the same transaction, and
+// history ids grow in commit order (SQLite has one writer at a time), so
+// the rows past the last id applied bring the grid up to date with writes
+// from any process — an import running beside the server included. Its
+// position is that last history id.
+type sqliteFeed struct {
+	s     *Store
+	maxID *sql.Stmt
 }
 
 // startGrid builds the grid, in the background when the database is large.
@@ -47,87 +50,70 @@ func (s *Store) startGrid() error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	gs := &gridState{ready: make(chan struct{}), cancel: cancel, done: make(chan struct{}), maxID: maxID,
-		cache: newIncidentCache(s.opts.IncidentCacheBytes)}
-	s.grid = gs
-	n, err := s.liveIncidents(ctx)
+	s.gridFeed = &sqliteFeed{s: s, maxID: maxID}
+	n, err := s.liveIncidents(context.Background())
 	if err != nil {
-		close(gs.done)
 		return err
 	}
-	if n <= gridSyncBuild {
-		defer close(gs.done)
-		return s.buildGrid(ctx)
-	}
-	go func() {
-		defer close(gs.done)
-		// A failed build leaves the grid unready: queries keep using the
-		// R*Tree, which is correct, only slower.
-		_ = s.buildGrid(ctx)
-	}()
-	return nil
+	s.grid, err = grid.Follow[int64](s.gridFeed, s.opts.IncidentCacheBytes, n > gridSyncBuild)
+	return err
 }
 
-// stopGrid ends a build in progress and releases the grid's statements.
+// stopGrid ends a build in progress and releases the feed's statement.
 func (s *Store) stopGrid() {
-	if s.grid == nil {
+	if s.gridFeed == nil {
 		return
 	}
-	s.grid.cancel()
-	<-s.grid.done
-	s.grid.maxID.Close()
+	if s.grid != nil {
+		s.grid.Stop()
+	}
+	s.gridFeed.maxID.Close()
 }
 
-// buildGrid reads every live incident's place and time in (occurred_at, id)
+// Build reads every live incident's place and time in (occurred_at, id)
 // order, so each cell fills already sorted, and the history id it is
 // current to, both in one read transaction.
-func (s *Store) buildGrid(ctx context.Context) error {
-	db, err := s.read.DB()
+func (f *sqliteFeed) Build(ctx context.Context, g *grid.Grid) (int64, error) {
+	db, err := f.s.read.DB()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer tx.Rollback()
-	g := newGrid()
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM history`).Scan(&g.applied); err != nil {
-		return err
+	var applied int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM history`).Scan(&applied); err != nil {
+		return 0, err
 	}
-	// The build adds ids in time order, not id order: size the id index for
-	// all of them up front, unless the ids are too sparse to deserve it.
 	var maxID, live int64
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT max(id) FROM incidents), 0),
 		coalesce((SELECT n FROM live_counts WHERE collection = 'incidents'), 0)`).Scan(&maxID, &live); err != nil {
-		return err
+		return 0, err
 	}
-	if maxID < 4*live+denseSlack {
-		g.cellOf = make([]int32, maxID+1)
-		g.atOf = make([]int64, maxID+1)
-	}
+	g.Presize(maxID, live)
 	rows, err := tx.QueryContext(ctx, `SELECT occurred_at, id, lon, lat FROM incidents INDEXED BY incidents_occurred_at
 		WHERE deleted_at IS NULL ORDER BY occurred_at, id`)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var e gridEntry
-		if err := rows.Scan(&e.at, &e.id, &e.lon, &e.lat); err != nil {
-			return err
+		var e grid.Entry
+		if err := rows.Scan(&e.At, &e.ID, &e.Lon, &e.Lat); err != nil {
+			return 0, err
 		}
-		g.add(e)
+		g.Add(e)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("build grid: %w", err)
+		return 0, fmt.Errorf("build grid: %w", err)
 	}
 	// No index holds the type: one pass over the table, in rowid order,
 	// brings every incident's meta.
 	meta, err := tx.QueryContext(ctx, `SELECT id, type, severity FROM incidents WHERE deleted_at IS NULL`)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer meta.Close()
 	for meta.Next() {
@@ -135,75 +121,41 @@ func (s *Store) buildGrid(ctx context.Context) error {
 		var t string
 		var sev int
 		if err := meta.Scan(&id, &t, &sev); err != nil {
-			return err
+			return 0, err
 		}
-		g.setMeta(id, newIncidentMeta(sev, domain.IncidentType(t)))
+		g.SetMeta(id, grid.NewMeta(sev, domain.IncidentType(t)))
 	}
 	if err := meta.Err(); err != nil {
-		return fmt.Errorf("build grid: %w", err)
+		return 0, fmt.Errorf("build grid: %w", err)
 	}
-	g.compact()
-	s.grid.grid = g
-	close(s.grid.ready)
-	return nil
+	return applied, nil
 }
 
-// currentGrid returns the grid brought up to date with every committed
-// write, or nil while it is being built or when the store runs without it.
-func (s *Store) currentGrid(ctx context.Context) (*grid, error) {
-	gs := s.grid
-	if gs == nil {
-		return nil, nil
-	}
-	select {
-	case <-gs.ready:
-	default:
-		return nil, nil
-	}
-	g := gs.grid
+// Behind compares the last history id with the grid's.
+func (f *sqliteFeed) Behind(ctx context.Context, applied int64) (bool, error) {
 	var last int64
-	if err := gs.maxID.QueryRowContext(ctx).Scan(&last); err != nil {
-		return nil, err
-	}
-	g.mu.RLock()
-	behind := g.applied < last
-	g.mu.RUnlock()
-	if behind {
-		// A client that gives up must not waste a catch-up others need.
-		if err := s.catchUp(context.WithoutCancel(ctx), g); err != nil {
-			return nil, err
-		}
-	}
-	return g, nil
+	err := f.maxID.QueryRowContext(ctx).Scan(&last)
+	return last > applied, err
 }
 
-// catchUp applies the history rows past the grid's last one: each incident
-// they name is put back where its row now says, or taken out if deleted.
-// One statement reads history and rows from one snapshot.
-func (s *Store) catchUp(ctx context.Context, g *grid) error {
-	s.grid.mu.Lock()
-	defer s.grid.mu.Unlock()
-	g.mu.RLock()
-	from := g.applied
-	g.mu.RUnlock()
-	db, err := s.read.DB()
+// Changes reads the history rows past applied and, for each incident they
+// name, where its row now says it is, or that it is gone. One statement
+// reads history and rows from one snapshot.
+func (f *sqliteFeed) Changes(ctx context.Context, applied int64) ([]grid.Change, int64, error) {
+	db, err := f.s.read.DB()
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	rows, err := db.QueryContext(ctx, `SELECT h.id, h.collection = 'incidents', CAST(h.record_id AS INTEGER),
 			i.occurred_at, i.lon, i.lat, i.type, i.severity, i.id IS NOT NULL AND i.deleted_at IS NULL
 		FROM history h LEFT JOIN incidents i ON h.collection = 'incidents' AND i.id = CAST(h.record_id AS INTEGER)
-		WHERE h.id > ? ORDER BY h.id`, from)
+		WHERE h.id > ? ORDER BY h.id`, applied)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	defer rows.Close()
-	last := from
-	type change struct {
-		e    gridEntry
-		meta incidentMeta
-	}
-	changed := map[int64]*change{} // by id; nil when no longer live
+	last := applied
+	changed := map[int64]grid.Change{}
 	for rows.Next() {
 		var hid, id int64
 		var isIncident, live bool
@@ -211,60 +163,62 @@ func (s *Store) catchUp(ctx context.Context, g *grid) error {
 		var lon, lat sql.NullFloat64
 		var typ sql.NullString
 		if err := rows.Scan(&hid, &isIncident, &id, &at, &lon, &lat, &typ, &sev, &live); err != nil {
-			return err
+			return nil, 0, err
 		}
 		last = hid
 		if !isIncident {
 			continue
 		}
-		changed[id] = nil
+		changed[id] = grid.Change{Entry: grid.Entry{ID: id}, Gone: true}
 		if live {
-			changed[id] = &change{gridEntry{at: at.Int64, id: id, lon: lon.Float64, lat: lat.Float64},
-				newIncidentMeta(int(sev.Int64), domain.IncidentType(typ.String))}
+			changed[id] = grid.Change{Entry: grid.Entry{At: at.Int64, ID: id, Lon: lon.Float64, Lat: lat.Float64},
+				Meta: grid.NewMeta(int(sev.Int64), domain.IncidentType(typ.String))}
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return nil, 0, err
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for id, c := range changed {
-		s.grid.cache.evict(id)
-		g.remove(id)
-		if c != nil {
-			g.add(c.e)
-			g.setMeta(id, c.meta)
-		}
+	changes := make([]grid.Change, 0, len(changed))
+	for _, c := range changed {
+		changes = append(changes, c)
 	}
-	g.applied = max(g.applied, last)
-	return nil
+	return changes, last, nil
+}
+
+// currentGrid returns the grid brought up to date with every committed
+// write, or nil while it is being built or when the store runs without it.
+func (s *Store) currentGrid(ctx context.Context) (*grid.Grid, error) {
+	if s.grid == nil {
+		return nil, nil
+	}
+	return s.grid.Current(ctx)
 }
 
 // findInGrid answers a place-and-time query from the grid: the exact count,
 // and the page's ids in order, whose incidents come from the cache or are
 // read by id. A wide box takes its page's ids from the occurred_at index.
-func (s *Store) findInGrid(ctx context.Context, g *grid, f domain.IncidentFilter, o order) (*domain.IncidentPage, error) {
-	q := newGridQuery(f)
+func (s *Store) findInGrid(ctx context.Context, g *grid.Grid, f domain.IncidentFilter, o order) (*domain.IncidentPage, error) {
+	q := grid.NewQuery(f)
 	need := f.Page.Offset + f.Page.Limit + 1
 	if need < 0 { // an offset near MaxInt
 		need = math.MaxInt
 	}
-	g.mu.RLock()
-	applied := g.applied
-	matched := g.count(&q)
+	g.RLock()
+	version := g.Version()
+	matched := g.Count(&q)
 	// Walking the index reads about g.n/matched entries per match, so it
 	// wins only when the box holds a good share of all incidents.
-	wide := q.cellCount() > s.opts.GridMergeCells && matched*wideShare >= g.n
+	wide := q.CellCount() > s.opts.GridMergeCells && matched*wideShare >= g.Len()
 	// An offset past every match is an empty page, whatever the path.
 	skip := f.Page.Offset >= matched
 	var ids []int64
 	if !wide && !skip {
-		ids = g.page(&q, o.desc, f.Page.Cursor, need)
+		ids = g.Page(&q, o.desc, f.Page.Cursor, need)
 	}
-	g.mu.RUnlock()
+	g.RUnlock()
 	if wide && !skip {
 		var err error
-		if ids, err = s.walkTimeIndexIDs(ctx, f, o, q.bounds, need); err != nil {
+		if ids, err = s.walkTimeIndexIDs(ctx, f, o, q.Bounds(), need); err != nil {
 			return nil, err
 		}
 	}
@@ -276,7 +230,7 @@ func (s *Store) findInGrid(ctx context.Context, g *grid, f domain.IncidentFilter
 	// More follow when the ids went past the limit, even if a row among
 	// them was deleted before it could be read.
 	more := len(ids) > f.Page.Limit
-	incs, err := s.incidentsByID(ctx, g, applied, ids)
+	incs, err := s.grid.Cache().Incidents(ctx, g, version, ids, s.readIncidents)
 	if err != nil {
 		return nil, err
 	}
@@ -293,5 +247,15 @@ func (s *Store) GridReady() <-chan struct{} {
 		close(done)
 		return done
 	}
-	return s.grid.ready
+	return s.grid.Ready()
+}
+
+// readIncidents reads the live incidents among ids, in id order.
+func (s *Store) readIncidents(ctx context.Context, ids []int64) ([]*domain.Incident, error) {
+	rows, err := s.queryByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return scanIncidents(rows, len(ids))
 }

@@ -553,48 +553,20 @@ func (w *importWriter) importOne(p *PreparedIncidents, i int, refs *batchRefs, c
 	if inc.ExternalID != nil {
 		held = refs.externalIDs[*inc.ExternalID]
 	}
-	if !held.live {
-		// What checkIncidentRefs checks on create: the facility, and an
-		// external_id a deleted incident holds.
-		if inc.FacilityID != nil && !refs.facilities[*inc.FacilityID] {
-			prob.Add("properties.facility_id", "facility %d does not exist", *inc.FacilityID)
-			return "", prob.Err()
-		}
-		if held.id != 0 {
-			return "", store.ExternalIDTaken(*inc.ExternalID, held.id)
-		}
-	}
-	for _, a := range inc.Actors {
-		if w.actors[a.ActorID] != actorMissing {
-			continue
-		}
-		actor, err := store.ImportedActor(a.ActorID, p.names)
-		if err != nil {
-			return "", err
-		}
-		if err := w.s.createActor(w.ctx, w.tx, actor); err != nil {
-			return "", internal(err)
-		}
-		w.actors[a.ActorID] = actorLive
-	}
 	if held.live {
-		// replaceIncident reads the incident and may update its text:
-		// what this batch created so far must be written and indexed.
-		if err := w.insertCreated(p, *created); err != nil {
-			return "", internal(err)
-		}
-		*created = (*created)[:0]
-		if err := w.finish(); err != nil {
-			return "", err
-		}
-		changed, err := w.s.replaceIncident(w.ctx, w.tx, held.id, inc, 0, w.alerts)
-		if err != nil {
-			return "", err
-		}
-		if !changed {
-			return domain.ImportUnchanged, nil
-		}
-		return domain.ImportUpdated, nil
+		return w.update(p, held.id, inc, created)
+	}
+	// What checkIncidentRefs checks on create: the facility, and an
+	// external_id a deleted incident holds.
+	if inc.FacilityID != nil && !refs.facilities[*inc.FacilityID] {
+		prob.Add("properties.facility_id", "facility %d does not exist", *inc.FacilityID)
+		return "", prob.Err()
+	}
+	if held.id != 0 {
+		return "", store.ExternalIDTaken(*inc.ExternalID, held.id)
+	}
+	if _, err := w.createActors(p, inc); err != nil {
+		return "", err
 	}
 	inc.ID, inc.CreatedAt, inc.UpdatedAt, inc.Version = w.nextID, w.now, w.now, 1
 	w.nextID++
@@ -603,6 +575,68 @@ func (w *importWriter) importOne(p *PreparedIncidents, i int, refs *batchRefs, c
 	}
 	*created = append(*created, i)
 	return domain.ImportCreated, nil
+}
+
+// update writes inc over the live incident id. A rejected update leaves
+// nothing behind, not even the actors created for it: they are created
+// under a savepoint that the rejection rolls back.
+func (w *importWriter) update(p *PreparedIncidents, id int64, inc *domain.Incident, created *[]int) (domain.ImportOutcome, error) {
+	// replaceIncident reads the incident and may update its text: what
+	// this batch created so far must be written and indexed.
+	if err := w.insertCreated(p, *created); err != nil {
+		return "", internal(err)
+	}
+	*created = (*created)[:0]
+	if err := w.finish(); err != nil {
+		return "", err
+	}
+	if err := w.exec(`SAVEPOINT import_update`); err != nil {
+		return "", internal(err)
+	}
+	made, err := w.createActors(p, inc)
+	changed := false
+	if err == nil {
+		changed, err = w.s.replaceIncident(w.ctx, w.tx, id, inc, 0, w.alerts)
+	}
+	if err != nil {
+		if rerr := w.exec(`ROLLBACK TO import_update`); rerr != nil {
+			return "", internal(rerr)
+		}
+		for _, a := range made {
+			w.actors[a] = actorMissing
+		}
+	}
+	if rerr := w.exec(`RELEASE import_update`); rerr != nil {
+		return "", internal(rerr)
+	}
+	switch {
+	case err != nil:
+		return "", err
+	case !changed:
+		return domain.ImportUnchanged, nil
+	}
+	return domain.ImportUpdated, nil
+}
+
+// createActors creates the actors inc names that do not exist yet, under
+// the names the import was given, and returns their ids.
+func (w *importWriter) createActors(p *PreparedIncidents, inc *domain.Incident) ([]string, error) {
+	var made []string
+	for _, a := range inc.Actors {
+		if w.actors[a.ActorID] != actorMissing {
+			continue
+		}
+		actor, err := store.ImportedActor(a.ActorID, p.names)
+		if err != nil {
+			return made, err
+		}
+		if err := w.s.createActor(w.ctx, w.tx, actor); err != nil {
+			return made, internal(err)
+		}
+		w.actors[a.ActorID] = actorLive
+		made = append(made, a.ActorID)
+	}
+	return made, nil
 }
 
 // internal marks a failure after checks passed as internal, so that it

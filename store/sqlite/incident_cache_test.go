@@ -182,52 +182,21 @@ func TestCacheRefusesReadsOlderThanACatchUp(t *testing.T) {
 	if err != nil || g == nil {
 		t.Fatalf("grid %v, %v", g, err)
 	}
-	cached := func() bool { return s.grid.cache.get([]int64{inc.ID}, nil)[0] != nil }
+	cached := func() bool { return s.grid.Cache().Get([]int64{inc.ID}, nil)[0] != nil }
 	for _, tc := range []struct {
 		name    string
 		applied int64
 		want    bool
 	}{
-		{"ids chosen before the last catch-up", g.applied - 1, false},
-		{"ids chosen at the grid's state", g.applied, true},
+		{"ids chosen before the last catch-up", g.Version() - 1, false},
+		{"ids chosen at the grid's state", g.Version(), true},
 	} {
-		got, err := s.incidentsByID(ctx, g, tc.applied, []int64{inc.ID})
+		got, err := s.grid.Cache().Incidents(ctx, g, tc.applied, []int64{inc.ID}, s.readIncidents)
 		if err != nil || len(got) != 1 || got[0].Title != "t" {
 			t.Fatalf("%s: read %v, %v", tc.name, got, err)
 		}
 		if cached() != tc.want {
 			t.Errorf("%s: cached %v, want %v", tc.name, cached(), tc.want)
 		}
-	}
-}
-
-// TestCacheStaysWithinItsBytes fills the cache past its budget with
-// incidents of mixed sizes: the newest stay, the oldest go, the total never
-// passes the budget, and one incident too large to share it is not kept.
-func TestCacheStaysWithinItsBytes(t *testing.T) {
-	const budget = 256 << 10
-	c := newIncidentCache(budget)
-	mk := func(id int64, text int) *domain.Incident {
-		return &domain.Incident{ID: id, Description: string(make([]byte, text))}
-	}
-	for id := int64(1); id <= 1000; id++ {
-		c.put([]*domain.Incident{mk(id, int(id%7)*100)})
-		if c.bytes > budget {
-			t.Fatalf("after %d puts the cache holds %d bytes, over its %d", id, c.bytes, budget)
-		}
-	}
-	got := c.get([]int64{1000, 999, 1, 2}, nil)
-	if got[0] == nil || got[1] == nil {
-		t.Errorf("the newest incidents were evicted")
-	}
-	if got[2] != nil || got[3] != nil {
-		t.Errorf("the oldest incidents outlived 1,000 puts into a %d-byte cache", budget)
-	}
-	c.put([]*domain.Incident{mk(5000, budget/2)})
-	if c.get([]int64{5000}, nil)[0] != nil {
-		t.Errorf("an incident of half the budget was cached")
-	}
-	if c.get([]int64{1000}, nil)[0] == nil {
-		t.Errorf("a refused huge incident evicted others")
 	}
 }

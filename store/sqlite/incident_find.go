@@ -12,6 +12,7 @@ import (
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/grid"
 )
 
 // DefaultTreeSortMax is the largest match count for which a page is sorted
@@ -126,7 +127,7 @@ func gridByActor(f domain.IncidentFilter) bool {
 // gridFor returns the grid, current, when it can answer f — nil when it
 // cannot or is not ready — and, when f names actors, the ids of the
 // incidents naming them, to be tested one by one.
-func (s *Store) gridFor(ctx context.Context, f domain.IncidentFilter) (*grid, []int64, error) {
+func (s *Store) gridFor(ctx context.Context, f domain.IncidentFilter) (*grid.Grid, []int64, error) {
 	byActor := gridByActor(f)
 	if !byActor && !gridCounts(f) {
 		return nil, nil, nil
@@ -184,15 +185,13 @@ func (s *Store) countMatches(ctx context.Context, f domain.IncidentFilter, w *wh
 		return 0, err
 	}
 	if g != nil {
-		q := newGridQuery(f)
-		g.mu.RLock()
-		defer g.mu.RUnlock()
+		q := grid.NewQuery(f)
+		g.RLock()
+		defer g.RUnlock()
 		if ids != nil {
-			n := 0
-			g.eachID(&q, ids, func(*gridCell, *gridEntry) { n++ })
-			return n, nil
+			return g.CountIDs(&q, ids), nil
 		}
-		return g.count(&q), nil
+		return g.Count(&q), nil
 	}
 	var n int
 	err = store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT count(*) FROM incidents i WHERE `+w.sql(), w.args...).Rows()).Scan(&n)

@@ -27,6 +27,7 @@ import (
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
 	"github.com/postwatch/postwatch/store"
+	"github.com/postwatch/postwatch/store/grid"
 )
 
 // Durability is the SQLite synchronous setting.
@@ -49,7 +50,7 @@ type Options struct {
 	// default, a negative value means 0.
 	TreeSortMax int
 	// NoGrid answers place-and-time queries from the R*Tree alone, without
-	// the in-memory grid (see grid.go); tests compare the two.
+	// the in-memory grid (see package grid); tests compare the two.
 	NoGrid bool
 	// GridMergeCells tunes findInGrid (see DefaultGridMergeCells).
 	GridMergeCells int
@@ -89,7 +90,8 @@ type Store struct {
 
 	tokens store.TokenCache
 
-	grid *gridState // nil with Options.NoGrid
+	grid     *grid.Follower[int64] // nil with Options.NoGrid
+	gridFeed *sqliteFeed
 
 	// AlertServices serves alerts and webhooks from the shared tables.
 	store.AlertServices

@@ -27,7 +27,7 @@ func importIncident(ext, title string) *domain.Incident {
 // batch leaves the others stored; a second record with an external_id the
 // batch created updates it; a later batch updates by external_id, and an
 // identical record is unchanged; a rejected update leaves its incident as
-// it was; missing actors are created under their
+// it was, and leaves no actor created for it; missing actors are created under their
 // given names; history, actor links and the search column are written.
 func TestImportBatch(t *testing.T) {
 	db := storetest.Open(t)
@@ -73,6 +73,7 @@ func TestImportBatch(t *testing.T) {
 	withFacility.Actors = append(withFacility.Actors, domain.IncidentActor{ActorID: "other-militia", Role: "claimant"})
 	badUpdate := importIncident("b", "Mortars at a deleted facility")
 	badUpdate.FacilityID = &gone.ID
+	badUpdate.Actors = append(badUpdate.Actors, domain.IncidentActor{ActorID: "only-in-a-rejected-update", Role: "suspected"})
 
 	batch := []*domain.Incident{first, bad, deletedActor, deletedFacility, importIncident("held", "Reuses a deleted one's id"),
 		again, withFacility, badUpdate}
@@ -124,6 +125,9 @@ func TestImportBatch(t *testing.T) {
 	}
 	if _, err := db.FindActorByID(ctx, "other-militia"); err != nil {
 		t.Errorf("actor other-militia was not created: %v", err)
+	}
+	if a, err := db.FindActorByID(ctx, "only-in-a-rejected-update"); domain.ErrorCodeOf(err) != domain.ENOTFOUND {
+		t.Errorf("the rejected update left its new actor behind: %+v, %v", a, err)
 	}
 	versions, err := db.IncidentHistory(ctx, first.ID)
 	if err != nil {

@@ -1,6 +1,18 @@
-package sqlite
+// Package grid is an in-memory index of every live incident's place and
+// time: 0.1° cells, each holding its incidents sorted by (occurred_at, id),
+// grouped in 1° blocks that keep their totals. A dashboard's box then costs
+// a few cell lookups and a merge of sorted lists instead of a walk over an
+// index spread across fifteen years of time, and numberMatched is exact at
+// any size. Rows stay in the database: the grid holds 32 bytes per incident
+// and answers which ids make the page, in order.
+//
+// The grid knows no engine: each engine builds it from its incidents and
+// keeps it true from its own change feed (its history table), applying
+// every incident a write touched with Remove then Add.
+package grid
 
 import (
+	"cmp"
 	"container/heap"
 	"math"
 	"slices"
@@ -14,19 +26,6 @@ import (
 	"github.com/postwatch/postwatch/store"
 )
 
-// The grid is an in-memory index of every live incident's place and time:
-// 0.1° cells, each holding its incidents sorted by (occurred_at, id), grouped
-// in 1° blocks that keep their totals. A dashboard's box then costs a few
-// cell lookups and a merge of sorted lists instead of a walk over R*Tree
-// nodes spread across fifteen years of time slices, and numberMatched is
-// exact at any size. Rows stay in SQLite: the grid holds 32 bytes per
-// incident and answers which ids make the page, in order.
-//
-// The history table is the grid's change feed: every write to an incident
-// appends a history row in the same transaction, and history ids grow in
-// commit order (SQLite has one writer at a time), so reading the rows past
-// the last id applied brings the grid up to date with writes from any
-// process — an import running beside the server included.
 const (
 	cellsPerDegree = 10
 	gridCols       = 360 * cellsPerDegree
@@ -43,24 +42,24 @@ const (
 	maxCoverRadius = 5_000_000.0 // meters
 )
 
-// gridEntry is one live incident in the grid.
-type gridEntry struct {
-	at       int64 // occurred_at, µs since the epoch
-	id       int64
-	lon, lat float64
+// Entry is one live incident in the grid.
+type Entry struct {
+	At       int64 // occurred_at, µs since the epoch
+	ID       int64
+	Lon, Lat float64
 }
 
-func (e *gridEntry) cmp(at, id int64) int {
-	if c := cmpInt(e.at, at); c != 0 {
+func (e *Entry) cmp(at, id int64) int {
+	if c := cmp.Compare(e.At, at); c != 0 {
 		return c
 	}
-	return cmpInt(e.id, id)
+	return cmp.Compare(e.ID, id)
 }
 
 // gridCell holds the incidents of one 0.1° cell, sorted by (at, id).
 type gridCell struct {
 	cx, cy  int
-	entries []gridEntry
+	entries []Entry
 }
 
 // gridBlock groups the cells of one 1° block and counts their incidents.
@@ -80,27 +79,29 @@ const (
 	cellKeyMask = 1<<cellKeyBits - 1
 )
 
-// incidentMeta is an incident's severity and type packed for cellOf; 0
+// Meta is an incident's severity and type packed for cellOf; 0
 // means not known yet (a build reads them after the places).
-type incidentMeta uint8
+type Meta uint8
 
-func newIncidentMeta(severity int, t domain.IncidentType) incidentMeta {
+// NewMeta packs a severity (clamped to 0..7) and a type (unknown types
+// pack as 0).
+func NewMeta(severity int, t domain.IncidentType) Meta {
 	ti := slices.Index(domain.IncidentTypes, t) + 1
-	return incidentMeta(min(max(severity, 0), 7) | ti<<3)
+	return Meta(min(max(severity, 0), 7) | ti<<3)
 }
 
-func (m incidentMeta) severity() int { return int(m & 7) }
+func (m Meta) severity() int { return int(m & 7) }
 
 // typeIndex is the index in domain.IncidentTypes + 1; 0 when unknown.
-func (m incidentMeta) typeIndex() int { return int(m >> 3) }
+func (m Meta) typeIndex() int { return int(m >> 3) }
 
-// grid is safe for concurrent use: queries share a read lock, applying
-// changes takes the write lock.
-type grid struct {
+// Grid is safe for concurrent use: readers hold RLock around their
+// queries, and a Follower's catch-up takes the write lock.
+type Grid struct {
 	mu     sync.RWMutex
 	blocks map[int]*gridBlock
 	cellOf []int32 // by incident id: cell key + 1 and meta; 0 when not in the grid
-	// farCellOf holds ids far past the dense range: SQLite assigns ids one
+	// farCellOf holds ids far past the dense range: engines assign ids one
 	// after another, but a row written with a huge id by other means must
 	// not make cellOf allocate up to it.
 	farCellOf map[int64]int32
@@ -111,10 +112,58 @@ type grid struct {
 	atOf    []int64
 	farAtOf map[int64]int64
 	n       int
-	applied int64 // the last history id the grid reflects
+	version int64 // see Version
 }
 
-func newGrid() *grid { return &grid{blocks: map[int]*gridBlock{}} }
+// New returns an empty grid.
+func New() *Grid { return &Grid{blocks: map[int]*gridBlock{}} }
+
+// Presize sizes the id index for ids up to maxID before a build, which
+// adds ids in time order rather than id order, unless the ids are too
+// sparse for live incidents to deserve it.
+func (g *Grid) Presize(maxID, live int64) {
+	if maxID < 4*live+denseSlack {
+		g.cellOf = make([]int32, maxID+1)
+		g.atOf = make([]int64, maxID+1)
+	}
+}
+
+// RLock takes the read lock that queries (Count, Page, Clusters…) and
+// Version must be called under.
+func (g *Grid) RLock() { g.mu.RLock() }
+
+// RUnlock releases the read lock.
+func (g *Grid) RUnlock() { g.mu.RUnlock() }
+
+// Len is the number of incidents in the grid; the caller holds RLock.
+func (g *Grid) Len() int { return g.n }
+
+// Version counts the catch-ups that changed the grid (see Follower): it
+// grows with every change this process has seen applied, so a cache keyed
+// by it (a tile's bytes) is never served across a change. It is per
+// process: two replicas' versions of the same data differ. The caller
+// holds RLock.
+func (g *Grid) Version() int64 { return g.version }
+
+// Change is an incident's state after a write: its entry and meta, or
+// Gone when it is no longer live (then only Entry.ID counts).
+type Change struct {
+	Entry Entry
+	Meta  Meta
+	Gone  bool
+}
+
+// apply puts each changed incident where its change says, or takes it
+// out; the caller holds the write lock.
+func (g *Grid) apply(changes []Change) {
+	for _, c := range changes {
+		g.Remove(c.Entry.ID)
+		if !c.Gone {
+			g.Add(c.Entry)
+			g.SetMeta(c.Entry.ID, c.Meta)
+		}
+	}
+}
 
 // cellXY is the cell of a coordinate; rounding at cell edges is harmless
 // because boxes and points go through the same monotone function.
@@ -126,7 +175,7 @@ func cellXY(lon, lat float64) (int, int) {
 
 func cellKey(cx, cy int) int { return cy*gridCols + cx }
 
-func (g *grid) block(bx, by int, create bool) *gridBlock {
+func (g *Grid) block(bx, by int, create bool) *gridBlock {
 	k := by*blockCols + bx
 	b := g.blocks[k]
 	if b == nil && create {
@@ -136,7 +185,7 @@ func (g *grid) block(bx, by int, create bool) *gridBlock {
 	return b
 }
 
-func (g *grid) cell(cx, cy int, create bool) *gridCell {
+func (g *Grid) cell(cx, cy int, create bool) *gridCell {
 	b := g.block(cx/blockSide, cy/blockSide, create)
 	if b == nil {
 		return nil
@@ -148,25 +197,26 @@ func (g *grid) cell(cx, cy int, create bool) *gridCell {
 	return b.cells[i]
 }
 
-// add inserts a live incident; append is the fast path of a build that
-// reads incidents in (occurred_at, id) order.
-func (g *grid) add(e gridEntry) {
-	cx, cy := cellXY(e.lon, e.lat)
+// Add inserts a live incident while the grid is built, before it is
+// shared (a Follower changes it afterwards); appending is the fast path of a
+// build that reads incidents in (occurred_at, id) order.
+func (g *Grid) Add(e Entry) {
+	cx, cy := cellXY(e.Lon, e.Lat)
 	c := g.cell(cx, cy, true)
 	i := len(c.entries)
-	if i > 0 && c.entries[i-1].cmp(e.at, e.id) > 0 {
-		i, _ = slices.BinarySearchFunc(c.entries, e, func(a, b gridEntry) int { return a.cmp(b.at, b.id) })
+	if i > 0 && c.entries[i-1].cmp(e.At, e.ID) > 0 {
+		i, _ = slices.BinarySearchFunc(c.entries, e, func(a, b Entry) int { return a.cmp(b.At, b.ID) })
 	}
 	c.entries = slices.Insert(c.entries, i, e)
 	g.block(cx/blockSide, cy/blockSide, false).n++
-	g.setCellOf(e.id, int32(cellKey(cx, cy)+1))
-	g.setAt(e.id, e.at)
+	g.setCellOf(e.ID, int32(cellKey(cx, cy)+1))
+	g.setAt(e.ID, e.At)
 	g.n++
 }
 
-// compact gives each cell's list its exact size, dropping the spare
+// Compact gives each cell's list its exact size, dropping the spare
 // capacity appends left behind: a quarter of the grid's memory after a build.
-func (g *grid) compact() {
+func (g *Grid) Compact() {
 	for _, b := range g.blocks {
 		for _, c := range b.cells {
 			if c != nil && cap(c.entries) > len(c.entries) {
@@ -180,7 +230,7 @@ func (g *grid) compact() {
 // slot in cellOf.
 const denseSlack = 1 << 20
 
-func (g *grid) cellOfID(id int64) int32 {
+func (g *Grid) cellOfID(id int64) int32 {
 	if id >= 0 && id < int64(len(g.cellOf)) {
 		if v := g.cellOf[id]; v != 0 || len(g.farCellOf) == 0 {
 			return v
@@ -189,7 +239,7 @@ func (g *grid) cellOfID(id int64) int32 {
 	return g.farCellOf[id] // an id placed here before cellOf grew past it
 }
 
-func (g *grid) setCellOf(id int64, v int32) {
+func (g *Grid) setCellOf(id int64, v int32) {
 	if id >= 0 && id < int64(len(g.cellOf))+denseSlack {
 		for int64(len(g.cellOf)) <= id {
 			g.cellOf = append(g.cellOf, 0)
@@ -220,7 +270,7 @@ func (g *grid) setCellOf(id int64, v int32) {
 }
 
 // setAt records the occurred_at of an incident setCellOf has just placed.
-func (g *grid) setAt(id, at int64) {
+func (g *Grid) setAt(id, at int64) {
 	if id >= 0 && id < int64(len(g.cellOf)) && g.cellOf[id] != 0 {
 		g.atOf[id] = at
 		return
@@ -234,7 +284,7 @@ func (g *grid) setAt(id, at int64) {
 // entry is the grid's entry of a live incident, nil if it is not in the
 // grid: its cell comes from cellOf, and its place in the cell's (at, id)
 // order from atOf.
-func (g *grid) entry(id int64) *gridEntry {
+func (g *Grid) entry(id int64) *Entry {
 	k := g.cellOfID(id) & cellKeyMask
 	if k == 0 {
 		return nil
@@ -247,38 +297,47 @@ func (g *grid) entry(id int64) *gridEntry {
 	if c == nil {
 		return nil
 	}
-	i, found := slices.BinarySearchFunc(c.entries, at, func(e gridEntry, at int64) int { return e.cmp(at, id) })
+	i, found := slices.BinarySearchFunc(c.entries, at, func(e Entry, at int64) int { return e.cmp(at, id) })
 	if !found {
 		return nil
 	}
 	return &c.entries[i]
 }
 
+// CountIDs is the number of incidents of ids, each given at most once,
+// that are live and match the query; the caller holds RLock.
+func (g *Grid) CountIDs(q *Query, ids []int64) int {
+	n := 0
+	g.eachID(q, ids, func(*gridCell, *Entry) { n++ })
+	return n
+}
+
 // eachID calls fn (with a nil cell) for every incident of ids, each given
 // at most once, that is live and matches the query.
-func (g *grid) eachID(q *gridQuery, ids []int64, fn func(c *gridCell, e *gridEntry)) {
+func (g *Grid) eachID(q *Query, ids []int64, fn func(c *gridCell, e *Entry)) {
 	for _, id := range ids {
 		e := g.entry(id)
-		if e != nil && e.at >= q.start && e.at <= q.end && q.matches(e) && (!q.sifted() || q.metaMatches(g.meta(id))) {
+		if e != nil && e.At >= q.start && e.At <= q.end && q.matches(e) && (!q.sifted() || q.metaMatches(g.meta(id))) {
 			fn(nil, e)
 		}
 	}
 }
 
-// setMeta records the severity and type of an incident in the grid.
-func (g *grid) setMeta(id int64, m incidentMeta) {
+// SetMeta records the severity and type of an incident in the grid, while
+// it is built (see Add).
+func (g *Grid) SetMeta(id int64, m Meta) {
 	if v := g.cellOfID(id); v != 0 {
 		g.setCellOf(id, v&cellKeyMask|int32(m)<<cellKeyBits)
 	}
 }
 
 // meta is the severity and type of an incident in the grid.
-func (g *grid) meta(id int64) incidentMeta {
-	return incidentMeta(g.cellOfID(id) >> cellKeyBits)
+func (g *Grid) meta(id int64) Meta {
+	return Meta(g.cellOfID(id) >> cellKeyBits)
 }
 
-// remove takes an incident out of the grid if it is there.
-func (g *grid) remove(id int64) {
+// Remove takes an incident out of the grid if it is there (see Add).
+func (g *Grid) Remove(id int64) {
 	at := g.cellOfID(id) & cellKeyMask
 	if at == 0 {
 		return
@@ -287,16 +346,16 @@ func (g *grid) remove(id int64) {
 	g.setCellOf(id, 0)
 	cx, cy := k%gridCols, k/gridCols
 	c := g.cell(cx, cy, false)
-	if i := slices.IndexFunc(c.entries, func(e gridEntry) bool { return e.id == id }); i >= 0 {
+	if i := slices.IndexFunc(c.entries, func(e Entry) bool { return e.ID == id }); i >= 0 {
 		c.entries = slices.Delete(c.entries, i, i+1)
 		g.block(cx/blockSide, cy/blockSide, false).n--
 		g.n--
 	}
 }
 
-// gridQuery is a filter's place and time, and its types and lowest
+// Query is a filter's place and time, and its types and lowest
 // severity, ready for the grid.
-type gridQuery struct {
+type Query struct {
 	bounds     []orb.Bound
 	near       *domain.Near
 	start, end int64 // inclusive, µs
@@ -309,12 +368,15 @@ type gridQuery struct {
 // worldBound is the whole grid, for a query with no place.
 var worldBound = orb.Bound{Min: orb.Point{-180, -90}, Max: orb.Point{180, 90}}
 
-func newGridQuery(f domain.IncidentFilter) gridQuery {
-	q := gridQuery{bounds: f.BBox, near: f.Near, start: math.MinInt64, end: math.MaxInt64}
+// NewQuery takes f's place (bbox, else near, else the world), time
+// range, types and lowest severity; the grid cannot test f's other
+// conditions, which the caller must have ruled out.
+func NewQuery(f domain.IncidentFilter) Query {
+	q := Query{bounds: f.BBox, near: f.Near, start: math.MinInt64, end: math.MaxInt64}
 	switch {
 	case q.bounds != nil:
 	case f.Near != nil:
-		q.bounds = geoRadiusBounds(f.Near)
+		q.bounds = geo.RadiusBounds(f.Near.Center, f.Near.RadiusM)
 	default:
 		q.bounds = []orb.Bound{worldBound}
 	}
@@ -326,34 +388,38 @@ func newGridQuery(f domain.IncidentFilter) gridQuery {
 	}
 	if t := f.Time; t != nil {
 		if t.Start != nil {
-			q.start = micros(*t.Start)
+			q.start = t.Start.UnixMicro()
 		}
 		if t.End != nil {
-			q.end = micros(*t.End)
+			q.end = t.End.UnixMicro()
 		}
 	}
 	return q
 }
 
-func (q *gridQuery) timed() bool { return q.start != math.MinInt64 || q.end != math.MaxInt64 }
+// Bounds are the boxes the query covers: its bbox, its radius's boxes, or
+// the world.
+func (q *Query) Bounds() []orb.Bound { return q.bounds }
+
+func (q *Query) timed() bool { return q.start != math.MinInt64 || q.end != math.MaxInt64 }
 
 // sifted reports whether the query tests each incident's meta, so that
 // covering a block or cell no longer settles that all of it matches.
-func (q *gridQuery) sifted() bool { return q.types != 0 || q.sevMin != 0 }
+func (q *Query) sifted() bool { return q.types != 0 || q.sevMin != 0 }
 
 // metaMatches tests an incident's type and severity.
-func (q *gridQuery) metaMatches(m incidentMeta) bool {
+func (q *Query) metaMatches(m Meta) bool {
 	return (q.types == 0 || q.types&(1<<m.typeIndex()) != 0) && m.severity() >= q.sevMin
 }
 
 // matches tests an entry's place; its time is settled by the cell's range.
-func (q *gridQuery) matches(e *gridEntry) bool {
-	p := orb.Point{e.lon, e.lat}
+func (q *Query) matches(e *Entry) bool {
+	p := orb.Point{e.Lon, e.Lat}
 	return geo.InBounds(p, q.bounds) && (q.near == nil || geo.Distance(q.near.Center, p) <= q.near.RadiusM)
 }
 
 // covers reports whether every point of the rectangle matches the query.
-func (q *gridQuery) covers(minLon, minLat, maxLon, maxLat float64) bool {
+func (q *Query) covers(minLon, minLat, maxLon, maxLat float64) bool {
 	inBox := false
 	for _, b := range q.bounds {
 		if minLon >= b.Min[0]+cellEdgeMargin && maxLon <= b.Max[0]-cellEdgeMargin &&
@@ -383,7 +449,7 @@ func (q *gridQuery) covers(minLon, minLat, maxLon, maxLat float64) bool {
 // the query covers the whole cell, so that they all match.
 type cellSpan struct {
 	cell    *gridCell
-	entries []gridEntry
+	entries []Entry
 	covered bool
 }
 
@@ -397,13 +463,13 @@ func blockRect(b *gridBlock) (minLon, minLat, maxLon, maxLat float64) {
 }
 
 // timeSpan narrows sorted entries to those with start <= at <= end.
-func timeSpan(entries []gridEntry, start, end int64) []gridEntry {
+func timeSpan(entries []Entry, start, end int64) []Entry {
 	lo, hi := 0, len(entries)
 	if start != math.MinInt64 {
-		lo, _ = slices.BinarySearchFunc(entries, start, func(e gridEntry, t int64) int { return cmpInt(e.at, t) })
+		lo, _ = slices.BinarySearchFunc(entries, start, func(e Entry, t int64) int { return cmp.Compare(e.At, t) })
 	}
 	if end != math.MaxInt64 {
-		hi, _ = slices.BinarySearchFunc(entries, end+1, func(e gridEntry, t int64) int { return cmpInt(e.at, t) })
+		hi, _ = slices.BinarySearchFunc(entries, end+1, func(e Entry, t int64) int { return cmp.Compare(e.At, t) })
 	}
 	if lo > hi {
 		return nil
@@ -419,7 +485,7 @@ func cellRange(b orb.Bound) (cx0, cy0, cx1, cy1, n int) {
 }
 
 // cellCount is an upper bound on the cells the query overlaps.
-func (q *gridQuery) cellCount() int {
+func (q *Query) CellCount() int {
 	n := 0
 	for _, b := range q.bounds {
 		_, _, _, _, k := cellRange(b)
@@ -430,7 +496,7 @@ func (q *gridQuery) cellCount() int {
 
 // blocks calls fn for each block that may hold matches, with whether the
 // query covers it whole. Blocks are visited once even when bounds share them.
-func (g *grid) blocksOf(q *gridQuery, fn func(b *gridBlock, covered bool)) {
+func (g *Grid) blocksOf(q *Query, fn func(b *gridBlock, covered bool)) {
 	var seen map[*gridBlock]bool
 	if len(q.bounds) > 1 {
 		seen = map[*gridBlock]bool{}
@@ -466,7 +532,7 @@ func (g *grid) blocksOf(q *gridQuery, fn func(b *gridBlock, covered bool)) {
 
 // spans returns the cells of a block that may hold matches, narrowed to
 // the query's time range.
-func (q *gridQuery) spans(b *gridBlock, blockCovered bool, out []cellSpan) []cellSpan {
+func (q *Query) spans(b *gridBlock, blockCovered bool, out []cellSpan) []cellSpan {
 	for _, c := range b.cells {
 		if c == nil || len(c.entries) == 0 {
 			continue
@@ -488,7 +554,7 @@ func (q *gridQuery) spans(b *gridBlock, blockCovered bool, out []cellSpan) []cel
 
 // overlaps reports whether the rectangle, widened by the edge margin, meets
 // one of the query's bounds.
-func (q *gridQuery) overlaps(minLon, minLat, maxLon, maxLat float64) bool {
+func (q *Query) overlaps(minLon, minLat, maxLon, maxLat float64) bool {
 	for _, b := range q.bounds {
 		if maxLon >= b.Min[0]-cellEdgeMargin && minLon <= b.Max[0]+cellEdgeMargin &&
 			maxLat >= b.Min[1]-cellEdgeMargin && minLat <= b.Max[1]+cellEdgeMargin {
@@ -498,10 +564,10 @@ func (q *gridQuery) overlaps(minLon, minLat, maxLon, maxLat float64) bool {
 	return false
 }
 
-// count is the exact number of live incidents the query matches. A block
-// the query covers adds its total when no time range, type or severity
-// narrows it.
-func (g *grid) count(q *gridQuery) int {
+// Count is the exact number of live incidents the query matches; the
+// caller holds RLock. A block the query covers adds its total when no time
+// range, type or severity narrows it.
+func (g *Grid) Count(q *Query) int {
 	n := 0
 	g.each(q, func(b *gridBlock, covered bool) bool {
 		if covered && !q.timed() && !q.sifted() {
@@ -509,14 +575,14 @@ func (g *grid) count(q *gridQuery) int {
 			return false
 		}
 		return true
-	}, func(*gridCell, *gridEntry) { n++ })
+	}, func(*gridCell, *Entry) { n++ })
 	return n
 }
 
 // each calls fn for every match of the query, with the cell holding it.
 // Before a block's cells are read, block may take the whole block
 // (covered: the query covers it) and return false to skip them.
-func (g *grid) each(q *gridQuery, block func(b *gridBlock, covered bool) bool, fn func(c *gridCell, e *gridEntry)) {
+func (g *Grid) each(q *Query, block func(b *gridBlock, covered bool) bool, fn func(c *gridCell, e *Entry)) {
 	var spans []cellSpan
 	g.blocksOf(q, func(b *gridBlock, covered bool) {
 		if block != nil && !block(b, covered) {
@@ -526,7 +592,7 @@ func (g *grid) each(q *gridQuery, block func(b *gridBlock, covered bool) bool, f
 		for _, s := range spans {
 			for i := range s.entries {
 				e := &s.entries[i]
-				if (s.covered || q.matches(e)) && (!q.sifted() || q.metaMatches(g.meta(e.id))) {
+				if (s.covered || q.matches(e)) && (!q.sifted() || q.metaMatches(g.meta(e.ID))) {
 					fn(s.cell, e)
 				}
 			}
@@ -534,12 +600,22 @@ func (g *grid) each(q *gridQuery, block func(b *gridBlock, covered bool) bool, f
 	})
 }
 
+// Clusters groups the query's matches — among ids alone when ids is not
+// nil — by the web-mercator tile of zoom z holding them, as
+// domain.IncidentService.ClusterIncidents does; the caller holds RLock.
+func (g *Grid) Clusters(z int, q *Query, ids []int64) []domain.IncidentCluster {
+	if ids != nil {
+		return g.clusters(z, func(fn func(*gridCell, *Entry)) { g.eachID(q, ids, fn) })
+	}
+	return g.clusters(z, func(fn func(*gridCell, *Entry)) { g.each(q, nil, fn) })
+}
+
 // clusters groups the matches each yields by the web-mercator tile of zoom
 // z holding them, as domain.IncidentService.ClusterIncidents does. Where
 // each names the cell of a run of entries and the whole cell lies in one
 // tile (the tile of both its corners: the projection is monotone), they are
 // summed without projecting each, which is every cell up to zoom 9 or so.
-func (g *grid) clusters(z int, each func(fn func(c *gridCell, e *gridEntry))) []domain.IncidentCluster {
+func (g *Grid) clusters(z int, each func(fn func(c *gridCell, e *Entry))) []domain.IncidentCluster {
 	type sums struct {
 		n, maxSev int
 		lon, lat  float64
@@ -552,7 +628,7 @@ func (g *grid) clusters(z int, each func(fn func(c *gridCell, e *gridEntry))) []
 	byTile := map[[2]uint32]*sums{}
 	var cell *gridCell
 	var whole *sums // the sums of the tile holding all of cell, if one does
-	each(func(c *gridCell, e *gridEntry) {
+	each(func(c *gridCell, e *Entry) {
 		if c != cell && c != nil {
 			cell, whole = c, nil
 			minLon, minLat, maxLon, maxLat := cellRect(c.cx, c.cy)
@@ -566,16 +642,16 @@ func (g *grid) clusters(z int, each func(fn func(c *gridCell, e *gridEntry))) []
 		}
 		t := whole
 		if c == nil || t == nil {
-			k := tileOf(e.lon, e.lat)
+			k := tileOf(e.Lon, e.Lat)
 			if t = byTile[k]; t == nil {
 				t = &sums{}
 				byTile[k] = t
 			}
 		}
 		t.n++
-		t.lon += e.lon
-		t.lat += e.lat
-		t.maxSev = max(t.maxSev, g.meta(e.id).severity())
+		t.lon += e.Lon
+		t.lat += e.Lat
+		t.maxSev = max(t.maxSev, g.meta(e.ID).severity())
 	})
 	out := make([]domain.IncidentCluster, 0, len(byTile))
 	for k, t := range byTile {
@@ -585,8 +661,9 @@ func (g *grid) clusters(z int, each func(fn func(c *gridCell, e *gridEntry))) []
 	return out
 }
 
-// page returns the ids of up to n matches in page order after the cursor.
-func (g *grid) page(q *gridQuery, desc bool, cursor *domain.Cursor, n int) []int64 {
+// Page returns the ids of up to n matches in page order (by occurred_at,
+// then id; descending when desc) after the cursor; the caller holds RLock.
+func (g *Grid) Page(q *Query, desc bool, cursor *domain.Cursor, n int) []int64 {
 	var spans []cellSpan
 	g.blocksOf(q, func(b *gridBlock, covered bool) {
 		spans = q.spans(b, covered, spans)
@@ -596,7 +673,7 @@ func (g *grid) page(q *gridQuery, desc bool, cursor *domain.Cursor, n int) []int
 		es := s.entries
 		if cursor != nil {
 			// Keep only entries past the cursor in page order.
-			i, found := slices.BinarySearchFunc(es, cursor, func(e gridEntry, c *domain.Cursor) int { return e.cmp(c.Key, c.ID) })
+			i, found := slices.BinarySearchFunc(es, cursor, func(e Entry, c *domain.Cursor) int { return e.cmp(c.Key, c.ID) })
 			if desc {
 				es = es[:i]
 			} else {
@@ -615,8 +692,8 @@ func (g *grid) page(q *gridQuery, desc bool, cursor *domain.Cursor, n int) []int
 	for len(ids) < n && m.Len() > 0 {
 		h := &m.heads[0]
 		e := h.next(desc)
-		if (h.covered || q.matches(e)) && (!q.sifted() || q.metaMatches(g.meta(e.id))) {
-			ids = append(ids, e.id)
+		if (h.covered || q.matches(e)) && (!q.sifted() || q.metaMatches(g.meta(e.ID))) {
+			ids = append(ids, e.ID)
 		}
 		if h.advance(desc) {
 			heap.Fix(m, 0)
@@ -629,11 +706,11 @@ func (g *grid) page(q *gridQuery, desc bool, cursor *domain.Cursor, n int) []int
 
 // cellHead is a cell's remaining entries in a merge.
 type cellHead struct {
-	entries []gridEntry
+	entries []Entry
 	covered bool
 }
 
-func (h *cellHead) next(desc bool) *gridEntry {
+func (h *cellHead) next(desc bool) *Entry {
 	if desc {
 		return &h.entries[len(h.entries)-1]
 	}
@@ -659,7 +736,7 @@ type cellMerge struct {
 func (m *cellMerge) Len() int { return len(m.heads) }
 func (m *cellMerge) Less(i, j int) bool {
 	a, b := m.heads[i].next(m.desc), m.heads[j].next(m.desc)
-	c := a.cmp(b.at, b.id)
+	c := a.cmp(b.At, b.ID)
 	if m.desc {
 		return c > 0
 	}

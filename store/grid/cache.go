@@ -1,4 +1,4 @@
-package sqlite
+package grid
 
 import (
 	"container/list"
@@ -8,21 +8,21 @@ import (
 	"github.com/postwatch/postwatch/domain"
 )
 
-// DefaultIncidentCacheBytes bounds the grid's cache of decoded incidents,
-// about 10,000 typical ones. Dashboards ask for the newest incidents of a
-// place again and again: a region-wide page of 1,000 reads the same rows
-// every time, which from SQLite cost a random page read and a decode each.
-const DefaultIncidentCacheBytes = 12 << 20
+// DefaultCacheBytes bounds the grid's cache of decoded incidents, about
+// 10,000 typical ones. Dashboards ask for the newest incidents of a place
+// again and again: a region-wide page of 1,000 reads the same rows every
+// time, which from the database cost a random page read and a decode each.
+const DefaultCacheBytes = 12 << 20
 
-// incidentCache keeps recently read incidents by id, least recently used
+// Cache keeps recently read incidents by id, least recently used
 // out first, within a budget of bytes (an incident's text can run to a
 // megabyte). It lives beside the grid because the grid's change feed keeps
 // it true: catching up evicts every incident the new history rows name.
 // An incident read from the database may be stored only if no catch-up ran
-// since its query began (incidentsByID checks the grid's applied history
-// id), so an old version read before a change can never land after the
-// eviction of that change.
-type incidentCache struct {
+// since its query began (Incidents checks the grid's version), so an old
+// version read before a change can never land after the eviction of that
+// change.
+type Cache struct {
 	mu       sync.Mutex
 	maxBytes int
 	bytes    int
@@ -35,8 +35,10 @@ type cachedIncident struct {
 	size int
 }
 
-func newIncidentCache(maxBytes int) *incidentCache {
-	return &incidentCache{maxBytes: maxBytes, items: map[int64]*list.Element{}}
+// NewCache returns an empty cache of at most maxBytes; 0 or less keeps
+// nothing.
+func NewCache(maxBytes int) *Cache {
+	return &Cache{maxBytes: maxBytes, items: map[int64]*list.Element{}}
 }
 
 // incidentSize estimates the memory an incident holds: its text, lists and
@@ -61,8 +63,8 @@ func incidentSize(inc *domain.Incident) int {
 	return n
 }
 
-// get returns the cached incidents of ids (nil where missing).
-func (c *incidentCache) get(ids []int64, out []*domain.Incident) []*domain.Incident {
+// Get appends to out the cached incidents of ids (nil where missing).
+func (c *Cache) Get(ids []int64, out []*domain.Incident) []*domain.Incident {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range ids {
@@ -76,7 +78,9 @@ func (c *incidentCache) get(ids []int64, out []*domain.Incident) []*domain.Incid
 	return out
 }
 
-func (c *incidentCache) put(incs []*domain.Incident) {
+// Put stores incidents read from the database; Incidents says when that
+// is safe.
+func (c *Cache) Put(incs []*domain.Incident) {
 	if c.maxBytes <= 0 {
 		return
 	}
@@ -96,13 +100,14 @@ func (c *incidentCache) put(incs []*domain.Incident) {
 	}
 }
 
-func (c *incidentCache) evict(id int64) {
+// Evict forgets an incident, for a catch-up that saw it change.
+func (c *Cache) Evict(id int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.remove(id)
 }
 
-func (c *incidentCache) remove(id int64) {
+func (c *Cache) remove(id int64) {
 	if e, ok := c.items[id]; ok {
 		delete(c.items, id)
 		c.bytes -= e.Value.(cachedIncident).size
@@ -110,13 +115,13 @@ func (c *incidentCache) remove(id int64) {
 	}
 }
 
-// incidentsByID returns the live incidents of ids in that order, skipping
-// any deleted meanwhile, from the cache where it holds them and from the
-// database for the rest. applied is the grid's history id when the ids
-// were chosen.
-func (s *Store) incidentsByID(ctx context.Context, g *grid, applied int64, ids []int64) ([]*domain.Incident, error) {
-	cache := s.grid.cache
-	out := cache.get(ids, make([]*domain.Incident, 0, len(ids)))
+// Incidents returns the live incidents of ids in that order, skipping any
+// deleted meanwhile, from the cache where it holds them and through read
+// for the rest (read returns the live incidents among the ids it is given,
+// in any order). version is g's Version when the ids were chosen.
+func (c *Cache) Incidents(ctx context.Context, g *Grid, version int64, ids []int64,
+	read func(ctx context.Context, ids []int64) ([]*domain.Incident, error)) ([]*domain.Incident, error) {
+	out := c.Get(ids, make([]*domain.Incident, 0, len(ids)))
 	var missing []int64
 	for i, inc := range out {
 		if inc == nil {
@@ -126,12 +131,12 @@ func (s *Store) incidentsByID(ctx context.Context, g *grid, applied int64, ids [
 	if len(missing) == 0 {
 		return out, nil
 	}
-	read, err := s.readIncidents(ctx, missing)
+	got, err := read(ctx, missing)
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[int64]*domain.Incident, len(read))
-	for _, inc := range read {
+	byID := make(map[int64]*domain.Incident, len(got))
+	for _, inc := range got {
 		byID[inc.ID] = inc
 	}
 	for i, inc := range out {
@@ -139,11 +144,11 @@ func (s *Store) incidentsByID(ctx context.Context, g *grid, applied int64, ids [
 			out[i] = byID[ids[i]] // nil if deleted since the grid was read
 		}
 	}
-	g.mu.RLock()
-	if g.applied == applied {
-		cache.put(read)
+	g.RLock()
+	if g.Version() == version {
+		c.Put(got)
 	}
-	g.mu.RUnlock()
+	g.RUnlock()
 	kept := out[:0]
 	for _, inc := range out {
 		if inc != nil {
@@ -151,14 +156,4 @@ func (s *Store) incidentsByID(ctx context.Context, g *grid, applied int64, ids [
 		}
 	}
 	return kept, nil
-}
-
-// readIncidents reads the live incidents among ids, in id order.
-func (s *Store) readIncidents(ctx context.Context, ids []int64) ([]*domain.Incident, error) {
-	rows, err := s.queryByID(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return scanIncidents(rows, len(ids))
 }

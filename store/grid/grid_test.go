@@ -1,4 +1,4 @@
-package sqlite
+package grid
 
 import (
 	"math/rand/v2"
@@ -17,8 +17,8 @@ import (
 // checks count and pages of many queries against a plain scan.
 func TestGridAgreesWithBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 5))
-	g := newGrid()
-	live := map[int64]gridEntry{}
+	g := New()
+	live := map[int64]Entry{}
 	pick := func() (float64, float64) {
 		switch rng.IntN(4) {
 		case 0: // on a cell edge
@@ -33,32 +33,32 @@ func TestGridAgreesWithBruteForce(t *testing.T) {
 	base := time.Date(2018, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
 	for id := int64(1); id <= 3000; id++ {
 		lon, lat := pick()
-		e := gridEntry{at: base + rng.Int64N(400)*86_400e6, id: id, lon: lon, lat: lat}
+		e := Entry{At: base + rng.Int64N(400)*86_400e6, ID: id, Lon: lon, Lat: lat}
 		if id%7 == 0 {
-			e.at = live[id-1].at // ties on time, broken by id
+			e.At = live[id-1].At // ties on time, broken by id
 		}
-		g.add(e)
+		g.Add(e)
 		live[id] = e
 	}
 	for id := int64(5); id <= 3000; id += 11 {
-		g.remove(id)
+		g.Remove(id)
 		delete(live, id)
 	}
 	for id := int64(6); id <= 3000; id += 13 { // moved and re-timed
-		g.remove(id)
+		g.Remove(id)
 		lon, lat := pick()
-		e := gridEntry{at: base + rng.Int64N(400)*86_400e6, id: id, lon: lon, lat: lat}
-		g.add(e)
+		e := Entry{At: base + rng.Int64N(400)*86_400e6, ID: id, Lon: lon, Lat: lat}
+		g.Add(e)
 		live[id] = e
 	}
 	// Ids far past the dense range, as a row written by other means could
 	// have: they are indexed without growing cellOf to reach them.
 	for _, id := range []int64{1 << 40, 1<<62 + 3} {
-		e := gridEntry{at: base + id%400*86_400e6, id: id, lon: 44.5, lat: 33.5}
-		g.add(e)
+		e := Entry{At: base + id%400*86_400e6, ID: id, Lon: 44.5, Lat: 33.5}
+		g.Add(e)
 		live[id] = e
 	}
-	g.remove(1 << 40)
+	g.Remove(1 << 40)
 	delete(live, 1<<40)
 	if len(g.cellOf) > 3001+denseSlack {
 		t.Fatalf("cellOf grew to %d entries for a far id", len(g.cellOf))
@@ -88,40 +88,40 @@ func TestGridAgreesWithBruteForce(t *testing.T) {
 	}
 	for _, tc := range filters {
 		for _, desc := range []bool{true, false} {
-			q := newGridQuery(tc.f)
-			var want []gridEntry
+			q := NewQuery(tc.f)
+			var want []Entry
 			for _, e := range live {
-				if e.at >= q.start && e.at <= q.end && q.matches(&e) {
+				if e.At >= q.start && e.At <= q.end && q.matches(&e) {
 					want = append(want, e)
 				}
 			}
-			slices.SortFunc(want, func(a, b gridEntry) int {
+			slices.SortFunc(want, func(a, b Entry) int {
 				if desc {
-					return b.cmp(a.at, a.id)
+					return b.cmp(a.At, a.ID)
 				}
-				return a.cmp(b.at, b.id)
+				return a.cmp(b.At, b.ID)
 			})
 			if len(want) < 20 {
 				t.Fatalf("%s matches %d points; too few to page", tc.name, len(want))
 			}
-			if n := g.count(&q); n != len(want) {
+			if n := g.Count(&q); n != len(want) {
 				t.Errorf("%s: count %d, want %d", tc.name, n, len(want))
 			}
 			// Page through with cursors, 17 at a time.
 			var got []int64
 			var cursor *domain.Cursor
 			for {
-				ids := g.page(&q, desc, cursor, 17)
+				ids := g.Page(&q, desc, cursor, 17)
 				got = append(got, ids...)
 				if len(ids) < 17 {
 					break
 				}
 				last := live[ids[len(ids)-1]]
-				cursor = &domain.Cursor{Key: last.at, ID: last.id}
+				cursor = &domain.Cursor{Key: last.At, ID: last.ID}
 			}
 			wantIDs := make([]int64, len(want))
 			for i, e := range want {
-				wantIDs[i] = e.id
+				wantIDs[i] = e.ID
 			}
 			if !slices.Equal(got, wantIDs) {
 				t.Errorf("%s (desc %v): pages differ from the scan\n got %v\nwant %v", tc.name, desc, got, wantIDs)

@@ -1,0 +1,135 @@
+package grid
+
+import (
+	"context"
+	"sync"
+)
+
+// Feed is what an engine supplies to keep a grid true: a build from its
+// incidents and a change feed over its history table. P is a position in
+// that feed (SQLite: the last history id; PostgreSQL: a snapshot), which
+// only the feed interprets.
+type Feed[P any] interface {
+	// Build fills g with every live incident (Add and SetMeta; the grid is
+	// not shared yet) and returns the position g then reflects, all from
+	// one snapshot of the database.
+	Build(ctx context.Context, g *Grid) (P, error)
+	// Behind reports whether any write has committed since pos. It runs
+	// before every query the grid answers, so it must cost one cheap
+	// statement; it may say true when nothing of the grid's changed.
+	Behind(ctx context.Context, pos P) (bool, error)
+	// Changes returns, for every incident a write committed since pos has
+	// touched, its state now (Gone when no longer live), and the position
+	// that state is current to, both from one snapshot. An incident may
+	// come again in a later call: applying a state twice is harmless.
+	Changes(ctx context.Context, pos P) ([]Change, P, error)
+}
+
+// Follower holds a grid and its cache and keeps them current through a
+// Feed: before a query, Current asks the feed whether the grid is behind
+// and, if it is, applies the changes, so a query sees every write
+// committed before it began, whichever process made it.
+type Follower[P any] struct {
+	feed   Feed[P]
+	cache  *Cache
+	ready  chan struct{}
+	grid   *Grid // set once ready is closed
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu  sync.Mutex // serialises catch-ups; guards pos
+	pos P
+}
+
+// Follow starts building a grid from feed, with a cache of cacheBytes
+// (see NewCache). With background false the build is done when Follow
+// returns, with its error; otherwise it runs on, and Current answers nil
+// until it is done, so queries take the engine's other path meanwhile (a
+// failed background build leaves it so: correct, only slower).
+func Follow[P any](feed Feed[P], cacheBytes int, background bool) (*Follower[P], error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &Follower[P]{feed: feed, cache: NewCache(cacheBytes), ready: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	if !background {
+		defer close(f.done)
+		return f, f.build(ctx)
+	}
+	go func() {
+		defer close(f.done)
+		_ = f.build(ctx)
+	}()
+	return f, nil
+}
+
+func (f *Follower[P]) build(ctx context.Context) error {
+	g := New()
+	pos, err := f.feed.Build(ctx, g)
+	if err != nil {
+		return err
+	}
+	g.Compact()
+	f.pos, f.grid = pos, g
+	close(f.ready)
+	return nil
+}
+
+// Stop ends a build in progress; the grid, if built, stays readable.
+func (f *Follower[P]) Stop() {
+	f.cancel()
+	<-f.done
+}
+
+// Ready is closed once the grid answers queries.
+func (f *Follower[P]) Ready() <-chan struct{} { return f.ready }
+
+// Cache is the cache of decoded incidents the follower keeps true.
+func (f *Follower[P]) Cache() *Cache { return f.cache }
+
+// Current returns the grid brought up to date with every write committed
+// before the call, or nil while it is being built.
+func (f *Follower[P]) Current(ctx context.Context) (*Grid, error) {
+	select {
+	case <-f.ready:
+	default:
+		return nil, nil
+	}
+	f.mu.Lock()
+	pos := f.pos
+	f.mu.Unlock()
+	behind, err := f.feed.Behind(ctx, pos)
+	if err != nil {
+		return nil, err
+	}
+	if behind {
+		// A client that gives up must not waste a catch-up others need.
+		if err := f.catchUp(context.WithoutCancel(ctx)); err != nil {
+			return nil, err
+		}
+	}
+	return f.grid, nil
+}
+
+// catchUp applies the changes since the last position. Each changed
+// incident leaves the cache under the grid's write lock, with the version
+// step: a page whose ids were chosen before this catch-up then sees a new
+// version and keeps its rows, possibly older than the change, out of the
+// cache (see Cache.Incidents).
+func (f *Follower[P]) catchUp(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	changes, pos, err := f.feed.Changes(ctx, f.pos)
+	if err != nil {
+		return err
+	}
+	g := f.grid
+	if len(changes) > 0 {
+		g.mu.Lock()
+		for _, c := range changes {
+			f.cache.Evict(c.Entry.ID)
+		}
+		g.apply(changes)
+		g.version++
+		g.mu.Unlock()
+	}
+	f.pos = pos
+	return nil
+}
