@@ -13,6 +13,8 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/store/postgis"
+	"github.com/postwatch/postwatch/store/sqlite"
 	"github.com/postwatch/postwatch/store/storetest"
 )
 
@@ -65,7 +67,7 @@ func TestExactCounts(t *testing.T) {
 		}
 		live = append(live, inc)
 	}
-	check := func(stage string) {
+	check := func(stage string, db domain.IncidentService) {
 		t.Helper()
 		full := 0
 		for i := range 60 {
@@ -74,7 +76,7 @@ func TestExactCounts(t *testing.T) {
 			if len(want) > f.Page.Limit {
 				full++
 			}
-			page := find(t, db, f)
+			page := findIn(t, db, f)
 			if page.Matched != len(want) {
 				t.Errorf("%s, filter %d (%s): numberMatched = %d, count(*) = %d", stage, i, describe(f), page.Matched, len(want))
 			}
@@ -84,7 +86,7 @@ func TestExactCounts(t *testing.T) {
 			// The next page starts after the cursor, in the same order.
 			if page.Next != nil && len(want) > f.Page.Limit {
 				f.Page.Cursor = page.Next
-				next := find(t, db, f)
+				next := findIn(t, db, f)
 				if got, w := idsOf(next), want[f.Page.Limit:min(len(want), 2*f.Page.Limit)]; !slices.Equal(got, w) {
 					t.Errorf("%s, filter %d (%s), second page: %v, SQL %v", stage, i, describe(f), got, w)
 				}
@@ -95,7 +97,7 @@ func TestExactCounts(t *testing.T) {
 			t.Errorf("%s: only %d of 60 filters matched more than a page", stage, full)
 		}
 	}
-	check("after creates")
+	check("after creates", db)
 	for _, inc := range live[:150] {
 		// A fresh struct, so that the update's fields are the random ones.
 		next := &domain.Incident{Title: inc.Title, TimePrecision: inc.TimePrecision, LocationPrecision: inc.LocationPrecision, Status: inc.Status}
@@ -107,13 +109,53 @@ func TestExactCounts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	check("after updates")
+	check("after updates", db)
 	for _, inc := range live[100:220] {
 		if err := db.DeleteIncident(ctx, inc.ID, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	check("after deletes")
+	check("after deletes", db)
+	// A second store on the same database builds its structures from the
+	// tables, then follows writes made through the first.
+	other := reopen(t, db)
+	check("built anew", other)
+	for _, inc := range live[300:] {
+		next := &domain.Incident{Title: inc.Title, TimePrecision: inc.TimePrecision, LocationPrecision: inc.LocationPrecision, Status: inc.Status}
+		randomize(next)
+		if err := db.ReplaceIncident(ctx, inc.ID, next, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("built anew, after updates through the first store", other)
+}
+
+// reopen opens a second store on db's database, closed when t ends.
+func reopen(t *testing.T, db *storetest.DB) domain.IncidentService {
+	t.Helper()
+	if db.Engine == "postgis" {
+		st, err := postgis.Open(context.Background(), db.DSN, postgis.Options{MaxConns: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	st, err := sqlite.Open(db.DSN, sqlite.Options{Durability: sqlite.DurabilityNormal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func findIn(t *testing.T, db domain.IncidentService, f domain.IncidentFilter) *domain.IncidentPage {
+	t.Helper()
+	page, err := db.FindIncidents(context.Background(), f)
+	if err != nil {
+		t.Fatalf("FindIncidents(%s): %v", describe(f), err)
+	}
+	return page
 }
 
 // randomFilter draws a filter of up to all of type, severity_min, actor,
