@@ -55,24 +55,110 @@ func (g *Grid) sortActors() {
 	if !g.actors.unsorted {
 		return
 	}
-	type key struct{ at, id int64 }
-	var keys []key
 	for _, l := range g.actors.lists {
-		keys = keys[:0]
-		for _, id := range l {
-			keys = append(keys, key{g.atOfID(id), id})
-		}
-		slices.SortFunc(keys, func(a, b key) int {
-			if c := cmp.Compare(a.at, b.at); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.id, b.id)
-		})
-		for i, k := range keys {
-			l[i] = k.id
-		}
+		g.sortIDs(l)
 	}
 	g.actors.unsorted = false
+}
+
+// sortIDs sorts ids of the grid by (at, id), with each time read once.
+func (g *Grid) sortIDs(l []int64) {
+	type key struct{ at, id int64 }
+	keys := make([]key, len(l))
+	for i, id := range l {
+		keys[i] = key{g.atOfID(id), id}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if c := cmp.Compare(a.at, b.at); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	for i, k := range keys {
+		l[i] = k.id
+	}
+}
+
+// actorBatch is the number of changes from which a catch-up rebuilds the
+// lists it touches instead of editing them in place: an edit moves the
+// tail of a list (the busiest actor's can hold a fifth of all incidents),
+// so a catch-up after a large re-import would move it once per change.
+const actorBatch = 256
+
+// actorChanges carries one catch-up's changes of attribution (see apply):
+// below actorBatch changes each incident leaves and joins its lists in
+// place; from it, leave and join only record the incident's set and the
+// lists touched, and end rebuilds those lists once.
+type actorChanges struct {
+	g       *Grid
+	changed map[int64]bool // nil: edit in place
+	dirty   map[int32]bool // lists to rebuild
+}
+
+func (g *Grid) beginActors(changes []Change) *actorChanges {
+	ac := &actorChanges{g: g}
+	if len(changes) >= actorBatch {
+		ac.changed = make(map[int64]bool, len(changes))
+		ac.dirty = map[int32]bool{}
+		for _, c := range changes {
+			ac.changed[c.Entry.ID] = true
+		}
+	}
+	return ac
+}
+
+// leave takes an incident out of its actors; it runs before Remove.
+func (ac *actorChanges) leave(id int64) {
+	if ac.changed == nil {
+		ac.g.dropActors(id)
+		return
+	}
+	x := &ac.g.actors
+	if s := x.setOfID(id); s != 0 {
+		for _, a := range x.sets[s-1] {
+			ac.dirty[a] = true
+		}
+		x.setSet(ac.g, id, 0)
+	}
+}
+
+// join gives a live incident, already added, its actors.
+func (ac *actorChanges) join(id int64, actors []string) {
+	if ac.changed == nil {
+		ac.g.setActors(id, actors)
+		return
+	}
+	x := &ac.g.actors
+	var s uint32
+	for _, name := range actors {
+		a := x.index(name)
+		s, _ = x.with(s, a)
+		ac.dirty[a] = true
+	}
+	x.setSet(ac.g, id, s)
+}
+
+// end rebuilds each list the batch touched: its unchanged incidents and
+// the changed ones that name its actor now, sorted.
+func (ac *actorChanges) end() {
+	if ac.changed == nil {
+		return
+	}
+	x := &ac.g.actors
+	joined := map[int32][]int64{}
+	for id := range ac.changed {
+		if s := x.setOfID(id); s != 0 {
+			for _, a := range x.sets[s-1] {
+				joined[a] = append(joined[a], id)
+			}
+		}
+	}
+	for a := range ac.dirty {
+		l := slices.DeleteFunc(x.lists[a], func(id int64) bool { return ac.changed[id] })
+		l = append(l, joined[a]...)
+		ac.g.sortIDs(l)
+		x.lists[a] = l
+	}
 }
 
 // dropActors takes an incident out of its actors' lists; it runs before

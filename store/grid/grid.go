@@ -160,15 +160,17 @@ type Change struct {
 // apply puts each changed incident where its change says, or takes it
 // out; the caller holds the write lock.
 func (g *Grid) apply(changes []Change) {
+	ac := g.beginActors(changes)
 	for _, c := range changes {
-		g.dropActors(c.Entry.ID)
+		ac.leave(c.Entry.ID)
 		g.Remove(c.Entry.ID)
 		if !c.Gone {
 			g.Add(c.Entry)
 			g.SetMeta(c.Entry.ID, c.Meta)
-			g.setActors(c.Entry.ID, c.Actors)
+			ac.join(c.Entry.ID, c.Actors)
 		}
 	}
+	ac.end()
 }
 
 // cellXY is the cell of a coordinate; rounding at cell edges is harmless
