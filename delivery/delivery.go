@@ -38,10 +38,12 @@ import (
 // Defaults of Options. The lease covers one batch (its attempts run at
 // once, each within the 10 s timeout) and the writes that settle it, with
 // room for a busy database; it is also how long the items of a killed
-// process wait before another worker takes them.
+// process wait before another worker takes them. A batch of 32 lets a
+// burst drain at 32 requests in flight per subscription, each batch
+// claimed in one transaction and settled in another.
 const (
 	DefaultLease = 20 * time.Second
-	DefaultBatch = 8
+	DefaultBatch = 32
 	DefaultPoll  = time.Second
 )
 
@@ -79,7 +81,10 @@ type Dispatcher struct {
 
 	mu      sync.Mutex
 	running map[int64]bool
-	wg      sync.WaitGroup
+	// again marks a running worker to claim once more before it stops:
+	// an item may have become due after its last claim.
+	again map[int64]bool
+	wg    sync.WaitGroup
 }
 
 // New returns a dispatcher over svc's outbox.
@@ -108,7 +113,7 @@ func New(svc domain.WebhookService, opts Options) *Dispatcher {
 	host, _ := os.Hostname()
 	var r [4]byte
 	rand.Read(r[:])
-	return &Dispatcher{svc: svc, opts: opts, client: newClient(opts), running: map[int64]bool{},
+	return &Dispatcher{svc: svc, opts: opts, client: newClient(opts), running: map[int64]bool{}, again: map[int64]bool{},
 		owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(r[:]))}
 }
 
@@ -133,7 +138,7 @@ func newClient(opts Options) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = dialer.DialContext
 	tr.Proxy = nil // a proxy would dial for us, past the allow-list
-	tr.MaxIdleConnsPerHost = DefaultBatch
+	tr.MaxIdleConnsPerHost = opts.Batch
 	return &http.Client{
 		Transport:     tr,
 		Timeout:       opts.Timeout,
@@ -166,26 +171,38 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 }
 
-// start runs subscription id's worker unless it is running already.
+// start runs subscription id's worker, or, when it is running already,
+// has it claim once more before it stops. Without that, an alert committed
+// between the worker's last claim and its end waited for the next poll, a
+// second later.
 func (d *Dispatcher) start(ctx context.Context, id int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.running[id] {
+		d.again[id] = true
 		return
 	}
 	d.running[id] = true
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		d.work(ctx, id)
-		d.mu.Lock()
-		delete(d.running, id)
-		d.mu.Unlock()
+		for {
+			d.work(ctx, id)
+			d.mu.Lock()
+			if !d.again[id] || ctx.Err() != nil {
+				delete(d.running, id)
+				delete(d.again, id)
+				d.mu.Unlock()
+				return
+			}
+			d.again[id] = false
+			d.mu.Unlock()
+		}
 	}()
 }
 
-// work delivers subscription id's due items, a batch at a time, until none
-// is left.
+// work delivers subscription id's due items, a batch at a time, until a
+// batch comes back short.
 func (d *Dispatcher) work(ctx context.Context, id int64) {
 	for ctx.Err() == nil {
 		items, err := d.svc.ClaimDeliveries(ctx, id, d.owner, d.opts.Lease, d.opts.Batch)
@@ -198,36 +215,47 @@ func (d *Dispatcher) work(ctx context.Context, id int64) {
 		if len(items) == 0 {
 			return
 		}
+		results := make([]domain.AttemptResult, len(items))
 		var wg sync.WaitGroup
-		gone := false
-		var goneMu sync.Mutex
 		for i := range items {
 			wg.Add(1)
-			go func(it *domain.OutboxItem) {
+			go func() {
 				defer wg.Done()
-				r := d.attempt(ctx, it)
-				if ctx.Err() != nil {
-					return // shutting down: the lease will hand it back
-				}
-				var next *time.Time
-				if !r.Delivered && !r.Gone {
-					if wait, ok := d.opts.Retry(it.Attempt); ok {
-						t := r.At.Add(wait)
-						next = &t
-					}
-				}
-				if err := d.svc.RecordAttempt(context.WithoutCancel(ctx), r, d.owner, next); err != nil {
-					d.opts.Log.Error("record webhook attempt", "webhook", id, "alert", it.Alert.ID, "err", err)
-				}
-				if r.Gone {
-					goneMu.Lock()
-					gone = true
-					goneMu.Unlock()
-				}
-			}(&items[i])
+				results[i] = d.attempt(ctx, &items[i])
+			}()
 		}
 		wg.Wait()
-		if gone {
+		if ctx.Err() != nil {
+			// Shutting down: what was delivered is recorded, so a restart
+			// does not send it again; the lease hands the rest back.
+			results = slices.DeleteFunc(results, func(r domain.AttemptResult) bool { return !r.Delivered })
+			if len(results) > 0 {
+				if err := d.svc.RecordAttempts(context.WithoutCancel(ctx), d.owner, results); err != nil {
+					d.opts.Log.Error("record webhook attempts", "webhook", id, "attempts", len(results), "err", err)
+				}
+			}
+			return
+		}
+		gone := false
+		for i := range results {
+			r := &results[i]
+			if !r.Delivered && !r.Gone {
+				if wait, ok := d.opts.Retry(r.Attempt); ok {
+					t := r.At.Add(wait)
+					r.Next = &t
+				}
+			}
+			gone = gone || r.Gone
+		}
+		if err := d.svc.RecordAttempts(context.WithoutCancel(ctx), d.owner, results); err != nil {
+			d.opts.Log.Error("record webhook attempts", "webhook", id, "attempts", len(results), "err", err)
+			return
+		}
+		// A short batch took all that was due. What became due since is
+		// this process's new alert, which sets again (see start), or
+		// another's or a retry, which the poll finds: claiming once more
+		// would only cost a write transaction per alert at a steady rate.
+		if gone || len(items) < d.opts.Batch {
 			return
 		}
 	}

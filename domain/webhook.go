@@ -124,6 +124,9 @@ type AttemptResult struct {
 	At      time.Time
 	// Delivered: a 2xx. Gone: a 410, which disables the subscription.
 	Delivered, Gone bool
+	// Next is when to try again after a failure; nil when delivered, gone
+	// or given up.
+	Next *time.Time
 }
 
 // WebhookService manages subscriptions and their outbox. Every alert is
@@ -150,10 +153,11 @@ type WebhookService interface {
 	// come back once their lease ends. Concurrent claimers (other
 	// replicas) never get the same item.
 	ClaimDeliveries(ctx context.Context, id int64, owner string, lease time.Duration, limit int) ([]OutboxItem, error)
-	// RecordAttempt logs an attempt and settles its item, if owner still
-	// holds it: delivered, retried at next, given up (next nil), or, on
-	// Gone, the subscription disabled.
-	RecordAttempt(ctx context.Context, r AttemptResult, owner string, next *time.Time) error
+	// RecordAttempts logs the attempts of one claimed batch, in one
+	// transaction, and settles each item owner still holds: delivered,
+	// retried at its Next, given up (Next nil), or, on Gone, the
+	// subscription disabled.
+	RecordAttempts(ctx context.Context, owner string, rs []AttemptResult) error
 	// PurgeDeliveries drops the attempt log older than before.
 	PurgeDeliveries(ctx context.Context, before time.Time) error
 }

@@ -110,9 +110,10 @@ func (a AlertServices) ClaimDeliveries(ctx context.Context, id int64, owner stri
 	return items, a.Translate(err)
 }
 
-// RecordAttempt logs a delivery attempt and settles its outbox item.
-func (a AlertServices) RecordAttempt(ctx context.Context, r domain.AttemptResult, owner string, next *time.Time) error {
-	return a.Translate(a.Transact(ctx, func(tx *gorm.DB) error { return RecordAttempt(ctx, tx, r, owner, next) }))
+// RecordAttempts logs a batch of delivery attempts and settles their
+// outbox items, in one transaction.
+func (a AlertServices) RecordAttempts(ctx context.Context, owner string, rs []domain.AttemptResult) error {
+	return a.Translate(a.Transact(ctx, func(tx *gorm.DB) error { return RecordAttempts(ctx, tx, owner, rs) }))
 }
 
 // PurgeDeliveries drops the attempt log older than before.

@@ -200,17 +200,14 @@ func TestAlertsAndOutbox(t *testing.T) {
 		if again := claim(all.ID, "w2", now); len(again) != 0 {
 			t.Fatalf("leased items claimed again: %d", len(again))
 		}
-		status := 503
+		status, ok := 503, 204
 		retry := now.Add(5 * time.Second)
-		for i, it := range got {
-			r := domain.AttemptResult{ItemID: it.ID, Attempt: it.Attempt, At: now, Status: &status, Error: "HTTP 503"}
-			next := &retry
-			if i == 1 {
-				r.Delivered, r.Status, r.Error, next = true, nil, "", nil
-			}
-			if err := db.Transaction(func(tx *gorm.DB) error { return store.RecordAttempt(ctx, tx, r, "w1", next) }); err != nil {
-				t.Fatal(err)
-			}
+		rs := []domain.AttemptResult{
+			{ItemID: got[0].ID, Attempt: got[0].Attempt, At: now, Status: &status, Error: "HTTP 503", Next: &retry},
+			{ItemID: got[1].ID, Attempt: got[1].Attempt, At: now, Status: &ok, Delivered: true},
+		}
+		if err := db.Transaction(func(tx *gorm.DB) error { return store.RecordAttempts(ctx, tx, "w1", rs) }); err != nil {
+			t.Fatal(err)
 		}
 		if early := claim(all.ID, "w2", now.Add(time.Second)); len(early) != 0 {
 			t.Fatalf("claimed %d before the retry time", len(early))
@@ -234,7 +231,7 @@ func TestAlertsAndOutbox(t *testing.T) {
 		}
 		s410 := 410
 		r := domain.AttemptResult{ItemID: gone[0].ID, Attempt: 1, At: now, Status: &s410, Gone: true}
-		if err := db.Transaction(func(tx *gorm.DB) error { return store.RecordAttempt(ctx, tx, r, "w1", nil) }); err != nil {
+		if err := db.Transaction(func(tx *gorm.DB) error { return store.RecordAttempts(ctx, tx, "w1", []domain.AttemptResult{r}) }); err != nil {
 			t.Fatal(err)
 		}
 		w, err := store.FindWebhookByID(ctx, db, severe.ID)

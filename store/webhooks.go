@@ -201,6 +201,9 @@ func ClaimDeliveries(ctx context.Context, tx *gorm.DB, id int64, owner string, n
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	if err := commitWithoutFlush(ctx, tx); err != nil {
+		return nil, err
+	}
 	if err := db.Exec(`UPDATE webhook_outbox SET lease_owner = ?, lease_until = ?, attempt = attempt + 1 WHERE id IN ?`,
 		owner, micros(now.Add(lease)), ids).Error; err != nil {
 		return nil, err
@@ -231,6 +234,22 @@ func ClaimDeliveries(ctx context.Context, tx *gorm.DB, id int64, owner string, n
 	return out, rows.Err()
 }
 
+// commitWithoutFlush lets the transaction tx commit on PostgreSQL without
+// waiting for its WAL to reach the disk (synchronous_commit off, for this
+// transaction only). Only the dispatcher's own bookkeeping does so, the
+// leases it takes and the attempts it records: a crash may lose them, and
+// then an item is delivered once more with the same webhook-id, which
+// at-least-once delivery allows; the alert and its outbox row were made
+// durable by the incident write that stored them. It takes two disk
+// flushes off each delivery's path. SQLite's durability is per
+// connection, so there it is left as --durability says.
+func commitWithoutFlush(ctx context.Context, tx *gorm.DB) error {
+	if !isPostgres(tx) {
+		return nil
+	}
+	return tx.WithContext(ctx).Exec(`SET LOCAL synchronous_commit = off`).Error
+}
+
 // prefixed scans leading columns into dest before handing the rest on.
 type prefixed struct {
 	rows interface{ Scan(...any) error }
@@ -239,11 +258,27 @@ type prefixed struct {
 
 func (p prefixed) Scan(rest ...any) error { return p.rows.Scan(append(p.dest, rest...)...) }
 
-// RecordAttempt logs an attempt and settles its outbox item: a delivered or
-// abandoned item (next nil) leaves the outbox, a failed one waits until
-// next; a 410 disables the subscription and drops all it was owed. An item
+// RecordAttempts logs the attempts of a batch and settles their outbox
+// items. One transaction for the batch, not one per attempt: on SQLite
+// each write transaction waits its turn behind the incident writes, so a
+// burst of alerts was delivered at the pace of those turns.
+func RecordAttempts(ctx context.Context, tx *gorm.DB, owner string, rs []domain.AttemptResult) error {
+	if err := commitWithoutFlush(ctx, tx); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if err := recordAttempt(ctx, tx, r, owner); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordAttempt logs an attempt and settles its outbox item: a delivered or
+// abandoned item (Next nil) leaves the outbox, a failed one waits until
+// Next; a 410 disables the subscription and drops all it was owed. An item
 // whose lease another worker took meanwhile is only logged.
-func RecordAttempt(ctx context.Context, tx *gorm.DB, r domain.AttemptResult, owner string, next *time.Time) error {
+func recordAttempt(ctx context.Context, tx *gorm.DB, r domain.AttemptResult, owner string) error {
 	db := tx.WithContext(ctx)
 	var hookID, seq int64
 	err := db.Raw(`SELECT webhook_id, alert_seq FROM webhook_outbox WHERE id = ? AND lease_owner = ?`, r.ItemID, owner).Row().Scan(&hookID, &seq)
@@ -254,8 +289,8 @@ func RecordAttempt(ctx context.Context, tx *gorm.DB, r domain.AttemptResult, own
 		return err
 	}
 	var nextAt any
-	if next != nil && !r.Delivered && !r.Gone {
-		nextAt = micros(*next)
+	if r.Next != nil && !r.Delivered && !r.Gone {
+		nextAt = micros(*r.Next)
 	}
 	var status any
 	if r.Status != nil {
