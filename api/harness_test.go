@@ -58,12 +58,22 @@ func newEnvAt(t *testing.T, path string, opts sqlite.Options) *env {
 	return newEnvOn(t, &storetest.DB{Services: st, Now: &st.Now, Engine: "sqlite", DSN: path, Signal: opts.Signal})
 }
 
-// newEnvOn serves st.
+// newEnvOn serves st, caching tiles as serve does when the engine tells
+// its data version, so every tile scenario also runs through the cache.
 func newEnvOn(t *testing.T, st *storetest.DB) *env {
 	t.Helper()
+	svc := api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st, Alerts: st, Webhooks: st, DB: st}
+	if v, ok := st.Services.(domain.DataVersioner); ok {
+		svc.Versions = v
+	}
+	return newEnvWith(t, st, svc, api.Options{AlertSignal: st.Signal})
+}
+
+// newEnvWith serves svc, whose services are st's or wrap them, with opts.
+func newEnvWith(t *testing.T, st *storetest.DB, svc api.Services, opts api.Options) *env {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := api.NewWithOptions(api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st,
-		Alerts: st, Webhooks: st, DB: st}, log, api.Options{AlertSignal: st.Signal})
+	srv, err := api.NewWithOptions(svc, log, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,10 @@ type Services struct {
 	Alerts     domain.AlertService
 	Webhooks   domain.WebhookService
 	DB         domain.Database
+	// Versions, when set, tells the data version tiles are made at, which
+	// lets the server cache them (Options.TileCacheBytes); nil: every tile
+	// is made anew.
+	Versions domain.DataVersioner
 }
 
 // Server holds the services and the gin engine serving them.
@@ -51,8 +55,11 @@ type Server struct {
 	// incidentCol and facilityCol are the two OGC collections.
 	incidentCol *collection
 	facilityCol *collection
-	routes      []route
-	engine      *gin.Engine
+	// tiles caches encoded tiles; nil without Services.Versions or with
+	// the cache turned off.
+	tiles  *tileCache
+	routes []route
+	engine *gin.Engine
 	// handler is the engine behind the compression middleware.
 	handler http.Handler
 
@@ -99,6 +106,10 @@ type Options struct {
 	// WebhookAllow restricts webhook targets to these networks (serve
 	// --webhook-allow); empty allows any http(s) URL.
 	WebhookAllow []netip.Prefix
+	// TileCacheBytes is the tile cache's budget in bytes (serve
+	// --tile-cache): 0 means DefaultTileCacheBytes, negative turns the
+	// cache off. It caches only when Services.Versions is set.
+	TileCacheBytes int64
 }
 
 // route is one entry of the route table. Every route states the role it
@@ -158,6 +169,13 @@ func NewWithOptions(svc Services, log *slog.Logger, opts Options) (*Server, erro
 	}
 	if s.requestTimeout == 0 {
 		s.requestTimeout = DefaultRequestTimeout
+	}
+	if svc.Versions != nil && opts.TileCacheBytes >= 0 {
+		budget := opts.TileCacheBytes
+		if budget == 0 {
+			budget = DefaultTileCacheBytes
+		}
+		s.tiles = newTileCache(svc.Versions, budget)
 	}
 	if opts.RateLimit > 0 {
 		s.guessLimit, s.tokenLimit = newLimiter(opts.RateLimit), newLimiter(opts.RateLimit)

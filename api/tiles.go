@@ -47,7 +47,8 @@ const (
 // maxTilePoints matches, and layer "facilities". A tile with nothing to
 // draw is a 204. The body is gzipped when Accept-Encoding allows it, and
 // its strong ETag (a hash of the bytes sent) answers If-None-Match with a
-// 304.
+// 304. With a tile cache, a tile already made at the store's current data
+// version is sent as it was made.
 func (s *Server) tile(c *gin.Context) {
 	yPart, ok := strings.CutSuffix(c.Param("y"), ".mvt")
 	z, errZ := strconv.Atoi(c.Param("z"))
@@ -62,68 +63,84 @@ func (s *Server) tile(c *gin.Context) {
 		s.writeError(c, domain.Errorf(domain.ENOTFOUND, "%s", err.Error()))
 		return
 	}
-	f, err := ParseIncidentFilter(c.Request.URL.Query())
+	q := c.Request.URL.Query()
+	f, err := ParseIncidentFilter(q)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	area := geo.TileBounds(t)
-	f.BBox = clip(f.BBox, area)
-	ctx := c.Request.Context()
-	clusters, incidents, err := s.tileIncidents(ctx, t, f)
+	gz := acceptsGzip(c.GetHeader("Accept-Encoding"))
+	var et *encodedTile
+	if s.tiles != nil {
+		et, err = s.tiles.get(c.Request.Context(), tileKey(z, x, y, q, gz), func(ctx context.Context, v domain.DataVersion) (*encodedTile, error) {
+			return s.makeTile(ctx, t, f, gz, func(ctx context.Context, area []orb.Bound) (geo.TileLayer, error) {
+				all, err := s.tiles.facilitiesOf(ctx, v, s.allFacilities)
+				return facilityLayer(all, area), err
+			})
+		})
+	} else {
+		et, err = s.makeTile(c.Request.Context(), t, f, gz, s.tileFacilities)
+	}
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	facilities, err := s.tileFacilities(ctx, area)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	data, err := geo.EncodeTile(t, []geo.TileLayer{incidents, facilities})
-	if err == nil && len(data) > maxTileBytes {
-		data, err = geo.EncodeTile(t, []geo.TileLayer{clusters, facilities})
-	}
-	if err == nil {
-		err = writeTile(c, data)
-	}
-	if err != nil {
-		s.writeError(c, err)
-	}
+	writeTile(c, et)
 }
 
-// writeTile sends a tile, or 204 when it is empty, gzipped when the client
-// accepts it (the compression middleware leaves a body with a
-// Content-Encoding alone), with a strong ETag of the bytes sent. Tiles
-// change with every write, so caches must revalidate each time (no-cache),
-// which the ETag makes cheap.
-func writeTile(c *gin.Context, data []byte) error {
-	h := c.Writer.Header()
-	h.Set("Cache-Control", "no-cache")
-	if len(data) == 0 {
-		c.Status(http.StatusNoContent)
-		return nil
+// makeTile encodes tile t under f, gzipped when gz is set, with its ETag;
+// facilities gives the facilities layer of the tile's area.
+func (s *Server) makeTile(ctx context.Context, t maptile.Tile, f domain.IncidentFilter, gz bool,
+	facilities func(context.Context, []orb.Bound) (geo.TileLayer, error)) (*encodedTile, error) {
+	area := geo.TileBounds(t)
+	f.BBox = clip(f.BBox, area)
+	clusters, incidents, err := s.tileIncidents(ctx, t, f)
+	if err != nil {
+		return nil, err
 	}
-	encoding := ""
-	if acceptsGzip(c.GetHeader("Accept-Encoding")) {
-		gz, err := gzipBytes(data)
-		if err != nil {
-			return err
+	facs, err := facilities(ctx, area)
+	if err != nil {
+		return nil, err
+	}
+	data, err := geo.EncodeTile(t, []geo.TileLayer{incidents, facs})
+	if err == nil && len(data) > maxTileBytes {
+		data, err = geo.EncodeTile(t, []geo.TileLayer{clusters, facs})
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(data) == 0 {
+		return &encodedTile{}, nil
+	}
+	if gz {
+		if data, err = gzipBytes(data); err != nil {
+			return nil, err
 		}
-		data, encoding = gz, "gzip"
 	}
 	sum := sha256.Sum256(data)
-	tag := `"` + hex.EncodeToString(sum[:16]) + `"`
-	h.Set("ETag", tag)
-	if noneMatch(c.GetHeader("If-None-Match"), tag) {
+	return &encodedTile{body: data, gzip: gz, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}, nil
+}
+
+// writeTile sends a tile, or 204 when it is empty, with Content-Encoding
+// gzip when it is gzipped (the compression middleware leaves a body with a
+// Content-Encoding alone) and its ETag. Tiles change with every write, so
+// caches must revalidate each time (no-cache), which the ETag makes cheap.
+func writeTile(c *gin.Context, t *encodedTile) {
+	h := c.Writer.Header()
+	h.Set("Cache-Control", "no-cache")
+	if len(t.body) == 0 {
+		c.Status(http.StatusNoContent)
+		return
+	}
+	h.Set("ETag", t.etag)
+	if noneMatch(c.GetHeader("If-None-Match"), t.etag) {
 		c.Status(http.StatusNotModified)
-		return nil
+		return
 	}
-	if encoding != "" {
-		h.Set("Content-Encoding", encoding)
+	if t.gzip {
+		h.Set("Content-Encoding", "gzip")
 	}
-	c.Data(http.StatusOK, mvtContentType, data)
-	return nil
+	c.Data(http.StatusOK, mvtContentType, t.body)
 }
 
 // tileIncidents is the incidents layer of t under f (whose BBox is already
@@ -176,20 +193,51 @@ func (s *Server) tileIncidents(ctx context.Context, t maptile.Tile, f domain.Inc
 	return clusters, draw, nil
 }
 
-// tileFacilities is the facilities layer of the tile's area.
+// tileFacilities is the facilities layer of the tile's area: the first
+// domain.MaxLimit facilities in it by id.
 func (s *Server) tileFacilities(ctx context.Context, area []orb.Bound) (geo.TileLayer, error) {
-	layer := geo.TileLayer{Name: "facilities"}
 	facs, err := s.facilities.FindFacilities(ctx, domain.FacilityFilter{BBox: area, Page: domain.Page{Limit: domain.MaxLimit}})
 	if err != nil {
-		return layer, err
+		return geo.TileLayer{}, err
 	}
-	for _, h := range facs.Items {
+	return facilityLayer(facs.Items, area), nil
+}
+
+// allFacilities reads every live facility, by id, a page at a time.
+func (s *Server) allFacilities(ctx context.Context) ([]domain.FacilityHit, error) {
+	var all []domain.FacilityHit
+	page := domain.Page{Limit: domain.MaxLimit}
+	for {
+		facs, err := s.facilities.FindFacilities(ctx, domain.FacilityFilter{Page: page})
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, facs.Items...)
+		if facs.Next == nil {
+			return all, nil
+		}
+		page.Cursor = facs.Next
+	}
+}
+
+// facilityLayer is the facilities layer of the first domain.MaxLimit of
+// facs (by id) that lie in area, as FindFacilities' bbox filter selects
+// them (edges included).
+func facilityLayer(facs []domain.FacilityHit, area []orb.Bound) geo.TileLayer {
+	layer := geo.TileLayer{Name: "facilities"}
+	for _, h := range facs {
+		if len(layer.Features) == domain.MaxLimit {
+			break
+		}
+		if !slices.ContainsFunc(area, func(b orb.Bound) bool { return b.Contains(h.Location) }) {
+			continue
+		}
 		id := h.ID
 		layer.Features = append(layer.Features, geo.TileFeature{ID: &id, Point: h.Location, Properties: map[string]any{
 			"id": h.ID, "name": h.Name, "kind": string(h.Kind), "posture": string(h.Posture), "alert_radius_m": h.AlertRadiusM,
 		}})
 	}
-	return layer, nil
+	return layer
 }
 
 // clip intersects a bbox filter (nil: everywhere) with a tile's area.

@@ -331,3 +331,26 @@ type IncidentImporter interface {
 	// whole batch was rolled back.
 	ImportIncidents(ctx context.Context, batch []*Incident, actorNames map[string]string) ([]ImportResult, error)
 }
+
+// DataVersion names one state of everything the read services answer
+// from. Two versions are equal only when nothing a read can see changed
+// between them; they are compared for equality, never ordered.
+type DataVersion struct {
+	// Change is the last committed write, in an order every process sharing
+	// the database agrees on (on SQLite, the highest history id).
+	Change int64
+	// Due counts the posture changes whose effective_at has come: reads show
+	// such a change from that instant, before any write records it.
+	Due int64
+}
+
+// DataVersioner tells which state of the data reads answer from, so that
+// answers may be cached and reused while it holds.
+type DataVersioner interface {
+	// DataVersion returns the current version: every read started after it
+	// returns answers from that state or a later one, and any committed
+	// write (by this process or another one on the same database) or
+	// posture change coming into effect makes later calls return another
+	// version. An engine implements it only where it can keep that promise.
+	DataVersion(ctx context.Context) (DataVersion, error)
+}

@@ -54,6 +54,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	alertWindow := fs.String("alert-window", envDefault("alert-window", "72h"), "an incident write alerts only when the incident occurred within this long before it, so imports of past events stay quiet")
 	webhookAllow := fs.String("webhook-allow", envDefault("webhook-allow", ""), "comma-separated CIDRs webhooks may target (e.g. 10.0.0.0/8,192.0.2.7/32); empty allows any http(s) URL")
 	dbMaxConns := fs.String("db-max-conns", envDefault("db-max-conns", "0"), "PostGIS: the most connections this process opens to the database (0: 8); replicas × this must stay under max_connections")
+	tileCache := fs.String("tile-cache", envDefault("tile-cache", "64MiB"), "memory for encoded vector tiles, e.g. 64MiB, 512KiB or bytes; 0 turns the tile cache off (SQLite only: PostGIS tiles are always made anew)")
 	debugAddr := fs.String("debug-addr", envDefault("debug-addr", ""), "if set, serve Go's /debug/pprof profiles on this separate HOST:PORT (keep it private)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -79,6 +80,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	if opts.WebhookAllow, err = parseCIDRs(*webhookAllow); err != nil {
+		return err
+	}
+	if opts.TileCacheBytes, err = parseTileCache(*tileCache); err != nil {
 		return err
 	}
 	opts.AlertSignal = domain.NewSignal()
@@ -113,8 +117,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "\nNo API token exists yet. Every route but /healthz and /readyz needs one; create one with:\n\n"+
 			"    bin/postwatch token create --db %s --role admin --name \"$(whoami)\"\n\n", redactDSN(*db))
 	}
-	srv, err := api.NewWithOptions(api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st,
-		Alerts: st, Webhooks: st, DB: st}, log, opts)
+	svc := api.Services{Incidents: st, Facilities: st, Actors: st, Tokens: st, Alerts: st, Webhooks: st, DB: st}
+	// Only an engine that can tell its data version lets tiles be cached.
+	if v, ok := st.(domain.DataVersioner); ok {
+		svc.Versions = v
+	}
+	srv, err := api.NewWithOptions(svc, log, opts)
 	if err != nil {
 		return err
 	}
@@ -233,6 +241,25 @@ func parseCIDRs(raw string) ([]netip.Prefix, error) {
 		out = append(out, pfx.Masked())
 	}
 	return out, nil
+}
+
+// parseTileCache reads --tile-cache: bytes, or a whole number of KiB, MiB
+// or GiB; 0 turns the cache off, which api.Options says with -1.
+func parseTileCache(raw string) (int64, error) {
+	num, unit := raw, int64(1)
+	for suffix, size := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if n, ok := strings.CutSuffix(raw, suffix); ok {
+			num, unit = n, size
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/unit {
+		return 0, usageError{fmt.Sprintf("--tile-cache %q is not a size such as 64MiB, 512KiB or a number of bytes (0 turns the cache off)", raw)}
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	return n * unit, nil
 }
 
 // serverOptions checks the serve flags that tune the API.

@@ -3,9 +3,11 @@ package postgis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
 	"gorm.io/gorm"
 
@@ -42,10 +44,7 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 	if err != nil {
 		return nil, err
 	}
-	var matched int64
-	if err := q.Session(&gorm.Session{}).Count(&matched).Error; err != nil {
-		return nil, translate(err)
-	}
+	count := q.Session(&gorm.Session{}).Select("count(*)")
 	if c := f.Page.Cursor; c != nil {
 		cond, args := o.After("i.", c, bindSortValue)
 		q = q.Where(cond, args...)
@@ -53,20 +52,44 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 	// The page's rows are read by id once the order has chosen them, so
 	// only limit + 1 rows are fetched from the table, whatever the matches.
 	ids := q.Select("i.id").Order(o.SQL("i.")).Limit(f.Page.Limit + 1).Offset(f.Page.Offset)
-	rows, err := db.Table("incidents AS i").Select(incidentColumns).Where("i.id IN (?)", ids).Order(o.SQL("i.")).Rows()
-	if err != nil {
+	// One statement answers both, one round trip: the count is a one-row
+	// subquery, and the LEFT JOIN keeps that row when the page is empty.
+	raw := db.Raw(`SELECT m.matched, p.* FROM (?) AS m(matched)
+		LEFT JOIN (SELECT `+incidentColumns+` FROM incidents AS i WHERE i.id IN (?)) AS p ON true
+		ORDER BY `+o.SQL("p."), count, ids)
+	// GORM only builds the statement here; what went wrong building it
+	// stays on the query.
+	if err := errors.Join(q.Error, raw.Error); err != nil {
 		return nil, translate(err)
 	}
-	defer rows.Close()
+	stmt := raw.Statement
+	var matched int64
 	incs := make([]*domain.Incident, 0, min(f.Page.Limit+1, 1024))
-	for rows.Next() {
-		inc, err := scanIncident(rows)
+	err = s.withConn(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, stmt.SQL.String(), stmt.Vars...)
 		if err != nil {
-			return nil, translate(err)
+			return err
 		}
-		incs = append(incs, inc)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			if rows.RawValues()[1] == nil {
+				// The page is empty: this row holds only the count.
+				skip := make([]any, len(rows.RawValues()))
+				skip[0] = &matched
+				if err := rows.Scan(skip...); err != nil {
+					return err
+				}
+				continue
+			}
+			inc, err := scanIncident(rows, &matched)
+			if err != nil {
+				return err
+			}
+			incs = append(incs, inc)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, translate(err)
 	}
 	page := store.PageOfIncidents(f, o, incs, false)

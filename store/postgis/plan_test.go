@@ -2,6 +2,7 @@ package postgis_test
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -63,5 +64,71 @@ func TestBBoxCountIsIndexOnly(t *testing.T) {
 		if !page.Items[i].OccurredAt.Before(page.Items[i-1].OccurredAt) {
 			t.Errorf("items not newest first: %v then %v", page.Items[i-1].OccurredAt, page.Items[i].OccurredAt)
 		}
+	}
+}
+
+// TestPlansByStatement guards which statements PostgreSQL may plan once:
+// the read by id is a named statement whose generic plan is kept (planning
+// it at every call cost a third of its server time), while items queries
+// run as the unnamed statement, planned for their parameters every time
+// (a generic plan made for a small box took the region's page from 10 ms
+// to 1 s). A URL that sets default_query_exec_mode itself, for a pooler
+// that cannot hold named statements, gets no named statement at all.
+func TestPlansByStatement(t *testing.T) {
+	admin(t)
+	ctx := context.Background()
+	db := storetest.Open(t)
+	inc := incident("by id")
+	if err := db.CreateIncident(ctx, inc); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		params    map[string]string
+		wantNamed bool
+	}{
+		{"default", nil, true},
+		{"mode set by the URL", map[string]string{"default_query_exec_mode": "exec"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, err := url.Parse(db.DSN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := u.Query()
+			for k, v := range tc.params {
+				q.Set(k, v)
+			}
+			u.RawQuery = q.Encode()
+			st, err := postgis.Open(ctx, u.String(), postgis.Options{MaxConns: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			box := domain.IncidentFilter{BBox: []orb.Bound{{Min: orb.Point{44, 33}, Max: orb.Point{45, 34}}}}
+			for range 8 {
+				got, err := st.FindIncidentByID(ctx, inc.ID)
+				if err != nil || got.Title != "by id" {
+					t.Fatalf("FindIncidentByID = %v, %v", got, err)
+				}
+				page, err := st.FindIncidents(ctx, box)
+				if err != nil || page.Matched != 1 || len(page.Items) != 1 {
+					t.Fatalf("FindIncidents = %+v, %v", page, err)
+				}
+			}
+			generic, _, err := postgis.PreparedPlans(ctx, st, "WHERE i.id = $1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if named := len(generic) > 0; named != tc.wantNamed {
+				t.Fatalf("read by id named: %v, want %v", named, tc.wantNamed)
+			}
+			if tc.wantNamed && generic[0] == 0 {
+				t.Errorf("read by id: no generic plan after 8 runs")
+			}
+			if generic, _, err := postgis.PreparedPlans(ctx, st, "count(*)"); err != nil || len(generic) > 0 {
+				t.Errorf("items query prepared by name (%v, %v): PostgreSQL may plan it once for every box", generic, err)
+			}
+		})
 	}
 }

@@ -18,7 +18,9 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -68,8 +70,13 @@ type Options struct {
 // state between requests but the token cache (store.TokenCacheTTL), so any number of
 // processes may serve from one database.
 type Store struct {
-	db   *gorm.DB
-	opts Options
+	db *gorm.DB
+	// sqlDB is db's pool, for the reads that skip GORM (withConn).
+	sqlDB *sql.DB
+	// named: the reads by id run as named statements (the URL left the
+	// exec mode to Open).
+	named bool
+	opts  Options
 	// Now is the store's clock; tests set it.
 	Now func() time.Time
 
@@ -102,13 +109,20 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	default:
 		return nil, domain.Errorf(domain.EINVALID, "durability %q is not full or normal", opts.Durability)
 	}
-	// Statements are prepared once per connection (pgx's cache), and after
-	// five runs PostgreSQL may switch to a generic plan, which cannot tell
-	// a 0.1° box from the whole region (5 orders of magnitude in matches):
-	// planned for a small box, the region's page took 1 s instead of 10 ms.
-	// Planning each run costs well under a millisecond.
-	if !q.Has("plan_cache_mode") {
-		q.Set("plan_cache_mode", "force_custom_plan")
+	// A statement prepared by name may get a generic plan after five runs,
+	// which cannot tell a 0.1° box from the whole region (5 orders of
+	// magnitude in matches): planned for a small box, the region's page took
+	// 1 s instead of 10 ms. So statements run as the unnamed statement, which
+	// PostgreSQL plans for its parameters every time, and pgx caches only
+	// their descriptions (still one round trip). The few statements whose
+	// best plan is the same for every parameter ask for a named one
+	// (pgx.QueryExecModeCacheStatement): planning the read by id each time
+	// cost a third of its server time.
+	// A URL that sets the mode itself (for a pooler that cannot hold named
+	// statements, docs/operations.md) has it for every statement.
+	named := !q.Has("default_query_exec_mode")
+	if named {
+		q.Set("default_query_exec_mode", "cache_describe")
 	}
 	u.RawQuery = q.Encode()
 	dsn = u.String()
@@ -136,7 +150,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		sqlDB.Close()
 		return nil, err
 	}
-	s := &Store{db: db, opts: opts, Now: time.Now}
+	s := &Store{db: db, sqlDB: sqlDB, named: named, opts: opts, Now: time.Now}
 	s.AlertServices = store.AlertServices{Read: db, Transact: s.transact, Now: s.now, Translate: translate,
 		Window: opts.AlertWindow, Signal: opts.Signal}
 	return s, nil
@@ -175,6 +189,20 @@ func (s *Store) InstanceID(ctx context.Context) (string, error) {
 	var id string
 	err := store.FirstRow(s.db.WithContext(ctx).Raw(`SELECT value FROM meta WHERE key = 'instance_id'`).Rows()).Scan(&id)
 	return id, translate(err)
+}
+
+// withConn runs fn on a connection of the pool as pgx's own *pgx.Conn,
+// for the hot reads: pgx scans its binary results into typed fields,
+// where GORM and database/sql would build the statement, box every value
+// as a driver.Value and convert it again (most of the Go side of a read by
+// id). fn must be done with the connection when it returns.
+func (s *Store) withConn(ctx context.Context, fn func(*pgx.Conn) error) error {
+	conn, err := s.sqlDB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error { return fn(dc.(*stdlib.Conn).Conn()) })
 }
 
 // transact runs fn in one transaction (READ COMMITTED; writes that must

@@ -180,6 +180,19 @@ func TestParity(t *testing.T) {
 			if page.Matched != 4 || len(page.Items) != 1 {
 				t.Fatalf("type=protest offset 1: matched %d, %d items; want 4, 1", page.Matched, len(page.Items))
 			}
+			// An empty page still counts every match.
+			for _, tc := range []struct {
+				name    string
+				f       domain.IncidentFilter
+				matched int
+			}{
+				{"offset past the end", domain.IncidentFilter{Types: []domain.IncidentType{"protest"}, Page: domain.Page{Limit: 2, Offset: 10}}, 4},
+				{"nothing in the box", domain.IncidentFilter{BBox: []orb.Bound{{Min: orb.Point{0, 0}, Max: orb.Point{1, 1}}}}, 0},
+			} {
+				if page := find(t, db, tc.f); page.Matched != tc.matched || len(page.Items) != 0 || page.Next != nil {
+					t.Fatalf("%s: matched %d, %d items, next %v; want %d, none, none", tc.name, page.Matched, len(page.Items), page.Next, tc.matched)
+				}
+			}
 			if _, err := db.FindIncidents(ctx, domain.IncidentFilter{SortBy: domain.SortSeverity, Page: domain.Page{Cursor: &domain.Cursor{Sort: domain.SortOccurredAt}}}); domain.ErrorCodeOf(err) != domain.EINVALID {
 				t.Fatalf("cursor of another sort: %v, want EINVALID", err)
 			}
