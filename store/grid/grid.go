@@ -60,6 +60,7 @@ func (e *Entry) cmp(at, id int64) int {
 type gridCell struct {
 	cx, cy  int
 	entries []Entry
+	tallies tallies
 }
 
 // gridBlock groups the cells of one 1° block and counts their incidents.
@@ -107,10 +108,11 @@ type Grid struct {
 	farCellOf map[int64]int32
 	// atOf holds each incident's occurred_at beside cellOf (farAtOf for
 	// the ids in farCellOf), so that an incident known only by its id — one
-	// named in incident_actors — is found in its cell's sorted list and
-	// tested without its row.
+	// in an actor's list — is found in its cell's sorted list and tested
+	// without its row; the actors' lists are sorted by it.
 	atOf    []int64
 	farAtOf map[int64]int64
+	actors  actorIndex
 	n       int
 	version int64 // see Version
 }
@@ -145,24 +147,30 @@ func (g *Grid) Len() int { return g.n }
 // holds RLock.
 func (g *Grid) Version() int64 { return g.version }
 
-// Change is an incident's state after a write: its entry and meta, or
-// Gone when it is no longer live (then only Entry.ID counts).
+// Change is an incident's state after a write: its entry, meta and the
+// ids of the actors it names directly (in any role; repeats are
+// harmless), or Gone when it is no longer live (then only Entry.ID counts).
 type Change struct {
-	Entry Entry
-	Meta  Meta
-	Gone  bool
+	Entry  Entry
+	Meta   Meta
+	Actors []string
+	Gone   bool
 }
 
 // apply puts each changed incident where its change says, or takes it
 // out; the caller holds the write lock.
 func (g *Grid) apply(changes []Change) {
+	ac := g.beginActors(changes)
 	for _, c := range changes {
+		ac.leave(c.Entry.ID)
 		g.Remove(c.Entry.ID)
 		if !c.Gone {
 			g.Add(c.Entry)
 			g.SetMeta(c.Entry.ID, c.Meta)
+			ac.join(c.Entry.ID, c.Actors)
 		}
 	}
+	ac.end()
 }
 
 // cellXY is the cell of a coordinate; rounding at cell edges is harmless
@@ -208,6 +216,7 @@ func (g *Grid) Add(e Entry) {
 		i, _ = slices.BinarySearchFunc(c.entries, e, func(a, b Entry) int { return a.cmp(b.At, b.ID) })
 	}
 	c.entries = slices.Insert(c.entries, i, e)
+	c.tallies.tally(0, 1) // SetMeta moves it to its meta
 	g.block(cx/blockSide, cy/blockSide, false).n++
 	g.setCellOf(e.ID, int32(cellKey(cx, cy)+1))
 	g.setAt(e.ID, e.At)
@@ -216,6 +225,7 @@ func (g *Grid) Add(e Entry) {
 
 // Compact gives each cell's list its exact size, dropping the spare
 // capacity appends left behind: a quarter of the grid's memory after a build.
+// It also sorts the actors' lists AddActor filled.
 func (g *Grid) Compact() {
 	for _, b := range g.blocks {
 		for _, c := range b.cells {
@@ -224,6 +234,7 @@ func (g *Grid) Compact() {
 			}
 		}
 	}
+	g.sortActors()
 }
 
 // denseSlack is how far past the dense range an id may lie and still get a
@@ -304,29 +315,14 @@ func (g *Grid) entry(id int64) *Entry {
 	return &c.entries[i]
 }
 
-// CountIDs is the number of incidents of ids, each given at most once,
-// that are live and match the query; the caller holds RLock.
-func (g *Grid) CountIDs(q *Query, ids []int64) int {
-	n := 0
-	g.eachID(q, ids, func(*gridCell, *Entry) { n++ })
-	return n
-}
-
-// eachID calls fn (with a nil cell) for every incident of ids, each given
-// at most once, that is live and matches the query.
-func (g *Grid) eachID(q *Query, ids []int64, fn func(c *gridCell, e *Entry)) {
-	for _, id := range ids {
-		e := g.entry(id)
-		if e != nil && e.At >= q.start && e.At <= q.end && q.matches(e) && (!q.sifted() || q.metaMatches(g.meta(id))) {
-			fn(nil, e)
-		}
-	}
-}
-
 // SetMeta records the severity and type of an incident in the grid, while
 // it is built (see Add).
 func (g *Grid) SetMeta(id int64, m Meta) {
 	if v := g.cellOfID(id); v != 0 {
+		k := int(v&cellKeyMask - 1)
+		t := &g.cell(k%gridCols, k/gridCols, false).tallies
+		t.tally(Meta(v>>cellKeyBits), -1)
+		t.tally(m, 1)
 		g.setCellOf(id, v&cellKeyMask|int32(m)<<cellKeyBits)
 	}
 }
@@ -343,18 +339,20 @@ func (g *Grid) Remove(id int64) {
 		return
 	}
 	k := int(at - 1)
+	m := g.meta(id)
 	g.setCellOf(id, 0)
 	cx, cy := k%gridCols, k/gridCols
 	c := g.cell(cx, cy, false)
 	if i := slices.IndexFunc(c.entries, func(e Entry) bool { return e.ID == id }); i >= 0 {
 		c.entries = slices.Delete(c.entries, i, i+1)
+		c.tallies.tally(m, -1)
 		g.block(cx/blockSide, cy/blockSide, false).n--
 		g.n--
 	}
 }
 
-// Query is a filter's place and time, and its types and lowest
-// severity, ready for the grid.
+// Query is a filter's place and time, its types and lowest severity,
+// and its actors, ready for the grid.
 type Query struct {
 	bounds     []orb.Bound
 	near       *domain.Near
@@ -363,16 +361,20 @@ type Query struct {
 	// + 1; 0 means any type. sevMin is the lowest severity; 0 means any.
 	types  uint32
 	sevMin int
+	// actors, when not nil, limits the query to the incidents naming one
+	// of them directly, in any role.
+	actors []string
 }
 
 // worldBound is the whole grid, for a query with no place.
 var worldBound = orb.Bound{Min: orb.Point{-180, -90}, Max: orb.Point{180, 90}}
 
 // NewQuery takes f's place (bbox, else near, else the world), time
-// range, types and lowest severity; the grid cannot test f's other
-// conditions, which the caller must have ruled out.
+// range, types, lowest severity and actors (as a direct attribution in any
+// role); the grid cannot test f's other conditions — actor roles, chain
+// attribution and the rest — which the caller must have ruled out.
 func NewQuery(f domain.IncidentFilter) Query {
-	q := Query{bounds: f.BBox, near: f.Near, start: math.MinInt64, end: math.MaxInt64}
+	q := Query{bounds: f.BBox, near: f.Near, start: math.MinInt64, end: math.MaxInt64, actors: f.ActorIDs}
 	switch {
 	case q.bounds != nil:
 	case f.Near != nil:
@@ -566,28 +568,31 @@ func (q *Query) overlaps(minLon, minLat, maxLon, maxLat float64) bool {
 
 // Count is the exact number of live incidents the query matches; the
 // caller holds RLock. A block the query covers adds its total when no time
-// range, type or severity narrows it.
+// range, type or severity narrows it, and a cell its tallies (see
+// countSpan).
 func (g *Grid) Count(q *Query) int {
+	if q.actors != nil {
+		return g.countActors(q)
+	}
 	n := 0
-	g.each(q, func(b *gridBlock, covered bool) bool {
+	var spans []cellSpan
+	g.blocksOf(q, func(b *gridBlock, covered bool) {
 		if covered && !q.timed() && !q.sifted() {
 			n += b.n
-			return false
+			return
 		}
-		return true
-	}, func(*gridCell, *Entry) { n++ })
+		spans = q.spans(b, covered, spans[:0])
+		for i := range spans {
+			n += g.countSpan(q, &spans[i])
+		}
+	})
 	return n
 }
 
 // each calls fn for every match of the query, with the cell holding it.
-// Before a block's cells are read, block may take the whole block
-// (covered: the query covers it) and return false to skip them.
-func (g *Grid) each(q *Query, block func(b *gridBlock, covered bool) bool, fn func(c *gridCell, e *Entry)) {
+func (g *Grid) each(q *Query, fn func(c *gridCell, e *Entry)) {
 	var spans []cellSpan
 	g.blocksOf(q, func(b *gridBlock, covered bool) {
-		if block != nil && !block(b, covered) {
-			return
-		}
 		spans = q.spans(b, covered, spans[:0])
 		for _, s := range spans {
 			for i := range s.entries {
@@ -600,14 +605,14 @@ func (g *Grid) each(q *Query, block func(b *gridBlock, covered bool) bool, fn fu
 	})
 }
 
-// Clusters groups the query's matches — among ids alone when ids is not
-// nil — by the web-mercator tile of zoom z holding them, as
-// domain.IncidentService.ClusterIncidents does; the caller holds RLock.
-func (g *Grid) Clusters(z int, q *Query, ids []int64) []domain.IncidentCluster {
-	if ids != nil {
-		return g.clusters(z, func(fn func(*gridCell, *Entry)) { g.eachID(q, ids, fn) })
+// Clusters groups the query's matches by the web-mercator tile of zoom z
+// holding them, as domain.IncidentService.ClusterIncidents does; the
+// caller holds RLock.
+func (g *Grid) Clusters(z int, q *Query) []domain.IncidentCluster {
+	if q.actors != nil {
+		return g.clusters(z, func(fn func(*gridCell, *Entry)) { g.eachOfActorsMatch(q, fn) })
 	}
-	return g.clusters(z, func(fn func(*gridCell, *Entry)) { g.each(q, nil, fn) })
+	return g.clusters(z, func(fn func(*gridCell, *Entry)) { g.each(q, fn) })
 }
 
 // clusters groups the matches each yields by the web-mercator tile of zoom
@@ -664,6 +669,9 @@ func (g *Grid) clusters(z int, each func(fn func(c *gridCell, e *Entry))) []doma
 // Page returns the ids of up to n matches in page order (by occurred_at,
 // then id; descending when desc) after the cursor; the caller holds RLock.
 func (g *Grid) Page(q *Query, desc bool, cursor *domain.Cursor, n int) []int64 {
+	if q.actors != nil {
+		return g.pageActors(q, desc, cursor, n)
+	}
 	var spans []cellSpan
 	g.blocksOf(q, func(b *gridBlock, covered bool) {
 		spans = q.spans(b, covered, spans)

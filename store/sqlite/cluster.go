@@ -27,13 +27,13 @@ func clusterCellArgs(z int) []any {
 // ClusterIncidents groups the matches of f by the web-mercator tile of
 // zoom z holding them (see domain.IncidentService): from the grid when it
 // can answer f (see gridFor) — one pass over the entries of the cells f's
-// place overlaps, or over the incidents of f's actors — and otherwise in
+// place overlaps, or over f's actors' lists — and otherwise in
 // one aggregate query over the conditions FindIncidents uses.
 func (s *Store) ClusterIncidents(ctx context.Context, f domain.IncidentFilter, z int) ([]domain.IncidentCluster, error) {
 	if z < 0 || z > domain.MaxClusterZoom {
 		return nil, domain.InvalidField("z", "zoom %d is outside 0..%d", z, domain.MaxClusterZoom)
 	}
-	g, ids, err := s.gridFor(ctx, f)
+	g, err := s.gridFor(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +41,7 @@ func (s *Store) ClusterIncidents(ctx context.Context, f domain.IncidentFilter, z
 		q := grid.NewQuery(f)
 		g.RLock()
 		defer g.RUnlock()
-		return g.Clusters(z, &q, ids), nil
+		return g.Clusters(z, &q), nil
 	}
 	w, err := s.incidentWhere(ctx, f)
 	if err != nil {

@@ -32,7 +32,8 @@ func TestGridAgreesWithTreeAtEdgesAndPoles(t *testing.T) {
 			lon = float64(int(lon*10)) / 10 // on cell edges
 		}
 		at := base.Add(time.Duration(rng.IntN(100)) * time.Hour)
-		batch = append(batch, &domain.Incident{Location: orb.Point{lon, lat}, Type: "protest", Title: "t", OccurredAt: at})
+		typ := []domain.IncidentType{"protest", "riot"}[rng.IntN(2)]
+		batch = append(batch, &domain.Incident{Location: orb.Point{lon, lat}, Type: typ, Title: "t", OccurredAt: at, Severity: 1 + rng.IntN(5)})
 	}
 	if _, err := tree.ImportIncidents(ctx, batch, nil); err != nil {
 		t.Fatal(err)
@@ -63,6 +64,16 @@ func TestGridAgreesWithTreeAtEdgesAndPoles(t *testing.T) {
 		}
 		if rng.IntN(2) == 0 {
 			f.SortBy = domain.SortOccurredAt
+		}
+		// Types and severity come from the grid's merge, or from the walk
+		// (gridIdx) when they match a large share.
+		switch rng.IntN(4) {
+		case 0:
+			f.Types = []domain.IncidentType{"riot"}
+		case 1:
+			f.Types = []domain.IncidentType{"protest", "riot"}
+			sev := 2
+			f.SeverityMin = &sev
 		}
 		want, err := tree.FindIncidents(ctx, f)
 		if err != nil {

@@ -2,11 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/paulmach/orb"
 
@@ -55,7 +51,7 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 	if f.Page.Limit <= 0 {
 		f.Page.Limit = domain.DefaultLimit
 	}
-	if treeOnly(f) && o.Simple && o.key == "occurred_at" {
+	if o.Simple && o.key == "occurred_at" && (treeOnly(f) || gridPages(f)) {
 		g, err := s.currentGrid(ctx)
 		if err != nil {
 			return nil, err
@@ -63,7 +59,9 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 		if g != nil {
 			return s.findInGrid(ctx, g, f, o)
 		}
-		return s.findInTree(ctx, f, o)
+		if treeOnly(f) {
+			return s.findInTree(ctx, f, o)
+		}
 	}
 	w, err := s.incidentWhere(ctx, f)
 	if err != nil {
@@ -112,10 +110,10 @@ func gridCounts(f domain.IncidentFilter) bool {
 		len(f.Countries) == 0 && f.Text == "" && f.Where == nil
 }
 
-// gridByActor reports whether the grid can count f once it knows which
-// incidents name f's actors: f's other conditions are the grid's, and its
-// attribution is direct (a chain's matches depend on relations in time)
-// and any role at all counts.
+// gridByActor reports whether the grid can count f from its actors'
+// lists: f's other conditions are the grid's, and its attribution is
+// direct (a chain's matches depend on relations in time) and any role at
+// all counts.
 func gridByActor(f domain.IncidentFilter) bool {
 	if len(f.ActorIDs) == 0 || len(f.ActorRoles) > 0 || f.Attribution == domain.AttributionChain {
 		return false
@@ -124,63 +122,37 @@ func gridByActor(f domain.IncidentFilter) bool {
 	return gridCounts(f)
 }
 
-// gridFor returns the grid, current, when it can answer f — nil when it
-// cannot or is not ready — and, when f names actors, the ids of the
-// incidents naming them, to be tested one by one.
-func (s *Store) gridFor(ctx context.Context, f domain.IncidentFilter) (*grid.Grid, []int64, error) {
-	byActor := gridByActor(f)
-	if !byActor && !gridCounts(f) {
-		return nil, nil, nil
-	}
-	var ids []int64
-	if byActor {
-		var err error
-		if ids, err = s.incidentsOfActors(ctx, f.ActorIDs); err != nil {
-			return nil, nil, err
-		}
-	}
-	g, err := s.currentGrid(ctx)
-	return g, ids, err
+// gridPages reports whether the grid answers f's page as well as its
+// count: f has a place and only the grid's other conditions (type,
+// severity), whose newest matches a merge of the place's cells finds, or
+// f names actors (see gridByActor), whose lists the grid keeps in time
+// order. A type alone, without a place, keeps the occurred_at index.
+func gridPages(f domain.IncidentFilter) bool {
+	return gridByActor(f) || ((f.BBox != nil || f.Near != nil) && gridCounts(f))
 }
 
-// incidentsOfActors returns the ids of the incidents naming any of actors,
-// each once, from the covering index incident_actors_actor. They come as
-// one comma-separated value: one value through database/sql costs far less
-// than a row per id.
-func (s *Store) incidentsOfActors(ctx context.Context, actors []string) ([]int64, error) {
-	args := make([]any, len(actors))
-	for i, a := range actors {
-		args[i] = a
+// gridFor returns the grid, current, when it can count f (see gridCounts
+// and gridByActor) — nil when it cannot or is not ready.
+func (s *Store) gridFor(ctx context.Context, f domain.IncidentFilter) (*grid.Grid, error) {
+	if !gridByActor(f) && !gridCounts(f) {
+		return nil, nil
 	}
-	var list sql.NullString
-	err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT group_concat(incident_id) FROM (SELECT DISTINCT incident_id FROM incident_actors
-		WHERE actor_id IN (`+placeholders(len(actors))+`))`, args...).Rows()).Scan(&list)
-	if err != nil || list.String == "" {
-		return []int64{}, err
-	}
-	ids := make([]int64, 0, strings.Count(list.String, ",")+1)
-	for part := range strings.SplitSeq(list.String, ",") {
-		id, err := strconv.ParseInt(part, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("incident id %q from group_concat: %w", part, err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, nil
+	return s.currentGrid(ctx)
 }
 
 // countMatches is the exact number of incidents matching f, whose
 // conditions w holds: the live count when f selects everything; the grid's
 // count when it can answer f (see gridFor): a pass over the entries of the
 // cells f's place overlaps, testing each one's time, type and severity (a
-// block's total when nothing narrows it), or over the incidents of f's
-// actors, each found in its cell by id and time; and otherwise a count(*)
+// block's total when nothing narrows it), or over f's actors' lists within
+// its time range (its length alone for one actor and no other condition);
+// and otherwise a count(*)
 // of w, which SQLite answers from the indexes w's conditions use.
 func (s *Store) countMatches(ctx context.Context, f domain.IncidentFilter, w *where) (int, error) {
 	if unfiltered(f) {
 		return s.liveIncidents(ctx)
 	}
-	g, ids, err := s.gridFor(ctx, f)
+	g, err := s.gridFor(ctx, f)
 	if err != nil {
 		return 0, err
 	}
@@ -188,9 +160,6 @@ func (s *Store) countMatches(ctx context.Context, f domain.IncidentFilter, w *wh
 		q := grid.NewQuery(f)
 		g.RLock()
 		defer g.RUnlock()
-		if ids != nil {
-			return g.CountIDs(&q, ids), nil
-		}
 		return g.Count(&q), nil
 	}
 	var n int
@@ -199,7 +168,9 @@ func (s *Store) countMatches(ctx context.Context, f domain.IncidentFilter, w *wh
 }
 
 // walkConditions are a walk of the occurred_at index's conditions: live,
-// in the bounds, in the time window and radius, past the cursor.
+// in the bounds, in the time window and radius, of the types and lowest
+// severity, past the cursor. Type and severity need the row, which the
+// walk reads only for entries already in the box.
 func walkConditions(f domain.IncidentFilter, o order, bounds []orb.Bound) *where {
 	w := &where{}
 	w.add("i.deleted_at IS NULL")
@@ -207,6 +178,10 @@ func walkConditions(f domain.IncidentFilter, o order, bounds []orb.Bound) *where
 	scan := treeConditions(f, "i.")
 	w.clauses = append(w.clauses, scan.clauses...)
 	w.args = append(w.args, scan.args...)
+	inList(w, "i.type", f.Types)
+	if f.SeverityMin != nil {
+		w.add("i.severity >= ?", *f.SeverityMin)
+	}
 	if c := f.Page.Cursor; c != nil {
 		o.addAfter(w, "i.", c)
 	}
