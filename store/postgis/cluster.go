@@ -19,14 +19,15 @@ const clusterCell = `least(greatest(floor((i.lon / 360.0 + 0.5) * @n)::bigint, 0
 
 // ClusterIncidents groups the matches of f by the web-mercator tile of
 // zoom z holding them (see domain.IncidentService): from the grid when f's
-// conditions are place, time, type and severity only and it is built —
+// conditions are place, time, type, severity and direct actors only and it
+// is built —
 // one pass over the entries of the cells f's place overlaps — and
 // otherwise in one aggregate query over FindIncidents's conditions.
 func (s *Store) ClusterIncidents(ctx context.Context, f domain.IncidentFilter, z int) ([]domain.IncidentCluster, error) {
 	if z < 0 || z > domain.MaxClusterZoom {
 		return nil, domain.InvalidField("z", "zoom %d is outside 0..%d", z, domain.MaxClusterZoom)
 	}
-	if gridCounts(f) {
+	if gridCounts(f) || gridByActor(f) {
 		g, err := s.currentGrid(ctx)
 		if err != nil {
 			return nil, err
@@ -35,7 +36,7 @@ func (s *Store) ClusterIncidents(ctx context.Context, f domain.IncidentFilter, z
 			q := grid.NewQuery(f)
 			g.RLock()
 			defer g.RUnlock()
-			return g.Clusters(z, &q, nil), nil
+			return g.Clusters(z, &q), nil
 		}
 	}
 	inner, err := s.incidentQuery(s.db.WithContext(ctx), f, true)

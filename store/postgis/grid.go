@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -132,7 +133,41 @@ func (f *pgFeed) Build(ctx context.Context, g *grid.Grid) (pgSnapshot, error) {
 	if err := rows.Err(); err != nil {
 		return snap, fmt.Errorf("build grid: %w", err)
 	}
+	rows.Close()
+	if err := buildActors(ctx, tx, g); err != nil {
+		return snap, fmt.Errorf("build grid: %w", err)
+	}
 	return snap, nil
+}
+
+// buildActors gives the grid each actor's incidents, one row per actor
+// with its incident ids as one text value from the covering index
+// incident_actors_actor (one value through the driver instead of a row per
+// id). The grid skips the ids of deleted incidents.
+func buildActors(ctx context.Context, tx *sql.Tx, g *grid.Grid) error {
+	rows, err := tx.QueryContext(ctx, `SELECT actor_id, string_agg(CAST(incident_id AS text), ',') FROM incident_actors
+		GROUP BY actor_id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var actor, list string
+		if err := rows.Scan(&actor, &list); err != nil {
+			return err
+		}
+		ids = ids[:0]
+		for _, v := range strings.Split(list, ",") {
+			id, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		g.AddActor(actor, ids)
+	}
+	return rows.Err()
 }
 
 // Behind reports whether history holds a row pos cannot see: one written
@@ -170,7 +205,8 @@ func (f *pgFeed) Changes(ctx context.Context, pos pgSnapshot) ([]grid.Change, pg
 	rows, err := tx.QueryContext(ctx, `WITH h AS MATERIALIZED (
 			SELECT collection, record_id FROM history WHERE xid >= CAST(CAST($1 AS text) AS xid8)
 			UNION ALL SELECT collection, record_id FROM history WHERE xid = ANY (CAST(CAST($2 AS text) AS xid8[])))
-		SELECT c.id, i.occurred_at, i.lon, i.lat, i.type, i.severity, i.deleted_at IS NULL AND i.id IS NOT NULL
+		SELECT c.id, i.occurred_at, i.lon, i.lat, i.type, i.severity, i.deleted_at IS NULL AND i.id IS NOT NULL,
+			(SELECT string_agg(DISTINCT actor_id, ',') FROM incident_actors WHERE incident_id = c.id)
 		FROM (SELECT DISTINCT CAST(record_id AS bigint) AS id FROM h WHERE collection = 'incidents') c
 		LEFT JOIN incidents i ON i.id = c.id`, pos.xmax, pos.xip)
 	if err != nil {
@@ -185,13 +221,17 @@ func (f *pgFeed) Changes(ctx context.Context, pos pgSnapshot) ([]grid.Change, pg
 		var typ sql.NullString
 		var sev sql.NullInt64
 		var live bool
-		if err := rows.Scan(&id, &at, &lon, &lat, &typ, &sev, &live); err != nil {
+		var actors sql.NullString
+		if err := rows.Scan(&id, &at, &lon, &lat, &typ, &sev, &live, &actors); err != nil {
 			return nil, pos, err
 		}
 		c := grid.Change{Entry: grid.Entry{ID: id}, Gone: true}
 		if live {
 			c = grid.Change{Entry: grid.Entry{At: at.Time.UnixMicro(), ID: id, Lon: lon.Float64, Lat: lat.Float64},
 				Meta: grid.NewMeta(int(sev.Int64), domain.IncidentType(typ.String))}
+			if actors.String != "" {
+				c.Actors = strings.Split(actors.String, ",") // actor ids hold no comma (domain.actorIDPattern)
+			}
 		}
 		changes = append(changes, c)
 	}
@@ -213,10 +253,10 @@ func (s *Store) currentGrid(ctx context.Context) (*grid.Grid, error) {
 }
 
 // gridFinds reports whether the grid answers FindIncidents for f in order
-// o: a place (bbox or radius) and no conditions but time, type and
-// severity, in the default order by occurred_at.
+// o: its page and count (see gridPages), in the default order by
+// occurred_at.
 func gridFinds(f domain.IncidentFilter, o store.Order) bool {
-	return (f.BBox != nil || f.Near != nil) && gridCounts(f) && o.Simple && o.Terms[0].Field == "occurred_at"
+	return gridPages(f) && o.Simple && o.Terms[0].Field == "occurred_at"
 }
 
 // gridCounts reports whether the grid can match f alone: its conditions
@@ -225,6 +265,26 @@ func gridFinds(f domain.IncidentFilter, o store.Order) bool {
 func gridCounts(f domain.IncidentFilter) bool {
 	return len(f.ActorIDs) == 0 && len(f.ActorRoles) == 0 && len(f.FacilityIDs) == 0 && len(f.Statuses) == 0 &&
 		len(f.Countries) == 0 && f.Text == "" && f.Where == nil
+}
+
+// gridByActor reports whether the grid can match f from its actors'
+// lists: f's other conditions are the grid's, its attribution is direct (a
+// chain's matches depend on relations in time) and any role counts.
+func gridByActor(f domain.IncidentFilter) bool {
+	if len(f.ActorIDs) == 0 || len(f.ActorRoles) > 0 || f.Attribution == domain.AttributionChain {
+		return false
+	}
+	f.ActorIDs = nil
+	return gridCounts(f)
+}
+
+// gridPages reports whether the grid answers f's page as well as its
+// count: f has a place and only the grid's other conditions, whose newest
+// matches a merge of the place's cells finds, or f names actors (see
+// gridByActor), whose lists the grid keeps in time order. A type alone,
+// without a place, keeps the occurred_at index.
+func gridPages(f domain.IncidentFilter) bool {
+	return gridByActor(f) || ((f.BBox != nil || f.Near != nil) && gridCounts(f))
 }
 
 // findInGrid answers FindIncidents from the grid when it can (see
@@ -252,7 +312,8 @@ func (s *Store) findInGrid(ctx context.Context, f domain.IncidentFilter, o store
 	matched := g.Count(&q)
 	// Walking the index reads about Len/matched entries per match, so it
 	// wins only when the box holds a good share of all incidents.
-	wide := q.CellCount() > s.opts.GridMergeCells && matched*wideShare >= g.Len()
+	// Actors' pages come from their lists, which hold nothing else.
+	wide := len(f.ActorIDs) == 0 && q.CellCount() > s.opts.GridMergeCells && matched*wideShare >= g.Len()
 	// An offset past every match is an empty page, whatever the path.
 	skip := f.Page.Offset >= matched
 	var ids []int64
