@@ -75,10 +75,15 @@ func PrepareIncidents(batch []*domain.Incident, actorNames map[string]string) *P
 			continue
 		}
 		r.extra = extra
+		// The original values come last before snapshotTail and are
+		// appended by store.AppendOriginal, as in the extra column.
 		c := *inc
-		c.ID, c.CreatedAt, c.UpdatedAt, c.Version = 0, time.Time{}, time.Time{}, 0
+		c.ID, c.CreatedAt, c.UpdatedAt, c.Version, c.Original = 0, time.Time{}, time.Time{}, 0, nil
 		if snap, err := json.Marshal(&c); err == nil && bytes.HasPrefix(snap, snapshotHead) && bytes.HasSuffix(snap, snapshotTail) {
 			r.snapshot = snap[len(snapshotHead) : len(snap)-len(snapshotTail)]
+			if len(inc.Original) > 0 {
+				r.snapshot = store.AppendOriginal(append(r.snapshot, `,"original":`...), inc.Original)
+			}
 		}
 	}
 	return p

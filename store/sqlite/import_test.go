@@ -18,7 +18,10 @@ import (
 func importTestIncident(ext, title string) *domain.Incident {
 	inc := &domain.Incident{Location: orb.Point{47.66, 30.55}, Type: "indirect_fire", Title: title,
 		Description: "rockets near the airport", OccurredAt: time.Date(2018, 9, 8, 5, 0, 0, 0, time.UTC), Severity: 3,
-		Actors: []domain.IncidentActor{{ActorID: "kataib-hezbollah", Role: "suspected"}}}
+		Actors: []domain.IncidentActor{{ActorID: "kataib-hezbollah", Role: "suspected"}},
+		// Values the snapshot's own encoder of the original values must
+		// escape as encoding/json does (checkImportedStore compares).
+		Original: map[string]string{"notes": `rockets "near" the airport`, "html": "<the> airport & port", "admin1": "Al Başrah", "sep": "a\u2028b", "title": title}}
 	if ext != "" {
 		inc.ExternalID = &ext
 	}
