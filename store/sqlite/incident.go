@@ -358,12 +358,9 @@ func unindexText(tx *gorm.DB, old *domain.Incident) error {
 // foldSQL is column through domain.FoldText (pw_fold), called only for text
 // that holds a byte outside ASCII: ASCII text folds to itself as far as
 // unicode61 can tell (it lower-cases), and a Go call per row would cost a
-// million-row import seconds. Text is ASCII when it has as many characters
-// as bytes (a NUL ends length()'s count, so text holding one is folded
-// too): a count in one tight loop, where a GLOB for a non-ASCII character
-// took 2 % of an ACLED import's CPU on the one writer thread.
+// million-row import seconds.
 func foldSQL(column string) string {
-	return "CASE WHEN length(" + column + ") = octet_length(" + column + ") THEN " + column + " ELSE pw_fold(" + column + ") END"
+	return "CASE WHEN " + column + " GLOB '*[^" + "\x01-\x7f" + "]*' THEN pw_fold(" + column + ") ELSE " + column + " END"
 }
 
 func writeIncidentActors(ctx context.Context, tx *gorm.DB, id int64, actors []domain.IncidentActor) error {
