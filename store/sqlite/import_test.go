@@ -264,6 +264,33 @@ func TestImportStream(t *testing.T) {
 	checkImportedStore(t, s, 1198)
 }
 
+// TestImportStreamCacheSize: the writer's page cache during an import is
+// Options.ImportCacheMiB, DefaultImportCacheMiB when unset.
+func TestImportStreamCacheSize(t *testing.T) {
+	for _, tc := range []struct{ opt, wantMiB int }{{0, DefaultImportCacheMiB}, {64, 64}} {
+		s := openTestStoreWith(t, Options{ImportCacheMiB: tc.opt})
+		var batch []*domain.Incident
+		for _, inc := range seeds.Synthetic(10, 3) {
+			batch = append(batch, inc)
+		}
+		in := make(chan *PreparedIncidents, 1)
+		in <- PrepareIncidents(batch, nil)
+		close(in)
+		var during int
+		err := s.ImportStream(context.Background(), in, func(*PreparedIncidents, []domain.ImportResult) {
+			if err := s.write.Raw(`PRAGMA cache_size`).Row().Scan(&during); err != nil {
+				t.Error(err)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := -tc.wantMiB << 10; during != want {
+			t.Errorf("ImportCacheMiB %d: cache_size %d during the import, want %d", tc.opt, during, want)
+		}
+	}
+}
+
 // TestImportStreamCancelled: cancelling an import rolls back the open
 // transaction, whose batches are never reported, and leaves the writer's
 // settings as they were.
