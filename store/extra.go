@@ -6,6 +6,7 @@ package store
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -23,10 +24,56 @@ type IncidentExtra struct {
 	Original map[string]string      `json:"original,omitempty"`
 }
 
-// EncodeExtra is the extra column of inc.
+// EncodeExtra is the extra column of inc: json.Marshal of its
+// IncidentExtra, with the original values (the last field) appended by
+// AppendOriginal.
 func EncodeExtra(inc *domain.Incident) (string, error) {
-	b, err := json.Marshal(IncidentExtra{Actors: inc.Actors, Sources: inc.Sources, Tags: inc.Tags, Original: inc.Original})
-	return string(b), err
+	b, err := json.Marshal(IncidentExtra{Actors: inc.Actors, Sources: inc.Sources, Tags: inc.Tags})
+	if err != nil || len(inc.Original) == 0 {
+		return string(b), err
+	}
+	b = append(b[:len(b)-1], `,"original":`...)
+	b = AppendOriginal(b, inc.Original)
+	return string(append(b, '}')), nil
+}
+
+// AppendOriginal appends to b the JSON object of an incident's original
+// values, byte for byte what encoding/json writes for the map (keys in
+// byte order, strings escaped as it escapes them, HTML characters
+// included), without its reflection: an imported ACLED row holds about 30
+// values, encoded twice per record (extra column and history snapshot),
+// and encoding/json's map encoder took a tenth of a 100k-row import's CPU.
+func AppendOriginal(b []byte, m map[string]string) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, m[k])
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as encoding/json encodes a string: printable
+// ASCII other than the quote, the backslash and <, >, & stands as it is;
+// anything else goes through encoding/json itself.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			enc, _ := json.Marshal(s) // a string always encodes
+			return append(b, enc...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // DecodeExtra reads an incident's extra column. The store writes it with

@@ -52,3 +52,41 @@ func TestDecodeExtraTakesTheFastPath(t *testing.T) {
 		t.Fatalf("scanExtra refused the store's own %s", data)
 	}
 }
+
+// TestEncodeExtraIsEncodingJSON: the extra column with its original values
+// appended by AppendOriginal is byte for byte json.Marshal's, whatever the
+// values hold (escapes, HTML characters, non-ASCII, invalid UTF-8).
+func TestEncodeExtraIsEncodingJSON(t *testing.T) {
+	for _, original := range []map[string]string{
+		nil,
+		{},
+		{"event_id_cnty": "IRN1", "notes": "On 2022-01-09, protesters gathered.", "a": ""},
+		{"notes": `"quoted" \ back`, "html": "<b>bold</b> & more", "tab\there": "line\nbreak\r\x00\x1f\x7f"},
+		{"admin1": "Al Başrah", "actor1": "Kata'ib Hizballah (كتائب حزب الله)", "sep": "a\u2028b\u2029c", "emoji": "🚀"},
+		{"bad": "\xff\xfe", "B": "upper sorts first", "b": "then lower", "": "empty key"},
+	} {
+		inc := &domain.Incident{Actors: []domain.IncidentActor{{ActorID: "a", Role: "perpetrator"}}, Tags: []string{"t"}, Original: original}
+		got, err := EncodeExtra(inc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(IncidentExtra{Actors: inc.Actors, Sources: inc.Sources, Tags: inc.Tags, Original: original})
+		if got != string(want) {
+			t.Errorf("EncodeExtra with %q:\n%s\nencoding/json:\n%s", original, got, want)
+		}
+	}
+}
+
+// FuzzAppendOriginal holds AppendOriginal to encoding/json's encoding of
+// the same map.
+func FuzzAppendOriginal(f *testing.F) {
+	f.Add("notes", "a <b> & c", "x", "\"\u2028\xff")
+	f.Add("", "", "é", "漢")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string) {
+		m := map[string]string{k1: v1, k2: v2}
+		want, _ := json.Marshal(m)
+		if got := AppendOriginal(nil, m); string(got) != string(want) {
+			t.Fatalf("AppendOriginal(%q) = %s, encoding/json %s", m, got, want)
+		}
+	})
+}

@@ -106,9 +106,10 @@ type cliResult struct {
 // runCLI runs a postwatch subcommand to completion.
 func runCLI(tb testing.TB, args ...string) cliResult {
 	tb.Helper()
+	bin := binary(tb) // built before the command's time starts: a build on a busy machine takes longer than that
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(tb), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = cleanEnv()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -26,6 +26,14 @@ import (
 // between goroutines rare, few enough to keep memory flat.
 const importChunkRecords = 1000
 
+// acledImportCacheMiB is the SQLite page cache of an ACLED import. Its
+// records are large (every cell kept in the extra column and again in the
+// history snapshot: about 4 KB of table pages each), so a transaction's new
+// pages alone outgrow the 192 MiB that GeoJSON imports keep the indexes in;
+// 64 MiB cost no CPU over 300,000 rows and keeps the process within 250 MB
+// (docs/performance.md, "ACLED import").
+const acledImportCacheMiB = 64
+
 // importHeapLimit is the Go heap an import aims to stay under (a soft
 // limit: the live chunks always fit, the collector just runs more often).
 const importHeapLimit = 128 << 20
@@ -138,7 +146,11 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	st, err := openStoreWith(ctx, *db, sqlite.Options{NoGrid: true, AlertWindow: window}, 0)
+	opts := sqlite.Options{NoGrid: true, AlertWindow: window}
+	if *format == "acled" {
+		opts.ImportCacheMiB = acledImportCacheMiB
+	}
+	st, err := openStoreWith(ctx, *db, opts, 0)
 	if err != nil {
 		return err
 	}

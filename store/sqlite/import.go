@@ -75,10 +75,15 @@ func PrepareIncidents(batch []*domain.Incident, actorNames map[string]string) *P
 			continue
 		}
 		r.extra = extra
+		// The original values come last before snapshotTail and are
+		// appended by store.AppendOriginal, as in the extra column.
 		c := *inc
-		c.ID, c.CreatedAt, c.UpdatedAt, c.Version = 0, time.Time{}, time.Time{}, 0
+		c.ID, c.CreatedAt, c.UpdatedAt, c.Version, c.Original = 0, time.Time{}, time.Time{}, 0, nil
 		if snap, err := json.Marshal(&c); err == nil && bytes.HasPrefix(snap, snapshotHead) && bytes.HasSuffix(snap, snapshotTail) {
 			r.snapshot = snap[len(snapshotHead) : len(snap)-len(snapshotTail)]
+			if len(inc.Original) > 0 {
+				r.snapshot = store.AppendOriginal(append(r.snapshot, `,"original":`...), inc.Original)
+			}
 		}
 	}
 	return p
@@ -120,12 +125,13 @@ var (
 	importCommitAfter = time.Second
 )
 
+// DefaultImportCacheMiB is Options.ImportCacheMiB when unset: enough for
+// the pages the R*Tree and the occurred_at index of a million incidents
+// take (about 110 MiB), which every transaction visits.
+const DefaultImportCacheMiB = 192
+
 // Sizes of the writer connection while ImportStream runs (importPragmas).
 const (
-	// importCacheKiB bounds the page cache: enough for the pages the
-	// R*Tree and the occurred_at index of a million incidents take
-	// (about 110 MiB), which every transaction visits.
-	importCacheKiB = 192 << 10
 	// importCheckpointPages lets the WAL grow to about 256 MiB between
 	// checkpoints, so a page the transactions between them all change is
 	// copied to the database once rather than once per transaction.
@@ -155,7 +161,12 @@ func (s *Store) ImportStream(ctx context.Context, in <-chan *PreparedIncidents, 
 	// one arena.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	restore, err := s.tuneWriter(ctx, importPragmas)
+	cacheMiB := s.opts.ImportCacheMiB
+	if cacheMiB <= 0 {
+		cacheMiB = DefaultImportCacheMiB
+	}
+	pragmas := append([]pragma{{"cache_size", -(cacheMiB << 10)}}, importPragmas...)
+	restore, err := s.tuneWriter(ctx, pragmas)
 	if err != nil {
 		return err
 	}
@@ -251,9 +262,8 @@ type pragma struct {
 }
 
 // importPragmas are the writer connection's settings while ImportStream
-// runs.
+// runs, besides cache_size (Options.ImportCacheMiB).
 var importPragmas = []pragma{
-	{"cache_size", -importCacheKiB},
 	{"wal_autocheckpoint", importCheckpointPages},
 	// Commits do not wait for the disk; see ImportStream.
 	{"synchronous", 1},

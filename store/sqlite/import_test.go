@@ -18,7 +18,10 @@ import (
 func importTestIncident(ext, title string) *domain.Incident {
 	inc := &domain.Incident{Location: orb.Point{47.66, 30.55}, Type: "indirect_fire", Title: title,
 		Description: "rockets near the airport", OccurredAt: time.Date(2018, 9, 8, 5, 0, 0, 0, time.UTC), Severity: 3,
-		Actors: []domain.IncidentActor{{ActorID: "kataib-hezbollah", Role: "suspected"}}}
+		Actors: []domain.IncidentActor{{ActorID: "kataib-hezbollah", Role: "suspected"}},
+		// Values the snapshot's own encoder of the original values must
+		// escape as encoding/json does (checkImportedStore compares).
+		Original: map[string]string{"notes": `rockets "near" the airport`, "html": "<the> airport & port", "admin1": "Al Başrah", "sep": "a\u2028b", "title": title}}
 	if ext != "" {
 		inc.ExternalID = &ext
 	}
@@ -259,6 +262,33 @@ func TestImportStream(t *testing.T) {
 		t.Errorf("%d transactions, want 3 of at most 3 batches", commits)
 	}
 	checkImportedStore(t, s, 1198)
+}
+
+// TestImportStreamCacheSize: the writer's page cache during an import is
+// Options.ImportCacheMiB, DefaultImportCacheMiB when unset.
+func TestImportStreamCacheSize(t *testing.T) {
+	for _, tc := range []struct{ opt, wantMiB int }{{0, DefaultImportCacheMiB}, {64, 64}} {
+		s := openTestStoreWith(t, Options{ImportCacheMiB: tc.opt})
+		var batch []*domain.Incident
+		for _, inc := range seeds.Synthetic(10, 3) {
+			batch = append(batch, inc)
+		}
+		in := make(chan *PreparedIncidents, 1)
+		in <- PrepareIncidents(batch, nil)
+		close(in)
+		var during int
+		err := s.ImportStream(context.Background(), in, func(*PreparedIncidents, []domain.ImportResult) {
+			if err := s.write.Raw(`PRAGMA cache_size`).Row().Scan(&during); err != nil {
+				t.Error(err)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := -tc.wantMiB << 10; during != want {
+			t.Errorf("ImportCacheMiB %d: cache_size %d during the import, want %d", tc.opt, during, want)
+		}
+	}
 }
 
 // TestImportStreamCancelled: cancelling an import rolls back the open

@@ -66,6 +66,11 @@ type Options struct {
 	// AlertWindow is how old an incident may be and still alert
 	// (domain.AlertsFor); 0 means domain.DefaultAlertWindow.
 	AlertWindow time.Duration
+	// ImportCacheMiB bounds the page cache of ImportStream's writer
+	// connection, in MiB; 0 means DefaultImportCacheMiB. A smaller cache
+	// suits records that dirty more pages per transaction than any cache
+	// within a memory budget holds (see docs/performance.md, "ACLED import").
+	ImportCacheMiB int
 	// Signal, when set, is notified after every commit that stored alerts
 	// or a posture change, so this process's streams and webhook workers
 	// need not wait for their poll.
