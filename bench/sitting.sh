@@ -17,6 +17,8 @@
 #      replicas at 8 connections each on q1 and q4
 #   f  serve (a)'s file again: numberMatched p99 for type+bbox and actor+datetime
 #      (bench/urls_extra.py n1, n2); z0-z7 tile sizes (plain, gzip) and p99
+#   h  alert delivery (issue 11): `make bench-alerts` on SQLite, then on PostGIS
+#      (the outage benchmark, `make bench-outage`, is mostly idle and runs apart)
 #   g  with time left and (e) loaded by migrate: `import` of the 1M into PostGIS for
 #      G_CAP seconds (default 90): its rate
 # Before each load class the machine's load and busiest processes are logged.
@@ -39,7 +41,7 @@ CONNS=${CONNS:-16}
 STOP_AT=${STOP_AT:-2026-11-30T00:13:00Z}
 SKIP_BUILD=${SKIP_BUILD:-0}
 HAS_PG=${HAS_PG:-auto}
-STEPS=${STEPS:-abcdefg} # the steps to run (a trial run of some of them)
+STEPS=${STEPS:-abcdefhg} # the steps to run (a trial run of some of them)
 PGDB=pw_bench_$$        # created here, dropped on exit
 PGDB2=pw_bench_import_$$
 PGDSN="postgres://postgres@127.0.0.1:5432/$PGDB?sslmode=disable"
@@ -126,8 +128,8 @@ timed() {
   return $rc
 }
 
-# start_server PORT DSN LOG: serve in the background; wait for /readyz, then for the
-# server's CPU to settle (its grid and cache build at start).
+# start_server PORT DSN LOG: serve in the background; wait for /readyz and for its
+# "in-memory grid ready" log line, then for the server's CPU to settle.
 start_server() {
   local port=$1 dsn=$2 out=$3 t0 pid i
   t0=$(date +%s.%N)
@@ -139,6 +141,11 @@ start_server() {
     sleep 0.1
   done
   fig "$STEP.serve.$port.readyz_s $(echo "$(date +%s.%N) - $t0" | bc)"
+  for i in $(seq 3000); do   # the grid is built in the background; serve logs when it is ready
+    grep -q "in-memory grid ready" "$out" && break
+    sleep 0.1
+  done
+  fig "$STEP.serve.$port.grid_ready_s $(echo "$(date +%s.%N) - $t0" | bc) $(grep -o 'after=[^ ]*' "$out" | head -1)"
   local last now
   last=$(awk '{print $14+$15}' "/proc/$pid/stat")
   for i in $(seq 240); do
@@ -336,6 +343,20 @@ if [[ -s $DB1 ]] && in_time f; then
     DUR=$(( DUR < 8 ? DUR : 8 )) WARM=1 wrkclass "f-z$z" "$LOGS/f-z$z.urls" || break
   done
   stop_server "$pid"
+fi
+
+STEP=h
+# ---- h: alert delivery benchmarks ---------------------------------------------------
+if in_time h; then
+  quiet "h alerts sqlite"
+  (cd "$WT" && make bench-alerts) > "$LOGS/h-alerts-sqlite.log" 2>&1
+  grep -E '^Benchmark|^(a|b|c|d)[: ]|p99|lost' "$LOGS/h-alerts-sqlite.log" | tee -a "$LOGS/sitting.log"
+  if [[ $HAS_PG == 1 ]] && in_time h-pg; then
+    quiet "h alerts postgis"
+    (cd "$WT" && POSTWATCH_TEST_PG="postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable" make bench-alerts) \
+      > "$LOGS/h-alerts-postgis.log" 2>&1
+    grep -E '^Benchmark|^(a|b|c|d)[: ]|p99|lost' "$LOGS/h-alerts-postgis.log" | tee -a "$LOGS/sitting.log"
+  fi
 fi
 
 STEP=g

@@ -140,6 +140,20 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	background.Add(2)
 	go func() { defer background.Done(); dispatcher.Run(bgCtx) }()
 	go func() { defer background.Done(); maintain(bgCtx, st, log) }()
+	// A large database's grid is built in the background while queries take
+	// the slower SQL path; operators and load tests wait for this line.
+	if g, ok := st.(interface{ GridReady() <-chan struct{} }); ok {
+		start := time.Now()
+		background.Add(1)
+		go func() {
+			defer background.Done()
+			select {
+			case <-g.GridReady():
+				log.Info("in-memory grid ready", "after", time.Since(start).Round(time.Millisecond))
+			case <-bgCtx.Done():
+			}
+		}()
+	}
 	// Profiles listen before the API does, so whoever sees the API ready
 	// finds them too.
 	if *debugAddr != "" {
