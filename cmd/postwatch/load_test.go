@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,7 +43,8 @@ const (
 	patchTargets = 64
 )
 
-// TestMixedLoad: 32 clients for 5 s on a seeded database, 22 reading with
+// TestMixedLoad: 32 clients for 5 s (up to 30 s on a slow machine, until
+// there is load enough) on a seeded database, 22 reading with
 // every kind of filter and 10 writing, get no 5xx and no locked or busy
 // database; every incident and actor created with a 201 is readable
 // afterwards, and every incident's version is 1 plus the PATCHes answered
@@ -53,7 +55,10 @@ func TestMixedLoad(t *testing.T) {
 	srv.wantCleanExit()
 	env := newMixedEnv(t, srv.base, db, mixedClients)
 
-	run := runMixedLoad(env, mixedClients, mixedWriters, 5*time.Second)
+	// At least 5 s, and on a slow or busy machine up to 30 s, until there is
+	// load enough to prove something.
+	quota := map[string]int{"POST incident": 50, "PATCH incident": 20, "POST actor": 10, readOps: 500}
+	run := runMixedLoad(env, mixedClients, mixedWriters, 5*time.Second, 30*time.Second, quota)
 	t.Log(run.summary())
 	if n := run.fails.count(); n > 0 {
 		t.Errorf("%d requests failed under load; the first ones:\n%s", n, run.fails.String())
@@ -62,7 +67,8 @@ func TestMixedLoad(t *testing.T) {
 		t.Errorf("the server logged %d errors, warnings or lock/busy messages under load; the first ones:\n%s",
 			len(lines), strings.Join(lines[:min(len(lines), 20)], "\n"))
 	}
-	if run.count("POST incident") < 50 || run.count("PATCH incident") < 20 || run.count("POST actor") < 10 || len(run.reads) < 500 {
+	if run.count("POST incident") < quota["POST incident"] || run.count("PATCH incident") < quota["PATCH incident"] ||
+		run.count("POST actor") < quota["POST actor"] || len(run.reads) < quota[readOps] {
 		t.Fatalf("too little load to prove anything: %d incident POSTs, %d PATCHes, %d actor POSTs, %d reads",
 			run.count("POST incident"), run.count("PATCH incident"), run.count("POST actor"), len(run.reads))
 	}
@@ -79,7 +85,7 @@ func BenchmarkMixedLoad(b *testing.B) {
 	env := newMixedEnv(b, srv.base, db, mixedClients)
 
 	b.ResetTimer()
-	run := runMixedLoad(env, mixedClients, mixedWriters, 30*time.Second)
+	run := runMixedLoad(env, mixedClients, mixedWriters, 30*time.Second, 30*time.Second, nil)
 	b.StopTimer()
 	b.Log(run.summary())
 	all := slices.Concat(run.reads, run.writes)
@@ -272,11 +278,29 @@ type loadOp struct {
 // runMixedLoad runs clients clients against env for d, the first writers
 // of them writing and the others reading, each a closed loop: one request
 // at a time, the next as soon as the answer is read.
-func runMixedLoad(env *mixedEnv, clients, writers int, d time.Duration) *mixedRun {
+// readOps is the key of all reads in runMixedLoad's quota.
+const readOps = "reads"
+
+// runMixedLoad runs clients (the first writers of them writing) for at
+// least least and at most most, stopping between least and most once every
+// quota is met: so many requests of each named kind (readOps: reads).
+func runMixedLoad(env *mixedEnv, clients, writers int, least, most time.Duration, quota map[string]int) *mixedRun {
 	run := &mixedRun{byOp: map[string]latencies{}, created: map[int64]string{}, actors: map[string]string{}, patched: map[int64]int{}}
 	var wg sync.WaitGroup
 	start := time.Now()
-	deadline := start.Add(d)
+	deadline, minEnd := start.Add(most), start.Add(least)
+	sent := map[string]*atomic.Int64{}
+	for op := range quota {
+		sent[op] = new(atomic.Int64)
+	}
+	met := func() bool {
+		for op, n := range quota {
+			if sent[op].Load() < int64(n) {
+				return false
+			}
+		}
+		return true
+	}
 	for c := range clients {
 		wg.Add(1)
 		go func() {
@@ -286,7 +310,10 @@ func runMixedLoad(env *mixedEnv, clients, writers int, d time.Duration) *mixedRu
 			byOp := map[string]latencies{}
 			conflicts := 0
 			write := c < writers
-			for i := 0; time.Now().Before(deadline); i++ {
+			for i := 0; ; i++ {
+				if now := time.Now(); !now.Before(deadline) || (now.After(minEnd) && met()) {
+					break
+				}
 				var op loadOp
 				if write {
 					op = env.writeOp(run, rng, c, i)
@@ -300,6 +327,13 @@ func runMixedLoad(env *mixedEnv, clients, writers int, d time.Duration) *mixedRu
 				t0 := time.Now()
 				status, body, err := sendRequest(env.hc, op.method, env.base+op.path, token, op.ctype, op.body)
 				took := time.Since(t0)
+				key := op.name
+				if !op.write {
+					key = readOps
+				}
+				if n := sent[key]; n != nil {
+					n.Add(1)
+				}
 				mine = append(mine, took)
 				byOp[op.name] = append(byOp[op.name], took)
 				switch {
