@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/store"
 	"github.com/postwatch/postwatch/store/grid"
@@ -177,6 +179,10 @@ func buildActors(ctx context.Context, tx *sql.Tx, g *grid.Grid) error {
 // statistics say: right after a bulk load history has none, and
 // "EXISTS … WHERE xid >= $1" was planned as a sequential scan that found
 // nothing in 2 s.
+//
+// It is planned for its parameters each time, unlike the reads by id: a
+// kept generic plan cannot see that the list of transactions in progress
+// is short and scans all of history for it.
 func (f *pgFeed) Behind(ctx context.Context, pos pgSnapshot) (bool, error) {
 	var behind bool
 	err := f.db.QueryRowContext(ctx, `SELECT coalesce((SELECT xid >= CAST(CAST($1 AS text) AS xid8) FROM history
@@ -360,58 +366,27 @@ func (s *Store) pageIDs(ctx context.Context, f domain.IncidentFilter, o store.Or
 }
 
 // readIncidents reads the live incidents among ids, in one statement
-// whose text is the same for any number of ids.
+// whose text is the same for any number of ids and whose plan (the primary
+// key) PostgreSQL keeps (keptPlan).
 func (s *Store) readIncidents(ctx context.Context, ids []int64) ([]*domain.Incident, error) {
-	db, err := s.db.DB()
-	if err != nil {
-		return nil, err
-	}
-	rows, err := db.QueryContext(ctx, `SELECT `+incidentColumns+` FROM incidents i WHERE i.id = ANY ($1) AND i.deleted_at IS NULL`, ids)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
 	out := make([]*domain.Incident, 0, len(ids))
-	for rows.Next() {
-		inc, err := scanIncident(rows)
+	err := s.withConn(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT `+incidentColumns+` FROM incidents i WHERE i.id = ANY ($1) AND i.deleted_at IS NULL`,
+			keptPlan(s.named, ids)...)
 		if err != nil {
-			return nil, translate(err)
+			return err
 		}
-		out = append(out, inc)
-	}
-	return out, translate(rows.Err())
-}
-
-// incidentFromCache answers FindIncidentByID through the grid's cache
-// once the grid is built; ok is false before. A cached incident is served
-// only after the grid has caught up with every committed write (which
-// evicts it if a write through any replica changed it); one not cached is
-// read from the database, which is current anyway, and kept for next time.
-func (s *Store) incidentFromCache(ctx context.Context, id int64) (inc *domain.Incident, ok bool, err error) {
-	if s.grid == nil {
-		return nil, false, nil
-	}
-	g := s.grid.Built()
-	if g == nil {
-		return nil, false, nil
-	}
-	cache := s.grid.Cache()
-	if cache.Get([]int64{id}, nil)[0] != nil {
-		if g, err = s.currentGrid(ctx); err != nil {
-			return nil, false, err
+		defer rows.Close()
+		for rows.Next() {
+			inc, err := scanIncident(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, inc)
 		}
-	}
-	g.RLock()
-	version := g.Version()
-	g.RUnlock()
-	incs, err := cache.Incidents(ctx, g, version, []int64{id}, s.readIncidents)
-	if err != nil {
-		return nil, false, err
-	}
-	if len(incs) == 0 {
-		return nil, true, domain.Errorf(domain.ENOTFOUND, "incident %d not found", id)
-	}
-	return incs[0], true, nil
+		return rows.Err()
+	})
+	return out, translate(err)
 }
 
 // GridReady is closed once the in-memory grid answers queries; it is

@@ -70,16 +70,12 @@ const incidentByIDSQL = `SELECT ` + incidentColumns + ` FROM incidents i WHERE i
 // and runs as a named statement: its plan (the primary key) is the same
 // for every id, so PostgreSQL may keep it instead of planning each call.
 func (s *Store) FindIncidentByID(ctx context.Context, id int64) (*domain.Incident, error) {
-	if inc, ok, err := s.incidentFromCache(ctx, id); ok || err != nil {
-		return inc, err
-	}
-	args := []any{id}
-	if s.named {
-		args = []any{pgx.QueryExecModeCacheStatement, id}
-	}
+	// Not through the grid's cache: a cached incident may be served only
+	// once the grid has caught up, which costs a statement as cheap as
+	// reading the row itself.
 	var inc *domain.Incident
 	err := s.withConn(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, incidentByIDSQL, args...)
+		rows, err := c.Query(ctx, incidentByIDSQL, keptPlan(s.named, id)...)
 		if err != nil {
 			return err
 		}

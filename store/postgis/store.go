@@ -232,6 +232,16 @@ func (s *Store) withConn(ctx context.Context, fn func(*pgx.Conn) error) error {
 	return conn.Raw(func(dc any) error { return fn(dc.(*stdlib.Conn).Conn()) })
 }
 
+// keptPlan prepends to args the exec mode of a statement whose best plan
+// is the same for every parameter (a named statement PostgreSQL may keep a
+// plan for), unless the URL chose the mode of every statement.
+func keptPlan(named bool, args ...any) []any {
+	if !named {
+		return args
+	}
+	return append([]any{pgx.QueryExecModeCacheStatement}, args...)
+}
+
 // transact runs fn in one transaction (READ COMMITTED; writes that must
 // see the latest committed row lock it first, see lockVersion).
 func (s *Store) transact(ctx context.Context, fn func(tx *gorm.DB) error) error {
