@@ -54,7 +54,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	alertWindow := fs.String("alert-window", envDefault("alert-window", "72h"), "an incident write alerts only when the incident occurred within this long before it, so imports of past events stay quiet")
 	webhookAllow := fs.String("webhook-allow", envDefault("webhook-allow", ""), "comma-separated CIDRs webhooks may target (e.g. 10.0.0.0/8,192.0.2.7/32); empty allows any http(s) URL")
 	dbMaxConns := fs.String("db-max-conns", envDefault("db-max-conns", "0"), "PostGIS: the most connections this process opens to the database (0: 8); replicas × this must stay under max_connections")
-	tileCache := fs.String("tile-cache", envDefault("tile-cache", "64MiB"), "memory for encoded vector tiles, e.g. 64MiB, 512KiB or bytes; 0 turns the tile cache off (SQLite only: PostGIS tiles are always made anew)")
+	tileCache := fs.String("tile-cache", envDefault("tile-cache", "64MiB"), "memory for encoded vector tiles, e.g. 64MiB, 512KiB or bytes; 0 turns the tile cache off")
 	debugAddr := fs.String("debug-addr", envDefault("debug-addr", ""), "if set, serve Go's /debug/pprof profiles on this separate HOST:PORT (keep it private)")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -199,7 +199,14 @@ func (w *importWriter) add(i int, inc *domain.Incident) error {
 		w.results[i] = domain.ImportResult{Outcome: domain.ImportRejected, Err: p.Err()}
 		return nil
 	}
-	if err := w.createActors(w.tx, inc); err != nil {
+	// A record naming an actor that cannot be created is rejected before
+	// any of its actors is written.
+	actors, err := w.newActors(inc)
+	if err != nil {
+		w.results[i] = domain.ImportResult{Outcome: domain.ImportRejected, Err: err}
+		return nil
+	}
+	if err := w.createActors(w.tx, actors); err != nil {
 		return err
 	}
 	w.pending = append(w.pending, i)
@@ -209,21 +216,31 @@ func (w *importWriter) add(i int, inc *domain.Incident) error {
 	return nil
 }
 
-// createActors creates the actors inc names that do not exist.
-func (w *importWriter) createActors(tx *gorm.DB, inc *domain.Incident) error {
+// newActors returns the actors inc names that do not exist yet, checked,
+// under the names the import was given; a domain error rejects inc.
+func (w *importWriter) newActors(inc *domain.Incident) ([]*domain.Actor, error) {
+	var out []*domain.Actor
 	for _, a := range inc.Actors {
 		if _, ok := w.actorDeleted[a.ActorID]; ok {
 			continue
 		}
 		actor, err := store.ImportedActor(a.ActorID, w.names)
 		if err != nil {
-			return err
+			return nil, err
 		}
+		out = append(out, actor)
+	}
+	return out, nil
+}
+
+// createActors creates actors (from newActors).
+func (w *importWriter) createActors(tx *gorm.DB, actors []*domain.Actor) error {
+	for _, actor := range actors {
 		// Another importer may create it first: that is no conflict here.
 		if err := w.s.createActor(w.ctx, tx, actor); err != nil && domain.ErrorCodeOf(err) != domain.ECONFLICT {
 			return err
 		}
-		w.actorDeleted[a.ActorID] = false
+		w.actorDeleted[actor.ID] = false
 	}
 	return nil
 }
@@ -245,7 +262,11 @@ func (w *importWriter) replace(i int, id int64, inc *domain.Incident) error {
 				created = append(created, a.ActorID)
 			}
 		}
-		if err := w.createActors(sp, inc); err != nil {
+		actors, err := w.newActors(inc)
+		if err != nil {
+			return err
+		}
+		if err := w.createActors(sp, actors); err != nil {
 			return err
 		}
 		changed, err = w.s.replaceIncident(w.ctx, sp, id, inc, 0, w.alerts)

@@ -629,22 +629,28 @@ func (w *importWriter) update(p *PreparedIncidents, id int64, inc *domain.Incide
 }
 
 // createActors creates the actors inc names that do not exist yet, under
-// the names the import was given, and returns their ids.
+// the names the import was given, and returns their ids. All are checked
+// before any is written, so a domain error (which rejects inc) leaves
+// none behind.
 func (w *importWriter) createActors(p *PreparedIncidents, inc *domain.Incident) ([]string, error) {
-	var made []string
+	var actors []*domain.Actor
 	for _, a := range inc.Actors {
 		if w.actors[a.ActorID] != actorMissing {
 			continue
 		}
 		actor, err := store.ImportedActor(a.ActorID, p.names)
 		if err != nil {
-			return made, err
+			return nil, err
 		}
+		actors = append(actors, actor)
+	}
+	var made []string
+	for _, actor := range actors {
 		if err := w.s.createActor(w.ctx, w.tx, actor); err != nil {
 			return made, internal(err)
 		}
-		w.actors[a.ActorID] = actorLive
-		made = append(made, a.ActorID)
+		w.actors[actor.ID] = actorLive
+		made = append(made, actor.ID)
 	}
 	return made, nil
 }

@@ -27,7 +27,8 @@ func importIncident(ext, title string) *domain.Incident {
 // batch leaves the others stored; a second record with an external_id the
 // batch created updates it; a later batch updates by external_id, and an
 // identical record is unchanged; a rejected update leaves its incident as
-// it was, and leaves no actor created for it; missing actors are created under their
+// it was, and a rejected record (update or new) leaves no actor created
+// for it; missing actors are created under their
 // given names; history, actor links and the search column are written.
 func TestImportBatch(t *testing.T) {
 	db := storetest.Open(t)
@@ -75,8 +76,10 @@ func TestImportBatch(t *testing.T) {
 	badUpdate.FacilityID = &gone.ID
 	badUpdate.Actors = append(badUpdate.Actors, domain.IncidentActor{ActorID: "only-in-a-rejected-update", Role: "suspected"})
 
+	badActor := importIncident("c", "Names an actor id that cannot be")
+	badActor.Actors = []domain.IncidentActor{{ActorID: "named-before-a-bad-one", Role: "suspected"}, {ActorID: "BAD ID !!", Role: "suspected"}}
 	batch := []*domain.Incident{first, bad, deletedActor, deletedFacility, importIncident("held", "Reuses a deleted one's id"),
-		again, withFacility, badUpdate}
+		again, withFacility, badUpdate, badActor, importIncident("d", "Kept after a rejected record")}
 	results, err := db.ImportIncidents(ctx, batch, map[string]string{"new-militia": "New Militia"})
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +97,8 @@ func TestImportBatch(t *testing.T) {
 		{domain.ImportUpdated, "", ""},
 		{domain.ImportCreated, "", ""},
 		{domain.ImportRejected, domain.EINVALID, "properties.facility_id: facility"},
+		{domain.ImportRejected, domain.EINVALID, `"BAD ID !!" must be`},
+		{domain.ImportCreated, "", ""},
 	}
 	for i, w := range want {
 		r := results[i]
@@ -126,8 +131,10 @@ func TestImportBatch(t *testing.T) {
 	if _, err := db.FindActorByID(ctx, "other-militia"); err != nil {
 		t.Errorf("actor other-militia was not created: %v", err)
 	}
-	if a, err := db.FindActorByID(ctx, "only-in-a-rejected-update"); domain.ErrorCodeOf(err) != domain.ENOTFOUND {
-		t.Errorf("the rejected update left its new actor behind: %+v, %v", a, err)
+	for _, id := range []string{"only-in-a-rejected-update", "named-before-a-bad-one"} {
+		if a, err := db.FindActorByID(ctx, id); domain.ErrorCodeOf(err) != domain.ENOTFOUND {
+			t.Errorf("a rejected record left its new actor %s behind: %+v, %v", id, a, err)
+		}
 	}
 	versions, err := db.IncidentHistory(ctx, first.ID)
 	if err != nil {
@@ -159,7 +166,7 @@ func TestImportBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if page.Matched != 2 {
-		t.Errorf("%d live incidents, want 2", page.Matched)
+	if page.Matched != 3 { // a, b and d
+		t.Errorf("%d live incidents, want 3", page.Matched)
 	}
 }
