@@ -27,7 +27,7 @@ func (s *Store) ClusterIncidents(ctx context.Context, f domain.IncidentFilter, z
 	if z < 0 || z > domain.MaxClusterZoom {
 		return nil, domain.InvalidField("z", "zoom %d is outside 0..%d", z, domain.MaxClusterZoom)
 	}
-	if gridCounts(f) || gridByActor(f) {
+	if grid.Counts(f) || grid.ByActor(f) {
 		g, err := s.currentGrid(ctx)
 		if err != nil {
 			return nil, err

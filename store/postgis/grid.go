@@ -16,21 +16,6 @@ import (
 	"github.com/postwatch/postwatch/store/grid"
 )
 
-// DefaultGridMergeCells is the most grid cells a page is merged from in
-// memory; a wider box matching a large share of all incidents takes its
-// page's ids from the occurred_at index instead (as on SQLite), its count
-// still from the grid.
-const DefaultGridMergeCells = 2_500
-
-// wideShare is the inverse of the smallest share of all incidents a wide
-// box must match for its page to come from the occurred_at index.
-const wideShare = 8
-
-// gridSyncBuild is the largest database whose grid Open builds before it
-// returns; a larger one is built in the background while queries take the
-// SQL path, so that startup stays short.
-const gridSyncBuild = 100_000
-
 // pgFeed is the grid's change feed on PostgreSQL (see grid.Feed). Every
 // write to an incident appends a history row in its transaction, and each
 // history row carries the id of the transaction that wrote it
@@ -73,10 +58,10 @@ func (s *Store) startGrid() error {
 	var n int
 	// Counting past the threshold would tell nothing more.
 	if err := db.QueryRow(`SELECT count(*) FROM (SELECT 1 FROM incidents WHERE deleted_at IS NULL LIMIT $1) l`,
-		gridSyncBuild+1).Scan(&n); err != nil {
+		grid.SyncBuild+1).Scan(&n); err != nil {
 		return translate(err)
 	}
-	s.grid, err = grid.Follow[pgSnapshot](&pgFeed{db: db}, s.opts.IncidentCacheBytes, n > gridSyncBuild)
+	s.grid, err = grid.Follow[pgSnapshot](&pgFeed{db: db}, s.opts.IncidentCacheBytes, n > grid.SyncBuild)
 	return translate(err)
 }
 
@@ -259,38 +244,10 @@ func (s *Store) currentGrid(ctx context.Context) (*grid.Grid, error) {
 }
 
 // gridFinds reports whether the grid answers FindIncidents for f in order
-// o: its page and count (see gridPages), in the default order by
+// o: its page and count (see grid.Pages), in the default order by
 // occurred_at.
 func gridFinds(f domain.IncidentFilter, o store.Order) bool {
-	return gridPages(f) && o.Simple && o.Terms[0].Field == "occurred_at"
-}
-
-// gridCounts reports whether the grid can match f alone: its conditions
-// are place, time, type and severity, which the grid keeps for every
-// incident.
-func gridCounts(f domain.IncidentFilter) bool {
-	return len(f.ActorIDs) == 0 && len(f.ActorRoles) == 0 && len(f.FacilityIDs) == 0 && len(f.Statuses) == 0 &&
-		len(f.Countries) == 0 && f.Text == "" && f.Where == nil
-}
-
-// gridByActor reports whether the grid can match f from its actors'
-// lists: f's other conditions are the grid's, its attribution is direct (a
-// chain's matches depend on relations in time) and any role counts.
-func gridByActor(f domain.IncidentFilter) bool {
-	if len(f.ActorIDs) == 0 || len(f.ActorRoles) > 0 || f.Attribution == domain.AttributionChain {
-		return false
-	}
-	f.ActorIDs = nil
-	return gridCounts(f)
-}
-
-// gridPages reports whether the grid answers f's page as well as its
-// count: f has a place and only the grid's other conditions, whose newest
-// matches a merge of the place's cells finds, or f names actors (see
-// gridByActor), whose lists the grid keeps in time order. A type alone,
-// without a place, keeps the occurred_at index.
-func gridPages(f domain.IncidentFilter) bool {
-	return gridByActor(f) || ((f.BBox != nil || f.Near != nil) && gridCounts(f))
+	return grid.Pages(f) && o.Simple && o.Terms[0].Field == "occurred_at"
 }
 
 // findInGrid answers FindIncidents from the grid when it can (see
@@ -319,7 +276,7 @@ func (s *Store) findInGrid(ctx context.Context, f domain.IncidentFilter, o store
 	// Walking the index reads about Len/matched entries per match, so it
 	// wins only when the box holds a good share of all incidents.
 	// Actors' pages come from their lists, which hold nothing else.
-	wide := len(f.ActorIDs) == 0 && q.CellCount() > s.opts.GridMergeCells && matched*wideShare >= g.Len()
+	wide := len(f.ActorIDs) == 0 && q.CellCount() > s.opts.GridMergeCells && matched*grid.WideShare >= g.Len()
 	// An offset past every match is an empty page, whatever the path.
 	skip := f.Page.Offset >= matched
 	var ids []int64

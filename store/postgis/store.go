@@ -69,7 +69,7 @@ type Options struct {
 	// grid.go); maintenance commands, which ask no place-and-time
 	// queries, set it, and tests compare the two paths.
 	NoGrid bool
-	// GridMergeCells tunes findInGrid (see DefaultGridMergeCells).
+	// GridMergeCells tunes findInGrid (see grid.DefaultMergeCells).
 	GridMergeCells int
 	// IncidentCacheBytes bounds the grid's cache of incidents (0 is
 	// grid.DefaultCacheBytes); a negative value turns the cache off.
@@ -109,7 +109,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		opts.AlertWindow = domain.DefaultAlertWindow
 	}
 	if opts.GridMergeCells == 0 {
-		opts.GridMergeCells = DefaultGridMergeCells
+		opts.GridMergeCells = grid.DefaultMergeCells
 	}
 	if opts.IncidentCacheBytes == 0 {
 		opts.IncidentCacheBytes = grid.DefaultCacheBytes

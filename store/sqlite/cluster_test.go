@@ -152,7 +152,7 @@ func TestClustersFromGridAndSQLAgree(t *testing.T) {
 	}
 }
 
-// TestEveryFilterFieldIsClassified: treeOnlyRest and gridCounts send a
+// TestEveryFilterFieldIsClassified: treeOnlyRest and grid.Counts send a
 // filter to the grid by naming the conditions it cannot answer, so a field
 // added to domain.IncidentFilter would be silently ignored there. This test
 // fails until the new field is classified in both.
@@ -165,6 +165,6 @@ func TestEveryFilterFieldIsClassified(t *testing.T) {
 		fields = append(fields, typ.Field(i).Name)
 	}
 	if !slices.Equal(fields, known) {
-		t.Fatalf("IncidentFilter has fields %v, this test knows %v: classify the new ones in treeOnlyRest and gridCounts, then here", fields, known)
+		t.Fatalf("IncidentFilter has fields %v, this test knows %v: classify the new ones in treeOnlyRest and grid.Counts, then here", fields, known)
 	}
 }

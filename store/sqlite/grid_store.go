@@ -13,21 +13,6 @@ import (
 	"github.com/postwatch/postwatch/store/grid"
 )
 
-// DefaultGridMergeCells is the most grid cells a page is merged from in
-// memory. A wider box that matches a large share of all incidents has its
-// newest come first on the occurred_at index faster than through a merge of
-// thousands of cells; its count still comes from the grid.
-const DefaultGridMergeCells = 2_500
-
-// wideShare is the inverse of the smallest share of all incidents a wide
-// box must match for its page to come from the occurred_at index.
-const wideShare = 8
-
-// gridSyncBuild is the largest database whose grid Open builds before it
-// returns; a larger one is built in the background while queries use the
-// R*Tree, so that startup stays well under a second.
-const gridSyncBuild = 100_000
-
 // DefaultIncidentCacheBytes is Options.IncidentCacheBytes when unset.
 const DefaultIncidentCacheBytes = grid.DefaultCacheBytes
 
@@ -57,7 +42,7 @@ func (s *Store) startGrid() error {
 	if err != nil {
 		return err
 	}
-	s.grid, err = grid.Follow[int64](s.gridFeed, s.opts.IncidentCacheBytes, n > gridSyncBuild)
+	s.grid, err = grid.Follow[int64](s.gridFeed, s.opts.IncidentCacheBytes, n > grid.SyncBuild)
 	return err
 }
 
@@ -237,7 +222,7 @@ func (s *Store) currentGrid(ctx context.Context) (*grid.Grid, error) {
 	return s.grid.Current(ctx)
 }
 
-// findInGrid answers a query of the grid's conditions (see gridPages) from
+// findInGrid answers a query of the grid's conditions (see grid.Pages) from
 // the grid: the exact count, and the page's ids in order, whose incidents
 // come from the cache or are read by id. A wide box takes its page's ids
 // from the occurred_at index.
@@ -253,7 +238,7 @@ func (s *Store) findInGrid(ctx context.Context, g *grid.Grid, f domain.IncidentF
 	// Walking the index reads about g.n/matched entries per match, so it
 	// wins only when the box holds a good share of all incidents. Actors'
 	// pages come from their lists, which hold nothing else.
-	wide := len(f.ActorIDs) == 0 && q.CellCount() > s.opts.GridMergeCells && matched*wideShare >= g.Len()
+	wide := len(f.ActorIDs) == 0 && q.CellCount() > s.opts.GridMergeCells && matched*grid.WideShare >= g.Len()
 	// An offset past every match is an empty page, whatever the path.
 	skip := f.Page.Offset >= matched
 	var ids []int64

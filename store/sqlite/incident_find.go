@@ -51,7 +51,7 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 	if f.Page.Limit <= 0 {
 		f.Page.Limit = domain.DefaultLimit
 	}
-	if o.Simple && o.key == "occurred_at" && (treeOnly(f) || gridPages(f)) {
+	if o.Simple && o.key == "occurred_at" && (treeOnly(f) || grid.Pages(f)) {
 		g, err := s.currentGrid(ctx)
 		if err != nil {
 			return nil, err
@@ -102,39 +102,10 @@ func treeOnlyRest(f domain.IncidentFilter) bool {
 		len(f.Statuses) == 0 && len(f.Countries) == 0 && f.Text == "" && f.Where == nil
 }
 
-// gridCounts reports whether the grid can count f's matches: its
-// conditions are place, time, type and severity only, which the grid keeps
-// for every incident.
-func gridCounts(f domain.IncidentFilter) bool {
-	return len(f.ActorIDs) == 0 && len(f.ActorRoles) == 0 && len(f.FacilityIDs) == 0 && len(f.Statuses) == 0 &&
-		len(f.Countries) == 0 && f.Text == "" && f.Where == nil
-}
-
-// gridByActor reports whether the grid can count f from its actors'
-// lists: f's other conditions are the grid's, and its attribution is
-// direct (a chain's matches depend on relations in time) and any role at
-// all counts.
-func gridByActor(f domain.IncidentFilter) bool {
-	if len(f.ActorIDs) == 0 || len(f.ActorRoles) > 0 || f.Attribution == domain.AttributionChain {
-		return false
-	}
-	f.ActorIDs = nil
-	return gridCounts(f)
-}
-
-// gridPages reports whether the grid answers f's page as well as its
-// count: f has a place and only the grid's other conditions (type,
-// severity), whose newest matches a merge of the place's cells finds, or
-// f names actors (see gridByActor), whose lists the grid keeps in time
-// order. A type alone, without a place, keeps the occurred_at index.
-func gridPages(f domain.IncidentFilter) bool {
-	return gridByActor(f) || ((f.BBox != nil || f.Near != nil) && gridCounts(f))
-}
-
-// gridFor returns the grid, current, when it can count f (see gridCounts
-// and gridByActor) — nil when it cannot or is not ready.
+// gridFor returns the grid, current, when it can count f (see grid.Counts
+// and grid.ByActor) — nil when it cannot or is not ready.
 func (s *Store) gridFor(ctx context.Context, f domain.IncidentFilter) (*grid.Grid, error) {
-	if !gridByActor(f) && !gridCounts(f) {
+	if !grid.ByActor(f) && !grid.Counts(f) {
 		return nil, nil
 	}
 	return s.currentGrid(ctx)

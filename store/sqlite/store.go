@@ -52,7 +52,7 @@ type Options struct {
 	// NoGrid answers place-and-time queries from the R*Tree alone, without
 	// the in-memory grid (see package grid); tests compare the two.
 	NoGrid bool
-	// GridMergeCells tunes findInGrid (see DefaultGridMergeCells).
+	// GridMergeCells tunes findInGrid (see grid.DefaultMergeCells).
 	GridMergeCells int
 	// IncidentCacheBytes bounds the grid's cache of incidents (see
 	// DefaultIncidentCacheBytes); a negative value turns the cache off.
@@ -126,7 +126,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 		opts.ReadConns = max(16, 4*runtime.NumCPU())
 	}
 	opts.TreeSortMax = orDefault(opts.TreeSortMax, DefaultTreeSortMax)
-	opts.GridMergeCells = orDefault(opts.GridMergeCells, DefaultGridMergeCells)
+	opts.GridMergeCells = orDefault(opts.GridMergeCells, grid.DefaultMergeCells)
 	opts.IncidentCacheBytes = orDefault(opts.IncidentCacheBytes, DefaultIncidentCacheBytes)
 	if opts.AlertWindow <= 0 {
 		opts.AlertWindow = domain.DefaultAlertWindow
