@@ -38,19 +38,7 @@ func TestGridFollowsCommitsOutOfIDOrder(t *testing.T) {
 	if err := db.CreateFacility(ctx, near); err != nil {
 		t.Fatal(err)
 	}
-	hook := &domain.Webhook{URL: "https://hooks.example.org/a", Facilities: []int64{near.ID}}
-	if _, err := db.CreateWebhook(ctx, hook); err != nil {
-		t.Fatal(err)
-	}
-	raw := sqlDB(t, db.DSN)
-	hold, err := raw.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hold.Rollback()
-	if _, err := hold.ExecContext(ctx, `SELECT 1 FROM webhooks WHERE id = $1 FOR UPDATE`, hook.ID); err != nil {
-		t.Fatal(err)
-	}
+	raw, hold := holdAlertsOf(t, db, near)
 	box := geo.BBox{MinLon: 44.3, MinLat: 33.3, MaxLon: 44.4, MaxLat: 33.4}.Bounds()
 	seen := func() []string {
 		t.Helper()

@@ -40,6 +40,29 @@ func sqlDB(t *testing.T, dsn string) *sql.DB {
 	return db
 }
 
+// holdAlertsOf subscribes a webhook to facility f and holds its row in a
+// raw transaction, so that a write alerting f waits in its outbox insert,
+// after its history row and alert took their ids, until hold ends. It
+// returns the raw pool too, for watching the waits.
+func holdAlertsOf(t *testing.T, db *storetest.DB, f *domain.Facility) (raw *sql.DB, hold *sql.Tx) {
+	t.Helper()
+	ctx := context.Background()
+	hook := &domain.Webhook{URL: "https://hooks.example.org/a", Facilities: []int64{f.ID}}
+	if _, err := db.CreateWebhook(ctx, hook); err != nil {
+		t.Fatal(err)
+	}
+	raw = sqlDB(t, db.DSN)
+	hold, err := raw.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hold.Rollback() })
+	if _, err := hold.ExecContext(ctx, `SELECT 1 FROM webhooks WHERE id = $1 FOR UPDATE`, hook.ID); err != nil {
+		t.Fatal(err)
+	}
+	return raw, hold
+}
+
 func incident(title string) *domain.Incident {
 	return &domain.Incident{Location: [2]float64{44.36, 33.31}, Type: "protest", Title: title,
 		OccurredAt: time.Date(2018, 9, 8, 5, 0, 0, 0, time.UTC), Severity: 2}
@@ -65,19 +88,7 @@ func TestOverlappingAlertsCommitInSeqOrder(t *testing.T) {
 	// Only A's alert is owed to this subscription, so only A writes to the
 	// outbox, and a raw transaction holding the subscription's row holds A
 	// there: after its alert took a seq, before its commit.
-	hook := &domain.Webhook{URL: "https://hooks.example.org/a", Facilities: []int64{near.ID}}
-	if _, err := db.CreateWebhook(ctx, hook); err != nil {
-		t.Fatal(err)
-	}
-	raw := sqlDB(t, db.DSN)
-	hold, err := raw.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hold.Rollback()
-	if _, err := hold.ExecContext(ctx, `SELECT 1 FROM webhooks WHERE id = $1 FOR UPDATE`, hook.ID); err != nil {
-		t.Fatal(err)
-	}
+	raw, hold := holdAlertsOf(t, db, near)
 	a, b := incident("A"), incident("B")
 	a.Location, b.Location = near.Location, far.Location
 	a.OccurredAt, b.OccurredAt = time.Now().Add(-time.Minute), time.Now().Add(-time.Minute)
