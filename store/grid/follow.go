@@ -39,6 +39,20 @@ type Follower[P any] struct {
 
 	mu  sync.Mutex // serialises catch-ups; guards pos
 	pos P
+
+	// Concurrent queries share their freshness checks (see Current): a
+	// round is one check, and the catch-up it calls for, made for every
+	// query that joined it before it began.
+	rounds  sync.Mutex    // guards joining
+	joining *round        // the round queries join now; nil when none
+	turn    chan struct{} // held by the round under way, one at a time
+}
+
+// round is one check shared by the queries that joined it; err is set
+// before done is closed.
+type round struct {
+	done chan struct{}
+	err  error
 }
 
 // Follow starts building a grid from feed, with a cache of cacheBytes
@@ -48,7 +62,8 @@ type Follower[P any] struct {
 // failed background build leaves it so: correct, only slower).
 func Follow[P any](feed Feed[P], cacheBytes int, background bool) (*Follower[P], error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &Follower[P]{feed: feed, cache: NewCache(cacheBytes), ready: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	f := &Follower[P]{feed: feed, cache: NewCache(cacheBytes), ready: make(chan struct{}), cancel: cancel,
+		done: make(chan struct{}), turn: make(chan struct{}, 1)}
 	if !background {
 		defer close(f.done)
 		return f, f.build(ctx)
@@ -97,26 +112,63 @@ func (f *Follower[P]) Cache() *Cache { return f.cache }
 
 // Current returns the grid brought up to date with every write committed
 // before the call, or nil while it is being built.
+//
+// Queries that arrive while a check is under way cannot use it (it may
+// have read the database before their writer committed), so they join the
+// next round, which begins once that one ends: under load one statement
+// checks for many queries, instead of one statement each, at the price of
+// waiting for at most the round under way.
 func (f *Follower[P]) Current(ctx context.Context) (*Grid, error) {
 	select {
 	case <-f.ready:
 	default:
 		return nil, nil
 	}
+	f.rounds.Lock()
+	r, lead := f.joining, false
+	if r == nil {
+		r, lead = &round{done: make(chan struct{})}, true
+		f.joining = r
+	}
+	f.rounds.Unlock()
+	if lead {
+		// The others count on the round: it goes on if its leader's
+		// client gives up.
+		f.run(context.WithoutCancel(ctx), r)
+		return f.result(r)
+	}
+	select {
+	case <-r.done:
+		return f.result(r)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (f *Follower[P]) result(r *round) (*Grid, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	return f.grid, nil
+}
+
+// run makes round r once the round before it has ended: it closes r to
+// newcomers, then checks and, if the grid is behind, catches up.
+func (f *Follower[P]) run(ctx context.Context, r *round) {
+	f.turn <- struct{}{}
+	defer func() { <-f.turn }()
+	f.rounds.Lock()
+	f.joining = nil
+	f.rounds.Unlock()
+	defer close(r.done)
 	f.mu.Lock()
 	pos := f.pos
 	f.mu.Unlock()
 	behind, err := f.feed.Behind(ctx, pos)
-	if err != nil {
-		return nil, err
+	if err == nil && behind {
+		err = f.catchUp(ctx)
 	}
-	if behind {
-		// A client that gives up must not waste a catch-up others need.
-		if err := f.catchUp(context.WithoutCancel(ctx)); err != nil {
-			return nil, err
-		}
-	}
-	return f.grid, nil
+	r.err = err
 }
 
 // catchUp applies the changes since the last position. Each changed
