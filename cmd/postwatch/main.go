@@ -161,7 +161,8 @@ func openStoreWith(ctx context.Context, dsn string, opts sqlite.Options, pgConns
 	}
 	if isPostgres(dsn) {
 		return postgis.Open(ctx, dsn, postgis.Options{Durability: postgis.Durability(opts.Durability),
-			AlertWindow: opts.AlertWindow, Signal: opts.Signal, MaxConns: pgConns, NoGrid: opts.NoGrid})
+			AlertWindow: opts.AlertWindow, Signal: opts.Signal, MaxConns: pgConns, NoGrid: opts.NoGrid,
+			IncidentCacheBytes: opts.IncidentCacheBytes})
 	}
 	return sqlite.Open(dsn, opts)
 }

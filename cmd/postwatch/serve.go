@@ -55,6 +55,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	webhookAllow := fs.String("webhook-allow", envDefault("webhook-allow", ""), "comma-separated CIDRs webhooks may target (e.g. 10.0.0.0/8,192.0.2.7/32); empty allows any http(s) URL")
 	dbMaxConns := fs.String("db-max-conns", envDefault("db-max-conns", "0"), "PostGIS: the most connections this process opens to the database (0: 8); replicas × this must stay under max_connections")
 	tileCache := fs.String("tile-cache", envDefault("tile-cache", "64MiB"), "memory for encoded vector tiles, e.g. 64MiB, 512KiB or bytes; 0 turns the tile cache off")
+	incidentCache := fs.String("incident-cache", envDefault("incident-cache", "12MiB"), "memory for decoded incidents that pages read again without the database, e.g. 256MiB (about 1 KiB an incident); 0 turns the cache off")
 	debugAddr := fs.String("debug-addr", envDefault("debug-addr", ""), "if set, serve Go's /debug/pprof profiles on this separate HOST:PORT (keep it private)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -82,7 +83,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if opts.WebhookAllow, err = parseCIDRs(*webhookAllow); err != nil {
 		return err
 	}
-	if opts.TileCacheBytes, err = parseTileCache(*tileCache); err != nil {
+	if opts.TileCacheBytes, err = parseCacheSize("tile-cache", *tileCache); err != nil {
+		return err
+	}
+	incidentCacheBytes, err := parseCacheSize("incident-cache", *incidentCache)
+	if err != nil {
 		return err
 	}
 	opts.AlertSignal = domain.NewSignal()
@@ -95,7 +100,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		debug.SetGCPercent(serveGCPercent)
 	}
 	st, err := openStoreWith(ctx, *db, sqlite.Options{Durability: sqlite.Durability(*durability),
-		AlertWindow: window, Signal: opts.AlertSignal, BusyTimeout: serveBusyTimeout}, maxConns)
+		AlertWindow: window, Signal: opts.AlertSignal, BusyTimeout: serveBusyTimeout,
+		IncidentCacheBytes: int(incidentCacheBytes)}, maxConns)
 	if err != nil {
 		return err
 	}
@@ -257,9 +263,10 @@ func parseCIDRs(raw string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// parseTileCache reads --tile-cache: bytes, or a whole number of KiB, MiB
-// or GiB; 0 turns the cache off, which api.Options says with -1.
-func parseTileCache(raw string) (int64, error) {
+// parseCacheSize reads the --NAME flag of a cache's size: bytes, or a
+// whole number of KiB, MiB or GiB; 0 turns the cache off, which the
+// options say with -1.
+func parseCacheSize(name, raw string) (int64, error) {
 	num, unit := raw, int64(1)
 	for suffix, size := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
 		if n, ok := strings.CutSuffix(raw, suffix); ok {
@@ -268,7 +275,7 @@ func parseTileCache(raw string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
 	if err != nil || n < 0 || n > math.MaxInt64/unit {
-		return 0, usageError{fmt.Sprintf("--tile-cache %q is not a size such as 64MiB, 512KiB or a number of bytes (0 turns the cache off)", raw)}
+		return 0, usageError{fmt.Sprintf("--%s %q is not a size such as 64MiB, 512KiB or a number of bytes (0 turns the cache off)", name, raw)}
 	}
 	if n == 0 {
 		return -1, nil

@@ -269,23 +269,25 @@ func TestEnvBool(t *testing.T) {
 	}
 }
 
-// TestTileCacheFlag: --tile-cache takes bytes or whole KiB, MiB or GiB; 0
-// turns the cache off (-1 for api.Options); anything else is a usage error
-// naming the flag.
-func TestTileCacheFlag(t *testing.T) {
+// TestCacheSizeFlags: --tile-cache and --incident-cache take bytes or whole
+// KiB, MiB or GiB; 0 turns the cache off (-1 for the options); anything
+// else is a usage error naming the flag.
+func TestCacheSizeFlags(t *testing.T) {
 	for _, c := range []struct {
 		in   string
 		want int64
 	}{{"64MiB", 64 << 20}, {"512KiB", 512 << 10}, {"1GiB", 1 << 30}, {"100000", 100000}, {"0", -1}} {
-		got, err := parseTileCache(c.in)
+		got, err := parseCacheSize("tile-cache", c.in)
 		if err != nil || got != c.want {
 			t.Errorf("--tile-cache %q: %d (%v), want %d", c.in, got, err, c.want)
 		}
 	}
 	for _, bad := range []string{"", "64MB", "-1", "1.5MiB", "MiB", "99999999999GiB"} {
 		var ue usageError
-		if _, err := parseTileCache(bad); !errors.As(err, &ue) || !strings.Contains(err.Error(), "--tile-cache") {
-			t.Errorf("--tile-cache %q: %v, want a usage error naming the flag", bad, err)
+		for _, flag := range []string{"tile-cache", "incident-cache"} {
+			if _, err := parseCacheSize(flag, bad); !errors.As(err, &ue) || !strings.Contains(err.Error(), "--"+flag) {
+				t.Errorf("--%s %q: %v, want a usage error naming the flag", flag, bad, err)
+			}
 		}
 	}
 }
