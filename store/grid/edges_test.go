@@ -77,9 +77,11 @@ func TestGridEntryByIDAcrossTheDenseRange(t *testing.T) {
 		g.SetMeta(id, NewMeta(3, "protest"))
 	}
 	for _, id := range ids {
+		want := e(id)
+		want.Meta = NewMeta(3, "protest")
 		got := g.entry(id)
-		if got == nil || *got != e(id) {
-			t.Errorf("entry(%d) = %v, want %v", id, got, e(id))
+		if got == nil || *got != want {
+			t.Errorf("entry(%d) = %v, want %v", id, got, want)
 		}
 		if m := g.meta(id); m.severity() != 3 || domain.IncidentTypes[m.typeIndex()-1] != "protest" {
 			t.Errorf("meta(%d): severity %d, type index %d", id, m.severity(), m.typeIndex())

@@ -10,7 +10,7 @@ import (
 // that feed (SQLite: the last history id; PostgreSQL: a snapshot), which
 // only the feed interprets.
 type Feed[P any] interface {
-	// Build fills g with every live incident (Add and SetMeta; the grid is
+	// Build fills g with every live incident (Add, and SetMeta for metas read apart; the grid is
 	// not shared yet) and returns the position g then reflects, all from
 	// one snapshot of the database.
 	Build(ctx context.Context, g *Grid) (P, error)

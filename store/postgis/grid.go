@@ -114,8 +114,8 @@ func (f *pgFeed) Build(ctx context.Context, g *grid.Grid) (pgSnapshot, error) {
 			return snap, err
 		}
 		e.At = at.UnixMicro()
+		e.Meta = grid.NewMeta(sev, domain.IncidentType(typ))
 		g.Add(e)
-		g.SetMeta(e.ID, grid.NewMeta(sev, domain.IncidentType(typ)))
 	}
 	if err := rows.Err(); err != nil {
 		return snap, fmt.Errorf("build grid: %w", err)
