@@ -55,7 +55,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	webhookAllow := fs.String("webhook-allow", envDefault("webhook-allow", ""), "comma-separated CIDRs webhooks may target (e.g. 10.0.0.0/8,192.0.2.7/32); empty allows any http(s) URL")
 	dbMaxConns := fs.String("db-max-conns", envDefault("db-max-conns", "0"), "PostGIS: the most connections this process opens to the database (0: 8); replicas × this must stay under max_connections")
 	tileCache := fs.String("tile-cache", envDefault("tile-cache", "64MiB"), "memory for encoded vector tiles, e.g. 64MiB, 512KiB or bytes; 0 turns the tile cache off")
-	incidentCache := fs.String("incident-cache", envDefault("incident-cache", "12MiB"), "memory for decoded incidents that pages read again without the database, e.g. 256MiB (about 1 KiB an incident); 0 turns the cache off")
+	incidentCache := fs.String("incident-cache", envDefault("incident-cache", "128MiB"), "memory for decoded incidents that pages read again without the database, e.g. 256MiB (about 1 KiB an incident); 0 turns the cache off")
 	debugAddr := fs.String("debug-addr", envDefault("debug-addr", ""), "if set, serve Go's /debug/pprof profiles on this separate HOST:PORT (keep it private)")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -9,10 +9,14 @@ import (
 )
 
 // DefaultCacheBytes bounds the grid's cache of decoded incidents, about
-// 10,000 typical ones. Dashboards ask for the newest incidents of a place
-// again and again: a region-wide page of 1,000 reads the same rows every
-// time, which from the database cost a random page read and a decode each.
-const DefaultCacheBytes = 12 << 20
+// 130,000 typical ones (serve --incident-cache sets it). Dashboards ask for
+// the newest incidents of a place again and again: a region-wide page of
+// 1,000 reads the same rows every time, which from the database cost a
+// random page read and a decode each (on PostgreSQL a round trip too).
+// The load test's q1 pages, the newest 100 of boxes around 25 cities,
+// fit in 128 MiB and not in 64: q1 1,930 req/s at 64 MiB, 3,750 at 128
+// (docs/performance.md); RSS grows by about twice the budget once full.
+const DefaultCacheBytes = 128 << 20
 
 // Cache keeps recently read incidents by id, least recently used
 // out first, within a budget of bytes (an incident's text can run to a
