@@ -3,6 +3,7 @@ package postgis_test
 import (
 	"context"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -137,5 +138,73 @@ func TestPlansByStatement(t *testing.T) {
 				t.Errorf("items query prepared by name (%v, %v): PostgreSQL may plan it once for every box", generic, err)
 			}
 		})
+	}
+}
+
+// TestPageReadKeepsThePrimaryKeyPlan guards the plan PostgreSQL keeps for
+// the read of a page's rows by id (readIncidents: id = ANY ($1), one named
+// statement for any number of ids): an index scan of the primary key. It
+// is checked where a Seq Scan tempts — 1,001 ids (a page of 1,000 and the
+// one that tells more follow) among 2,000 rows, which a plan made for
+// those ids reads with one — since the kept plan serves every page after,
+// and on a million rows a Seq Scan would read them all for each page.
+func TestPageReadKeepsThePrimaryKeyPlan(t *testing.T) {
+	admin(t)
+	ctx := context.Background()
+	db := storetest.Open(t)
+	const rows, page = 2000, 1001
+	if _, err := sqlDB(t, db.DSN).ExecContext(ctx, `INSERT INTO incidents (lon, lat, type, title, occurred_at, time_precision,
+		location_precision, severity, status, created_at, updated_at, version)
+		SELECT 30 + (n % 200) * 0.1, 20 + (n / 200) * 0.1, 'protest', 't' || n, timestamptz '2020-01-01' + n * interval '1 hour',
+			'exact', 'exact', 1 + n % 5, 'reported', now(), now(), 1
+		FROM generate_series(1, $1) AS n`, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Services.(*postgis.Store).Analyze(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := postgis.Open(ctx, db.DSN, postgis.Options{MaxConns: 1, NoGrid: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// Every third row round the table (3 and 2,000 are coprime, so no
+	// id twice), from a different one each run.
+	ids := make([]int64, page)
+	for run := range 8 {
+		for i := range ids {
+			ids[i] = int64(1 + (3*i+run)%rows)
+		}
+		got, err := postgis.ReadIncidents(ctx, st, ids)
+		if err != nil || len(got) != page {
+			t.Fatalf("run %d: read %d of %d incidents: %v", run, len(got), page, err)
+		}
+	}
+	const stmt = "i.id = ANY"
+	generic, _, err := postgis.PreparedPlans(ctx, st, stmt)
+	if err != nil || len(generic) != 1 || generic[0] == 0 {
+		t.Fatalf("generic plans of the page read after 8 runs: %v, %v; want one statement that has one", generic, err)
+	}
+	list := make([]string, len(ids))
+	for i, id := range ids {
+		list[i] = strconv.FormatInt(id, 10)
+	}
+	arg := "'{" + strings.Join(list, ",") + "}'"
+	kept, err := postgis.ExplainPrepared(ctx, st, stmt, "auto", arg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(kept, "ANY ($1)") {
+		t.Errorf("the plan of the page read's next run is not the generic one:\n%s", kept)
+	}
+	if !strings.Contains(kept, "Index Scan using incidents_pkey") || strings.Contains(kept, "Seq Scan") {
+		t.Errorf("the plan kept for the page read is not an index scan of the primary key:\n%s", kept)
+	}
+	custom, err := postgis.ExplainPrepared(ctx, st, stmt, "force_custom_plan", arg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(custom, "Seq Scan") {
+		t.Errorf("planned for its ids, the page read is no Seq Scan: the test no longer stands where one tempts\n%s", custom)
 	}
 }

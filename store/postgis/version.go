@@ -13,8 +13,9 @@ import (
 // in effect, read in one statement. History ids commit out of order on
 // PostgreSQL, so their maximum would not do; a snapshot (xmin, xmax and
 // the transactions still running) changes whenever any transaction that
-// wrote commits, from whichever replica, and stays put while only reads
-// run. Posture changes recorded ahead of time show in reads from their
+// wrote commits, from whichever replica (or in another database of the
+// server: a cached answer is then made again, never served stale), and
+// stays put while only reads run. Posture changes recorded ahead of time show in reads from their
 // effective_at on, before ApplyDuePostures writes them, hence the count.
 func (s *Store) DataVersion(ctx context.Context) (domain.DataVersion, error) {
 	var snap string
