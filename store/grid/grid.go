@@ -336,6 +336,12 @@ func (g *Grid) SetMeta(id int64, m Meta) {
 	}
 }
 
+// Has reports whether the grid holds incident id, that is whether it is
+// live; the caller holds RLock.
+func (g *Grid) Has(id int64) bool {
+	return g.cellOfID(id)&cellKeyMask != 0
+}
+
 // meta is the severity and type of an incident in the grid.
 func (g *Grid) meta(id int64) Meta {
 	return Meta(g.cellOfID(id) >> cellKeyBits)

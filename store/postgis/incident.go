@@ -66,15 +66,35 @@ func queryIncidents(db *gorm.DB, n int, q string, args ...any) ([]*domain.Incide
 const incidentByIDSQL = `SELECT ` + incidentColumns + ` FROM incidents i WHERE i.id = $1 AND i.deleted_at IS NULL`
 
 // FindIncidentByID returns ENOTFOUND if no live incident has id. It is the
-// hottest read (a map's clicks, every GET of an item), so it skips GORM
-// and runs as a named statement: its plan (the primary key) is the same
-// for every id, so PostgreSQL may keep it instead of planning each call.
+// hottest read (a map's clicks, every GET of an item). Once the grid is
+// built it answers whether the incident is live, and the cache holds the
+// incident if it was read lately: the only statement is the freshness
+// check, which concurrent queries share (grid.Follower.Current). Else the
+// row is read by a named statement, whose plan (the primary key) is the
+// same for every id, so PostgreSQL may keep it instead of planning each call.
 func (s *Store) FindIncidentByID(ctx context.Context, id int64) (*domain.Incident, error) {
-	// Not through the grid's cache: a cached incident may be served only
-	// once the grid has caught up, which costs a statement as cheap as
-	// reading the row itself.
+	g, err := s.currentGrid(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if g != nil {
+		g.RLock()
+		version, live := g.Version(), g.Has(id)
+		g.RUnlock()
+		var incs []*domain.Incident
+		if live {
+			if incs, err = s.grid.Cache().Incidents(ctx, g, version, []int64{id}, s.readIncidents); err != nil {
+				return nil, translate(err)
+			}
+		}
+		// Empty also when deleted after the check: the read found no row.
+		if len(incs) == 0 {
+			return nil, domain.Errorf(domain.ENOTFOUND, "incident %d not found", id)
+		}
+		return incs[0], nil
+	}
 	var inc *domain.Incident
-	err := s.withConn(ctx, func(c *pgx.Conn) error {
+	err = s.withConn(ctx, func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, incidentByIDSQL, keptPlan(s.named, id)...)
 		if err != nil {
 			return err
