@@ -146,7 +146,10 @@ func TestAppendFeatureMatchesEncodingJSON(t *testing.T) {
 // FuzzAppendString checks the string escaper against encoding/json on any
 // input, valid UTF-8 or not.
 func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"", "plain", "\"\\/\b\f\n\r\t", "\x00\x1f\x7f", "<>&", "\u2028\u2029", "\xff", "\xe2\x82", "é漢🚀"} {
+	for _, s := range []string{"", "plain", "\"\\/\b\f\n\r\t", "\x00\x1f\x7f", "<>&", "\u2028\u2029", "\xff", "\xe2\x82", "é漢🚀",
+		// long enough for the eight-byte path, a special byte at each place of a word
+		"abcdefgh\"ijklmnopq", "abcdefghijklmn\\opq", "abcdefg\nhijklmnop", "a\x1fbcdefghijklmnop",
+		"abcdefghijklmnoé", "abcdefgh\u2028ijklmnop", "abcdefghijklmno\xff", "plain ascii text, thirty-two b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
