@@ -429,6 +429,13 @@ func (q *Query) metaMatches(m Meta) bool {
 	return (q.types == 0 || q.types&(1<<m.typeIndex()) != 0) && m.severity() >= q.sevMin
 }
 
+// admits tests an entry of a cell the query covers or not: its meta first,
+// a byte beside it, which turns most entries away when a type is asked
+// for, then its place.
+func (q *Query) admits(e *Entry, covered bool) bool {
+	return q.metaMatches(e.Meta) && (covered || q.matches(e))
+}
+
 // matches tests an entry's place; its time is settled by the cell's range.
 func (q *Query) matches(e *Entry) bool {
 	p := orb.Point{e.Lon, e.Lat}
@@ -612,7 +619,7 @@ func (g *Grid) each(q *Query, fn func(c *gridCell, e *Entry)) {
 		for _, s := range spans {
 			for i := range s.entries {
 				e := &s.entries[i]
-				if (s.covered || q.matches(e)) && (!q.sifted() || q.metaMatches(e.Meta)) {
+				if q.admits(e, s.covered) {
 					fn(s.cell, e)
 				}
 			}
@@ -735,7 +742,7 @@ func (g *Grid) Page(q *Query, desc bool, cursor *domain.Cursor, n int) []int64 {
 func (g *Grid) seek(q *Query, h *cellHead, desc bool) bool {
 	for len(h.entries) > 0 {
 		e := h.next(desc)
-		if (h.covered || q.matches(e)) && (!q.sifted() || q.metaMatches(e.Meta)) {
+		if q.admits(e, h.covered) {
 			return true
 		}
 		h.advance(desc)

@@ -42,7 +42,7 @@ func (g *Grid) countSpan(q *Query, s *cellSpan) int {
 	n := 0
 	for i := range s.entries {
 		e := &s.entries[i]
-		if (s.covered || q.matches(e)) && (!q.sifted() || q.metaMatches(e.Meta)) {
+		if q.admits(e, s.covered) {
 			n++
 		}
 	}
