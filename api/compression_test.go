@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +110,46 @@ func TestAlertStreamIsNotCompressed(t *testing.T) {
 				}
 			case <-time.After(5 * time.Second):
 				t.Fatal("nothing streamed within 5 s")
+			}
+		})
+	}
+}
+
+// TestItemsPageLength: a page the stream's buffer holds whole is sent with
+// its Content-Length (plain; a gzipped one is sized by its encoder), a
+// larger one streams without, and both are whole FeatureCollections.
+func TestItemsPageLength(t *testing.T) {
+	e := newEnv(t)
+	e.importSynthetic(1500, 9, nil)
+	for _, tt := range []struct {
+		name, url, acceptEncoding string
+		sized                     bool
+	}{
+		{"100 features", "/collections/incidents/items?limit=100", "", true},
+		{"100 features, gzipped", "/collections/incidents/items?limit=100", "gzip", false},
+		{"1,500 features", "/collections/incidents/items?limit=1500", "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var h []string
+			if tt.acceptEncoding != "" {
+				h = []string{"Accept-Encoding", tt.acceptEncoding}
+			}
+			r := e.in(t).do("GET", tt.url, nil, domain.RoleAnalyst, h...).wantStatus(http.StatusOK)
+			cl := r.Header().Get("Content-Length")
+			if got := cl != ""; got != tt.sized {
+				t.Fatalf("Content-Length %q, want one: %v", cl, tt.sized)
+			}
+			if tt.sized && cl != strconv.Itoa(r.Body.Len()) {
+				t.Errorf("Content-Length %s, body %d bytes", cl, r.Body.Len())
+			}
+			if tt.acceptEncoding == "" {
+				var fc struct{ Features []json.RawMessage }
+				if err := json.Unmarshal(r.Body.Bytes(), &fc); err != nil {
+					t.Fatal(err)
+				}
+				if want := map[bool]int{true: 100, false: 1500}[tt.sized]; len(fc.Features) != want {
+					t.Errorf("%d features, want %d", len(fc.Features), want)
+				}
 			}
 		})
 	}
