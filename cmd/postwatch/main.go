@@ -29,7 +29,7 @@ Usage:
   postwatch serve --addr HOST:PORT --db DSN [--seed] [--durability full|normal]
                   [--rate-limit N] [--request-timeout 30s] [--trusted-proxies CIDR,...]
                   [--debug-addr HOST:PORT] [--db-max-conns N]   (N: PostGIS pool size, default 8)
-                  [--tile-cache 64MiB]   (0: off)
+                  [--tile-cache 64MiB] [--incident-cache 128MiB]   (0: off)
   postwatch token create --db DSN --role analyst|officer|admin --name NAME [--expires RFC3339]
   postwatch import --db DSN --format acled|geojson [--rejects FILE] FILE
                    (exits 1 when any record was rejected; the good ones are kept)

@@ -48,11 +48,12 @@ type Follower[P any] struct {
 	turn    chan struct{} // held by the round under way, one at a time
 }
 
-// round is one check shared by the queries that joined it; err is set
-// before done is closed.
+// round is one check shared by the queries that joined it; err and
+// expired (its leader's deadline passed) are set before done is closed.
 type round struct {
-	done chan struct{}
-	err  error
+	done    chan struct{}
+	err     error
+	expired bool
 }
 
 // Follow starts building a grid from feed, with a cache of cacheBytes
@@ -117,31 +118,43 @@ func (f *Follower[P]) Cache() *Cache { return f.cache }
 // have read the database before their writer committed), so they join the
 // next round, which begins once that one ends: under load one statement
 // checks for many queries, instead of one statement each, at the price of
-// waiting for at most the round under way.
+// waiting for at most the round under way, and never past the query's
+// deadline.
 func (f *Follower[P]) Current(ctx context.Context) (*Grid, error) {
 	select {
 	case <-f.ready:
 	default:
 		return nil, nil
 	}
-	f.rounds.Lock()
-	r, lead := f.joining, false
-	if r == nil {
-		r, lead = &round{done: make(chan struct{})}, true
-		f.joining = r
-	}
-	f.rounds.Unlock()
-	if lead {
-		// The others count on the round: it goes on if its leader's
-		// client gives up.
-		f.run(context.WithoutCancel(ctx), r)
-		return f.result(r)
-	}
-	select {
-	case <-r.done:
-		return f.result(r)
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	for {
+		f.rounds.Lock()
+		r, lead := f.joining, false
+		if r == nil {
+			r, lead = &round{done: make(chan struct{})}, true
+			f.joining = r
+		}
+		f.rounds.Unlock()
+		if lead {
+			// The others count on the round: it goes on if its leader's
+			// client hangs up, but not past the leader's deadline, so a
+			// database that does not answer holds no query past its own.
+			rctx, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
+			if d, ok := ctx.Deadline(); ok {
+				rctx, cancel = context.WithDeadline(rctx, d)
+			}
+			f.run(rctx, r)
+			cancel()
+			return f.result(r)
+		}
+		select {
+		case <-r.done:
+			if r.expired && ctx.Err() == nil {
+				continue // its leader's time ran out, not ours
+			}
+			return f.result(r)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 
@@ -155,12 +168,23 @@ func (f *Follower[P]) result(r *round) (*Grid, error) {
 // run makes round r once the round before it has ended: it closes r to
 // newcomers, then checks and, if the grid is behind, catches up.
 func (f *Follower[P]) run(ctx context.Context, r *round) {
-	f.turn <- struct{}{}
+	defer close(r.done)
+	select {
+	case f.turn <- struct{}{}:
+	case <-ctx.Done():
+		// Given up before it began: queries yet to come must not join it.
+		f.rounds.Lock()
+		if f.joining == r {
+			f.joining = nil
+		}
+		f.rounds.Unlock()
+		r.err, r.expired = ctx.Err(), true
+		return
+	}
 	defer func() { <-f.turn }()
 	f.rounds.Lock()
 	f.joining = nil
 	f.rounds.Unlock()
-	defer close(r.done)
 	f.mu.Lock()
 	pos := f.pos
 	f.mu.Unlock()
@@ -168,7 +192,7 @@ func (f *Follower[P]) run(ctx context.Context, r *round) {
 	if err == nil && behind {
 		err = f.catchUp(ctx)
 	}
-	r.err = err
+	r.err, r.expired = err, err != nil && ctx.Err() != nil
 }
 
 // catchUp applies the changes since the last position. Each changed

@@ -107,3 +107,99 @@ func TestCurrentSeesWhatCommittedBefore(t *testing.T) {
 		}
 	}
 }
+
+// stuckFeed is a database that does not answer: Behind returns only once
+// released or once its context ends, as a statement does on a lock or a
+// lost connection.
+type stuckFeed struct {
+	logFeed
+	release chan struct{}
+}
+
+func (s *stuckFeed) Behind(ctx context.Context, pos int) (bool, error) {
+	select {
+	case <-s.release:
+		return s.logFeed.Behind(ctx, pos)
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// TestCurrentIsBoundedByItsContext: while the database does not answer,
+// a query returns once its deadline passes, whether it leads the round
+// under way, leads the next or joins one; a round goes on for the queries
+// that joined it when its leader's client hangs up (the leader waits for
+// it, to its deadline) or its leader's deadline passes; and once the
+// database answers, so do the queries still waiting.
+func TestCurrentIsBoundedByItsContext(t *testing.T) {
+	const (
+		patient = iota // waits as long as it takes
+		short          // times out while the database does not answer
+		hangsUp        // its client goes away while it leads a round
+	)
+	for _, tc := range []struct {
+		name    string
+		queries []int // each starts once the one before waits
+	}{
+		{"a leader times out", []int{short}},
+		{"the next round's leader times out", []int{patient, short}},
+		{"a query that joined times out", []int{patient, patient, short}},
+		{"a round outlives its leader's timeout", []int{patient, short, patient}},
+		{"a round outlives a leader that hung up", []int{patient, hangsUp, patient}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			feed := &stuckFeed{release: make(chan struct{})}
+			f, err := Follow[int](feed, 1<<20, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			feed.commit(Entry{ID: 1, Lon: 44, Lat: 33})
+			results := make([]chan error, len(tc.queries))
+			for i, kind := range tc.queries {
+				ctx := context.Background()
+				switch kind {
+				case short:
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, 20*time.Millisecond)
+					t.Cleanup(cancel)
+				case hangsUp:
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithCancel(ctx)
+					time.AfterFunc(10*time.Millisecond, cancel)
+				}
+				results[i] = make(chan error, 1)
+				go func() {
+					g, err := f.Current(ctx)
+					if err == nil && g.Len() != 1 {
+						err = fmt.Errorf("the grid holds %d incidents, not the 1 committed", g.Len())
+					}
+					results[i] <- err
+				}()
+				time.Sleep(5 * time.Millisecond)
+			}
+			wait := func(i int) error {
+				select {
+				case err := <-results[i]:
+					return err
+				case <-time.After(2 * time.Second):
+					t.Fatalf("query %d still waits", i)
+					return nil
+				}
+			}
+			for i, kind := range tc.queries {
+				if kind == short && wait(i) == nil {
+					t.Errorf("query %d: no error while the database did not answer", i)
+				}
+			}
+			close(feed.release)
+			for i, kind := range tc.queries {
+				if kind == short {
+					continue
+				}
+				if err := wait(i); kind == patient && err != nil {
+					t.Errorf("query %d, once the database answers: %v", i, err)
+				}
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package postgis_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"testing"
@@ -87,5 +88,86 @@ func TestGridFollowsCommitsOutOfIDOrder(t *testing.T) {
 	}
 	if idA >= idB {
 		t.Errorf("history ids A %d, B %d: the commits were not out of id order", idA, idB)
+	}
+}
+
+// TestReadsEndAtTheirDeadlineWhileHistoryIsLocked: a lock on history (a
+// VACUUM FULL, a migration) stalls the freshness check every grid read
+// makes. Each read must still end at its own deadline, whether it leads
+// the stalled round, leads the next or joins one, and reads answer again
+// once the lock is gone.
+func TestReadsEndAtTheirDeadlineWhileHistoryIsLocked(t *testing.T) {
+	admin(t)
+	db := storetest.Open(t)
+	ctx := context.Background()
+	inc := incident("locked out")
+	if err := db.CreateIncident(ctx, inc); err != nil {
+		t.Fatal(err)
+	}
+	st, err := postgis.Open(ctx, db.DSN, postgis.Options{MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	<-st.GridReady()
+	box := geo.BBox{MinLon: 44.3, MinLat: 33.3, MaxLon: 44.4, MaxLat: 33.4}.Bounds()
+	reads := []struct {
+		name string
+		read func(ctx context.Context) error
+	}{
+		{"by id", func(ctx context.Context) error { _, err := st.FindIncidentByID(ctx, inc.ID); return err }},
+		{"a page", func(ctx context.Context) error {
+			_, err := st.FindIncidents(ctx, domain.IncidentFilter{BBox: box, Page: domain.Page{Limit: 10}})
+			return err
+		}},
+	}
+	raw := sqlDB(t, db.DSN)
+	lock, err := raw.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback()
+	if _, err := lock.ExecContext(ctx, `LOCK TABLE history IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	// Three of each: the first leads a round that stalls, the next leads
+	// the round after it, the third joins that one.
+	const timeout = 300 * time.Millisecond
+	done := make(chan error, 3*len(reads))
+	for i := range 3 * len(reads) {
+		r := reads[i%len(reads)]
+		go func() {
+			ctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			start := time.Now()
+			err := r.read(ctx)
+			switch took := time.Since(start); {
+			case err == nil:
+				done <- fmt.Errorf("%s answered while history was locked", r.name)
+			case took > 3*timeout:
+				done <- fmt.Errorf("%s took %s with a %s deadline", r.name, took, timeout)
+			default:
+				done <- nil
+			}
+		}()
+		time.Sleep(20 * time.Millisecond)
+	}
+	for range 3 * len(reads) {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a read still waits, long past its deadline, for the lock on history")
+		}
+	}
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reads {
+		if err := r.read(ctx); err != nil {
+			t.Errorf("%s, once the lock is gone: %v", r.name, err)
+		}
 	}
 }
