@@ -310,8 +310,8 @@ func (s *Server) deleteRelations(c *gin.Context) {
 }
 
 func (s *Server) deleteRelation(c *gin.Context) {
-	id, err := strconv.ParseInt(c.Param("relationId"), 10, 64)
-	if err != nil {
+	id, ok := parseID(c.Param("relationId"))
+	if !ok {
 		s.writeError(c, domain.Errorf(domain.ENOTFOUND, "no relation %q", c.Param("relationId")))
 		return
 	}

@@ -121,8 +121,8 @@ func (col *collection) listItems(c *gin.Context) {
 }
 
 func (col *collection) featureID(c *gin.Context) (int64, bool) {
-	id, err := strconv.ParseInt(c.Param("featureId"), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := parseID(c.Param("featureId"))
+	if !ok {
 		col.s.writeError(c, domain.Errorf(domain.ENOTFOUND, "%s has no feature %q", col.id, c.Param("featureId")))
 		return 0, false
 	}

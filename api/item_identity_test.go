@@ -86,6 +86,12 @@ func TestWriteNamesItsOwnRecord(t *testing.T) {
 			role: domain.RoleAnalyst, status: http.StatusNotFound},
 		{name: "OPTIONS on a malformed incident id", method: "OPTIONS", url: "/collections/incidents/items/abc",
 			role: domain.RoleAnalyst, status: http.StatusNotFound},
+		// One URL per record: an id in another decimal form names none.
+		{name: "GET incident by its id with a leading zero", method: "GET", url: "/collections/incidents/items/0" + vars["inc"],
+			role: domain.RoleAnalyst, status: http.StatusNotFound},
+		{name: "GET incident by its id with a plus sign", method: "GET", url: "/collections/incidents/items/%2B" + vars["inc"],
+			role: domain.RoleAnalyst, status: http.StatusNotFound},
+		{name: "GET incident by its id", method: "GET", url: incURL, role: domain.RoleAnalyst, status: http.StatusOK},
 		{name: "OPTIONS on a missing facility", method: "OPTIONS", url: "/collections/facilities/items/999999",
 			role: domain.RoleAdmin, status: http.StatusNotFound},
 		{name: "OPTIONS on an existing incident", method: "OPTIONS", url: incURL,

@@ -402,3 +402,14 @@ func lookup(q url.Values, name string) (string, bool) {
 	}
 	return q.Get(name), true
 }
+
+// parseID reads a record id from a path in its one decimal form — "7",
+// not "07" or "+7" — so that each record has one URL, and one entry in
+// any cache keyed by it. Ids are positive; anything else names no record.
+func parseID(s string) (int64, bool) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != s {
+		return 0, false
+	}
+	return id, true
+}

@@ -57,8 +57,8 @@ func (s *Server) createToken(c *gin.Context) {
 }
 
 func (s *Server) revokeToken(c *gin.Context) {
-	id, err := strconv.ParseInt(c.Param("tokenId"), 10, 64)
-	if err != nil {
+	id, ok := parseID(c.Param("tokenId"))
+	if !ok {
 		s.writeError(c, domain.Errorf(domain.ENOTFOUND, "no token %q", c.Param("tokenId")))
 		return
 	}
@@ -71,8 +71,8 @@ func (s *Server) revokeToken(c *gin.Context) {
 
 // tokenHistory answers who created and who revoked a token, and when.
 func (s *Server) tokenHistory(c *gin.Context) {
-	id, err := strconv.ParseInt(c.Param("tokenId"), 10, 64)
-	if err != nil {
+	id, ok := parseID(c.Param("tokenId"))
+	if !ok {
 		s.writeError(c, domain.Errorf(domain.ENOTFOUND, "no token %q", c.Param("tokenId")))
 		return
 	}

@@ -139,8 +139,8 @@ func (s *Server) listWebhooks(c *gin.Context) {
 // webhookID reads the :webhookId path parameter; a malformed one is a 404,
 // as no such subscription exists.
 func (s *Server) webhookID(c *gin.Context) (int64, bool) {
-	id, err := strconv.ParseInt(c.Param("webhookId"), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := parseID(c.Param("webhookId"))
+	if !ok {
 		s.writeError(c, domain.Errorf(domain.ENOTFOUND, "no webhook %q", c.Param("webhookId")))
 		return 0, false
 	}
