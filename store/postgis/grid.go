@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -251,11 +250,8 @@ func gridFinds(f domain.IncidentFilter, o store.Order) bool {
 }
 
 // findInGrid answers FindIncidents from the grid when it can (see
-// gridFinds) and is built; ok is false when the SQL path must answer. The
-// count is the grid's, the page's ids come from the grid's merge of its
-// cells (or, for a wide box holding a good share of everything, from the
-// occurred_at index, which finds the newest faster), and their incidents
-// from the cache or one read by id.
+// gridFinds) and is built (grid.Find); ok is false when the SQL path must
+// answer.
 func (s *Store) findInGrid(ctx context.Context, f domain.IncidentFilter, o store.Order) (page *domain.IncidentPage, ok bool, err error) {
 	if !gridFinds(f, o) {
 		return nil, false, nil
@@ -264,46 +260,13 @@ func (s *Store) findInGrid(ctx context.Context, f domain.IncidentFilter, o store
 	if err != nil || g == nil {
 		return nil, false, err
 	}
-	desc := o.Terms[0].Desc
-	q := grid.NewQuery(f)
-	need := f.Page.Offset + f.Page.Limit + 1
-	if need < 0 { // an offset near MaxInt
-		need = math.MaxInt
-	}
-	g.RLock()
-	version := g.Version()
-	matched := g.Count(&q)
-	// Walking the index reads about Len/matched entries per match, so it
-	// wins only when the box holds a good share of all incidents.
-	// Actors' pages come from their lists, which hold nothing else.
-	wide := len(f.ActorIDs) == 0 && q.CellCount() > s.opts.GridMergeCells && matched*grid.WideShare >= g.Len()
-	// An offset past every match is an empty page, whatever the path.
-	skip := f.Page.Offset >= matched
-	var ids []int64
-	if !wide && !skip {
-		ids = g.Page(&q, desc, f.Page.Cursor, need)
-	}
-	g.RUnlock()
-	if wide && !skip {
-		if ids, err = s.pageIDs(ctx, f, o, need); err != nil {
-			return nil, false, err
-		}
-	}
-	if f.Page.Offset >= len(ids) {
-		ids = nil
-	} else {
-		ids = ids[f.Page.Offset:]
-	}
-	// More follow when the ids went past the limit, even if a row among
-	// them was deleted before it could be read.
-	more := len(ids) > f.Page.Limit
-	incs, err := s.grid.Cache().Incidents(ctx, g, version, ids, s.readIncidents)
-	if err != nil {
-		return nil, false, translate(err)
-	}
-	page = store.PageOfIncidents(f, o, incs, more)
-	page.Matched = matched
-	return page, true, nil
+	page, err = grid.Find(ctx, g, s.grid.Cache(), f, o, s.opts.GridMergeCells, grid.Rows{
+		WideIDs: func(ctx context.Context, f domain.IncidentFilter, _ *grid.Query, n int) ([]int64, error) {
+			return s.pageIDs(ctx, f, o, n)
+		},
+		Read: s.readIncidents,
+	})
+	return page, err == nil, translate(err)
 }
 
 // pageIDs are the ids of the first n matches of f past its cursor, in

@@ -4,12 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
 	"github.com/postwatch/postwatch/domain"
-	"github.com/postwatch/postwatch/store"
 	"github.com/postwatch/postwatch/store/grid"
 )
 
@@ -222,51 +220,16 @@ func (s *Store) currentGrid(ctx context.Context) (*grid.Grid, error) {
 	return s.grid.Current(ctx)
 }
 
-// findInGrid answers a query of the grid's conditions (see grid.Pages) from
-// the grid: the exact count, and the page's ids in order, whose incidents
-// come from the cache or are read by id. A wide box takes its page's ids
-// from the occurred_at index.
+// findInGrid answers a query of the grid's conditions (see grid.Pages)
+// from the grid (grid.Find); a wide box takes its page's ids from the
+// occurred_at index.
 func (s *Store) findInGrid(ctx context.Context, g *grid.Grid, f domain.IncidentFilter, o order) (*domain.IncidentPage, error) {
-	q := grid.NewQuery(f)
-	need := f.Page.Offset + f.Page.Limit + 1
-	if need < 0 { // an offset near MaxInt
-		need = math.MaxInt
-	}
-	g.RLock()
-	version := g.Version()
-	matched := g.Count(&q)
-	// Walking the index reads about g.n/matched entries per match, so it
-	// wins only when the box holds a good share of all incidents. Actors'
-	// pages come from their lists, which hold nothing else.
-	wide := len(f.ActorIDs) == 0 && q.CellCount() > s.opts.GridMergeCells && matched*grid.WideShare >= g.Len()
-	// An offset past every match is an empty page, whatever the path.
-	skip := f.Page.Offset >= matched
-	var ids []int64
-	if !wide && !skip {
-		ids = g.Page(&q, o.desc, f.Page.Cursor, need)
-	}
-	g.RUnlock()
-	if wide && !skip {
-		var err error
-		if ids, err = s.walkTimeIndexIDs(ctx, f, o, q.Bounds(), need); err != nil {
-			return nil, err
-		}
-	}
-	if f.Page.Offset >= len(ids) {
-		ids = nil
-	} else {
-		ids = ids[f.Page.Offset:]
-	}
-	// More follow when the ids went past the limit, even if a row among
-	// them was deleted before it could be read.
-	more := len(ids) > f.Page.Limit
-	incs, err := s.grid.Cache().Incidents(ctx, g, version, ids, s.readIncidents)
-	if err != nil {
-		return nil, err
-	}
-	page := store.PageOfIncidents(f, o.Order, incs, more)
-	page.Matched = matched
-	return page, nil
+	return grid.Find(ctx, g, s.grid.Cache(), f, o.Order, s.opts.GridMergeCells, grid.Rows{
+		WideIDs: func(ctx context.Context, f domain.IncidentFilter, q *grid.Query, n int) ([]int64, error) {
+			return s.walkTimeIndexIDs(ctx, f, o, q.Bounds(), n)
+		},
+		Read: s.readIncidents,
+	})
 }
 
 // GridReady is closed once the in-memory grid answers queries; it is closed
