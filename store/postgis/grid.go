@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -127,33 +126,15 @@ func (f *pgFeed) Build(ctx context.Context, g *grid.Grid) (pgSnapshot, error) {
 }
 
 // buildActors gives the grid each actor's incidents, one row per actor
-// with its incident ids as one text value from the covering index
-// incident_actors_actor (one value through the driver instead of a row per
-// id). The grid skips the ids of deleted incidents.
+// with its incident ids as one text value (grid.AddActorLists) from the
+// covering index incident_actors_actor.
 func buildActors(ctx context.Context, tx *sql.Tx, g *grid.Grid) error {
 	rows, err := tx.QueryContext(ctx, `SELECT actor_id, string_agg(CAST(incident_id AS text), ',') FROM incident_actors
 		GROUP BY actor_id`)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var actor, list string
-		if err := rows.Scan(&actor, &list); err != nil {
-			return err
-		}
-		ids = ids[:0]
-		for _, v := range strings.Split(list, ",") {
-			id, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return err
-			}
-			ids = append(ids, id)
-		}
-		g.AddActor(actor, ids)
-	}
-	return rows.Err()
+	return g.AddActorLists(rows)
 }
 
 // Behind reports whether history holds a row pos cannot see: one written

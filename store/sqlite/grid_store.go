@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/postwatch/postwatch/domain"
@@ -121,33 +120,14 @@ func (f *sqliteFeed) Build(ctx context.Context, g *grid.Grid) (int64, error) {
 
 // buildActors gives the grid each actor's incidents from the covering
 // index incident_actors_actor, one row per actor with its incident ids as
-// one comma-separated value (one value through database/sql and cgo costs
-// far less than a row per id). Attributions of deleted incidents are
-// skipped by the grid.
+// one comma-separated value (grid.AddActorLists).
 func buildActors(ctx context.Context, tx *sql.Tx, g *grid.Grid) error {
 	rows, err := tx.QueryContext(ctx, `SELECT actor_id, group_concat(incident_id) FROM incident_actors INDEXED BY incident_actors_actor
 		GROUP BY actor_id`)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var actor, list string
-		if err := rows.Scan(&actor, &list); err != nil {
-			return err
-		}
-		ids = ids[:0]
-		for part := range strings.SplitSeq(list, ",") {
-			id, err := strconv.ParseInt(part, 10, 64)
-			if err != nil {
-				return fmt.Errorf("incident id %q from group_concat: %w", part, err)
-			}
-			ids = append(ids, id)
-		}
-		g.AddActor(actor, ids)
-	}
-	return rows.Err()
+	return g.AddActorLists(rows)
 }
 
 // Behind compares the last history id with the grid's.
