@@ -10,13 +10,14 @@ import (
 // that feed (SQLite: the last history id; PostgreSQL: a snapshot), which
 // only the feed interprets.
 type Feed[P any] interface {
-	// Build fills g with every live incident (Add, and SetMeta for metas read apart; the grid is
-	// not shared yet) and returns the position g then reflects, all from
-	// one snapshot of the database.
+	// Build fills g with every live incident (Add, SetMeta for metas read
+	// apart, AddActorLists; the grid is not shared yet) and returns the
+	// position g then reflects, all from one snapshot of the database.
 	Build(ctx context.Context, g *Grid) (P, error)
 	// Behind reports whether any write has committed since pos. It runs
-	// before every query the grid answers, so it must cost one cheap
-	// statement; it may say true when nothing of the grid's changed.
+	// for every round of the queries the grid answers (Current), so it
+	// must cost one cheap statement; it may say true when nothing of the
+	// grid's changed.
 	Behind(ctx context.Context, pos P) (bool, error)
 	// Changes returns, for every incident a write committed since pos has
 	// touched, its state now (Gone when no longer live), and the position

@@ -717,7 +717,7 @@ func (g *Grid) Page(q *Query, desc bool, cursor *domain.Cursor, n int) []int64 {
 			}
 		}
 		h := cellHead{entries: es, covered: s.covered}
-		if g.seek(q, &h, desc) {
+		if h.seek(q, desc) {
 			m.heads = append(m.heads, h)
 		}
 	}
@@ -728,7 +728,7 @@ func (g *Grid) Page(q *Query, desc bool, cursor *domain.Cursor, n int) []int64 {
 	for len(ids) < n && m.Len() > 0 {
 		h := &m.heads[0]
 		ids = append(ids, h.next(desc).ID)
-		if h.advance(desc) && g.seek(q, h, desc) {
+		if h.advance(desc) && h.seek(q, desc) {
 			heap.Fix(m, 0)
 		} else {
 			heap.Pop(m)
@@ -739,7 +739,7 @@ func (g *Grid) Page(q *Query, desc bool, cursor *domain.Cursor, n int) []int64 {
 
 // seek drops h's entries up to its next match in page order and reports
 // whether one remains.
-func (g *Grid) seek(q *Query, h *cellHead, desc bool) bool {
+func (h *cellHead) seek(q *Query, desc bool) bool {
 	for len(h.entries) > 0 {
 		e := h.next(desc)
 		if q.admits(e, h.covered) {

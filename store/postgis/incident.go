@@ -68,8 +68,9 @@ const incidentByIDSQL = `SELECT ` + incidentColumns + ` FROM incidents i WHERE i
 // FindIncidentByID returns ENOTFOUND if no live incident has id. It is the
 // hottest read (a map's clicks, every GET of an item). Once the grid is
 // built it answers whether the incident is live, and the cache holds the
-// incident if it was read lately: the only statement is the freshness
-// check, which concurrent queries share (grid.Follower.Current). Else the
+// incident if it was read lately: the only statement is then the freshness
+// check, which concurrent queries share (grid.Follower.Current); a miss is
+// read as a page's rows are (readIncidents). Until the grid is built the
 // row is read by a named statement, whose plan (the primary key) is the
 // same for every id, so PostgreSQL may keep it instead of planning each call.
 func (s *Store) FindIncidentByID(ctx context.Context, id int64) (*domain.Incident, error) {
