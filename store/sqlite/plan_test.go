@@ -215,3 +215,49 @@ func spatialQueryPlans(t *testing.T, s *Store, withGrid bool) {
 		})
 	}
 }
+
+// TestLookupsByKeyIgnoreStaleStatistics: statistics taken while the tables
+// held one row made SQLite scan a table for each import batch's lookup of
+// its text keys; the lookups must probe by key whatever ANALYZE last saw.
+func TestLookupsByKeyIgnoreStaleStatistics(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	if _, err := s.ImportIncidents(ctx, []*domain.Incident{importTestIncident("e-1", "one")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.write.Exec(`ANALYZE`).Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, sql, keys string
+	}{
+		{"actors", lookupActors, `["kataib-hezbollah"]`},
+		{"external ids", lookupExternalIDs, `["e-1"]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The writer ran ANALYZE, so it plans with what ANALYZE saw.
+			var plan []string
+			rows, err := s.write.Raw("EXPLAIN QUERY PLAN "+tc.sql, tc.keys).Rows()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			if len(plan) == 0 {
+				t.Fatal("no plan")
+			}
+			for _, line := range plan {
+				if strings.HasPrefix(line, "SCAN ") && !strings.Contains(line, "VIRTUAL TABLE") {
+					t.Errorf("plan scans a table: %q", plan)
+				}
+			}
+		})
+	}
+}
