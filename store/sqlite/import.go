@@ -240,6 +240,12 @@ func (s *Store) importTransaction(ctx context.Context, p *PreparedIncidents, in 
 	}()
 	if err != nil {
 		tx.Rollback()
+		// A cancellation that lands during a statement makes database/sql
+		// roll the transaction back under it, and the statement fails
+		// with sql.ErrTxDone: the cause is still the cancellation.
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return translate(err)
 	}
 	s.AlertsCommitted(w.alerts)

@@ -291,41 +291,51 @@ func TestImportStreamCacheSize(t *testing.T) {
 	}
 }
 
-// TestImportStreamCancelled: cancelling an import rolls back the open
-// transaction, whose batches are never reported, and leaves the writer's
-// settings as they were.
+// TestImportStreamCancelled: a cancelled import returns context.Canceled,
+// reports nothing, leaves nothing and leaves the writer's settings as they
+// were, whether the cancellation lands while
+// it waits for the next batch or in the middle of a statement (where
+// database/sql rolls the transaction back under the writer).
 func TestImportStreamCancelled(t *testing.T) {
-	s := openTestStore(t)
-	defer func(after time.Duration) { importCommitAfter = after }(importCommitAfter)
-	importCommitAfter = time.Minute
-	var cacheBefore int
-	if err := s.write.Raw(`PRAGMA cache_size`).Scan(&cacheBefore).Error; err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name    string
+		records int
+		after   time.Duration
+	}{
+		{"between batches", 300, 200 * time.Millisecond}, // the batch is written, its transaction open
+		{"during a statement", 5000, 5 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTestStore(t)
+			defer func(after time.Duration) { importCommitAfter = after }(importCommitAfter)
+			importCommitAfter = time.Minute
+			var cacheBefore int
+			if err := s.write.Raw(`PRAGMA cache_size`).Scan(&cacheBefore).Error; err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			in := make(chan *PreparedIncidents, 1)
+			var batch []*domain.Incident
+			for _, inc := range seeds.Synthetic(tc.records, 3) {
+				batch = append(batch, inc)
+			}
+			in <- PrepareIncidents(batch, nil)
+			time.AfterFunc(tc.after, cancel)
+			reported := 0
+			err := s.ImportStream(ctx, in, func(*PreparedIncidents, []domain.ImportResult) { reported++ })
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("ImportStream returned %v, want context.Canceled", err)
+			}
+			if reported != 0 {
+				t.Errorf("%d batches reported from a rolled-back transaction", reported)
+			}
+			var cache int
+			if err := s.write.Raw(`PRAGMA cache_size`).Scan(&cache).Error; err != nil || cache != cacheBefore {
+				t.Errorf("cache_size %d (%v) after the import, want %d as before", cache, err, cacheBefore)
+			}
+			checkImportedStore(t, s, 0)
+		})
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	in := make(chan *PreparedIncidents, 1)
-	var batch []*domain.Incident
-	for _, inc := range seeds.Synthetic(300, 3) {
-		batch = append(batch, inc)
-	}
-	in <- PrepareIncidents(batch, nil)
-	go func() {
-		time.Sleep(200 * time.Millisecond) // the batch is written, its transaction open
-		cancel()
-	}()
-	reported := 0
-	err := s.ImportStream(ctx, in, func(*PreparedIncidents, []domain.ImportResult) { reported++ })
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("ImportStream returned %v, want context.Canceled", err)
-	}
-	if reported != 0 {
-		t.Errorf("%d batches reported from a rolled-back transaction", reported)
-	}
-	var cache int
-	if err := s.write.Raw(`PRAGMA cache_size`).Scan(&cache).Error; err != nil || cache != cacheBefore {
-		t.Errorf("cache_size %d (%v) after the import, want %d as before", cache, err, cacheBefore)
-	}
-	checkImportedStore(t, s, 0)
 }
 
 // checkImportedStore checks the indexes the import keeps against the
