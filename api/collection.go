@@ -69,7 +69,7 @@ const geoJSONType = "application/geo+json"
 var featureBodyTypes = []string{"application/geo+json", "application/json"}
 
 func (col *collection) listItems(c *gin.Context) {
-	f, err := negotiate(c, append([]string{"json", "geojson", "html"}, col.formats...))
+	f, mediaType, err := negotiateAs(c, featureJSON, append([]string{"json", "geojson", "html"}, col.formats...))
 	if err != nil {
 		col.s.writeError(c, err)
 		return
@@ -115,7 +115,7 @@ func (col *collection) listItems(c *gin.Context) {
 	if cursor != "" {
 		links = append(links, link{Href: self.with("cursor", cursor, "offset", "", "f", "json"), Rel: "next", Type: geoJSONType, Title: "next page"})
 	}
-	c.Header("Content-Type", geoJSONType)
+	c.Header("Content-Type", mediaType)
 	c.Status(http.StatusOK)
 	writeFeatureCollection(c.Writer, page, links)
 }
@@ -138,7 +138,7 @@ func (col *collection) getItem(c *gin.Context) {
 	if slices.Contains(col.formats, "stix") {
 		formats = append(formats, "stix")
 	}
-	format, err := negotiate(c, formats)
+	format, mediaType, err := negotiateAs(c, featureJSON, formats)
 	if err != nil {
 		col.s.writeError(c, err)
 		return
@@ -156,11 +156,17 @@ func (col *collection) getItem(c *gin.Context) {
 		col.s.writeSTIX(c, []feature{*ft})
 		return
 	}
-	col.writeFeature(c, http.StatusOK, ft)
+	col.writeFeatureAs(c, http.StatusOK, ft, mediaType)
 }
 
-// writeFeature renders one feature with its ETag and links.
+// writeFeature renders one feature with its ETag and links, as GeoJSON.
 func (col *collection) writeFeature(c *gin.Context, status int, ft *feature) {
+	col.writeFeatureAs(c, status, ft, geoJSONType)
+}
+
+// writeFeatureAs is writeFeature labelled with mediaType, one of
+// featureJSON.
+func (col *collection) writeFeatureAs(c *gin.Context, status int, ft *feature, mediaType string) {
 	self := "/collections/" + col.id + "/items/" + strconv.FormatInt(ft.ID, 10)
 	ft.Links = []link{
 		{Href: linkTo(c, self), Rel: "self", Type: geoJSONType},
@@ -180,7 +186,7 @@ func (col *collection) writeFeature(c *gin.Context, status int, ft *feature) {
 		col.s.writeError(c, err)
 		return
 	}
-	c.Data(status, geoJSONType, *buf)
+	c.Data(status, mediaType, *buf)
 }
 
 func etag(version int) string { return `"` + strconv.Itoa(version) + `"` }

@@ -132,68 +132,86 @@ func paramsHold(params []string) bool {
 	return true
 }
 
-// formatTypes are the media types each f= value answers with.
+// formatTypes are the media types each f= value answers with, the one it
+// is labelled with first. A "json" answer's types depend on the resource
+// (plainJSON, featureJSON) and are not listed here.
 var formatTypes = map[string][]string{
-	"json":    {"application/json", "application/geo+json"},
-	"geojson": {"application/geo+json"},
+	"geojson": {geoJSONType},
 	"html":    {"text/html", "application/xhtml+xml"},
 	"csv":     {"text/csv"},
 	"stix":    {"application/stix+json"},
 }
 
-// negotiate picks the response format: f= if given (it wins over Accept,
-// as OGC API – Features says), else the allowed format Accept weighs most
-// (RFC 9110 §12.5.1), ties going to the earlier one in allowed, which
-// lists JSON first. No Accept, or one that names none of them, gets JSON,
-// as RFC 9110 lets a server disregard Accept (OWSLib sends none); but a
-// request whose Accept gives every allowed format q=0 gets 406: q=0 means
-// "never this type".
+// The media types a "json" answer may carry, preferred first: a feature or
+// a page of features is GeoJSON, which is also JSON, so a client that
+// refuses application/geo+json but takes application/json gets the same
+// body labelled application/json.
+var (
+	plainJSON   = []string{"application/json"}
+	featureJSON = []string{geoJSONType, "application/json"}
+)
+
+// negotiate picks the response format of a resource that is not a feature
+// (its JSON is application/json); see negotiateAs.
 func negotiate(c *gin.Context, allowed []string) (string, error) {
+	f, _, err := negotiateAs(c, plainJSON, allowed)
+	return f, err
+}
+
+// negotiateAs picks the response format and the media type of a JSON or
+// GeoJSON answer: f= if given (it wins over Accept, as OGC API – Features
+// says), else the allowed format Accept weighs most (RFC 9110 §12.5.1),
+// ties going to the earlier one, and allowed lists JSON first; it is
+// labelled with the first of its types that Accept does not refuse.
+// No Accept, or one that accepts none of them, gets JSON, as RFC 9110 lets
+// a server disregard Accept (OWSLib sends none) — unless Accept gives that
+// JSON q=0: q=0 means "never this type", so the answer is then 406.
+func negotiateAs(c *gin.Context, jsonTypes []string, allowed []string) (format, mediaType string, err error) {
+	typesOf := func(f string) []string {
+		if f == "json" {
+			return jsonTypes
+		}
+		return formatTypes[f]
+	}
 	if f := c.Query("f"); f != "" {
 		if slices.Contains(allowed, f) {
-			return f, nil
+			return f, typesOf(f)[0], nil
 		}
-		return "", domain.InvalidField("f", "%q is not one of %s", f, strings.Join(allowed, ", "))
+		return "", "", domain.InvalidField("f", "%q is not one of %s", f, strings.Join(allowed, ", "))
 	}
 	c.Writer.Header().Add("Vary", "Accept")
 	h := c.GetHeader("Accept")
 	if strings.TrimSpace(h) == "" {
-		return "json", nil
+		return "json", jsonTypes[0], nil
 	}
 	ranges := ParseAccept(h)
-	best, bestQ, refused := "", 0.0, 0
+	bestQ := 0.0
 	for _, f := range allowed {
 		q := -1.0
-		for _, mt := range formatTypes[f] {
+		for _, mt := range typesOf(f) {
 			q = max(q, qualityOf(ranges, mt))
 		}
-		if q == 0 {
-			refused++
-		}
 		if q > bestQ {
-			best, bestQ = f, q
+			format, bestQ = f, q
 		}
 	}
-	switch {
-	case best != "":
-		return best, nil
-	case refused > 0 && refused == countNamed(allowed):
-		return "", &domain.Error{Code: domain.ENOTACCEPTABLE,
-			Message: "Accept refuses every format this resource has (q=0); it offers " + strings.Join(allowed, ", ") + " (or use f=)",
-			Fields:  []domain.FieldError{{Field: "Accept", Message: "gives q=0 to every format offered"}}}
-	}
-	return "json", nil
-}
-
-// countNamed counts the allowed formats that have media types.
-func countNamed(allowed []string) int {
-	n := 0
-	for _, f := range allowed {
-		if len(formatTypes[f]) > 0 {
-			n++
+	if format != "" {
+		// Labelled with its first type not refused: application/json
+		// alone still gets application/geo+json, which is JSON too.
+		for _, mt := range typesOf(format) {
+			if qualityOf(ranges, mt) != 0 {
+				return format, mt, nil
+			}
 		}
 	}
-	return n
+	for _, mt := range jsonTypes {
+		if qualityOf(ranges, mt) == 0 {
+			return "", "", &domain.Error{Code: domain.ENOTACCEPTABLE,
+				Message: "Accept gives q=0 to " + mt + " and accepts nothing else this resource has; it offers " + strings.Join(allowed, ", ") + " (or use f=)",
+				Fields:  []domain.FieldError{{Field: "Accept", Message: "accepts none of the formats offered"}}}
+		}
+	}
+	return "json", jsonTypes[0], nil
 }
 
 // entityTag is one tag of an If-Match or If-None-Match list.

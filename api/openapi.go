@@ -90,6 +90,9 @@ func sortedOperations(d *openAPI) []operation {
 
 func lower(s string) string { return strings.ToLower(s) }
 
+// openAPIType is the OpenAPI 3.0 document's media type.
+const openAPIType = "application/vnd.oai.openapi+json;version=3.0"
+
 func (s *Server) openapiDoc(c *gin.Context) {
-	c.Data(http.StatusOK, "application/vnd.oai.openapi+json;version=3.0", s.openapi.raw)
+	c.Data(http.StatusOK, openAPIType, s.openapi.raw)
 }

@@ -120,6 +120,29 @@ type route struct {
 	role    domain.Role
 	public  bool
 	handler gin.HandlerFunc
+	// produces is the one media type a GET answers with, which an Accept
+	// giving it q=0 refuses (406): application/json when empty; negotiated
+	// when the handler picks among several itself.
+	produces string
+}
+
+// negotiated marks a route whose handler negotiates its format.
+const negotiated = "negotiated"
+
+// producing answers 406 to a GET whose Accept gives mt q=0 (RFC 9110
+// §12.5.1: "not acceptable"), before the handler does any work.
+func (s *Server) producing(mt string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Writer.Header().Add("Vary", "Accept")
+		h := c.GetHeader("Accept")
+		if strings.TrimSpace(h) == "" || qualityOf(ParseAccept(h), mt) != 0 {
+			return
+		}
+		s.writeError(c, &domain.Error{Code: domain.ENOTACCEPTABLE,
+			Message: "Accept gives q=0 to " + mt + ", the only format this resource has",
+			Fields:  []domain.FieldError{{Field: "Accept", Message: "refuses " + mt}}})
+		c.Abort()
+	}
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -217,7 +240,15 @@ func NewWithOptions(svc Services, log *slog.Logger, opts Options) (*Server, erro
 		if !r.public {
 			handlers = append(handlers, s.authenticate(r.role))
 		}
-		handlers = append(handlers, s.onlyDeclaredParams(declared), r.handler)
+		handlers = append(handlers, s.onlyDeclaredParams(declared))
+		if r.method == http.MethodGet && r.produces != negotiated {
+			mt := r.produces
+			if mt == "" {
+				mt = "application/json"
+			}
+			handlers = append(handlers, s.producing(mt))
+		}
+		handlers = append(handlers, r.handler)
 		e.Handle(r.method, r.path, handlers...)
 		if r.method == http.MethodGet {
 			// HEAD is GET without the body, which net/http drops.
@@ -247,15 +278,15 @@ func (s *Server) routeTable() []route {
 	rs := []route{
 		{method: "GET", path: "/healthz", public: true, handler: s.healthz},
 		{method: "GET", path: "/readyz", public: true, handler: s.readyz},
-		{method: "GET", path: "/", role: analyst, handler: s.landing},
-		{method: "GET", path: "/conformance", role: analyst, handler: s.conformance},
-		{method: "GET", path: "/openapi.json", role: analyst, handler: s.openapiDoc},
-		{method: "GET", path: "/api.html", role: analyst, handler: s.apiDocsPage},
+		{method: "GET", path: "/", role: analyst, handler: s.landing, produces: negotiated},
+		{method: "GET", path: "/conformance", role: analyst, handler: s.conformance, produces: negotiated},
+		{method: "GET", path: "/openapi.json", role: analyst, handler: s.openapiDoc, produces: "application/vnd.oai.openapi+json"},
+		{method: "GET", path: "/api.html", role: analyst, handler: s.apiDocsPage, produces: "text/html"},
 		// The map and its assets are public: the page must load to show its
 		// sign-in form; the data it then fetches needs a token like any client.
-		{method: "GET", path: "/map", public: true, handler: s.mapPage},
-		{method: "GET", path: "/map/assets/:version/:file", public: true, handler: s.mapAsset},
-		{method: "GET", path: "/collections", role: analyst, handler: s.collections},
+		{method: "GET", path: "/map", public: true, handler: s.mapPage, produces: "text/html"},
+		{method: "GET", path: "/map/assets/:version/:file", public: true, handler: s.mapAsset, produces: negotiated},
+		{method: "GET", path: "/collections", role: analyst, handler: s.collections, produces: negotiated},
 	}
 	rs = append(rs, s.collectionRoutes(s.incidentCol, officer)...)
 	rs = append(rs, s.collectionRoutes(s.facilityCol, admin)...)
@@ -265,11 +296,11 @@ func (s *Server) routeTable() []route {
 		route{method: "POST", path: "/collections/facilities/items/:featureId/postures", role: officer, handler: s.recordPosture},
 
 		route{method: "GET", path: "/stats/incidents", role: analyst, handler: s.incidentStats},
-		route{method: "GET", path: exportPath, role: analyst, handler: s.exportIncidents},
-		route{method: "GET", path: tilePath, role: analyst, handler: s.tile},
+		route{method: "GET", path: exportPath, role: analyst, handler: s.exportIncidents, produces: negotiated},
+		route{method: "GET", path: tilePath, role: analyst, handler: s.tile, produces: mvtContentType},
 		route{method: "GET", path: tileJSONPath, role: analyst, handler: s.tileJSON},
 		route{method: "GET", path: "/alerts", role: analyst, handler: s.listAlerts},
-		route{method: "GET", path: alertStreamPath, role: analyst, handler: s.alertStream},
+		route{method: "GET", path: alertStreamPath, role: analyst, handler: s.alertStream, produces: "text/event-stream"},
 		route{method: "GET", path: "/webhooks", role: admin, handler: s.listWebhooks},
 		route{method: "POST", path: "/webhooks", role: admin, handler: s.createWebhook},
 		route{method: "GET", path: "/webhooks/:webhookId", role: admin, handler: s.getWebhook},
@@ -304,12 +335,12 @@ func (s *Server) collectionRoutes(col *collection, writer domain.Role) []route {
 	items := base + "/items"
 	item := items + "/:featureId"
 	return []route{
-		{method: "GET", path: base, role: domain.RoleAnalyst, handler: col.describeCollection},
-		{method: "GET", path: base + "/queryables", role: domain.RoleAnalyst, handler: col.queryablesDoc},
-		{method: "GET", path: items, role: domain.RoleAnalyst, handler: col.listItems},
+		{method: "GET", path: base, role: domain.RoleAnalyst, handler: col.describeCollection, produces: negotiated},
+		{method: "GET", path: base + "/queryables", role: domain.RoleAnalyst, handler: col.queryablesDoc, produces: "application/schema+json"},
+		{method: "GET", path: items, role: domain.RoleAnalyst, handler: col.listItems, produces: negotiated},
 		{method: "POST", path: items, role: writer, handler: col.createItem},
 		{method: "OPTIONS", path: items, role: domain.RoleAnalyst, handler: s.allow},
-		{method: "GET", path: item, role: domain.RoleAnalyst, handler: col.getItem},
+		{method: "GET", path: item, role: domain.RoleAnalyst, handler: col.getItem, produces: negotiated},
 		{method: "PUT", path: item, role: writer, handler: col.replaceItem},
 		{method: "PATCH", path: item, role: writer, handler: col.patchItem},
 		{method: "DELETE", path: item, role: domain.RoleAdmin, handler: col.removeItem},

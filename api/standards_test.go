@@ -182,6 +182,24 @@ func TestContentNegotiation(t *testing.T) {
 		{incidentItems, "text/csv;q=0.1, application/geo+json", geo},
 		{incidentItems + "/" + id, "text/html;q=0, */*", geo},
 		{incidentItems + "/" + id, "text/html", html},
+		// q=0 is never sent: the JSON a resource falls back to is refused
+		// (406), or labelled with the JSON type the client does take.
+		{"/collections", "application/json;q=0", "406"},
+		{"/conformance", "application/json;q=0, text/csv", "406"},
+		{incidentItems, "application/geo+json;q=0", "406"},
+		{incidentItems, "application/geo+json;q=0, application/json", json},
+		{incidentItems, "application/geo+json;q=0, */*;q=0.5", json},
+		{incidentItems, "application/geo+json;q=0, text/csv;q=0.5", "text/csv"},
+		{incidentItems + "/" + id, "application/geo+json;q=0, application/json", json},
+		{incidentItems + "/" + id, "application/geo+json;q=0, application/json;q=0", "406"},
+		{incidentItems + "/" + id, "application/json", geo}, // GeoJSON is JSON
+		// Resources with one format refuse it when Accept does.
+		{"/actors", "application/json;q=0, text/html", "406"},
+		{"/actors", "text/html", json}, // names nothing offered: disregarded
+		{"/stats/incidents", "*/*;q=0", "406"},
+		{"/openapi.json", "application/vnd.oai.openapi+json;q=0", "406"},
+		{"/openapi.json", "application/json;q=0", "application/vnd.oai.openapi+json"},
+		{"/collections/incidents/queryables", "application/schema+json;q=0", "406"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.url+" Accept: "+tc.accept, func(t *testing.T) {
