@@ -79,14 +79,14 @@ func TestFacilityLifecycle(t *testing.T) {
 		{name: "PUT with a matching If-Match replaces it", method: "PUT", url: item, role: domain.RoleAdmin,
 			headers: []string{"If-Match", `"1"`},
 			body: facilityBody(47.79, 30.52, map[string]any{
-				"name": "US Consulate General Basrah", "kind": "consulate_general", "alert_radius_m": 8000, "posture": "elevated",
+				"name": "US Consulate General Basrah", "kind": "consulate_general", "alert_radius_m": 8000, "posture": "normal",
 			}),
 			status: http.StatusOK,
 			check: func(t *testing.T, r *response) {
 				r.wantHeader("ETag", `"2"`)
 				got := r.json()
 				for key, want := range map[string]any{
-					"version": 2.0, "alert_radius_m": 8000.0, "posture": "elevated", "name": "US Consulate General Basrah",
+					"version": 2.0, "alert_radius_m": 8000.0, "posture": "normal", "name": "US Consulate General Basrah",
 					"city": "", "country": "", "created_at": dig(created, "properties", "created_at"),
 				} {
 					if v := dig(got, "properties", key); v != want {
@@ -99,14 +99,23 @@ func TestFacilityLifecycle(t *testing.T) {
 		{name: "PATCH with a stale If-Match is 412", method: "PATCH", url: item, role: domain.RoleAdmin,
 			headers: append([]string{"If-Match", `"1"`}, mergePatch...), body: `{"properties":{"posture":"closed"}}`,
 			status: http.StatusPreconditionFailed},
-		{name: "PATCH changes the posture and keeps the rest", method: "PATCH", url: item, role: domain.RoleAdmin,
+		// The posture is that of the latest posture change in effect
+		// (CONTRACT §6): a facility write may repeat it, not change it.
+		{name: "PATCH cannot change the posture", method: "PATCH", url: item, role: domain.RoleAdmin,
 			headers: append([]string{"If-Match", `"2"`}, mergePatch...),
-			body:    `{"properties":{"posture":"ordered_departure","alert_radius_m":null}}`, status: http.StatusOK,
+			body:    `{"properties":{"posture":"ordered_departure","alert_radius_m":null}}`,
+			status:  http.StatusBadRequest, field: "properties.posture"},
+		{name: "PUT cannot change the posture", method: "PUT", url: item, role: domain.RoleAdmin,
+			body:   facilityBody(47.79, 30.52, map[string]any{"name": "US Consulate General Basrah", "posture": "closed"}),
+			status: http.StatusBadRequest, field: "properties.posture"},
+		{name: "PATCH keeps the posture and the rest", method: "PATCH", url: item, role: domain.RoleAdmin,
+			headers: append([]string{"If-Match", `"2"`}, mergePatch...),
+			body:    `{"properties":{"alert_radius_m":null}}`, status: http.StatusOK,
 			check: func(t *testing.T, r *response) {
 				r.wantHeader("ETag", `"3"`)
 				got := r.json()
 				for key, want := range map[string]any{
-					"posture": "ordered_departure", "name": "US Consulate General Basrah", "version": 3.0,
+					"posture": "normal", "name": "US Consulate General Basrah", "version": 3.0,
 					// A removed member takes its default again.
 					"alert_radius_m": 5000.0,
 				} {
@@ -134,11 +143,21 @@ func TestFacilityLifecycle(t *testing.T) {
 					t.Errorf("posture %v, want relocated", p)
 				}
 			}},
+		{name: "a PUT that leaves the posture out keeps it", method: "PUT", url: item, role: domain.RoleAdmin,
+			headers: []string{"If-Match", `"5"`},
+			body:    facilityBody(47.8, 30.5, map[string]any{"name": "US Consulate General Basrah", "kind": "consulate_general", "city": "Basrah"}),
+			status:  http.StatusOK,
+			check: func(t *testing.T, r *response) {
+				r.wantHeader("ETag", `"6"`)
+				if p := dig(r.json(), "properties", "posture"); p != "relocated" {
+					t.Errorf("posture %v, want relocated", p)
+				}
+			}},
 		{name: "DELETE by an officer is 403", method: "DELETE", url: item, role: domain.RoleOfficer, status: http.StatusForbidden},
 		{name: "DELETE with a stale If-Match is 412", method: "DELETE", url: item, role: domain.RoleAdmin,
 			headers: []string{"If-Match", `"4"`}, status: http.StatusPreconditionFailed},
 		{name: "DELETE with a matching If-Match is 204", method: "DELETE", url: item, role: domain.RoleAdmin,
-			headers: []string{"If-Match", `"5"`}, status: http.StatusNoContent},
+			headers: []string{"If-Match", `"6"`}, status: http.StatusNoContent},
 		{name: "GET after DELETE is 404", method: "GET", url: item, role: domain.RoleAnalyst, status: http.StatusNotFound},
 		{name: "the listing no longer contains it", method: "GET", url: facilityItems, role: domain.RoleAnalyst, status: http.StatusOK,
 			check: func(t *testing.T, r *response) {
@@ -167,13 +186,13 @@ func TestFacilityLifecycle(t *testing.T) {
 					}
 				}
 				want := []string{"1 create admin-tester", "2 update admin-tester", "3 update admin-tester",
-					"4 update admin-tester", "5 update officer-tester", "6 delete admin-tester"}
+					"4 update admin-tester", "5 update officer-tester", "6 update admin-tester", "7 delete admin-tester"}
 				if !slices.Equal(got, want) {
 					t.Errorf("history %q, want %q", got, want)
 				}
-				if len(vs) == 6 {
-					if p := dig(vs[1], "feature", "properties", "posture"); p != "elevated" {
-						t.Errorf("version 2 posture %v, want elevated", p)
+				if len(vs) == 7 {
+					if p := dig(vs[4], "feature", "properties", "posture"); p != "relocated" {
+						t.Errorf("version 5 posture %v, want relocated", p)
 					}
 				}
 			}},

@@ -38,10 +38,27 @@ func (f *Facility) ApplyDefaults() {
 	if f.AlertRadiusM == 0 {
 		f.AlertRadiusM = DefaultAlertRadius
 	}
-	if f.Posture == "" {
-		f.Posture = "normal"
-	}
 	f.Country = strings.ToUpper(f.Country)
+}
+
+// SettlePosture gives a facility write its posture. cur is the posture in
+// effect, "" for a new facility, which starts at the posture it is given
+// (normal by default). After that the posture is that of the latest change
+// in effect (CONTRACT §6) and changes only by recording one, so a write may
+// leave it out or repeat it, as a PUT of what a GET returned does, and one
+// naming another posture is refused.
+func (f *Facility) SettlePosture(cur Posture) error {
+	switch {
+	case cur == "":
+		if f.Posture == "" {
+			f.Posture = "normal"
+		}
+	case f.Posture == "" || f.Posture == cur:
+		f.Posture = cur
+	default:
+		return InvalidField("properties.posture", "is %s and changes only by a posture change (POST /collections/facilities/items/{id}/postures), not to %s by a facility write", cur, f.Posture)
+	}
+	return nil
 }
 
 // Validate checks every invariant of a facility.
@@ -55,7 +72,9 @@ func (f *Facility) Validate() error {
 	if f.AlertRadiusM <= 0 || f.AlertRadiusM > MaxAlertRadius {
 		p.Add("properties.alert_radius_m", "%g is outside (0, %d]", f.AlertRadiusM, MaxAlertRadius)
 	}
-	enumProblem(&p, "properties.posture", f.Posture, Postures)
+	if f.Posture != "" { // SettlePosture sets it
+		enumProblem(&p, "properties.posture", f.Posture, Postures)
+	}
 	return p.Err()
 }
 

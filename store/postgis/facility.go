@@ -116,6 +116,9 @@ func (s *Store) CreateFacility(ctx context.Context, f *domain.Facility) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
+	if err := f.SettlePosture(""); err != nil {
+		return err
+	}
 	return s.transact(ctx, func(tx *gorm.DB) error {
 		now := s.now()
 		f.CreatedAt, f.UpdatedAt, f.Version = now, now, 1
@@ -140,6 +143,12 @@ func (s *Store) ReplaceFacility(ctx context.Context, id int64, f *domain.Facilit
 	return s.transact(ctx, func(tx *gorm.DB) error {
 		cur, err := s.findFacility(tx, id, "FOR UPDATE")
 		if err != nil {
+			return err
+		}
+		if err := store.CheckVersion(ifVersion, cur.Version); err != nil {
+			return err
+		}
+		if err := f.SettlePosture(cur.Posture); err != nil {
 			return err
 		}
 		f.ID, f.CreatedAt, f.UpdatedAt, f.Version = id, cur.CreatedAt, cur.UpdatedAt, cur.Version

@@ -155,6 +155,9 @@ func (s *Store) CreateFacility(ctx context.Context, f *domain.Facility) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
+	if err := f.SettlePosture(""); err != nil {
+		return err
+	}
 	return translate(s.transact(ctx, func(tx *gorm.DB) error {
 		now := s.now()
 		f.CreatedAt, f.UpdatedAt, f.Version = now, now, 1
@@ -179,6 +182,9 @@ func (s *Store) ReplaceFacility(ctx context.Context, id int64, f *domain.Facilit
 			return err
 		}
 		if err := store.CheckVersion(ifVersion, cur.Version); err != nil {
+			return err
+		}
+		if err := f.SettlePosture(cur.Posture); err != nil {
 			return err
 		}
 		f.ID, f.CreatedAt, f.UpdatedAt, f.Version = id, cur.CreatedAt, cur.UpdatedAt, cur.Version
