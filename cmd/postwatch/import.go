@@ -467,17 +467,16 @@ func readFeatureCollection(ctx context.Context, r io.Reader, send func(string, [
 		if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
 			return errors.New("FeatureCollection: features is not an array")
 		}
-		n := 0
 		for dec.More() {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			n++
+			where := fmt.Sprintf("line %d", lr.startLine(dec))
 			var raw json.RawMessage
 			if err := dec.Decode(&raw); err != nil {
-				return fmt.Errorf("feature %d: %w", n, err)
+				return fmt.Errorf("%s: %w", where, err)
 			}
-			send(fmt.Sprintf("feature %d", n), raw)
+			send(where, raw)
 		}
 		if _, err := dec.Token(); err != nil {
 			return err
@@ -504,6 +503,15 @@ func (l *lineCounter) Read(p []byte) (int, error) {
 func (l *lineCounter) lineAt(dec *json.Decoder) int {
 	rest, _ := io.ReadAll(dec.Buffered())
 	return l.lines - bytes.Count(rest, []byte{'\n'}) + 1
+}
+
+// startLine is the 1-based line on which the decoder's next value begins,
+// past the spaces and the comma before it: the line a feature of a
+// collection is reported by (CONTRACT §1, bad rows by line number).
+func (l *lineCounter) startLine(dec *json.Decoder) int {
+	rest, _ := io.ReadAll(dec.Buffered())
+	lead := len(rest) - len(bytes.TrimLeft(rest, " \t\r\n,"))
+	return l.lines - bytes.Count(rest[lead:], []byte{'\n'}) + 1
 }
 
 // progress reports records/s and, when the file's size is known, an ETA

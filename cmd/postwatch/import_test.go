@@ -80,24 +80,57 @@ func TestImportPipeline(t *testing.T) {
 }
 
 // TestImportFeatureCollection: a FeatureCollection goes through the same
-// pipeline, its features reported by number.
+// pipeline, each bad feature reported by the line it begins on (CONTRACT
+// §1), however the file is laid out.
 func TestImportFeatureCollection(t *testing.T) {
-	dir := t.TempDir()
-	fc := `{"type":"FeatureCollection","features":[` + importFeature("a", 1) + `,` +
-		strings.Replace(importFeature("b", 2), `"protest"`, `"meteor"`, 1) + `,` + importFeature("c", 3) + `]}`
-	file := filepath.Join(dir, "fc.geojson")
-	if err := os.WriteFile(file, []byte(fc), 0o644); err != nil {
-		t.Fatal(err)
+	good := func(n int) string { return importFeature(fmt.Sprint("fc-", n), n) }
+	bad := strings.Replace(importFeature("bad", 9), `"protest"`, `"meteor"`, 1)
+	tests := []struct {
+		name, file string
+		err        error
+		want       []string
+	}{
+		{"on one line", `{"type":"FeatureCollection","features":[` + good(1) + `,` + bad + `,` + good(3) + `]}`,
+			rejectedError{1}, []string{"line 1: rejected: properties.type", "2 created, 0 updated, 0 unchanged, 1 rejected"}},
+		{"a feature per line", "{\"type\": \"FeatureCollection\",\n\"features\": [\n" + good(1) + ",\n" + bad + ",\n" + good(3) + "\n]}\n",
+			rejectedError{1}, []string{"line 4: rejected: properties.type", "2 created, 0 updated, 0 unchanged, 1 rejected"}},
+		{"commas first, blank lines", "{\"type\": \"FeatureCollection\", \"features\": [\n" + good(1) + "\n\n\n, " + bad + "\n]}",
+			rejectedError{1}, []string{"line 5: rejected: properties.type"}},
+		{"a feature over several lines", "{\"type\": \"FeatureCollection\", \"features\": [\n" +
+			strings.ReplaceAll(good(1), ",", ",\n") + ",\n" + bad + "]}",
+			rejectedError{1}, []string{"line " + fmt.Sprint(2+strings.Count(good(1), ",")+1) + ": rejected: properties.type"}},
 	}
-	var stdout, stderr bytes.Buffer
-	if err := importFile(context.Background(), []string{"--db", filepath.Join(dir, "fc.db"), "--format", "geojson", file}, &stdout, &stderr); err != (rejectedError{1}) {
-		t.Fatalf("import: %v, want 1 record rejected\n%s", err, stderr.String())
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, "fc.geojson")
+			if err := os.WriteFile(file, []byte(tc.file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			if err := importFile(context.Background(), []string{"--db", filepath.Join(dir, "fc.db"), "--format", "geojson", file}, &stdout, &stderr); err != tc.err {
+				t.Fatalf("import: %v, want %v\n%s", err, tc.err, stderr.String())
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("output lacks %q:\n%s", want, stdout.String())
+				}
+			}
+		})
 	}
-	for _, want := range []string{"feature 2: rejected: properties.type", "2 created, 0 updated, 0 unchanged, 1 rejected"} {
-		if !strings.Contains(stdout.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+	t.Run("cut short", func(t *testing.T) {
+		dir := t.TempDir()
+		file := filepath.Join(dir, "fc.geojson")
+		body := "{\"type\": \"FeatureCollection\", \"features\": [\n" + good(1) + ",\n" + good(2)[:40]
+		if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
 		}
-	}
+		var stdout, stderr bytes.Buffer
+		err := importFile(context.Background(), []string{"--db", filepath.Join(dir, "fc.db"), "--format", "geojson", file}, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "line 3:") {
+			t.Errorf("import of a collection cut short in the feature on line 3: %v", err)
+		}
+	})
 }
 
 // TestImportCancelled: an import interrupted (SIGINT cancels the context)
