@@ -366,7 +366,11 @@ func (s *Server) tileJSON(c *gin.Context) {
 		union = &b
 	}
 	if union != nil {
-		bounds = [4]float64{union.Min[0], max(union.Min[1], -webMercatorLat), union.Max[0], min(union.Max[1], webMercatorLat)}
+		// At most 7 decimals, rounded outwards, as every coordinate
+		// postwatch writes (an extent read from the R*Tree and padded
+		// came out as 60.992000000000004).
+		bounds = [4]float64{geo.Floor(union.Min[0]), max(geo.Floor(union.Min[1]), -webMercatorLat),
+			geo.Ceil(union.Max[0]), min(geo.Ceil(union.Max[1]), webMercatorLat)}
 	}
 	tiles := baseURL(c) + "/tiles/{z}/{x}/{y}.mvt"
 	if len(q) > 0 {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -457,6 +458,17 @@ func TestTileJSON(t *testing.T) {
 	bounds, _ := doc["bounds"].([]any)
 	if len(bounds) != 4 || bounds[0].(float64) > 44.4 || bounds[2].(float64) < 47.6625 || bounds[1].(float64) > 30.5489 || bounds[3].(float64) < 33.3 {
 		t.Errorf("bounds %v do not hold the data", doc["bounds"])
+	}
+	// As written: at most 7 decimals, as every coordinate (the R*Tree's
+	// padded extent came out as 60.992000000000004).
+	raw := regexp.MustCompile(`"bounds":\[([^\]]*)\]`).FindStringSubmatch(r.Body.String())
+	if raw == nil {
+		t.Fatalf("no bounds in %s", r.Body.String())
+	}
+	for _, v := range strings.Split(raw[1], ",") {
+		if _, frac, _ := strings.Cut(v, "."); len(frac) > 7 {
+			t.Errorf("bounds value %s has more than 7 decimals", v)
+		}
 	}
 	tiles, _ := doc["tiles"].([]any)
 	if len(tiles) != 1 {

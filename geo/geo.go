@@ -39,6 +39,13 @@ func Round(v float64) float64 {
 	return NoNegativeZero(math.Round(v*scale) / scale)
 }
 
+// Floor and Ceil round v down or up to CoordDecimals decimals: the
+// corners of a box that must still contain what it bounds.
+func Floor(v float64) float64 { return NoNegativeZero(math.Floor(v*1e7) / 1e7) }
+
+// Ceil: see Floor.
+func Ceil(v float64) float64 { return NoNegativeZero(math.Ceil(v*1e7) / 1e7) }
+
 // NoNegativeZero returns v with -0 turned into 0.
 func NoNegativeZero(v float64) float64 {
 	if v == 0 {
