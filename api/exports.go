@@ -43,6 +43,11 @@ type incidentWalk struct {
 	f      domain.IncidentFilter
 	chains *domain.ChainFinder
 	done   bool
+	// seen has bit id set for every incident the walk returned. The walk
+	// is not one snapshot: an incident edited while it runs may move from
+	// the pages read to those ahead and come up twice, which broke a
+	// GeoPackage's primary key (a 500) and doubled rows in other formats.
+	seen []uint64
 }
 
 // next returns the next page of features; none once the walk is over.
@@ -60,7 +65,33 @@ func (w *incidentWalk) next(ctx context.Context) ([]feature, error) {
 		return nil, err
 	}
 	w.f.Page.Cursor, w.done = page.Next, page.Next == nil
-	return w.s.incidentFeatures(ctx, page.Items, w.chains)
+	// A copy only once a repeat turns up: the page's slice may be shared.
+	items, copied := page.Items, false
+	for i, inc := range page.Items {
+		switch {
+		case w.firstSight(inc.ID):
+			if copied {
+				items = append(items, inc)
+			}
+		case !copied:
+			items, copied = append(make([]domain.IncidentHit, 0, len(page.Items)), page.Items[:i]...), true
+		}
+	}
+	return w.s.incidentFeatures(ctx, items, w.chains)
+}
+
+// firstSight marks id seen and reports whether it was not before: a bit
+// per id up to the largest, 125 KB for a million.
+func (w *incidentWalk) firstSight(id int64) bool {
+	word, bit := int(id/64), uint64(1)<<(id%64)
+	if word >= len(w.seen) {
+		w.seen = append(w.seen, make([]uint64, word+1-len(w.seen))...)
+	}
+	if w.seen[word]&bit != 0 {
+		return false
+	}
+	w.seen[word] |= bit
+	return true
 }
 
 // exportIncidents streams every incident matching the items filter of the
