@@ -48,10 +48,16 @@ func captureReads(t *testing.T, s *Store) func() []capturedQuery {
 	}
 }
 
-// queryPlan returns the EXPLAIN QUERY PLAN lines of q.
+// queryPlan returns the EXPLAIN QUERY PLAN lines of q on the read pool.
 func queryPlan(t *testing.T, s *Store, q capturedQuery) []string {
 	t.Helper()
-	rows, err := s.read.Raw("EXPLAIN QUERY PLAN "+q.sql, q.vars...).Rows()
+	return queryPlanOn(t, s.read, q)
+}
+
+// queryPlanOn returns the EXPLAIN QUERY PLAN lines of q as db plans it.
+func queryPlanOn(t *testing.T, db *gorm.DB, q capturedQuery) []string {
+	t.Helper()
+	rows, err := db.Raw("EXPLAIN QUERY PLAN "+q.sql, q.vars...).Rows()
 	if err != nil {
 		t.Fatalf("explain %s: %v", q.sql, err)
 	}
@@ -236,20 +242,7 @@ func TestLookupsByKeyIgnoreStaleStatistics(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The writer ran ANALYZE, so it plans with what ANALYZE saw.
-			var plan []string
-			rows, err := s.write.Raw("EXPLAIN QUERY PLAN "+tc.sql, tc.keys).Rows()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
+			plan := queryPlanOn(t, s.write, capturedQuery{tc.sql, []any{tc.keys}})
 			if len(plan) == 0 {
 				t.Fatal("no plan")
 			}
