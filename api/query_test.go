@@ -16,6 +16,7 @@ import (
 
 	"github.com/postwatch/postwatch/api"
 	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/geo"
 )
 
 // with returns the env reporting to t, so helpers fail the subtest that
@@ -184,6 +185,9 @@ func TestItemsNear(t *testing.T) {
 		"eq 1km N":    at(equator, 0, 1000),
 		"eq 4.9km E":  at(equator, 90, 4900),
 		"eq 5.1km SW": at(equator, 225, 5100),
+		// 0.045° north of the equator: 4,975.8 m along the ellipsoid
+		// (PostGIS), 5,003.8 m on orb's sphere, which left it out.
+		"eq 0.045N": {44, 0.045},
 
 		"80 4.5km E": at(north80, 90, 4500),
 		"80 5.5km E": at(north80, 90, 5500),
@@ -218,10 +222,11 @@ func TestItemsNear(t *testing.T) {
 		radius string // "" for the default
 		want   []string
 	}{
-		{"equator, default radius 5000", equator, "", []string{"eq centre", "eq 1km N", "eq 4.9km E"}},
+		{"equator, default radius 5000", equator, "", []string{"eq centre", "eq 1km N", "eq 4.9km E", "eq 0.045N"}},
+		{"equator, 4975 m", equator, "4975", []string{"eq centre", "eq 1km N", "eq 4.9km E"}},
 		{"equator, 2 km", equator, "2000", []string{"eq centre", "eq 1km N"}},
 		{"equator, 0 m keeps only the centre", equator, "0", []string{"eq centre"}},
-		{"equator, 5200 m", equator, "5200", []string{"eq centre", "eq 1km N", "eq 4.9km E", "eq 5.1km SW"}},
+		{"equator, 5200 m", equator, "5200", []string{"eq centre", "eq 1km N", "eq 4.9km E", "eq 5.1km SW", "eq 0.045N"}},
 		{"latitude 80, default radius", north80, "", []string{"80 4.5km E", "80 4.9km W"}},
 		{"latitude 80, 6 km", north80, "6000", []string{"80 4.5km E", "80 4.9km W", "80 5.5km E"}},
 		{"antimeridian, default radius", dateline, "", []string{"dl -179.99"}},
@@ -246,26 +251,29 @@ func TestItemsNear(t *testing.T) {
 				if !ok {
 					t.Fatalf("%s has no numeric properties.distance_m", title)
 				}
-				want := orbgeo.DistanceHaversine(tt.center, points[title])
-				if math.Abs(got-want) > 1 {
-					t.Errorf("%s: distance_m %.2f, orb says %.2f", title, got, want)
+				want := geo.Distance(tt.center, points[title])
+				if math.Abs(got-want) > 0.051 { // written to 0.1 m
+					t.Errorf("%s: distance_m %.2f, geo.Distance says %.2f", title, got, want)
 				}
 			}
 		})
 	}
 
-	t.Run("hand-computed distances", func(t *testing.T) {
+	// The WGS 84 geodesic, as PostGIS's ST_Distance(geography) gives it
+	// for the same coordinates: the fixtures are placed on orb's sphere,
+	// so "1 km north" of the equator is 993.3 m along the ellipsoid.
+	t.Run("distances as PostGIS measures them", func(t *testing.T) {
 		e := e.with(t)
-		oneDegree := 6378137 * math.Pi / 180
 		for _, c := range []struct {
 			near  orb.Point
 			title string
 			want  float64
 		}{
-			{dateline, "dl -179.99", 0.02 * oneDegree},
-			{pole, "pole across", 0.02 * oneDegree},
-			{equator, "eq 1km N", 1000},
-			{north80, "80 4.5km E", 4500},
+			{dateline, "dl -179.99", 2226.390},
+			{pole, "pole across", 2233.880},
+			{equator, "eq 1km N", 993.306},
+			{equator, "eq 0.045N", 4975.842},
+			{north80, "80 4.5km E", 4514.680},
 		} {
 			body := e.items(fmt.Sprintf("/collections/incidents/items?near=%v,%v", c.near[0], c.near[1]))
 			found := false
@@ -273,7 +281,7 @@ func TestItemsNear(t *testing.T) {
 				p := f["properties"].(map[string]any)
 				if p["title"] == c.title {
 					found = true
-					if got := p["distance_m"].(float64); math.Abs(got-c.want) > 1 {
+					if got := p["distance_m"].(float64); math.Abs(got-c.want) > 0.051 { // written to 0.1 m
 						t.Errorf("%s: distance_m %.2f, want %.2f", c.title, got, c.want)
 					}
 				}
@@ -296,8 +304,8 @@ func TestItemsNear(t *testing.T) {
 	t.Run("near and bbox combine with AND", func(t *testing.T) {
 		e := e.with(t)
 		// The box keeps the northern half of the equator circle.
-		e.wantSet("/collections/incidents/items?near=44,0&radius=5200&bbox=43,0.001,45,1", ids.ids("eq 1km N")...)
-		e.wantSet("/collections/incidents/items?near=44,0&radius=5200&bbox=43.5,-1,45,1", ids.ids("eq centre", "eq 1km N", "eq 4.9km E", "eq 5.1km SW")...)
+		e.wantSet("/collections/incidents/items?near=44,0&radius=5200&bbox=43,0.001,45,1", ids.ids("eq 1km N", "eq 0.045N")...)
+		e.wantSet("/collections/incidents/items?near=44,0&radius=5200&bbox=43.5,-1,45,1", ids.ids("eq centre", "eq 1km N", "eq 4.9km E", "eq 5.1km SW", "eq 0.045N")...)
 		e.wantSet("/collections/incidents/items?near=179.99,0&radius=13000&bbox=179,-1,179.95,1", ids.ids("dl 179.9")...)
 	})
 

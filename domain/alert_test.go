@@ -15,6 +15,7 @@ func TestAlertsFor(t *testing.T) {
 		{ID: 1, Location: [2]float64{47.6625, 30.5489}, AlertRadiusM: 5000},
 		{ID: 2, Location: [2]float64{47.75, 30.55}, AlertRadiusM: 5000},
 		{ID: 3, Location: [2]float64{44.3955, 33.2986}, AlertRadiusM: 100},
+		{ID: 4, Location: [2]float64{10, 0}, AlertRadiusM: 5000},
 	}
 	inc := func(lon, lat float64, severity int, at time.Duration) *domain.Incident {
 		return &domain.Incident{Location: [2]float64{lon, lat}, Severity: severity, OccurredAt: now.Add(-at), Status: "reported"}
@@ -31,6 +32,10 @@ func TestAlertsFor(t *testing.T) {
 		{"create just outside a 100 m radius", nil, inc(44.3967, 33.2986, 3, time.Hour), nil},
 		{"create just inside it", nil, inc(44.3964, 33.2986, 3, time.Hour), []int64{3}},
 		{"create far away", nil, inc(10, 10, 5, 0), nil},
+		// 4,975.8 m along the WGS 84 ellipsoid (PostGIS), 5,003.8 m on a
+		// 6,378,137 m sphere, which missed it.
+		{"create 4,976 m north of a facility on the equator", nil, inc(10, 0.045, 4, time.Hour), []int64{4}},
+		{"create 5,010 m north of it", nil, inc(10, 0.0453, 4, time.Hour), nil},
 		{"occurred at the window's edge", nil, inc(47.665, 30.55, 3, 72*time.Hour), []int64{1}},
 		{"occurred before the window", nil, inc(47.665, 30.55, 3, 72*time.Hour+time.Second), nil},
 		{"occurred a little ahead of the clock", nil, inc(47.665, 30.55, 3, -10*time.Minute), []int64{1}},

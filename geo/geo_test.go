@@ -209,7 +209,9 @@ func TestRadiusBoundsHoldTheCircle(t *testing.T) {
 			}
 			for _, frac := range []float64{1, 0.5} {
 				for bearing := 0; bearing < 360; bearing++ {
-					p := orbgeo.PointAtBearingAndDistance(tt.center, float64(bearing), tt.radiusM*frac)
+					// A point radiusM along the ellipsoid is at most 0.68 %
+					// farther on orb's sphere, where this draws the circle.
+					p := orbgeo.PointAtBearingAndDistance(tt.center, float64(bearing), tt.radiusM*frac*1.0068)
 					// orb may answer a longitude just past ±180; fold it back
 					// as any stored point would be.
 					if p[0] > 180 {
@@ -226,33 +228,59 @@ func TestRadiusBoundsHoldTheCircle(t *testing.T) {
 	}
 }
 
+// TestDistance: the WGS 84 geodesic, against PostGIS's
+// ST_Distance(geography, geography, true) (GeographicLib's algorithm, an
+// oracle independent of this code) to the millimetre.
 func TestDistance(t *testing.T) {
-	// One degree of arc on orb's sphere: 6378137 m × π / 180.
-	oneDegree := 6378137 * math.Pi / 180
 	tests := []struct {
 		name string
 		a, b orb.Point
-		want float64
+		want float64 // PostGIS 3, meters
 	}{
 		{"same point", orb.Point{44, 33}, orb.Point{44, 33}, 0},
-		{"one degree of latitude", orb.Point{10, 0}, orb.Point{10, 1}, oneDegree},
-		{"one degree of longitude at the equator", orb.Point{0, 0}, orb.Point{1, 0}, oneDegree},
-		{"across the antimeridian", orb.Point{179.5, 0}, orb.Point{-179.5, 0}, oneDegree},
-		{"across the pole", orb.Point{0, 89.5}, orb.Point{180, 89.5}, oneDegree},
-		// Along a parallel at 60° a degree of longitude is about half as long
-		// (slightly more, since the great circle cuts the corner).
-		{"one degree of longitude at 60°", orb.Point{0, 60}, orb.Point{1, 60}, 55_659.38},
+		{"inside a 5 km radius, north of it at the equator", orb.Point{10, 0}, orb.Point{10, 0.045}, 4975.8424},
+		{"inside a 5 km radius at Erbil", orb.Point{44, 36.19}, orb.Point{44, 36.235}, 4993.3325},
+		{"one degree of latitude at the equator", orb.Point{10, 0}, orb.Point{10, 1}, 110574.3886},
+		{"one degree of longitude at the equator", orb.Point{0, 0}, orb.Point{1, 0}, 111319.4908},
+		{"across the antimeridian", orb.Point{179.5, 0}, orb.Point{-179.5, 0}, 111319.4908},
+		{"across the pole", orb.Point{0, 89.5}, orb.Point{180, 89.5}, 111693.9509},
+		{"near the pole", orb.Point{0, 89.99}, orb.Point{180, 89.99}, 2233.8796},
+		{"one degree of longitude at 60°", orb.Point{0, 60}, orb.Point{1, 60}, 55799.4704},
+		{"Antarctic", orb.Point{-60, -80}, orb.Point{-59, -80.5}, 58945.3688},
+		{"Basrah to Baghdad", orb.Point{47.8, 30.5}, orb.Point{44.4, 33.3}, 446974.7411},
+		{"ten degrees north of Baghdad", orb.Point{44.4, 33.3}, orb.Point{44.4, 43.3}, 1110028.3997},
+		{"a few metres", orb.Point{0, 0}, orb.Point{0.0001, 0.0001}, 15.6903},
+		{"New York to Paris", orb.Point{-74.006, 40.7128}, orb.Point{2.3522, 48.8566}, 5852935.2918},
+		{"Sydney to London", orb.Point{151.2093, -33.8688}, orb.Point{-0.1276, 51.5072}, 16989294.7052},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := geo.Distance(tt.a, tt.b)
-			if math.Abs(got-tt.want) > 0.5 {
-				t.Fatalf("Distance = %.3f m, want %.3f m", got, tt.want)
+			if math.Abs(got-tt.want) > 0.001 {
+				t.Fatalf("Distance = %.4f m, want %.4f m", got, tt.want)
 			}
 			if back := geo.Distance(tt.b, tt.a); math.Abs(back-got) > 1e-6 {
 				t.Fatalf("distance is not symmetric: %.6f vs %.6f", got, back)
 			}
+			for _, r := range []float64{tt.want - 0.01, tt.want + 0.01, tt.want * 0.99, tt.want * 1.01} {
+				if geo.Within(tt.a, tt.b, r) != (got <= r) {
+					t.Errorf("Within(radius %.4f) = %v, Distance %.4f", r, !(got <= r), got)
+				}
+			}
 		})
+	}
+}
+
+// TestDistanceNearAntipodes: where Vincenty's iteration does not converge
+// the haversine answers, within 0.7 %, and nothing is NaN.
+func TestDistanceNearAntipodes(t *testing.T) {
+	for _, p := range [][2]orb.Point{
+		{{0, 0}, {179.7, 0}}, {{0, 0}, {180, 0}}, {{0, 0.5}, {179.5, -0.5}}, {{10, 0}, {-170, 0.0001}},
+	} {
+		d, h := geo.Distance(p[0], p[1]), orbgeo.DistanceHaversine(p[0], p[1])
+		if math.IsNaN(d) || math.Abs(d-h) > 0.007*h {
+			t.Errorf("Distance(%v, %v) = %v, haversine %v", p[0], p[1], d, h)
+		}
 	}
 }
 

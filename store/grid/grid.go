@@ -439,7 +439,7 @@ func (q *Query) admits(e *Entry, covered bool) bool {
 // matches tests an entry's place; its time is settled by the cell's range.
 func (q *Query) matches(e *Entry) bool {
 	p := orb.Point{e.Lon, e.Lat}
-	return geo.InBounds(p, q.bounds) && (q.near == nil || geo.Distance(q.near.Center, p) <= q.near.RadiusM)
+	return geo.InBounds(p, q.bounds) && (q.near == nil || geo.Within(q.near.Center, p, q.near.RadiusM))
 }
 
 // covers reports whether every point of the rectangle matches the query.

@@ -2,6 +2,7 @@ package postgis
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -190,7 +191,12 @@ func spatial(q *gorm.DB, bbox []orb.Bound, near *domain.Near, gist bool) *gorm.D
 	}
 	q = q.Where("("+strings.Join(parts, " OR ")+")", args...)
 	if near != nil {
-		q = q.Where("pw_distance(i.lon, i.lat, ?, ?) <= ?", near.Center[0], near.Center[1], near.RadiusM)
+		// As geo.Within: the inlined haversine settles all but the points
+		// near the circle, and only those pay for the PL/pgSQL iteration
+		// (12 µs a call).
+		h := "pw_haversine(i.lon, i.lat, @lon, @lat)"
+		q = q.Where(h+" * 0.993 <= @r AND ("+h+" * 1.004 <= @r OR pw_distance(i.lon, i.lat, @lon, @lat) <= @r)",
+			sql.Named("lon", near.Center[0]), sql.Named("lat", near.Center[1]), sql.Named("r", near.RadiusM))
 	}
 	return q
 }

@@ -27,9 +27,9 @@ type migration struct {
 
 var migrations = []migration{
 	{1, "core tables", []string{
-		// pw_distance is geo.Distance (orb's haversine on a sphere of
-		// 6,378,137 m), operation for operation, so that a radius filter
-		// keeps the rows whose distance_m, computed in Go, is within it.
+		// pw_distance is geo.Distance operation for operation, so that a
+		// radius filter keeps the rows whose distance_m, computed in Go, is
+		// within it (the haversine here; the geodesic since migration 7).
 		`CREATE FUNCTION pw_distance(lon1 float8, lat1 float8, lon2 float8, lat2 float8) RETURNS float8
 			LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
 			SELECT 2.0 * 6378137.0 * atan2(sqrt(a), sqrt(1 - a)) FROM (
@@ -204,6 +204,75 @@ var migrations = []migration{
 		`ALTER TABLE history ADD COLUMN xid xid8`,
 		`ALTER TABLE history ALTER COLUMN xid SET DEFAULT pg_current_xact_id()`,
 		`CREATE INDEX history_xid ON history (xid)`,
+	}},
+	// pw_distance becomes the WGS 84 geodesic, geo.Distance (Vincenty's
+	// inverse formula) operation for operation, with its haversine for the
+	// near-antipodal points where the iteration does not converge.
+	{7, "geodesic distance", []string{
+		// The haversine stays, under its own name, as the cheap test a
+		// radius filter makes first (see spatial).
+		`ALTER FUNCTION pw_distance(float8, float8, float8, float8) RENAME TO pw_haversine`,
+		`CREATE FUNCTION pw_distance(lon1 float8, lat1 float8, lon2 float8, lat2 float8) RETURNS float8
+			LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+		DECLARE
+			rad constant float8 := pi() / 180.0;
+			a constant float8 := 6378137.0;
+			f constant float8 := 1.0 / 298.257223563;
+			b constant float8 := 6378137.0 * (1.0 - 1.0 / 298.257223563);
+			dlon float8 := lon2 - lon1;
+			l float8; u1 float8; u2 float8;
+			sinu1 float8; cosu1 float8; sinu2 float8; cosu2 float8;
+			lambda float8; prev float8;
+			sinl float8; cosl float8; x float8; y float8;
+			sinsigma float8; cossigma float8; sigma float8;
+			sinalpha float8; cos2alpha float8; cos2sigmam float8; c float8;
+			u float8; biga float8; bigb float8; dsigma float8;
+		BEGIN
+			IF lon1 = lon2 AND lat1 = lat2 THEN
+				RETURN 0;
+			END IF;
+			dlon := dlon - 360.0 * trunc(dlon / 360.0);
+			IF dlon > 180 THEN
+				dlon := dlon - 360;
+			ELSIF dlon < -180 THEN
+				dlon := dlon + 360;
+			END IF;
+			l := dlon * rad;
+			u1 := atan((1 - f) * tan(lat1 * rad));
+			u2 := atan((1 - f) * tan(lat2 * rad));
+			sinu1 := sin(u1); cosu1 := cos(u1); sinu2 := sin(u2); cosu2 := cos(u2);
+			lambda := l;
+			FOR i IN 1..200 LOOP
+				sinl := sin(lambda); cosl := cos(lambda);
+				x := cosu2 * sinl;
+				y := cosu1 * sinu2 - sinu1 * cosu2 * cosl;
+				sinsigma := sqrt(x * x + y * y);
+				IF sinsigma = 0 THEN
+					RETURN 0;
+				END IF;
+				cossigma := sinu1 * sinu2 + cosu1 * cosu2 * cosl;
+				sigma := atan2(sinsigma, cossigma);
+				sinalpha := cosu1 * cosu2 * sinl / sinsigma;
+				cos2alpha := 1 - sinalpha * sinalpha;
+				cos2sigmam := 0;
+				IF cos2alpha <> 0 THEN
+					cos2sigmam := cossigma - 2 * sinu1 * sinu2 / cos2alpha;
+				END IF;
+				c := f / 16 * cos2alpha * (4 + f * (4 - 3 * cos2alpha));
+				prev := lambda;
+				lambda := l + (1 - c) * f * sinalpha * (sigma + c * sinsigma * (cos2sigmam + c * cossigma * (-1 + 2 * cos2sigmam * cos2sigmam)));
+				IF abs(lambda - prev) < 1e-12 THEN
+					u := cos2alpha * (a * a - b * b) / (b * b);
+					biga := 1 + u / 16384 * (4096 + u * (-768 + u * (320 - 175 * u)));
+					bigb := u / 1024 * (256 + u * (-128 + u * (74 - 47 * u)));
+					dsigma := bigb * sinsigma * (cos2sigmam + bigb / 4 * (cossigma * (-1 + 2 * cos2sigmam * cos2sigmam) -
+						bigb / 6 * cos2sigmam * (-3 + 4 * sinsigma * sinsigma) * (-3 + 4 * cos2sigmam * cos2sigmam)));
+					RETURN b * biga * (sigma - dsigma);
+				END IF;
+			END LOOP;
+			RETURN pw_haversine(lon1, lat1, lon2, lat2);
+		END
+		$$`,
 	}},
 }
 
