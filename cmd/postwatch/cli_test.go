@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -364,6 +367,11 @@ func TestImportRefusesOtherCRS(t *testing.T) {
 		{"collection in EPSG:4326", "{\n\"type\": \"FeatureCollection\",\n" + named("urn:ogc:def:crs:EPSG::4326") + ",\n\"features\": [" + feature("") + "]}", false, "line 3: crs"},
 		{"collection in EPSG:3857", `{"type":"FeatureCollection",` + named("EPSG:3857") + `,"features":[` + feature("") + `]}`, false, "line 1: crs"},
 		{"collection in CRS84", `{"type":"FeatureCollection",` + named("urn:ogc:def:crs:OGC:1.3:CRS84") + `,"features":[` + feature("") + `]}`, true, ""},
+		// Members have no order: a crs after the features holds them back
+		// all the same (it reached the reader once they were stored).
+		{"collection in EPSG:4326, crs last", "{\"type\": \"FeatureCollection\", \"features\": [\n" + feature("") + "\n],\n" + named("urn:ogc:def:crs:EPSG::4326") + "}", false, "line 4: crs"},
+		{"collection in CRS84, crs last, crs-like text inside", "{\"type\": \"FeatureCollection\", \"features\": [" +
+			strings.Replace(feature(""), `"Embassy gate"`, `"\\\"crs\\\": {\\\"x\\\"}"`, 1) + "], " + named("urn:ogc:def:crs:OGC:1.3:CRS84") + "}", true, ""},
 		{"feature line in EPSG:4326", feature("") + "\n" + feature(named("urn:ogc:def:crs:EPSG::4326")+",") + "\n", false, "line 2: rejected: crs"},
 		{"geometry crs in a line", strings.Replace(feature(""), `"type":"Point"`, `"type":"Point",`+named("EPSG:4326"), 1) + "\n", false, "line 1: rejected: geometry.crs"},
 	} {
@@ -389,6 +397,30 @@ func TestImportRefusesOtherCRS(t *testing.T) {
 			if strings.Contains(r.stdout, "1 created") && strings.HasPrefix(tc.name, "collection") {
 				t.Errorf("a feature of a refused collection was stored: %s", r.stdout)
 			}
+			if strings.HasPrefix(tc.name, "collection") {
+				if n := countIncidents(t, db); n != 0 {
+					t.Errorf("%d incidents stored from a refused collection", n)
+				}
+			}
 		})
 	}
+}
+
+// countIncidents counts the incidents in a SQLite file: 0 when the file
+// was never created.
+func countIncidents(tb testing.TB, path string) int {
+	tb.Helper()
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return 0
+	}
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		tb.Fatalf("open %s: %v", path, err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM incidents`).Scan(&n); err != nil {
+		tb.Fatalf("count incidents in %s: %v", path, err)
+	}
+	return n
 }

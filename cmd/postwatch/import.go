@@ -142,6 +142,11 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer f.Close()
+	if *format == "geojson" {
+		if err := checkCollectionCRS(f); err != nil {
+			return err
+		}
+	}
 	window, err := parseAlertWindow(*alertWindow)
 	if err != nil {
 		return err
@@ -454,9 +459,10 @@ func readFeatureCollection(ctx context.Context, r io.Reader, send func(string, [
 				return fmt.Errorf("not a GeoJSON FeatureCollection: %w", err)
 			}
 			// A collection's crs applies to every feature: one that is not
-			// CRS84 refuses the file. GDAL and QGIS write it before the
-			// features, so nothing is stored; one written after them comes
-			// too late to hold them back, and the import fails all the same.
+			// CRS84 refuses the file. checkCollectionCRS has found it
+			// wherever it stands in a file; this catches it in a stream
+			// (stdin), where one written after the features comes too late
+			// to hold them back, and the import fails all the same.
 			if key == "crs" {
 				if err := api.CheckCRS(skip, "crs"); err != nil {
 					return fmt.Errorf("line %d: %w", lr.lineAt(dec), err)
