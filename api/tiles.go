@@ -7,12 +7,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/klauspost/compress/gzip"
@@ -105,6 +107,14 @@ func (s *Server) makeTile(ctx context.Context, t maptile.Tile, f domain.Incident
 	data, err := geo.EncodeTile(t, []geo.TileLayer{incidents, facs})
 	if err == nil && len(data) > maxTileBytes {
 		data, err = geo.EncodeTile(t, []geo.TileLayer{clusters, facs})
+	}
+	// Facilities are never thinned: past the budget their names are cut
+	// short, then left out (the feature's id finds the rest).
+	for _, nameRunes := range []int{shortNameRunes, 0} {
+		if err != nil || len(data) <= maxTileBytes {
+			break
+		}
+		data, err = geo.EncodeTile(t, []geo.TileLayer{clusters, shortenNames(facs, nameRunes)})
 	}
 	if err != nil {
 		return nil, err
@@ -238,6 +248,28 @@ func facilityLayer(facs []domain.FacilityHit, area []orb.Bound) geo.TileLayer {
 		}})
 	}
 	return layer
+}
+
+// shortNameRunes is how much of a facility's name a tile over budget keeps.
+const shortNameRunes = 24
+
+// shortenNames is a copy of a facilities layer whose names keep at most
+// runes characters (an ellipsis marks the cut); with 0 they are left out.
+func shortenNames(layer geo.TileLayer, runes int) geo.TileLayer {
+	out := geo.TileLayer{Name: layer.Name, Features: make([]geo.TileFeature, len(layer.Features))}
+	for i, f := range layer.Features {
+		props := maps.Clone(f.Properties)
+		name, _ := props["name"].(string)
+		switch {
+		case runes == 0:
+			delete(props, "name")
+		case utf8.RuneCountInString(name) > runes:
+			props["name"] = string([]rune(name)[:runes-1]) + "…"
+		}
+		f.Properties = props
+		out.Features[i] = f
+	}
+	return out
 }
 
 // clip intersects a bbox filter (nil: everywhere) with a tile's area.

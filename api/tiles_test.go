@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/maptile"
@@ -363,6 +364,28 @@ func TestDenseTilesCluster(t *testing.T) {
 	}
 	if got := owned(inc); got != wordy {
 		t.Errorf("its clusters count %d, want %d", got, wordy)
+	}
+
+	// Facilities are never thinned: 800 with 200-character names of
+	// four-byte letters made a 671 KB tile; past the budget their names
+	// are cut short and every facility stays.
+	const posts = 800
+	tunis := maptile.At(orb.Point{10.18, 36.8}, 12).Bound()
+	for i := range posts {
+		e.createFacility(tunis.Min[0]+(0.1+0.8*float64(i%29)/29)*(tunis.Max[0]-tunis.Min[0]),
+			tunis.Min[1]+(0.1+0.8*float64(i/29)/29)*(tunis.Max[1]-tunis.Min[1]), fmt.Sprintf("%03d %s", i, strings.Repeat("😀", 196)))
+	}
+	tile = maptile.At(tunis.Center(), 12)
+	layers, r := e.getTile(tileURL(12, int(tile.X), int(tile.Y), ""))
+	facs := layerNamed(layers, "facilities")
+	if facs == nil || len(facs.features) != posts {
+		t.Fatalf("the facilities layer holds %v features, want %d", facs, posts)
+	}
+	if name, _ := facs.features[0].props["name"].(string); utf8.RuneCountInString(name) > 24 || !strings.HasSuffix(name, "…") {
+		t.Errorf("a name over budget is %q, want at most 24 characters ending in …", name)
+	}
+	if r.Body.Len() > 500<<10 {
+		t.Errorf("tile of %d bytes, over 500 KB", r.Body.Len())
 	}
 }
 
