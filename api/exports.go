@@ -38,23 +38,50 @@ var exportFormats = map[string][2]string{
 // cursor in the items' sort order, each page with its chains when the
 // filter asks for chain attribution. Each page's query gets the request
 // timeout of its own, so a long export is bounded per step, not in total.
+//
+// The walk is not one snapshot, and writes during it move incidents between
+// pages: one moved back to the pages ahead would come up twice, and one
+// moved forward to those already read would be missed. So the walk writes
+// each incident once (seen), and once its pages are done it catches up:
+// the same filter newest change first, down to what changed before the walk
+// began, adds what it missed, at the end.
 type incidentWalk struct {
 	s      *Server
 	f      domain.IncidentFilter
 	chains *domain.ChainFinder
 	done   bool
-	// seen has bit id set for every incident the walk returned. The walk
-	// is not one snapshot: an incident edited while it runs may move from
-	// the pages read to those ahead and come up twice, which broke a
-	// GeoPackage's primary key (a 500) and doubled rows in other formats.
+	// seen has bit id set for every incident the walk returned.
 	seen []uint64
+	// began is when the walk began, less catchUpSkew; catchingUp is set
+	// once the pages in the requested order are done.
+	began      time.Time
+	catchingUp bool
+}
+
+// catchUpSkew allows for clocks: updated_at is written by whichever
+// replica made the change.
+const catchUpSkew = 5 * time.Second
+
+func newIncidentWalk(s *Server, f domain.IncidentFilter) *incidentWalk {
+	return &incidentWalk{s: s, f: f, chains: s.chainFinder(f), began: time.Now().Add(-catchUpSkew)}
 }
 
 // next returns the next page of features; none once the walk is over.
 func (w *incidentWalk) next(ctx context.Context) ([]feature, error) {
-	if w.done {
-		return nil, nil
+	for !w.done {
+		items, err := w.nextHits(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(items) > 0 {
+			return w.s.incidentFeatures(ctx, items, w.chains)
+		}
 	}
+	return nil, nil
+}
+
+// nextHits reads the next page and keeps the incidents not written yet.
+func (w *incidentWalk) nextHits(ctx context.Context) ([]domain.IncidentHit, error) {
 	if w.s.requestTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, w.s.requestTimeout)
@@ -64,20 +91,26 @@ func (w *incidentWalk) next(ctx context.Context) ([]feature, error) {
 	if err != nil {
 		return nil, err
 	}
-	w.f.Page.Cursor, w.done = page.Next, page.Next == nil
-	// A copy only once a repeat turns up: the page's slice may be shared.
-	items, copied := page.Items, false
-	for i, inc := range page.Items {
-		switch {
-		case w.firstSight(inc.ID):
-			if copied {
-				items = append(items, inc)
-			}
-		case !copied:
-			items, copied = append(make([]domain.IncidentHit, 0, len(page.Items)), page.Items[:i]...), true
+	w.f.Page.Cursor = page.Next
+	var items []domain.IncidentHit
+	for _, inc := range page.Items {
+		if w.catchingUp && inc.UpdatedAt.Before(w.began) {
+			w.done = true // everything after changed before the walk began
+			break
+		}
+		if w.firstSight(inc.ID) {
+			items = append(items, inc)
 		}
 	}
-	return w.s.incidentFeatures(ctx, items, w.chains)
+	if page.Next == nil {
+		if w.catchingUp {
+			w.done = true
+		} else {
+			w.catchingUp = true
+			w.f.SortBy, w.f.Page.Cursor = "-updated_at", nil
+		}
+	}
+	return items, nil
 }
 
 // firstSight marks id seen and reports whether it was not before: a bit
@@ -115,7 +148,7 @@ func (s *Server) exportIncidents(c *gin.Context) {
 		return
 	}
 	f.Page = domain.Page{Limit: exportPageSize}
-	walk := &incidentWalk{s: s, f: f, chains: s.chainFinder(f)}
+	walk := newIncidentWalk(s, f)
 	ctx := c.Request.Context()
 	first, err := walk.next(ctx)
 	if err != nil {

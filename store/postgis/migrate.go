@@ -274,6 +274,12 @@ var migrations = []migration{
 		END
 		$$`,
 	}},
+	// Newest change first (sortby=-updated_at, and an export catching up
+	// with what changed while it ran) from an index, not a sort of every
+	// row (4.7 s at 1M on SQLite).
+	{8, "updated_at index", []string{
+		`CREATE INDEX incidents_updated_at ON incidents (updated_at, id) WHERE deleted_at IS NULL`,
+	}},
 }
 
 // migrate makes sure PostGIS is there and applies every migration not yet

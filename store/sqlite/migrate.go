@@ -242,6 +242,13 @@ var migrations = []migration{
 				'created_at', ` + isoSQL("created_at") + `, 'expires_at', ` + isoSQL("expires_at") + `, 'revoked_at', ` + isoSQL("revoked_at") + `)
 			FROM tokens WHERE revoked_at IS NOT NULL`,
 	}},
+	// Newest change first (sortby=-updated_at, and an export catching up
+	// with what changed while it ran) from an index, not a sort of every
+	// row: 4.7 s at 1M. Writes stamp updated_at with the time, so its
+	// inserts land at the index's end and an import barely notices it.
+	{8, "updated_at index", []string{
+		`CREATE INDEX incidents_updated_at ON incidents(updated_at, id) WHERE deleted_at IS NULL`,
+	}},
 }
 
 // isoSQL writes a column of microseconds as an RFC 3339 UTC timestamp, or
