@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,29 @@ var exportFormats = map[string][2]string{
 	"geojson": {geoJSONType, "geojson"},
 	"stix":    {stixContentType, "json"},
 	"gpkg":    {"application/geopackage+sqlite3", "gpkg"},
+}
+
+// exportFormatAccepted is the export format Accept weighs most (RFC 9110
+// §12.5.1) when f= is not given, ties going to csv, geojson, stix, gpkg in
+// that order; "" when Accept takes none of their types.
+func exportFormatAccepted(c *gin.Context) string {
+	h := c.GetHeader("Accept")
+	if strings.TrimSpace(h) == "" {
+		return ""
+	}
+	c.Writer.Header().Add("Vary", "Accept")
+	ranges := ParseAccept(h)
+	best, bestQ := "", 0.0
+	for _, f := range []string{"csv", "geojson", "stix", "gpkg"} {
+		mt, _, _ := strings.Cut(exportFormats[f][0], ";")
+		// Only a range naming the type or its subtypes picks an export:
+		// */* says nothing about which file to make.
+		typ, _, _ := strings.Cut(mt, "/")
+		if q := qualityOf(ranges, mt); q > bestQ && slices.ContainsFunc(ranges, func(r MediaRange) bool { return r.Type == typ }) {
+			best, bestQ = f, q
+		}
+	}
+	return best
 }
 
 // incidentWalk reads every incident matching a filter, page after page by
@@ -137,9 +161,12 @@ func (w *incidentWalk) firstSight(id int64) bool {
 func (s *Server) exportIncidents(c *gin.Context) {
 	q := c.Request.URL.Query()
 	format := q.Get("f")
+	if format == "" {
+		format = exportFormatAccepted(c)
+	}
 	kind, ok := exportFormats[format]
 	if !ok {
-		s.writeError(c, domain.InvalidField("f", "%q is not one of csv, geojson, stix, gpkg", format))
+		s.writeError(c, domain.InvalidField("f", "%q is not one of csv, geojson, stix, gpkg (or Accept one of their types)", format))
 		return
 	}
 	f, err := ParseIncidentFilter(q)

@@ -114,6 +114,39 @@ func TestExports(t *testing.T) {
 	}
 }
 
+// TestExportFormatFromAccept: without f=, Accept picks the export (f= wins
+// over it); an Accept that names none of the export types is a 400 naming f.
+func TestExportFormatFromAccept(t *testing.T) {
+	e := newEnv(t)
+	e.createIncident(44.4, 33.3, nil)
+	for _, tc := range []struct {
+		url, accept, want string // want: Content-Type prefix, or "400"
+	}{
+		{"/exports/incidents", "text/csv", "text/csv"},
+		{"/exports/incidents", "application/geo+json", "application/geo+json"},
+		{"/exports/incidents", "application/stix+json;version=2.1", "application/stix+json"},
+		{"/exports/incidents", "application/geopackage+sqlite3", "application/geopackage+sqlite3"},
+		{"/exports/incidents", "text/csv;q=0.5, application/geo+json", "application/geo+json"},
+		{"/exports/incidents", "text/*", "text/csv"},
+		{"/exports/incidents", "*/*", "400"},
+		{"/exports/incidents", "", "400"},
+		{"/exports/incidents", "text/csv;q=0, text/html", "400"},
+		{"/exports/incidents?f=csv", "application/geo+json", "text/csv"},
+	} {
+		t.Run(tc.url+" "+tc.accept, func(t *testing.T) {
+			r := e.in(t).do("GET", tc.url, nil, domain.RoleAnalyst, "Accept", tc.accept)
+			if tc.want == "400" {
+				r.wantProblem(http.StatusBadRequest, "f")
+				return
+			}
+			r.wantStatus(http.StatusOK)
+			if ct := r.Header().Get("Content-Type"); !strings.HasPrefix(ct, tc.want) {
+				t.Errorf("Content-Type %q, want %s", ct, tc.want)
+			}
+		})
+	}
+}
+
 func wantAttachment(t *testing.T, r *response, contentType, filename string) {
 	t.Helper()
 	if ct := r.Header().Get("Content-Type"); !strings.HasPrefix(ct, contentType) {
