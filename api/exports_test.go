@@ -134,15 +134,7 @@ func TestExportFormatFromAccept(t *testing.T) {
 		{"/exports/incidents?f=csv", "application/geo+json", "text/csv"},
 	} {
 		t.Run(tc.url+" "+tc.accept, func(t *testing.T) {
-			r := e.in(t).do("GET", tc.url, nil, domain.RoleAnalyst, "Accept", tc.accept)
-			if tc.want == "400" {
-				r.wantProblem(http.StatusBadRequest, "f")
-				return
-			}
-			r.wantStatus(http.StatusOK)
-			if ct := r.Header().Get("Content-Type"); !strings.HasPrefix(ct, tc.want) {
-				t.Errorf("Content-Type %q, want %s", ct, tc.want)
-			}
+			wantNegotiated(e.in(t), tc.url, tc.accept, tc.want, "f")
 		})
 	}
 }
