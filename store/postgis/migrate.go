@@ -209,9 +209,16 @@ var migrations = []migration{
 	// inverse formula) operation for operation, with its haversine for the
 	// near-antipodal points where the iteration does not converge.
 	{7, "geodesic distance", []string{
-		// The haversine stays, under its own name, as the cheap test a
-		// radius filter makes first (see spatial).
-		`ALTER FUNCTION pw_distance(float8, float8, float8, float8) RENAME TO pw_haversine`,
+		// The haversine stays as the cheap test a radius filter makes
+		// first (see spatial), one expression and not STRICT, so that the
+		// planner inlines it (a FROM clause, or STRICT around least(),
+		// kept it a function call: 3.6 µs a row).
+		`DROP FUNCTION pw_distance(float8, float8, float8, float8)`,
+		`CREATE FUNCTION pw_haversine(lon1 float8, lat1 float8, lon2 float8, lat2 float8) RETURNS float8
+			LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+			SELECT 2.0 * 6378137.0 * asin(least(1.0, sqrt(
+				sin((lat1 - lat2) * pi() / 360.0) ^ 2 + cos(lat1 * pi() / 180.0) * cos(lat2 * pi() / 180.0) * sin((lon1 - lon2) * pi() / 360.0) ^ 2)))
+		$$`,
 		`CREATE FUNCTION pw_distance(lon1 float8, lat1 float8, lon2 float8, lat2 float8) RETURNS float8
 			LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
 		DECLARE
