@@ -57,7 +57,7 @@ func TestExportWalkGivesEachIncidentOnce(t *testing.T) {
 	f.Page = domain.Page{Limit: 2}
 	walk := newIncidentWalk(srv, f)
 	var order []int64
-	var created int64
+	var created, createdLatest int64
 	for step := 0; ; step++ {
 		page, err := walk.next(ctx)
 		if err != nil {
@@ -73,18 +73,19 @@ func TestExportWalkGivesEachIncidentOnce(t *testing.T) {
 			move(ids[0], base.Add(24*time.Hour))  // to the pages ahead
 			move(ids[5], base.Add(-24*time.Hour)) // to the pages read
 			created = create(base.Add(-48 * time.Hour))
+			createdLatest = create(time.Now().UTC()) // newest, in the default order's pages read
 		}
 	}
 	count := map[int64]int{}
 	for _, id := range order {
 		count[id]++
 	}
-	for _, id := range append(ids, created) {
+	for _, id := range append(ids, created, createdLatest) {
 		if count[id] != 1 {
 			t.Errorf("incident %d given %d times, want once (order %v)", id, count[id], order)
 		}
 	}
-	if len(order) != 7 || order[0] != ids[0] || order[1] != ids[1] {
-		t.Errorf("order %v: want the 7 incidents, the first page first", order)
+	if len(order) != 8 || order[0] != ids[0] || order[1] != ids[1] {
+		t.Errorf("order %v: want the 8 incidents, the first page first", order)
 	}
 }

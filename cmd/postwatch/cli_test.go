@@ -370,6 +370,8 @@ func TestImportRefusesOtherCRS(t *testing.T) {
 		// Members have no order: a crs after the features holds them back
 		// all the same (it reached the reader once they were stored).
 		{"collection in EPSG:4326, crs last", "{\"type\": \"FeatureCollection\", \"features\": [\n" + feature("") + "\n],\n" + named("urn:ogc:def:crs:EPSG::4326") + "}", false, "line 4: crs"},
+		{"collection in EPSG:3857, crs last and escaped", "{\"type\": \"FeatureCollection\", \"features\": [\n" + feature("") + "\n],\n" +
+			strings.Replace(named("EPSG:3857"), `"crs"`, `"cr\u0073"`, 1) + "}", false, "line 4: crs"},
 		{"collection in CRS84, crs last, crs-like text inside", "{\"type\": \"FeatureCollection\", \"features\": [" +
 			strings.Replace(feature(""), `"Embassy gate"`, `"\\\"crs\\\": {\\\"x\\\"}"`, 1) + "], " + named("urn:ogc:def:crs:OGC:1.3:CRS84") + "}", true, ""},
 		{"feature line in EPSG:4326", feature("") + "\n" + feature(named("urn:ogc:def:crs:EPSG::4326")+",") + "\n", false, "line 2: rejected: crs"},

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -73,19 +74,22 @@ func topMembers(r *bufio.Reader, keys ...string) (map[string]member, error) {
 			if inString {
 				if escaped {
 					escaped = false
+					if depth == 1 && len(str) <= maxKeyBytes {
+						str = append(str, chunk[i])
+					}
 					i++
 					continue
 				}
 				j := bytes.IndexAny(chunk[i:], `"\`)
 				if j < 0 {
-					if depth == 1 && len(str) <= 32 {
+					if depth == 1 && len(str) <= maxKeyBytes {
 						str = append(str, chunk[i:]...)
 					}
 					i = len(chunk)
 					break
 				}
-				if depth == 1 && len(str) <= 32 {
-					str = append(str, chunk[i:i+j]...)
+				if depth == 1 && len(str) <= maxKeyBytes {
+					str = append(str, chunk[i:i+j+1]...) // a backslash is kept for unquoting
 				}
 				i += j
 				if chunk[i] == '\\' {
@@ -93,7 +97,7 @@ func topMembers(r *bufio.Reader, keys ...string) (map[string]member, error) {
 				} else {
 					inString = false
 					if depth == 1 {
-						lastString = append(lastString[:0], str...)
+						lastString = unquoteKey(lastString[:0], str[:len(str)-1])
 					}
 				}
 				i++
@@ -147,6 +151,24 @@ func topMembers(r *bufio.Reader, keys ...string) (map[string]member, error) {
 			}
 		}
 	}
+}
+
+// maxKeyBytes bounds how much of a string topMembers keeps as a possible
+// member name: enough for any name it looks for, escaped.
+const maxKeyBytes = 64
+
+// unquoteKey appends the text of a member name as written between its
+// quotes (raw, escapes included) to dst: "cr\\u0073" names crs as much as
+// "crs" does. A name that does not unquote is kept as written.
+func unquoteKey(dst, raw []byte) []byte {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return append(dst, raw...)
+	}
+	var name string
+	if err := json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &name); err != nil {
+		return append(dst, raw...)
+	}
+	return append(dst, name...)
 }
 
 // readMemberValue reads the JSON value after a member's colon: an object,

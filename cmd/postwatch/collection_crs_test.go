@@ -20,6 +20,8 @@ func TestTopMembers(t *testing.T) {
 		{"crs last, on its own line", "{\"type\": \"FeatureCollection\",\n\"features\": [{\"crs\": {\"no\": 1}}],\n\"crs\":\n  {\"a\": \"}]\\\"\"}\n}", `"FeatureCollection"`, `{"a": "}]\""}`, 3},
 		{"crs null", `{"type":"FeatureCollection","crs":null,"features":[]}`, `"FeatureCollection"`, `null`, 1},
 		{"escaped quotes and brackets in strings", `{"title":"a \"crs\": {[ b","type":"FeatureCollection","x":"\\","crs":"c"}`, `"FeatureCollection"`, `"c"`, 1},
+		{"an escaped name", `{"ty\u0070e":"FeatureCollection","features":[],"cr\u0073":{"a":1}}`, `"FeatureCollection"`, `{"a":1}`, 1},
+		{"a name with an escaped quote", `{"c\"rs":{"a":1},"type":"x"}`, `"x"`, "", 0},
 		{"a key that only begins with crs", `{"crsx":{"a":1},"type":"Feature"}`, `"Feature"`, "", 0},
 		{"only the first value", "{\"type\":\"Feature\"}\n{\"crs\":{\"a\":1}}\n", `"Feature"`, "", 0},
 		{"not an object", `[{"crs":1}]`, "", "", 0},

@@ -485,10 +485,22 @@ func readFeatureCollection(ctx context.Context, r io.Reader, send func(string, [
 			send(where, raw)
 		}
 		if _, err := dec.Token(); err != nil {
-			return err
+			return cutShort(lr, dec, err)
 		}
 	}
+	if _, err := dec.Token(); err != nil { // the collection's closing brace
+		return cutShort(lr, dec, err)
+	}
 	return nil
+}
+
+// cutShort is the error of a collection that ends before its brackets
+// close, with the line the decoder stopped on.
+func cutShort(lr *lineCounter, dec *json.Decoder, err error) error {
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("line %d: the FeatureCollection is cut short: it ends before its brackets close", lr.lineAt(dec))
+	}
+	return fmt.Errorf("line %d: %w", lr.lineAt(dec), err)
 }
 
 // lineCounter counts the lines a json.Decoder has read, so an error about

@@ -118,19 +118,25 @@ func TestImportFeatureCollection(t *testing.T) {
 			}
 		})
 	}
-	t.Run("cut short", func(t *testing.T) {
-		dir := t.TempDir()
-		file := filepath.Join(dir, "fc.geojson")
-		body := "{\"type\": \"FeatureCollection\", \"features\": [\n" + good(1) + ",\n" + good(2)[:40]
-		if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		var stdout, stderr bytes.Buffer
-		err := importFile(context.Background(), []string{"--db", filepath.Join(dir, "fc.db"), "--format", "geojson", file}, &stdout, &stderr)
-		if err == nil || !strings.Contains(err.Error(), "line 3:") {
-			t.Errorf("import of a collection cut short in the feature on line 3: %v", err)
-		}
-	})
+	head := "{\"type\": \"FeatureCollection\", \"features\": [\n" + good(1) + ",\n"
+	for _, cut := range []struct{ name, body, want string }{
+		{"in a feature", head + good(2)[:40], "line 3: unexpected EOF"},
+		{"before the array closes", head + good(2) + "\n", "line 3: the FeatureCollection is cut short"},
+		{"before the object closes", head + good(2) + "\n]\n", "line 4: the FeatureCollection is cut short"},
+	} {
+		t.Run("cut short "+cut.name, func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, "fc.geojson")
+			if err := os.WriteFile(file, []byte(cut.body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			err := importFile(context.Background(), []string{"--db", filepath.Join(dir, "fc.db"), "--format", "geojson", file}, &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), cut.want) {
+				t.Errorf("import: %v, want %q", err, cut.want)
+			}
+		})
+	}
 }
 
 // TestImportCancelled: an import interrupted (SIGINT cancels the context)
