@@ -18,7 +18,7 @@ import (
 // (RFC 7946 §4; CONTRACT §3), wherever the member is: JSON's members have
 // no order, and one written after the features reached the reader only
 // once they were stored. It scans the bytes for the collection's own
-// members without decoding the features (about 1 GB/s), then puts f back at
+// members without decoding the features (about 300 MB/s), then puts f back at
 // its start. Files that are not seekable are left to readFeatureCollection,
 // which refuses such a crs when it comes to it.
 func checkCollectionCRS(f *os.File) error {
