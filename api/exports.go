@@ -361,13 +361,13 @@ func writeGeoPackage(ctx context.Context, path string, walk *incidentWalk, page 
 			for j, a := range p.Actors {
 				actors[j] = a.ActorID
 			}
-			values := []any{f.Geometry.Coordinates[0], f.Geometry.Coordinates[1], string(p.Type), p.Title, p.OccurredAt,
+			values := []any{f.ID, f.Geometry.Coordinates[0], f.Geometry.Coordinates[1], string(p.Type), p.Title, p.OccurredAt,
 				p.Severity, string(p.Status), p.Country, p.FacilityID, strings.Join(actors, ";"),
 				p.Casualties.Killed, p.Casualties.Injured, p.ExternalID}
 			if withChain {
 				values = append(values, chainText(p.Attribution))
 			}
-			if err := w.Add(ctx, f.ID, f.Geometry.Coordinates, values...); err != nil {
+			if err := w.Add(ctx, f.Geometry.Coordinates, values...); err != nil {
 				w.Abort()
 				return err
 			}

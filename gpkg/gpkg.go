@@ -34,7 +34,6 @@ type Writer struct {
 	insert *sql.Stmt
 	index  *sql.Stmt
 	table  string
-	key    string
 	bound  orb.Bound
 	rows   int
 }
@@ -44,18 +43,22 @@ type Writer struct {
 const srsWGS84 = `GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4326"]]`
 
 // Create makes the GeoPackage at path (which must not exist) with a point
-// layer table: a geometry column "geom" and cols, whose first column is the
-// INTEGER primary key (GDAL's FID). Names must be SQL identifiers.
+// layer table: GDAL's FID column "fid", numbering the features in the
+// order they are added (readers list them in that order), a geometry
+// column "geom" and cols. Names must be SQL identifiers other than fid and
+// geom.
 func Create(ctx context.Context, path, table, description string, cols []Column) (*Writer, error) {
-	if len(cols) == 0 || cols[0].Type != "INTEGER" {
-		return nil, fmt.Errorf("gpkg: the first column must be the INTEGER primary key")
+	for _, c := range cols {
+		if c.Name == "fid" || c.Name == "geom" {
+			return nil, fmt.Errorf("gpkg: column %q is the writer's own", c.Name)
+		}
 	}
 	db, err := sql.Open("sqlite3", "file:"+path+"?mode=rwc")
 	if err != nil {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
-	w := &Writer{db: db, table: table, key: cols[0].Name}
+	w := &Writer{db: db, table: table}
 	if err := w.schema(ctx, description, cols); err != nil {
 		db.Close()
 		return nil, err
@@ -64,9 +67,9 @@ func Create(ctx context.Context, path, table, description string, cols []Column)
 }
 
 func (w *Writer) schema(ctx context.Context, description string, cols []Column) error {
-	defs := []string{quote(cols[0].Name) + " INTEGER PRIMARY KEY", "geom POINT"}
-	names := []string{quote(cols[0].Name), "geom"}
-	for _, c := range cols[1:] {
+	defs := []string{"fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL", "geom POINT"}
+	names := []string{"geom"}
+	for _, c := range cols {
 		defs = append(defs, quote(c.Name)+" "+c.Type)
 		names = append(names, quote(c.Name))
 	}
@@ -125,22 +128,26 @@ func (w *Writer) schema(ctx context.Context, description string, cols []Column) 
 // rtree is the name Annex F.3 gives the layer's spatial index.
 func (w *Writer) rtree() string { return "rtree_" + w.table + "_geom" }
 
-// Add writes one feature: its key (the first column), its point and the
-// values of the other columns in order (nil for NULL, time.Time as a
-// GeoPackage DATETIME).
-func (w *Writer) Add(ctx context.Context, key int64, pt orb.Point, values ...any) error {
-	args := make([]any, 0, len(values)+2)
-	args = append(args, key, Geometry(pt))
+// Add writes one feature, the next fid: its point and the values of the
+// columns in order (nil for NULL, time.Time as a GeoPackage DATETIME).
+func (w *Writer) Add(ctx context.Context, pt orb.Point, values ...any) error {
+	args := make([]any, 0, len(values)+1)
+	args = append(args, Geometry(pt))
 	for _, v := range values {
 		if t, ok := v.(time.Time); ok {
 			v = t.UTC().Format("2006-01-02T15:04:05.000Z") // §1.1.1.1.1 DATETIME
 		}
 		args = append(args, v)
 	}
-	if _, err := w.insert.ExecContext(ctx, args...); err != nil {
+	res, err := w.insert.ExecContext(ctx, args...)
+	if err != nil {
 		return fmt.Errorf("gpkg: %w", err)
 	}
-	if _, err := w.index.ExecContext(ctx, key, pt[0], pt[0], pt[1], pt[1]); err != nil {
+	fid, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("gpkg: %w", err)
+	}
+	if _, err := w.index.ExecContext(ctx, fid, pt[0], pt[0], pt[1], pt[1]); err != nil {
 		return fmt.Errorf("gpkg: %w", err)
 	}
 	if w.rows == 0 {
@@ -170,7 +177,7 @@ func (w *Writer) Close(ctx context.Context) error {
 func (w *Writer) finish(ctx context.Context) error {
 	w.insert.Close()
 	w.index.Close()
-	t, rt, k := quote(w.table), quote(w.rtree()), quote(w.key)
+	t, rt, k := quote(w.table), quote(w.rtree()), "fid"
 	name := func(suffix string) string { return quote(w.rtree() + "_" + suffix) }
 	values := `VALUES (NEW.` + k + `, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom))`
 	stmts := []string{

@@ -29,7 +29,7 @@ func write(t *testing.T, points int) string {
 	}
 	for i := 1; i <= points; i++ {
 		pt := orb.Point{44 + float64(i)/10, 33 - float64(i)/10}
-		if err := w.Add(ctx, int64(i), pt, "t", time.Date(2018, 9, 8, 5, 0, 0, 0, time.UTC), nil); err != nil {
+		if err := w.Add(ctx, pt, int64(i), "t", time.Date(2018, 9, 8, 5, 0, 0, 0, time.UTC), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
