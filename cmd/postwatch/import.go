@@ -451,12 +451,12 @@ func readFeatureCollection(ctx context.Context, r io.Reader, send func(string, [
 	for dec.More() {
 		key, err := dec.Token()
 		if err != nil {
-			return fmt.Errorf("not a GeoJSON FeatureCollection: %w", err)
+			return cutShort(lr, dec, err)
 		}
 		if key != "features" {
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
-				return fmt.Errorf("not a GeoJSON FeatureCollection: %w", err)
+				return cutShort(lr, dec, err)
 			}
 			// A collection's crs applies to every feature: one that is not
 			// CRS84 refuses the file. checkCollectionCRS has found it
@@ -491,13 +491,18 @@ func readFeatureCollection(ctx context.Context, r io.Reader, send func(string, [
 	if _, err := dec.Token(); err != nil { // the collection's closing brace
 		return cutShort(lr, dec, err)
 	}
+	// Only spaces may follow: more text is a second value the import
+	// would otherwise drop without a word.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("line %d: text after the FeatureCollection's closing brace", lr.lineAt(dec))
+	}
 	return nil
 }
 
 // cutShort is the error of a collection that ends before its brackets
-// close, with the line the decoder stopped on.
+// close, or breaks, with the line the decoder stopped on.
 func cutShort(lr *lineCounter, dec *json.Decoder, err error) error {
-	if errors.Is(err, io.EOF) {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("line %d: the FeatureCollection is cut short: it ends before its brackets close", lr.lineAt(dec))
 	}
 	return fmt.Errorf("line %d: %w", lr.lineAt(dec), err)
