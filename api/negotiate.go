@@ -164,8 +164,9 @@ func negotiate(c *gin.Context, allowed []string) (string, error) {
 // ties going to the earlier one, and allowed lists JSON first; it is
 // labelled with the first of its types that Accept does not refuse.
 // No Accept, or one that accepts none of them, gets JSON, as RFC 9110 lets
-// a server disregard Accept (OWSLib sends none) — unless Accept gives that
-// JSON q=0: q=0 means "never this type", so the answer is then 406.
+// a server disregard Accept (OWSLib sends none) — unless Accept gives one
+// of the JSON types q=0: it has then said what it refuses and accepted
+// nothing offered, so the answer is 406.
 func negotiateAs(c *gin.Context, jsonTypes []string, allowed []string) (format, mediaType string, err error) {
 	typesOf := func(f string) []string {
 		if f == "json" {
