@@ -470,8 +470,10 @@ func readFeatureCollection(ctx context.Context, r io.Reader, send func(string, [
 			}
 			continue
 		}
-		if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
-			return errors.New("FeatureCollection: features is not an array")
+		if tok, err := dec.Token(); err != nil {
+			return cutShort(lr, dec, err)
+		} else if tok != json.Delim('[') {
+			return fmt.Errorf("line %d: FeatureCollection: features is not an array", lr.lineAt(dec))
 		}
 		for dec.More() {
 			if ctx.Err() != nil {

@@ -123,6 +123,7 @@ func TestImportFeatureCollection(t *testing.T) {
 		{"in a feature", head + good(2)[:40], "line 3: unexpected EOF"},
 		{"before the array closes", head + good(2) + "\n", "line 3: the FeatureCollection is cut short"},
 		{"before the object closes", head + good(2) + "\n]\n", "line 4: the FeatureCollection is cut short"},
+		{"after the features' name", "{\"type\": \"FeatureCollection\",\n\"features\":", "line 2: the FeatureCollection is cut short"},
 		{"in a member after the features", head + good(2) + "\n],\n\"bbox\": [1, 2", "line 5: the FeatureCollection is cut short"},
 		{"with text after it", head + good(2) + "\n]}\nxx", "line 5: text after the FeatureCollection"},
 	} {
