@@ -1,10 +1,15 @@
 package main
 
 import (
+	"database/sql"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -167,4 +172,102 @@ func TestKill9DeliversWebhooksAfterRestart(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestKill9DuringLargeImport: an import of many records leaves the R*Tree
+// to a rebuild at its end. Killed with SIGKILL before it, the server on the
+// same file still finds every committed incident by place (it tests the
+// rows while the tree is stale), and the next start rebuilds the tree:
+// SQLite's rtreecheck passes and the tree holds every live incident.
+func TestKill9DuringLargeImport(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "import.db")
+	file := filepath.Join(dir, "many.geojsonl")
+	var b strings.Builder
+	const lines = 150_000
+	for n := range lines {
+		fmt.Fprintf(&b, `{"type":"Feature","geometry":{"type":"Point","coordinates":[%.5f,%.5f]},"properties":{"type":"protest","title":"bulk %d","occurred_at":"2021-03-01T10:00:00Z"}}`+"\n",
+			40+float64(n%1000)/100, 30+float64(n/1000)/20, n)
+	}
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, db)
+	c := newClient(t, srv.base, newToken(t, db, "officer"))
+
+	imp := exec.Command(binary(t), "import", "--db", db, "--format", "geojson", file)
+	imp.Env = cleanEnv()
+	if err := imp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Past the 20,000 records after which the import stops feeding the tree.
+	matched := func() int {
+		var fc featureCollection
+		c.getJSON("/collections/incidents/items?limit=1", &fc)
+		return fc.NumberMatched
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for matched() < 40_000 {
+		if time.Now().After(deadline) {
+			imp.Process.Kill()
+			t.Fatalf("the import stored %d records in 60 s", matched())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	imp.Process.Kill()
+	if err := imp.Wait(); err == nil {
+		t.Fatalf("the import finished (%d lines) before it was killed; the test proves nothing", lines)
+	}
+	stored := matched()
+	if stored >= lines {
+		t.Fatalf("all %d records stored before the kill; the test proves nothing", stored)
+	}
+	if stale := treeState(t, db); stale == "" {
+		t.Fatal("the killed import left the R*Tree current; the test proves nothing")
+	}
+	// The text filter takes these queries past the grid, to the SQL that
+	// prefilters with the tree.
+	for _, q := range []string{
+		"&q=bulk&bbox=39,29,51,38",
+		"&q=bulk&filter=" + url.QueryEscape("S_INTERSECTS(geometry,POLYGON((39 29,51 29,51 38,39 38,39 29)))"),
+	} {
+		if n := c.numberMatched(q); n != stored {
+			t.Errorf("while the tree is stale, %s matches %d of the %d stored", q, n, stored)
+		}
+	}
+
+	if state := srv.stop(10 * time.Second); !state.Success() {
+		t.Fatalf("serve exited with %v", state)
+	}
+	srv2 := startServer(t, db)
+	c2 := newClient(t, srv2.base, c.token)
+	if stale := treeState(t, db); stale != "" {
+		t.Errorf("after a restart the R*Tree is still stale: %s", stale)
+	}
+	if n := c2.numberMatched("&q=bulk&bbox=39,29,51,38"); n != stored {
+		t.Errorf("after the rebuild the bbox matches %d of the %d stored", n, stored)
+	}
+	integrityCheck(t, db)
+}
+
+// treeState is "" when the incidents R*Tree passes SQLite's rtreecheck and
+// holds one entry per live incident, else what is wrong.
+func treeState(tb testing.TB, path string) string {
+	tb.Helper()
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	var check string
+	var entries, live int
+	if err := db.QueryRow(`SELECT rtreecheck('incidents_rtree'), (SELECT count(*) FROM incidents_rtree),
+		(SELECT count(*) FROM incidents WHERE deleted_at IS NULL)`).Scan(&check, &entries, &live); err != nil {
+		tb.Fatal(err)
+	}
+	if check != "ok" || entries != live {
+		return fmt.Sprintf("rtreecheck %q, %d entries for %d live incidents", check, entries, live)
+	}
+	return ""
 }

@@ -171,21 +171,56 @@ func (s *Store) ImportStream(ctx context.Context, in <-chan *PreparedIncidents, 
 		return err
 	}
 	defer func() { err = errors.Join(err, restore()) }()
+	var live int64
+	if err := s.write.WithContext(ctx).Raw(`SELECT coalesce((SELECT n FROM live_counts WHERE collection = 'incidents'), 0)`).Scan(&live).Error; err != nil {
+		return err
+	}
+	t := &treeDeferral{after: max(importDeferTreeMin, live/importDeferTreeShare)}
+	// The tree is rebuilt however the import ends, even cancelled: the
+	// records it committed are there to stay.
+	defer func() {
+		if t.deferred {
+			err = errors.Join(err, s.rebuildIncidentTree(context.WithoutCancel(ctx)))
+		}
+	}()
 	for {
 		var p *PreparedIncidents
 		select {
 		case next, ok := <-in:
 			if !ok {
+				if t.deferred {
+					if err := s.rebuildIncidentTree(ctx); err != nil {
+						return err
+					}
+					t.deferred = false
+				}
 				return s.syncWAL()
 			}
 			p = next
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		if err := s.importTransaction(ctx, p, in, done); err != nil {
+		if err := s.importTransaction(ctx, p, in, done, t); err != nil {
 			return err
 		}
 	}
+}
+
+// An import that writes at least importDeferTreeMin records, and at least
+// 1/importDeferTreeShare of the live incidents it found, leaves the R*Tree
+// to a rebuild at its end (see treeStaleKey): the rebuild costs about
+// 2 µs per live incident, an insert through the trigger about 15.
+var (
+	importDeferTreeMin   int64 = 20000
+	importDeferTreeShare int64 = 4
+)
+
+// treeDeferral is whether an import has paused the incidents R*Tree, and
+// after how many records it does.
+type treeDeferral struct {
+	after    int64
+	written  int64
+	deferred bool
 }
 
 type writtenBatch struct {
@@ -195,11 +230,12 @@ type writtenBatch struct {
 
 // importTransaction writes p and the batches that follow it on in in one
 // transaction, until a limit of ImportStream's is reached.
-func (s *Store) importTransaction(ctx context.Context, p *PreparedIncidents, in <-chan *PreparedIncidents, done func(*PreparedIncidents, []domain.ImportResult)) error {
+func (s *Store) importTransaction(ctx context.Context, p *PreparedIncidents, in <-chan *PreparedIncidents, done func(*PreparedIncidents, []domain.ImportResult), t *treeDeferral) error {
 	tx := s.write.WithContext(ctx).Begin()
 	if tx.Error != nil {
 		return tx.Error
 	}
+	deferred := t.deferred
 	start := time.Now()
 	var written []writtenBatch
 	var w *importWriter
@@ -216,10 +252,23 @@ func (s *Store) importTransaction(ctx context.Context, p *PreparedIncidents, in 
 		timer := time.NewTimer(importCommitAfter)
 		defer timer.Stop()
 		for p != nil {
+			if !deferred && t.written >= t.after {
+				if err := markTreeStale(tx.WithContext(bg)); err != nil {
+					return err
+				}
+				deferred = true
+			} else if deferred && len(written) == 0 {
+				// Again in each transaction: another process may
+				// have rebuilt the tree since the last one.
+				if err := markTreeStale(tx.WithContext(bg)); err != nil {
+					return err
+				}
+			}
 			results, err := w.write(p)
 			if err != nil {
 				return err
 			}
+			t.written += int64(len(results))
 			written = append(written, writtenBatch{p, results})
 			p.release()
 			if w.rows >= importCommitRows || time.Since(start) >= importCommitAfter {
@@ -248,6 +297,7 @@ func (s *Store) importTransaction(ctx context.Context, p *PreparedIncidents, in 
 		}
 		return translate(err)
 	}
+	t.deferred = deferred
 	s.AlertsCommitted(w.alerts)
 	for _, b := range written {
 		done(b.p, b.results)

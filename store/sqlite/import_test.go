@@ -188,8 +188,11 @@ func TestImportManyRows(t *testing.T) {
 func TestImportStream(t *testing.T) {
 	s := openTestStore(t)
 	ctx := context.Background()
-	defer func(rows int, after time.Duration) { importCommitRows, importCommitAfter = rows, after }(importCommitRows, importCommitAfter)
+	defer func(rows int, after time.Duration, tree int64) {
+		importCommitRows, importCommitAfter, importDeferTreeMin = rows, after, tree
+	}(importCommitRows, importCommitAfter, importDeferTreeMin)
 	importCommitRows, importCommitAfter = 600, time.Minute // three batches of 250 to a transaction
+	importDeferTreeMin = 300                               // the R*Tree waits from the third batch on
 
 	pragmas := func() (p [3]int) {
 		for i, name := range []string{"cache_size", "synchronous", "wal_autocheckpoint"} {
@@ -222,8 +225,14 @@ func TestImportStream(t *testing.T) {
 	var got []*PreparedIncidents
 	var outcomes []domain.ImportOutcome
 	var live int64
+	var stale []bool
 	err := s.ImportStream(ctx, in, func(p *PreparedIncidents, results []domain.ImportResult) {
 		got = append(got, p)
+		current, err := s.incidentTreeCurrent(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		stale = append(stale, !current)
 		for _, r := range results {
 			outcomes = append(outcomes, r.Outcome)
 		}
@@ -261,7 +270,11 @@ func TestImportStream(t *testing.T) {
 	if commits != 3 {
 		t.Errorf("%d transactions, want 3 of at most 3 batches", commits)
 	}
+	if !slices.Equal(stale, []bool{true, true, true, true, true}) {
+		t.Errorf("R*Tree stale after each committed batch: %v, want from the first transaction on", stale)
+	}
 	checkImportedStore(t, s, 1198)
+	checkTree(t, s)
 }
 
 // TestImportStreamCacheSize: the writer's page cache during an import is
@@ -336,6 +349,33 @@ func TestImportStreamCancelled(t *testing.T) {
 			checkImportedStore(t, s, 0)
 		})
 	}
+}
+
+// TestImportStreamCancelledRebuildsTree: an import cancelled after
+// transactions that left the R*Tree stale still rebuilds it, so what it
+// committed is found by place.
+func TestImportStreamCancelledRebuildsTree(t *testing.T) {
+	s := openTestStoreWith(t, Options{NoGrid: true})
+	defer func(rows int, tree int64) { importCommitRows, importDeferTreeMin = rows, tree }(importCommitRows, importDeferTreeMin)
+	importCommitRows, importDeferTreeMin = 200, 100
+	ctx, cancel := context.WithCancel(context.Background())
+	in := make(chan *PreparedIncidents, 2)
+	var all []*domain.Incident
+	for _, inc := range seeds.Synthetic(300, 4) {
+		all = append(all, inc)
+	}
+	in <- PrepareIncidents(all[:150], nil)
+	in <- PrepareIncidents(all[150:], nil)
+	err := s.ImportStream(ctx, in, func(*PreparedIncidents, []domain.ImportResult) {
+		if len(in) == 0 {
+			cancel() // both batches committed; the import waits for more
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("ImportStream returned %v, want context.Canceled", err)
+	}
+	checkImportedStore(t, s, 300)
+	checkTree(t, s)
 }
 
 // checkImportedStore checks the indexes the import keeps against the

@@ -60,7 +60,13 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 			return s.findInGrid(ctx, g, f, o)
 		}
 		if treeOnly(f) {
-			return s.findInTree(ctx, f, o)
+			current, err := s.incidentTreeCurrent(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if current {
+				return s.findInTree(ctx, f, o)
+			}
 		}
 	}
 	w, err := s.incidentWhere(ctx, f)
@@ -245,7 +251,11 @@ func pageOf(f domain.IncidentFilter, o order, rows []*incidentRow) (*domain.Inci
 func (s *Store) incidentWhere(ctx context.Context, f domain.IncidentFilter) (*where, error) {
 	w := &where{}
 	w.add("i.deleted_at IS NULL")
-	spatialFilter(w, "incidents_rtree", f.BBox, f.Near)
+	tree, err := s.incidentTree(ctx)
+	if err != nil {
+		return nil, err
+	}
+	spatialFilter(w, tree, f.BBox, f.Near)
 	if t := f.Time; t != nil {
 		if t.Start != nil {
 			w.add("i.occurred_at >= ?", micros(*t.Start))
@@ -271,7 +281,7 @@ func (s *Store) incidentWhere(ctx context.Context, f domain.IncidentFilter) (*wh
 		}
 	}
 	if f.Where != nil {
-		if err := compileExpr(w, f.Where, domain.IncidentQueryables, "incidents_rtree"); err != nil {
+		if err := compileExpr(w, f.Where, domain.IncidentQueryables, tree); err != nil {
 			return nil, err
 		}
 	}

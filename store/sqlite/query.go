@@ -63,17 +63,23 @@ func rtreeOverlap(table string, bs []orb.Bound) (string, []any) {
 
 // boxCondition is the exact test of a row's coordinates against bs.
 func boxCondition(w *where, bs []orb.Bound) {
+	sql, args := boxesSQL(bs)
+	w.add(sql, args...)
+}
+
+func boxesSQL(bs []orb.Bound) (string, []any) {
 	var boxes []string
+	var args []any
 	for _, b := range bs {
 		boxes = append(boxes, "(i.lon BETWEEN ? AND ? AND i.lat BETWEEN ? AND ?)")
-		w.args = append(w.args, b.Min[0], b.Max[0], b.Min[1], b.Max[1])
+		args = append(args, b.Min[0], b.Max[0], b.Min[1], b.Max[1])
 	}
-	w.clauses = append(w.clauses, "("+joinOr(boxes)+")")
+	return "(" + joinOr(boxes) + ")", args
 }
 
 // spatialFilter narrows to rows in the bbox and within the near radius:
-// the R*Tree prefilters (on the bbox, or the circle's bounding boxes), the
-// row's own coordinates decide.
+// the R*Tree table, unless "" (see treeStaleKey), prefilters on the bbox or
+// the circle's bounding boxes; the row's own coordinates decide.
 func spatialFilter(w *where, table string, bbox []orb.Bound, near *domain.Near) {
 	bounds := bbox
 	if bounds == nil && near != nil {
@@ -82,8 +88,10 @@ func spatialFilter(w *where, table string, bbox []orb.Bound, near *domain.Near) 
 	if bounds == nil {
 		return
 	}
-	sub, args := rtreeOverlap(table, bounds)
-	w.add("i.id IN ("+sub+")", args...)
+	if table != "" {
+		sub, args := rtreeOverlap(table, bounds)
+		w.add("i.id IN ("+sub+")", args...)
+	}
 	boxCondition(w, bounds)
 	if near != nil {
 		w.add("pw_distance(i.lon, i.lat, ?, ?) <= ?", near.Center[0], near.Center[1], near.RadiusM)
@@ -115,7 +123,8 @@ func likePattern(text string) string {
 }
 
 // compileExpr adds a filter expression over the columns of the table
-// aliased i, whose R*Tree is rtree, as one condition of w.
+// aliased i, whose R*Tree is rtree ("" for none, see treeStaleKey), as one
+// condition of w.
 func compileExpr(w *where, e domain.Expr, queryables []domain.Queryable, rtree string) error {
 	sql, args, err := store.CompileFilter(e, queryables, dialect{rtree: rtree})
 	if err != nil {
@@ -182,8 +191,12 @@ func (d dialect) Spatial(s domain.Spatial) (string, []any, error) {
 	if err != nil {
 		return "", nil, domain.InvalidField("filter", "%s geometries are not supported", s.Geometry.GeoJSONType())
 	}
-	sub, args := rtreeOverlap(d.rtree, geometryBoxes(s.Geometry))
-	sql := "(i.id IN (" + sub + ") AND pw_locate(i.lon, i.lat, ?) IN (" + strings.Join(codes, ", ") + "))"
+	prefilter, args := boxesSQL(geometryBoxes(s.Geometry))
+	if d.rtree != "" {
+		sub, subArgs := rtreeOverlap(d.rtree, geometryBoxes(s.Geometry))
+		prefilter, args = "i.id IN ("+sub+")", subArgs
+	}
+	sql := "(" + prefilter + " AND pw_locate(i.lon, i.lat, ?) IN (" + strings.Join(codes, ", ") + "))"
 	args = append(args, wkbGeom)
 	if negate {
 		sql = "(NOT " + sql + ")"

@@ -189,6 +189,10 @@ func Open(dsn string, opts Options) (*Store, error) {
 	s := &Store{write: write, read: read, path: path, opts: opts, Now: time.Now}
 	s.AlertServices = store.AlertServices{Read: read, Transact: s.transact, Now: s.now, Translate: translate,
 		Window: opts.AlertWindow, Signal: opts.Signal}
+	if err := s.finishTreeRebuild(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if !opts.NoGrid {
 		if err := s.startGrid(); err != nil {
 			s.Close()

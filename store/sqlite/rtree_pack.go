@@ -1,0 +1,356 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"gorm.io/gorm"
+
+	"github.com/postwatch/postwatch/store"
+)
+
+// An import of many incidents leaves the incidents R*Tree alone and builds
+// it afresh when done: SQLite's R*Tree has no bulk load, and an insert
+// rewrites at least its leaf node (1,636 bytes) and chooses that leaf by
+// testing every cell on the way down, so a million inserts took 19 of a
+// 1M import's 59 s (docs/performance.md). Packing the same entries with
+// Sort-Tile-Recursive (Leutenegger, Lopez and Edgington, "STR: a simple and
+// efficient algorithm for R-tree packing", ICDE 1997) and writing the
+// nodes once takes about 2 s, and a packed tree's nodes overlap less.
+//
+// While the key treeStaleKey is in meta, the incidents R*Tree does not
+// follow the table: the triggers of migration 9 skip it, every read that
+// would prefilter with it tests the rows' own coordinates instead, and
+// rebuildIncidentTree, which removes the key, must run before the tree is
+// used again. An import sets the key in the transactions it writes and
+// rebuilds when it ends; Open rebuilds when it finds the key left by an
+// import that did not end (killed, or its machine lost power).
+const treeStaleKey = "incidents_rtree_stale"
+
+// markTreeStale stops the incidents R*Tree's triggers for the rest of tx
+// and until rebuildIncidentTree; it is cheap enough to repeat per
+// transaction, which keeps the mark when another process rebuilt the tree
+// between two of them.
+func markTreeStale(tx *gorm.DB) error {
+	return tx.Exec(`INSERT OR IGNORE INTO meta (key, value) VALUES (?, 'an import is rebuilding the incidents R*Tree')`, treeStaleKey).Error
+}
+
+// incidentTreeCurrent reports whether the incidents R*Tree holds every
+// live incident, which is all but while an import of many runs.
+func (s *Store) incidentTreeCurrent(ctx context.Context) (bool, error) {
+	var stale bool
+	err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM meta WHERE key = ?)`, treeStaleKey).Rows()).Scan(&stale)
+	return !stale, err
+}
+
+// incidentTree names the incidents R*Tree for a query to prefilter with,
+// or "" while it is stale.
+func (s *Store) incidentTree(ctx context.Context) (string, error) {
+	current, err := s.incidentTreeCurrent(ctx)
+	if !current || err != nil {
+		return "", err
+	}
+	return "incidents_rtree", nil
+}
+
+// finishTreeRebuild rebuilds the incidents R*Tree when an import left it
+// stale. An import still running holds the write lock for long stretches;
+// when the lock stays out of reach, that import rebuilds the tree itself.
+func (s *Store) finishTreeRebuild() error {
+	ctx := context.Background()
+	current, err := s.incidentTreeCurrent(ctx)
+	if current || err != nil {
+		return err
+	}
+	if err := s.rebuildIncidentTree(ctx); err != nil && !isBusy(err) {
+		return fmt.Errorf("rebuild the incidents R*Tree: %w", err)
+	}
+	return nil
+}
+
+// rebuildIncidentTree replaces the incidents R*Tree's nodes with a tree
+// packed from every live incident and clears treeStaleKey, in one write
+// transaction, so readers see the old tree or the whole new one.
+func (s *Store) rebuildIncidentTree(ctx context.Context) error {
+	db, err := s.write.DB()
+	if err != nil {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := rebuildTree(ctx, tx); err != nil {
+		return errors.Join(err, tx.Rollback())
+	}
+	return tx.Commit()
+}
+
+// treeCell is an R*Tree cell: a row id (in a leaf) or a child node number,
+// and its box as the tree stores it, [min, max] per dimension in 32-bit
+// floats.
+type treeCell struct {
+	id  int64
+	box [6]float32
+}
+
+func (c *treeCell) centre(dim int) float32 { return c.box[2*dim]/2 + c.box[2*dim+1]/2 }
+
+// incidentTreeDims are the incidents R*Tree's dimensions: lon, lat and
+// occurred_at in years (migration 2).
+const incidentTreeDims = 3
+
+func rebuildTree(ctx context.Context, tx *sql.Tx) error {
+	var nodeSize int
+	if err := tx.QueryRowContext(ctx, `SELECT length(data) FROM incidents_rtree_node WHERE nodeno = 1`).Scan(&nodeSize); err != nil {
+		return fmt.Errorf("rebuild R*Tree: root node: %w", err)
+	}
+	// Node layout (SQLite's rtree.c): a 2-byte depth (root only), a 2-byte
+	// cell count, then cells of an 8-byte id and two 4-byte coordinates per
+	// dimension, all big-endian.
+	cellSize := 8 + 8*incidentTreeDims
+	capacity := (nodeSize - 4) / cellSize
+	if capacity < 4 {
+		return fmt.Errorf("rebuild R*Tree: root node of %d bytes", nodeSize)
+	}
+	var cells []treeCell
+	if err := func() error {
+		// The occurred_at index covers id, lon and lat, and holds live
+		// rows only, as the tree does.
+		rows, err := tx.QueryContext(ctx, `SELECT id, lon, lat, occurred_at FROM incidents INDEXED BY incidents_occurred_at WHERE deleted_at IS NULL`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c treeCell
+			var lon, lat float64
+			var at int64
+			if err := rows.Scan(&c.id, &lon, &lat, &at); err != nil {
+				return err
+			}
+			t := float64(at) / microsPerTreeYear
+			c.box = [6]float32{roundDown32(lon), roundUp32(lon), roundDown32(lat), roundUp32(lat), roundDown32(t), roundUp32(t)}
+			cells = append(cells, c)
+		}
+		return rows.Err()
+	}(); err != nil {
+		return fmt.Errorf("rebuild R*Tree: read incidents: %w", err)
+	}
+	levels := packTree(cells, incidentTreeDims, max(2, capacity*9/10))
+	for _, q := range []string{`DELETE FROM incidents_rtree_node`, `DELETE FROM incidents_rtree_rowid`, `DELETE FROM incidents_rtree_parent`} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("rebuild R*Tree: %w", err)
+		}
+	}
+	if err := writeTree(ctx, tx, levels, nodeSize, cellSize); err != nil {
+		return fmt.Errorf("rebuild R*Tree: %w", err)
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE key = ?`, treeStaleKey)
+	return err
+}
+
+// roundDown32 and roundUp32 are SQLite's rtreeValueDown and rtreeValueUp:
+// the nearest float32, moved one step outwards when rounding went the
+// other way, so the stored box always contains the value and a packed tree
+// holds the very boxes its insert trigger would.
+func roundDown32(d float64) float32 {
+	f := float32(d)
+	if float64(f) > d {
+		f = stepFloat32(f, -1)
+	}
+	return f
+}
+
+func roundUp32(d float64) float32 {
+	f := float32(d)
+	if float64(f) < d {
+		f = stepFloat32(f, +1)
+	}
+	return f
+}
+
+// stepFloat32 moves f one unit in the last place towards the sign of dir,
+// as rtree.c does on the bits (negative numbers grow with their bits).
+func stepFloat32(f float32, dir int) float32 {
+	x := math.Float32bits(f)
+	negative := x&0x80000000 != 0
+	if (dir < 0) != negative {
+		x--
+	} else {
+		x++
+	}
+	return math.Float32frombits(x)
+}
+
+// A treeNode is one packed node: its cells, and its number once written.
+type treeNode struct {
+	cells []treeCell
+	no    int64
+}
+
+// packTree packs cells into nodes of at most fill cells, level by level
+// from the leaves, with STR: sort by the first dimension's centres, cut
+// into slabs, sort each slab by the next dimension, and so on. It returns
+// the levels, leaves first; the last level holds the one root node.
+func packTree(cells []treeCell, dims, fill int) [][]treeNode {
+	var levels [][]treeNode
+	for {
+		var nodes []treeNode
+		strTile(cells, 0, dims, fill, func(group []treeCell) {
+			nodes = append(nodes, treeNode{cells: group})
+		})
+		if len(nodes) == 0 { // an empty tree: one empty root leaf
+			nodes = []treeNode{{}}
+		}
+		levels = append(levels, nodes)
+		if len(nodes) == 1 {
+			return levels
+		}
+		cells = make([]treeCell, len(nodes))
+		for i := range nodes {
+			cells[i] = treeCell{id: int64(i), box: boundsOf(nodes[i].cells, dims)}
+		}
+	}
+}
+
+// strTile sorts cells by dimension dim and hands emit groups of at most
+// fill cells, tiling the remaining dimensions within each slab.
+func strTile(cells []treeCell, dim, dims, fill int, emit func([]treeCell)) {
+	if len(cells) == 0 {
+		return
+	}
+	slices.SortFunc(cells, func(a, b treeCell) int { return cmp.Compare(a.centre(dim), b.centre(dim)) })
+	if dim == dims-1 {
+		for len(cells) > 0 {
+			n := min(fill, len(cells))
+			emit(slices.Clone(cells[:n]))
+			cells = cells[n:]
+		}
+		return
+	}
+	nodes := (len(cells) + fill - 1) / fill
+	slabs := int(math.Ceil(math.Pow(float64(nodes), 1/float64(dims-dim))))
+	perSlab := ((nodes + slabs - 1) / slabs) * fill
+	for len(cells) > 0 {
+		n := min(perSlab, len(cells))
+		strTile(cells[:n], dim+1, dims, fill, emit)
+		cells = cells[n:]
+	}
+}
+
+func boundsOf(cells []treeCell, dims int) [6]float32 {
+	var b [6]float32
+	for i, c := range cells {
+		for d := range dims {
+			if i == 0 || c.box[2*d] < b[2*d] {
+				b[2*d] = c.box[2*d]
+			}
+			if i == 0 || c.box[2*d+1] > b[2*d+1] {
+				b[2*d+1] = c.box[2*d+1]
+			}
+		}
+	}
+	return b
+}
+
+// writeTree numbers the nodes (the root is node 1, as SQLite requires) and
+// writes them, each leaf cell's node to the rowid table and each non-root
+// node's parent to the parent table.
+func writeTree(ctx context.Context, tx *sql.Tx, levels [][]treeNode, nodeSize, cellSize int) error {
+	root := len(levels) - 1
+	levels[root][0].no = 1
+	next := int64(2)
+	for l := root - 1; l >= 0; l-- {
+		for i := range levels[l] {
+			levels[l][i].no = next
+			next++
+		}
+	}
+	nodes := newBatchInsert(tx, `incidents_rtree_node`, `nodeno, data`, 2)
+	parents := newBatchInsert(tx, `incidents_rtree_parent`, `nodeno, parentnode`, 2)
+	for l := root; l >= 0; l-- {
+		for _, n := range levels[l] {
+			data := make([]byte, nodeSize)
+			if l == root {
+				binary.BigEndian.PutUint16(data[0:], uint16(root))
+			}
+			binary.BigEndian.PutUint16(data[2:], uint16(len(n.cells)))
+			for i, c := range n.cells {
+				cell := data[4+i*cellSize:]
+				id := c.id
+				if l > 0 { // an inner cell names its child by node number
+					id = levels[l-1][c.id].no
+					if err := parents.add(ctx, id, n.no); err != nil {
+						return err
+					}
+				}
+				binary.BigEndian.PutUint64(cell, uint64(id))
+				for j := range (cellSize - 8) / 4 {
+					binary.BigEndian.PutUint32(cell[8+4*j:], math.Float32bits(c.box[j]))
+				}
+			}
+			if err := nodes.add(ctx, n.no, data); err != nil {
+				return err
+			}
+		}
+	}
+	// Row ids in ascending order append to the rowid table's B-tree.
+	type leafOf struct{ row, node int64 }
+	var leaves []leafOf
+	for _, n := range levels[0] {
+		for _, c := range n.cells {
+			leaves = append(leaves, leafOf{c.id, n.no})
+		}
+	}
+	slices.SortFunc(leaves, func(a, b leafOf) int { return cmp.Compare(a.row, b.row) })
+	rowids := newBatchInsert(tx, `incidents_rtree_rowid`, `rowid, nodeno`, 2)
+	for _, l := range leaves {
+		if err := rowids.add(ctx, l.row, l.node); err != nil {
+			return err
+		}
+	}
+	return errors.Join(nodes.flush(ctx), parents.flush(ctx), rowids.flush(ctx))
+}
+
+// batchInsert writes rows with multi-row INSERTs of up to batchRows rows,
+// which pass through cgo far fewer times than one row per statement.
+type batchInsert struct {
+	tx    *sql.Tx
+	table string
+	cols  string
+	width int
+	args  []any
+}
+
+const batchRows = 200
+
+func newBatchInsert(tx *sql.Tx, table, cols string, width int) *batchInsert {
+	return &batchInsert{tx: tx, table: table, cols: cols, width: width}
+}
+
+func (b *batchInsert) add(ctx context.Context, values ...any) error {
+	b.args = append(b.args, values...)
+	if len(b.args) >= batchRows*b.width {
+		return b.flush(ctx)
+	}
+	return nil
+}
+
+func (b *batchInsert) flush(ctx context.Context) error {
+	if len(b.args) == 0 {
+		return nil
+	}
+	row := "(" + placeholders(b.width) + ")"
+	rows := strings.TrimSuffix(strings.Repeat(row+", ", len(b.args)/b.width), ", ")
+	_, err := b.tx.ExecContext(ctx, `INSERT INTO `+b.table+` (`+b.cols+`) VALUES `+rows, b.args...)
+	b.args = b.args[:0]
+	return err
+}

@@ -1,0 +1,260 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/paulmach/orb"
+
+	"github.com/postwatch/postwatch/domain"
+	"github.com/postwatch/postwatch/seeds"
+)
+
+// treeEntry is an incidents R*Tree row as SQLite reads it back.
+type treeEntry struct {
+	ID                                     int64
+	MinLon, MaxLon, MinLat, MaxLat, MinT, MaxT float64
+}
+
+func treeEntries(t *testing.T, s *Store) []treeEntry {
+	t.Helper()
+	var es []treeEntry
+	if err := s.write.Raw(`SELECT id, min_lon, max_lon, min_lat, max_lat, min_t, max_t FROM incidents_rtree ORDER BY id`).Scan(&es).Error; err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
+
+// checkTree fails unless SQLite's own check passes on the incidents
+// R*Tree, it is not marked stale, and it holds exactly the live incidents'
+// boxes as the insert trigger writes them.
+func checkTree(t *testing.T, s *Store) {
+	t.Helper()
+	var check string
+	if err := s.write.Raw(`SELECT rtreecheck('incidents_rtree')`).Row().Scan(&check); err != nil || check != "ok" {
+		t.Errorf("rtreecheck: %q %v", check, err)
+	}
+	if current, err := s.incidentTreeCurrent(context.Background()); err != nil || !current {
+		t.Errorf("tree current: %v %v, want true", current, err)
+	}
+	var want []treeEntry
+	if err := s.write.Raw(`SELECT id, lon AS min_lon, lon AS max_lon, lat AS min_lat, lat AS max_lat,
+		occurred_at / 31557600e6 AS min_t, occurred_at / 31557600e6 AS max_t
+		FROM incidents WHERE deleted_at IS NULL ORDER BY id`).Scan(&want).Error; err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		w := &want[i]
+		w.MinLon, w.MaxLon = float64(roundDown32(w.MinLon)), float64(roundUp32(w.MaxLon))
+		w.MinLat, w.MaxLat = float64(roundDown32(w.MinLat)), float64(roundUp32(w.MaxLat))
+		w.MinT, w.MaxT = float64(roundDown32(w.MinT)), float64(roundUp32(w.MaxT))
+	}
+	got := treeEntries(t, s)
+	if !slices.Equal(got, want) {
+		t.Errorf("tree holds %d entries, want the %d live incidents' boxes", len(got), len(want))
+		for i := range min(len(got), len(want)) {
+			if got[i] != want[i] {
+				t.Errorf("first difference: %+v, want %+v", got[i], want[i])
+				break
+			}
+		}
+	}
+}
+
+// edgeIncidents lie where rounding to 32 bits and the tree's axes meet
+// their limits: both sides of the antimeridian, the poles, zero, values no
+// float32 holds, and times before 1970 (negative on the time axis).
+func edgeIncidents() []*domain.Incident {
+	places := [][3]float64{
+		{-180, -90, -1}, {180, 90, 1}, {0, 0, 0}, {179.9999999, -89.9999999, -30},
+		{-0.1, 0.1, 12.3}, {44.3661, 33.3152, 45.2}, {-122.4194155, 37.7749295, -0.5},
+	}
+	var out []*domain.Incident
+	for i, p := range places {
+		at := time.Unix(int64(p[2]*31557600), 0).UTC()
+		out = append(out, &domain.Incident{Location: orb.Point{p[0], p[1]}, Type: "protest",
+			Title: "edge " + string(rune('a'+i)), OccurredAt: at})
+	}
+	return out
+}
+
+func importDirect(t *testing.T, s *Store, incs []*domain.Incident) {
+	t.Helper()
+	for batch := range slices.Chunk(incs, 500) {
+		results, err := s.ImportIncidents(context.Background(), batch, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range results {
+			if r.Outcome != domain.ImportCreated {
+				t.Fatalf("import: %+v", r)
+			}
+		}
+	}
+}
+
+// TestRebuildIncidentTree: a packed tree holds the very entries the
+// trigger wrote, passes SQLite's rtreecheck at every size (empty, a root
+// leaf, a full leaf, a second level, a third), and SQLite's own inserts,
+// moves and deletes work on it afterwards.
+func TestRebuildIncidentTree(t *testing.T) {
+	for _, n := range []int{0, 1, 45, 46, 3000} {
+		s := openTestStoreWith(t, Options{NoGrid: true})
+		ctx := context.Background()
+		incs := edgeIncidents()
+		for _, inc := range seeds.Synthetic(n, 5) {
+			incs = append(incs, inc)
+		}
+		incs = incs[:n]
+		importDirect(t, s, incs)
+		before := treeEntries(t, s)
+		if err := markTreeStale(s.write); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.rebuildIncidentTree(ctx); err != nil {
+			t.Fatalf("%d incidents: %v", n, err)
+		}
+		checkTree(t, s)
+		if after := treeEntries(t, s); !slices.Equal(after, before) {
+			t.Errorf("%d incidents: the packed tree holds %d entries, the trigger's %d, or other boxes", n, len(after), len(before))
+		}
+		var root []byte
+		var nodes int
+		s.write.Raw(`SELECT data FROM incidents_rtree_node WHERE nodeno = 1`).Row().Scan(&root)
+		s.write.Raw(`SELECT count(*) FROM incidents_rtree_node`).Row().Scan(&nodes)
+		depth := int(binary.BigEndian.Uint16(root))
+		if wantDepth := map[int]int{0: 0, 1: 0, 45: 0, 46: 1, 3000: 2}[n]; depth != wantDepth {
+			t.Errorf("%d incidents: depth %d, want %d (%d nodes)", n, depth, wantDepth, nodes)
+		}
+
+		// The trigger's writes on the packed tree.
+		more := edgeIncidents()
+		for _, inc := range seeds.Synthetic(200, 6) {
+			inc.ExternalID = nil // new records, not updates of the first ones
+			more = append(more, inc)
+		}
+		importDirect(t, s, more)
+		var ids []int64
+		s.write.Raw(`SELECT id FROM incidents ORDER BY id LIMIT 150`).Scan(&ids)
+		for i, id := range ids {
+			switch i % 3 {
+			case 0:
+				if err := s.DeleteIncident(ctx, id, 0); err != nil {
+					t.Fatal(err)
+				}
+			case 1:
+				inc, err := s.findIncident(ctx, s.write, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				inc.Location = orb.Point{-inc.Location.Lon(), -inc.Location.Lat()}
+				if err := s.ReplaceIncident(ctx, id, inc, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		checkTree(t, s)
+	}
+}
+
+// TestStaleTreeReads: while the tree is marked stale, incidents written
+// since are missing from it, and every read that prefilters with it —
+// a bbox page with and without other filters, a radius, CQL2's
+// S_INTERSECTS, the collection's extent — tests the rows instead and
+// finds them. Opening the database again rebuilds the tree.
+func TestStaleTreeReads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stale.db")
+	s, err := Open(path, Options{Durability: DurabilityNormal, NoGrid: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	importDirect(t, s, edgeIncidents()[5:6]) // Baghdad, in the tree
+	if err := markTreeStale(s.write); err != nil {
+		t.Fatal(err)
+	}
+	basra := &domain.Incident{Location: orb.Point{47.78, 30.51}, Type: "indirect_fire", Title: "rockets near the consulate",
+		OccurredAt: time.Date(2018, 9, 28, 0, 0, 0, 0, time.UTC)}
+	if err := s.CreateIncident(ctx, basra); err != nil {
+		t.Fatal(err)
+	}
+	var inTree int
+	s.write.Raw(`SELECT count(*) FROM incidents_rtree`).Row().Scan(&inTree)
+	if inTree != 1 {
+		t.Fatalf("the tree holds %d entries while stale, want the 1 written before", inTree)
+	}
+	iraq := []orb.Bound{{Min: orb.Point{38, 29}, Max: orb.Point{49, 38}}}
+	year := &domain.TimeRange{Start: ptr(time.Date(2018, 1, 1, 0, 0, 0, 0, time.UTC)), End: ptr(time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC))}
+	for _, tc := range []struct {
+		name string
+		f    domain.IncidentFilter
+		want int
+	}{
+		{"bbox", domain.IncidentFilter{BBox: iraq}, 2},
+		{"bbox and datetime", domain.IncidentFilter{BBox: iraq, Time: year}, 1},
+		{"bbox and type", domain.IncidentFilter{BBox: iraq, Types: []domain.IncidentType{"indirect_fire"}}, 1},
+		{"near", domain.IncidentFilter{Near: &domain.Near{Center: orb.Point{47.8, 30.5}, RadiusM: 10000}}, 1},
+		{"S_INTERSECTS", domain.IncidentFilter{Where: domain.Spatial{Op: "intersects", Property: "geometry",
+			Geometry: orb.Polygon{{{47, 30}, {48, 30}, {48, 31}, {47, 31}, {47, 30}}}}}, 1},
+	} {
+		tc.f.Page.Limit = 10
+		page, err := s.FindIncidents(ctx, tc.f)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if len(page.Items) != tc.want || page.Matched != tc.want {
+			t.Errorf("%s: %d incidents, numberMatched %d, want %d", tc.name, len(page.Items), page.Matched, tc.want)
+		}
+	}
+	ext, err := s.IncidentExtent(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ext.BBox == nil || ext.BBox[2] < 47.78 || ext.BBox[1] > 30.51 {
+		t.Errorf("extent %v leaves out the incident written while the tree was stale", ext.BBox)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(path, Options{Durability: DurabilityNormal, NoGrid: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	checkTree(t, s)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestRoundingLikeSQLite: roundDown32 and roundUp32 give the float32 that
+// SQLite's R*Tree stores for a value, on values no float32 holds, on both
+// signs and next to zero.
+func TestRoundingLikeSQLite(t *testing.T) {
+	s := openTestStore(t)
+	if err := s.write.Exec(`CREATE VIRTUAL TABLE temp.r USING rtree(id, lo, hi)`).Error; err != nil {
+		t.Fatal(err)
+	}
+	values := []float64{0, 1, -1, 0.1, -0.1, 1e-40, -1e-40, 44.3661, -122.4194155, 179.9999999, -89.9999999,
+		48.66, math.Pi * 1e6, -math.E * 1e-3, math.MaxFloat32, 16777217}
+	for i, v := range values {
+		if err := s.write.Exec(`INSERT INTO temp.r VALUES (?, ?, ?)`, i, v, v).Error; err != nil {
+			t.Fatal(err)
+		}
+		var lo, hi float64
+		if err := s.write.Raw(`SELECT lo, hi FROM temp.r WHERE id = ?`, i).Row().Scan(&lo, &hi); err != nil {
+			t.Fatal(err)
+		}
+		if float32(lo) != roundDown32(v) || float32(hi) != roundUp32(v) {
+			t.Errorf("%g: SQLite stores [%g, %g], ours [%g, %g]", v, lo, hi, roundDown32(v), roundUp32(v))
+		}
+		if float64(roundDown32(v)) > v || float64(roundUp32(v)) < v {
+			t.Errorf("%g: [%g, %g] does not contain it", v, roundDown32(v), roundUp32(v))
+		}
+	}
+}
