@@ -17,7 +17,7 @@ import (
 
 // treeEntry is an incidents R*Tree row as SQLite reads it back.
 type treeEntry struct {
-	ID                                     int64
+	ID                                         int64
 	MinLon, MaxLon, MinLat, MaxLat, MinT, MaxT float64
 }
 
