@@ -227,7 +227,7 @@ func strTile(cells []treeCell, dim, dims, fill int, emit func([]treeCell)) {
 	if len(cells) == 0 {
 		return
 	}
-	slices.SortFunc(cells, func(a, b treeCell) int { return cmp.Compare(a.centre(dim), b.centre(dim)) })
+	sortByCentre(cells, dim)
 	if dim == dims-1 {
 		for len(cells) > 0 {
 			n := min(fill, len(cells))
@@ -244,6 +244,29 @@ func strTile(cells []treeCell, dim, dims, fill int, emit func([]treeCell)) {
 		strTile(cells[:n], dim+1, dims, fill, emit)
 		cells = cells[n:]
 	}
+}
+
+// sortByCentre sorts cells by the centre of their extent in dim. It sorts
+// 8-byte keys — the centre's bits made to order as unsigned integers, and
+// the cell's index — then moves the cells once: a sort of the 32-byte
+// cells with a comparison function took most of a rebuild's time.
+func sortByCentre(cells []treeCell, dim int) {
+	keys := make([]uint64, len(cells))
+	for i := range cells {
+		bits := math.Float32bits(cells[i].box[2*dim]/2 + cells[i].box[2*dim+1]/2)
+		if bits&0x80000000 != 0 {
+			bits = ^bits
+		} else {
+			bits |= 0x80000000
+		}
+		keys[i] = uint64(bits)<<32 | uint64(i)
+	}
+	slices.Sort(keys)
+	sorted := make([]treeCell, len(cells))
+	for i, k := range keys {
+		sorted[i] = cells[uint32(k)]
+	}
+	copy(cells, sorted)
 }
 
 func boundsOf(cells []treeCell, dims int) [6]float32 {
