@@ -21,7 +21,7 @@ const extentPad = 1e-4
 // which bounds every live incident, the span from the ends of the
 // occurred_at index.
 //
-// While an import rebuilds the tree (treeStaleKey), the box comes from the
+// While an import rebuilds the tree (treeStaleTable), the box comes from the
 // rows through the occurred_at index, which covers lon and lat: a scan of
 // every live incident, about a second at 1M.
 func (s *Store) IncidentExtent(ctx context.Context) (*domain.Extent, error) {

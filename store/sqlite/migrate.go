@@ -252,14 +252,16 @@ var migrations = []migration{
 	// An import of many incidents builds the R*Tree afresh when it ends
 	// (rebuildIncidentTree); meanwhile the triggers leave the tree alone.
 	{9, "incidents R*Tree triggers that an import can pause", []string{
+		// A row here marks the tree stale (see treeStaleTable).
+		`CREATE TABLE ` + treeStaleTable + ` (mark INTEGER PRIMARY KEY CHECK (mark = 1))`,
 		`DROP TRIGGER incidents_rtree_insert`,
 		`CREATE TRIGGER incidents_rtree_insert AFTER INSERT ON incidents
-			WHEN new.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM meta WHERE key = '` + treeStaleKey + `') BEGIN
+			WHEN new.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM ` + treeStaleTable + `) BEGIN
 			INSERT INTO incidents_rtree VALUES (new.id, new.lon, new.lon, new.lat, new.lat, new.occurred_at / 31557600e6, new.occurred_at / 31557600e6);
 		END`,
 		`DROP TRIGGER incidents_rtree_update`,
 		`CREATE TRIGGER incidents_rtree_update AFTER UPDATE OF lon, lat, occurred_at, deleted_at ON incidents
-			WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = '` + treeStaleKey + `') BEGIN
+			WHEN NOT EXISTS (SELECT 1 FROM ` + treeStaleTable + `) BEGIN
 			DELETE FROM incidents_rtree WHERE id = old.id;
 			INSERT INTO incidents_rtree SELECT new.id, new.lon, new.lon, new.lat, new.lat, new.occurred_at / 31557600e6, new.occurred_at / 31557600e6 WHERE new.deleted_at IS NULL;
 		END`,

@@ -79,7 +79,7 @@ func queryPlanOn(t *testing.T, db *gorm.DB, q capturedQuery) []string {
 
 // isTreeProbe tells the one-row read of meta that asks whether the
 // R*Tree is current (incidentTreeCurrent) from the queries under test.
-func isTreeProbe(sql string) bool { return strings.Contains(sql, "FROM meta WHERE key = ?") }
+func isTreeProbe(sql string) bool { return strings.Contains(sql, "FROM "+treeStaleTable) }
 
 func openTestStore(t *testing.T) *Store {
 	t.Helper()

@@ -78,7 +78,7 @@ func boxesSQL(bs []orb.Bound) (string, []any) {
 }
 
 // spatialFilter narrows to rows in the bbox and within the near radius:
-// the R*Tree table, unless "" (see treeStaleKey), prefilters on the bbox or
+// the R*Tree table, unless "" (see treeStaleTable), prefilters on the bbox or
 // the circle's bounding boxes; the row's own coordinates decide.
 func spatialFilter(w *where, table string, bbox []orb.Bound, near *domain.Near) {
 	bounds := bbox
@@ -123,7 +123,7 @@ func likePattern(text string) string {
 }
 
 // compileExpr adds a filter expression over the columns of the table
-// aliased i, whose R*Tree is rtree ("" for none, see treeStaleKey), as one
+// aliased i, whose R*Tree is rtree ("" for none, see treeStaleTable), as one
 // condition of w.
 func compileExpr(w *where, e domain.Expr, queryables []domain.Queryable, rtree string) error {
 	sql, args, err := store.CompileFilter(e, queryables, dialect{rtree: rtree})

@@ -25,28 +25,30 @@ import (
 // efficient algorithm for R-tree packing", ICDE 1997) and writing the
 // nodes once takes about 2 s, and a packed tree's nodes overlap less.
 //
-// While the key treeStaleKey is in meta, the incidents R*Tree does not
-// follow the table: the triggers of migration 9 skip it, every read that
+// While the table treeStaleTable holds a row, the incidents R*Tree does
+// not follow the table: the triggers of migration 9 skip it, every read that
 // would prefilter with it tests the rows' own coordinates instead, and
-// rebuildIncidentTree, which removes the key, must run before the tree is
-// used again. An import sets the key in the transactions it writes and
-// rebuilds when it ends; Open rebuilds when it finds the key left by an
-// import that did not end (killed, or its machine lost power).
-const treeStaleKey = "incidents_rtree_stale"
+// rebuildIncidentTree, which empties the table, must run before the tree
+// is used again. An import marks the tree in the transactions it writes
+// and rebuilds when it ends; Open rebuilds when it finds the mark of an
+// import that did not end (killed, or its machine lost power). The mark is
+// this engine's own state: store.Copy does not carry it, as it carries
+// meta, to another database.
+const treeStaleTable = "incidents_rtree_stale"
 
 // markTreeStale stops the incidents R*Tree's triggers for the rest of tx
 // and until rebuildIncidentTree; it is cheap enough to repeat per
 // transaction, which keeps the mark when another process rebuilt the tree
 // between two of them.
 func markTreeStale(tx *gorm.DB) error {
-	return tx.Exec(`INSERT OR IGNORE INTO meta (key, value) VALUES (?, 'an import is rebuilding the incidents R*Tree')`, treeStaleKey).Error
+	return tx.Exec(`INSERT OR IGNORE INTO ` + treeStaleTable + ` (mark) VALUES (1)`).Error
 }
 
 // incidentTreeCurrent reports whether the incidents R*Tree holds every
 // live incident, which is all but while an import of many runs.
 func (s *Store) incidentTreeCurrent(ctx context.Context) (bool, error) {
 	var stale bool
-	err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM meta WHERE key = ?)`, treeStaleKey).Rows()).Scan(&stale)
+	err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM ` + treeStaleTable + `)`).Rows()).Scan(&stale)
 	return !stale, err
 }
 
@@ -76,7 +78,7 @@ func (s *Store) finishTreeRebuild() error {
 }
 
 // rebuildIncidentTree replaces the incidents R*Tree's nodes with a tree
-// packed from every live incident and clears treeStaleKey, in one write
+// packed from every live incident and clears treeStaleTable, in one write
 // transaction, so readers see the old tree or the whole new one.
 func (s *Store) rebuildIncidentTree(ctx context.Context) error {
 	db, err := s.write.DB()
@@ -153,7 +155,7 @@ func rebuildTree(ctx context.Context, tx *sql.Tx) error {
 	if err := writeTree(ctx, tx, levels, nodeSize, cellSize); err != nil {
 		return fmt.Errorf("rebuild R*Tree: %w", err)
 	}
-	_, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE key = ?`, treeStaleKey)
+	_, err := tx.ExecContext(ctx, `DELETE FROM `+treeStaleTable)
 	return err
 }
 
