@@ -36,7 +36,13 @@ const acledImportCacheMiB = 64
 
 // importHeapLimit is the Go heap an import aims to stay under (a soft
 // limit: the live chunks always fit, the collector just runs more often).
-const importHeapLimit = 128 << 20
+// An ACLED import keeps to less, within its 250 MB: on the machine of
+// 2026-11-30 the 128 MiB let its process reach 257 MiB, and 96 MiB held
+// it at 194 MiB, flat (docs/performance.md, "ACLED import").
+const (
+	importHeapLimit      = 128 << 20
+	acledImportHeapLimit = 96 << 20
+)
 
 // importRecord is one record read from a file, or why it could not be read.
 type importRecord struct {
@@ -152,8 +158,10 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	opts := sqlite.Options{NoGrid: true, AlertWindow: window}
+	heapLimit := int64(importHeapLimit)
 	if *format == "acled" {
 		opts.ImportCacheMiB = acledImportCacheMiB
+		heapLimit = acledImportHeapLimit
 	}
 	st, err := openStoreWith(ctx, *db, opts, 0)
 	if err != nil {
@@ -172,9 +180,9 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer rejects.Flush()
 	var sum importSummary
 	if lite, ok := st.(*sqlite.Store); ok {
-		sum, err = runImport(ctx, f, read, sqliteWriter(lite), rejects, stderr)
+		sum, err = runImport(ctx, f, read, sqliteWriter(lite), rejects, stderr, heapLimit)
 	} else {
-		sum, err = runImport(ctx, f, read, batchWriter(st), rejects, stderr)
+		sum, err = runImport(ctx, f, read, batchWriter(st), rejects, stderr, heapLimit)
 	}
 	if err != nil {
 		return err
@@ -201,9 +209,10 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 // runImport is importFile's pipeline on one engine's writer; it reports
-// rejected records on rejects as their transactions commit.
+// rejected records on rejects as their transactions commit, and keeps the
+// Go heap near heapLimit bytes.
 func runImport[P any](ctx context.Context, f *os.File, read func(context.Context, *bufio.Reader, func(importRecord)) error,
-	w importWriter[P], rejects io.Writer, stderr io.Writer) (importSummary, error) {
+	w importWriter[P], rejects io.Writer, stderr io.Writer, heapLimit int64) (importSummary, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Decoding allocates about 9 KB a record, nearly all of it garbage at
@@ -220,7 +229,7 @@ func runImport[P any](ctx context.Context, f *os.File, read func(context.Context
 	// collector run sooner when the heap nears it, whatever the records'
 	// size. GOMEMLIMIT, when set, decides.
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(importHeapLimit))
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(heapLimit))
 	}
 
 	// Chunks in flight are bounded by the channels' capacities.

@@ -122,7 +122,13 @@ func rebuildTree(ctx context.Context, tx *sql.Tx) error {
 	if capacity < 4 {
 		return fmt.Errorf("rebuild R*Tree: root node of %d bytes", nodeSize)
 	}
-	var cells []treeCell
+	// The rebuild's memory is mostly these cells (32 bytes an incident):
+	// sized once, sorted in place, and the leaves are slices of them.
+	var live int
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT n FROM live_counts WHERE collection = 'incidents'), 0)`).Scan(&live); err != nil {
+		return fmt.Errorf("rebuild R*Tree: %w", err)
+	}
+	cells := make([]treeCell, 0, live)
 	if err := func() error {
 		// The occurred_at index covers id, lon and lat, and holds live
 		// rows only, as the tree does.
@@ -233,7 +239,7 @@ func strTile(cells []treeCell, dim, dims, fill int, emit func([]treeCell)) {
 	if dim == dims-1 {
 		for len(cells) > 0 {
 			n := min(fill, len(cells))
-			emit(slices.Clone(cells[:n]))
+			emit(cells[:n:n]) // nothing sorts this range again
 			cells = cells[n:]
 		}
 		return
@@ -250,8 +256,9 @@ func strTile(cells []treeCell, dim, dims, fill int, emit func([]treeCell)) {
 
 // sortByCentre sorts cells by the centre of their extent in dim. It sorts
 // 8-byte keys — the centre's bits made to order as unsigned integers, and
-// the cell's index — then moves the cells once: a sort of the 32-byte
-// cells with a comparison function took most of a rebuild's time.
+// the cell's index — then moves the cells along the permutation's cycles:
+// a sort of the 32-byte cells through a comparison function took most of
+// a rebuild's time.
 func sortByCentre(cells []treeCell, dim int) {
 	keys := make([]uint64, len(cells))
 	for i := range cells {
@@ -264,11 +271,25 @@ func sortByCentre(cells []treeCell, dim int) {
 		keys[i] = uint64(bits)<<32 | uint64(i)
 	}
 	slices.Sort(keys)
-	sorted := make([]treeCell, len(cells))
-	for i, k := range keys {
-		sorted[i] = cells[uint32(k)]
+	// Position j takes the cell at from(j); a position done points to itself.
+	from := func(j int) int { return int(uint32(keys[j])) }
+	for i := range keys {
+		if from(i) == i {
+			continue
+		}
+		held := cells[i]
+		j := i
+		for {
+			k := from(j)
+			keys[j] = uint64(j)
+			if k == i {
+				cells[j] = held
+				break
+			}
+			cells[j] = cells[k]
+			j = k
+		}
 	}
-	copy(cells, sorted)
 }
 
 func boundsOf(cells []treeCell, dims int) [6]float32 {
@@ -327,22 +348,57 @@ func writeTree(ctx context.Context, tx *sql.Tx, levels [][]treeNode, nodeSize, c
 			}
 		}
 	}
-	// Row ids in ascending order append to the rowid table's B-tree.
-	type leafOf struct{ row, node int64 }
-	var leaves []leafOf
-	for _, n := range levels[0] {
-		for _, c := range n.cells {
-			leaves = append(leaves, leafOf{c.id, n.no})
+	if err := errors.Join(nodes.flush(ctx), parents.flush(ctx)); err != nil {
+		return err
+	}
+	return writeRowids(ctx, tx, levels[0])
+}
+
+// writeRowids writes each row id's leaf to the rowid table in ascending
+// row id order, which appends to its B-tree. Incident ids are dense, so a
+// table indexed by id holds the leaves in 4 bytes an id; should they not
+// be, the pairs are sorted instead.
+func writeRowids(ctx context.Context, tx *sql.Tx, leaves []treeNode) error {
+	first, last, n := int64(math.MaxInt64), int64(math.MinInt64), 0
+	for _, l := range leaves {
+		for _, c := range l.cells {
+			first, last, n = min(first, c.id), max(last, c.id), n+1
 		}
 	}
-	slices.SortFunc(leaves, func(a, b leafOf) int { return cmp.Compare(a.row, b.row) })
 	rowids := newBatchInsert(tx, `incidents_rtree_rowid`, `rowid, nodeno`, 2)
+	if n == 0 {
+		return nil
+	}
+	if span := last - first + 1; span <= 2*int64(n)+1024 {
+		nodeOf := make([]int32, span) // node numbers stay far below 2^31
+		for _, l := range leaves {
+			for _, c := range l.cells {
+				nodeOf[c.id-first] = int32(l.no)
+			}
+		}
+		for i, no := range nodeOf {
+			if no != 0 {
+				if err := rowids.add(ctx, first+int64(i), int64(no)); err != nil {
+					return err
+				}
+			}
+		}
+		return rowids.flush(ctx)
+	}
+	type leafOf struct{ row, node int64 }
+	pairs := make([]leafOf, 0, n)
 	for _, l := range leaves {
-		if err := rowids.add(ctx, l.row, l.node); err != nil {
+		for _, c := range l.cells {
+			pairs = append(pairs, leafOf{c.id, l.no})
+		}
+	}
+	slices.SortFunc(pairs, func(a, b leafOf) int { return cmp.Compare(a.row, b.row) })
+	for _, p := range pairs {
+		if err := rowids.add(ctx, p.row, p.node); err != nil {
 			return err
 		}
 	}
-	return errors.Join(nodes.flush(ctx), parents.flush(ctx), rowids.flush(ctx))
+	return rowids.flush(ctx)
 }
 
 // batchInsert writes rows with multi-row INSERTs of up to batchRows rows,

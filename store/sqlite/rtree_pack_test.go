@@ -100,10 +100,14 @@ func importDirect(t *testing.T, s *Store, incs []*domain.Incident) {
 
 // TestRebuildIncidentTree: a packed tree holds the very entries the
 // trigger wrote, passes SQLite's rtreecheck at every size (empty, a root
-// leaf, a full leaf, a second level, a third), and SQLite's own inserts,
-// moves and deletes work on it afterwards.
+// leaf, a full leaf, a second level, a third) and with ids far apart, and
+// SQLite's own inserts, moves and deletes work on it afterwards.
 func TestRebuildIncidentTree(t *testing.T) {
-	for _, n := range []int{0, 1, 45, 46, 3000} {
+	for _, tc := range []struct {
+		n      int
+		sparse bool // a few ids millions apart (copied from PostGIS, whose sequences skip)
+	}{{0, false}, {1, false}, {45, false}, {46, false}, {3000, false}, {300, true}} {
+		n := tc.n
 		s := openTestStoreWith(t, Options{NoGrid: true})
 		ctx := context.Background()
 		incs := edgeIncidents()
@@ -112,6 +116,15 @@ func TestRebuildIncidentTree(t *testing.T) {
 		}
 		incs = incs[:n]
 		importDirect(t, s, incs)
+		if tc.sparse {
+			for _, id := range []int64{7_000_000, 90_000_000} {
+				if err := s.write.Exec(`INSERT INTO incidents (id, lon, lat, type, title, occurred_at, time_precision,
+					location_precision, severity, status, created_at, updated_at, version)
+					VALUES (?, 44.4, 33.3, 'protest', 'far id', 1, 'exact', 'exact', 1, 'reported', 1, 1, 1)`, id).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 		before := treeEntries(t, s)
 		if err := markTreeStale(s.write); err != nil {
 			t.Fatal(err)
@@ -128,7 +141,7 @@ func TestRebuildIncidentTree(t *testing.T) {
 		s.write.Raw(`SELECT data FROM incidents_rtree_node WHERE nodeno = 1`).Row().Scan(&root)
 		s.write.Raw(`SELECT count(*) FROM incidents_rtree_node`).Row().Scan(&nodes)
 		depth := int(binary.BigEndian.Uint16(root))
-		if wantDepth := map[int]int{0: 0, 1: 0, 45: 0, 46: 1, 3000: 2}[n]; depth != wantDepth {
+		if wantDepth := map[int]int{0: 0, 1: 0, 45: 0, 46: 1, 3000: 2, 300: 1}[n]; depth != wantDepth {
 			t.Errorf("%d incidents: depth %d, want %d (%d nodes)", n, depth, wantDepth, nodes)
 		}
 
