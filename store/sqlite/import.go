@@ -189,7 +189,9 @@ func (s *Store) ImportStream(ctx context.Context, in <-chan *PreparedIncidents, 
 		case next, ok := <-in:
 			if !ok {
 				if t.deferred {
-					if err := s.rebuildIncidentTree(ctx); err != nil {
+					// Every record is in: the rebuild, a few seconds,
+					// finishes even when ctx is cancelled meanwhile.
+					if err := s.rebuildIncidentTree(context.WithoutCancel(ctx)); err != nil {
 						return err
 					}
 					t.deferred = false
@@ -216,7 +218,7 @@ var (
 )
 
 // treeDeferral is whether an import has paused the incidents R*Tree, and
-// after how many records it does.
+// after how many records created or updated it does.
 type treeDeferral struct {
 	after    int64
 	written  int64
@@ -253,14 +255,15 @@ func (s *Store) importTransaction(ctx context.Context, p *PreparedIncidents, in 
 		defer timer.Stop()
 		for p != nil {
 			if !deferred && t.written >= t.after {
-				if err := markTreeStale(tx.WithContext(bg)); err != nil {
+				if err := markTreeStale(tx.WithContext(bg), w.now); err != nil {
 					return err
 				}
 				deferred = true
 			} else if deferred && len(written) == 0 {
 				// Again in each transaction: another process may
-				// have rebuilt the tree since the last one.
-				if err := markTreeStale(tx.WithContext(bg)); err != nil {
+				// have rebuilt the tree since the last one, and a
+				// server takes a mark not renewed for an abandoned one.
+				if err := markTreeStale(tx.WithContext(bg), w.now); err != nil {
 					return err
 				}
 			}
@@ -268,7 +271,11 @@ func (s *Store) importTransaction(ctx context.Context, p *PreparedIncidents, in 
 			if err != nil {
 				return err
 			}
-			t.written += int64(len(results))
+			for _, r := range results {
+				if r.Outcome == domain.ImportCreated || r.Outcome == domain.ImportUpdated {
+					t.written++
+				}
+			}
 			written = append(written, writtenBatch{p, results})
 			p.release()
 			if w.rows >= importCommitRows || time.Since(start) >= importCommitAfter {

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -253,7 +254,8 @@ var migrations = []migration{
 	// (rebuildIncidentTree); meanwhile the triggers leave the tree alone.
 	{9, "incidents R*Tree triggers that an import can pause", []string{
 		// A row here marks the tree stale (see treeStaleTable).
-		`CREATE TABLE ` + treeStaleTable + ` (mark INTEGER PRIMARY KEY CHECK (mark = 1))`,
+		// at: when the import last marked it, in microseconds.
+		`CREATE TABLE ` + treeStaleTable + ` (mark INTEGER PRIMARY KEY CHECK (mark = 1), at INTEGER NOT NULL)`,
 		`DROP TRIGGER incidents_rtree_insert`,
 		`CREATE TRIGGER incidents_rtree_insert AFTER INSERT ON incidents
 			WHEN new.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM ` + treeStaleTable + `) BEGIN
@@ -274,13 +276,23 @@ func isoSQL(column string) string {
 	return "CASE WHEN " + column + " IS NULL THEN NULL ELSE strftime('%Y-%m-%dT%H:%M:%fZ', " + column + " / 1e6, 'unixepoch') END"
 }
 
-// migrate applies every migration not yet recorded.
+// migrate applies every migration not yet recorded. Those recorded are
+// read first without the write lock, which an import on the same file
+// holds nearly all the time: a command that opened an up-to-date database
+// while one ran waited for the lock once per migration, and often failed.
 func migrate(db *gorm.DB) error {
 	if err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`).Error; err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
+	var applied []int
+	if err := db.Raw(`SELECT version FROM schema_migrations`).Scan(&applied).Error; err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
 	for _, m := range migrations {
+		if slices.Contains(applied, m.version) {
+			continue
+		}
 		err := db.Transaction(func(tx *gorm.DB) error {
 			var n int64
 			if err := tx.Raw(`SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n).Error; err != nil {

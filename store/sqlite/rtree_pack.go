@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -37,11 +38,45 @@ import (
 const treeStaleTable = "incidents_rtree_stale"
 
 // markTreeStale stops the incidents R*Tree's triggers for the rest of tx
-// and until rebuildIncidentTree; it is cheap enough to repeat per
-// transaction, which keeps the mark when another process rebuilt the tree
-// between two of them.
-func markTreeStale(tx *gorm.DB) error {
-	return tx.Exec(`INSERT OR IGNORE INTO ` + treeStaleTable + ` (mark) VALUES (1)`).Error
+// and until rebuildIncidentTree, and stamps the mark with now. An import
+// repeats it in each transaction, which keeps the mark when another process
+// rebuilt the tree between two of them, and keeps the stamp fresh while the
+// import lives (see watchTree).
+func markTreeStale(tx *gorm.DB, now time.Time) error {
+	return tx.Exec(`INSERT INTO `+treeStaleTable+` (mark, at) VALUES (1, ?) ON CONFLICT (mark) DO UPDATE SET at = excluded.at`,
+		micros(now)).Error
+}
+
+// A server rebuilds the tree itself when an import's mark has not been
+// renewed for treeAbandonedAfter: the import was killed, or its machine
+// lost power, and only the next Open would notice. It looks every
+// treeWatchEvery. A live import renews the mark at each of its
+// transactions, about every second; should one stall that long and the
+// server rebuild meanwhile, the import marks the tree again and rebuilds
+// it when it ends, so nothing is lost but time.
+var (
+	treeWatchEvery     = 15 * time.Second
+	treeAbandonedAfter = time.Minute
+)
+
+// watchTree rebuilds an abandoned stale tree until stop is closed.
+func (s *Store) watchTree(stop <-chan struct{}) {
+	t := time.NewTicker(treeWatchEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		var at *int64
+		err := store.FirstRow(s.read.Raw(`SELECT (SELECT at FROM ` + treeStaleTable + `)`).Rows()).Scan(&at)
+		if err != nil || at == nil || s.now().Sub(time.UnixMicro(*at)) < treeAbandonedAfter {
+			continue
+		}
+		// An error leaves the mark, and the next tick tries again.
+		s.rebuildIncidentTree(context.Background())
+	}
 }
 
 // incidentTreeCurrent reports whether the incidents R*Tree holds every
@@ -79,7 +114,9 @@ func (s *Store) finishTreeRebuild() error {
 
 // rebuildIncidentTree replaces the incidents R*Tree's nodes with a tree
 // packed from every live incident and clears treeStaleTable, in one write
-// transaction, so readers see the old tree or the whole new one.
+// transaction, so readers see the old tree or the whole new one. A tree
+// that another process rebuilt while this one waited for the write lock is
+// left as it is.
 func (s *Store) rebuildIncidentTree(ctx context.Context) error {
 	db, err := s.write.DB()
 	if err != nil {
@@ -90,7 +127,11 @@ func (s *Store) rebuildIncidentTree(ctx context.Context) error {
 		return err
 	}
 	if err := rebuildTree(ctx, tx); err != nil {
-		return errors.Join(err, tx.Rollback())
+		// A cancelled ctx has made database/sql roll back already.
+		if rb := tx.Rollback(); !errors.Is(rb, sql.ErrTxDone) {
+			err = errors.Join(err, rb)
+		}
+		return err
 	}
 	return tx.Commit()
 }
@@ -103,13 +144,15 @@ type treeCell struct {
 	box [6]float32
 }
 
-func (c *treeCell) centre(dim int) float32 { return c.box[2*dim]/2 + c.box[2*dim+1]/2 }
-
 // incidentTreeDims are the incidents R*Tree's dimensions: lon, lat and
 // occurred_at in years (migration 2).
 const incidentTreeDims = 3
 
 func rebuildTree(ctx context.Context, tx *sql.Tx) error {
+	var stale bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+treeStaleTable+`)`).Scan(&stale); err != nil || !stale {
+		return err
+	}
 	var nodeSize int
 	if err := tx.QueryRowContext(ctx, `SELECT length(data) FROM incidents_rtree_node WHERE nodeno = 1`).Scan(&nodeSize); err != nil {
 		return fmt.Errorf("rebuild R*Tree: root node: %w", err)

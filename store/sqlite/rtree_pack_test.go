@@ -126,7 +126,7 @@ func TestRebuildIncidentTree(t *testing.T) {
 			}
 		}
 		before := treeEntries(t, s)
-		if err := markTreeStale(s.write); err != nil {
+		if err := markTreeStale(s.write, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.rebuildIncidentTree(ctx); err != nil {
@@ -188,7 +188,7 @@ func TestStaleTreeReads(t *testing.T) {
 	}
 	ctx := context.Background()
 	importDirect(t, s, edgeIncidents()[5:6]) // Baghdad, in the tree
-	if err := markTreeStale(s.write); err != nil {
+	if err := markTreeStale(s.write, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	basra := &domain.Incident{Location: orb.Point{47.78, 30.51}, Type: "indirect_fire", Title: "rockets near the consulate",
@@ -270,4 +270,58 @@ func TestRoundingLikeSQLite(t *testing.T) {
 			t.Errorf("%g: [%g, %g] does not contain it", v, roundDown32(v), roundUp32(v))
 		}
 	}
+}
+
+// TestServerRebuildsAbandonedTree: a server (a store with the grid) leaves
+// a tree an import marked recently alone, rebuilds one whose mark has not
+// been renewed for treeAbandonedAfter, and a rebuild finds nothing to do
+// once the mark is gone (another process rebuilt while it waited).
+func TestServerRebuildsAbandonedTree(t *testing.T) {
+	defer func(every, after time.Duration) { treeWatchEvery, treeAbandonedAfter = every, after }(treeWatchEvery, treeAbandonedAfter)
+	treeWatchEvery, treeAbandonedAfter = 20*time.Millisecond, time.Minute
+	s := openTestStore(t)
+	ctx := context.Background()
+	importDirect(t, s, edgeIncidents())
+	current := func() bool {
+		ok, err := s.incidentTreeCurrent(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+
+	if err := markTreeStale(s.write, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if current() {
+		t.Fatal("the server rebuilt a tree an import marked a moment ago")
+	}
+
+	if err := markTreeStale(s.write, time.Now().Add(-2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !current() {
+		if time.Now().After(deadline) {
+			t.Fatal("the server left an abandoned mark for 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	checkTree(t, s)
+
+	var nodes int
+	s.write.Raw(`SELECT count(*) FROM incidents_rtree_node`).Row().Scan(&nodes)
+	if err := s.write.Exec(`INSERT INTO incidents_rtree_node (nodeno, data) SELECT 999, data FROM incidents_rtree_node WHERE nodeno = 1`).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rebuildIncidentTree(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var after int
+	s.write.Raw(`SELECT count(*) FROM incidents_rtree_node`).Row().Scan(&after)
+	if after != nodes+1 {
+		t.Errorf("a rebuild without a mark rewrote the tree (%d nodes, %d before it)", after, nodes+1)
+	}
+	s.write.Exec(`DELETE FROM incidents_rtree_node WHERE nodeno = 999`)
 }

@@ -98,6 +98,10 @@ type Store struct {
 	grid     *grid.Follower[int64] // nil with Options.NoGrid
 	gridFeed *sqliteFeed
 
+	// stopWatch ends watchTree (nil with Options.NoGrid), which closes
+	// watchDone on its way out.
+	stopWatch, watchDone chan struct{}
+
 	// AlertServices serves alerts and webhooks from the shared tables.
 	store.AlertServices
 }
@@ -198,6 +202,11 @@ func Open(dsn string, opts Options) (*Store, error) {
 			s.Close()
 			return nil, fmt.Errorf("build grid: %w", err)
 		}
+		s.stopWatch, s.watchDone = make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(s.watchDone)
+			s.watchTree(s.stopWatch)
+		}()
 	}
 	return s, nil
 }
@@ -242,6 +251,10 @@ func closeGorm(db *gorm.DB) error {
 
 // Close checkpoints the WAL into the main file and closes every connection.
 func (s *Store) Close() error {
+	if s.stopWatch != nil {
+		close(s.stopWatch)
+		<-s.watchDone
+	}
 	s.stopGrid()
 	errRead := closeGorm(s.read)
 	// A truncating checkpoint leaves a self-contained database file behind.
