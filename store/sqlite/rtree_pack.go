@@ -69,13 +69,10 @@ func (s *Store) watchTree(stop <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		var at *int64
-		err := store.FirstRow(s.read.Raw(`SELECT (SELECT at FROM ` + treeStaleTable + `)`).Rows()).Scan(&at)
-		if err != nil || at == nil || s.now().Sub(time.UnixMicro(*at)) < treeAbandonedAfter {
-			continue
+		if s.treeAbandoned(context.Background()) {
+			// An error leaves the mark, and the next tick tries again.
+			s.rebuildIncidentTree(context.Background())
 		}
-		// An error leaves the mark, and the next tick tries again.
-		s.rebuildIncidentTree(context.Background())
 	}
 }
 
@@ -98,18 +95,28 @@ func (s *Store) incidentTree(ctx context.Context) (string, error) {
 }
 
 // finishTreeRebuild rebuilds the incidents R*Tree when an import left it
-// stale. An import still running holds the write lock for long stretches;
-// when the lock stays out of reach, that import rebuilds the tree itself.
+// stale and has not renewed the mark for treeAbandonedAfter (see
+// watchTree): an import that still runs rebuilds it when it ends, and a
+// rebuild meanwhile would only hold its writes. When the write lock stays
+// out of reach, a later Open or a server's watchTree rebuilds.
 func (s *Store) finishTreeRebuild() error {
 	ctx := context.Background()
-	current, err := s.incidentTreeCurrent(ctx)
-	if current || err != nil {
-		return err
+	if !s.treeAbandoned(ctx) {
+		return nil
 	}
 	if err := s.rebuildIncidentTree(ctx); err != nil && !isBusy(err) {
 		return fmt.Errorf("rebuild the incidents R*Tree: %w", err)
 	}
 	return nil
+}
+
+// treeAbandoned reports whether the tree is marked stale by an import that
+// has not renewed the mark for treeAbandonedAfter. An error reading the
+// mark counts as no: the read path reads it again for each query.
+func (s *Store) treeAbandoned(ctx context.Context) bool {
+	var at *int64
+	err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT (SELECT at FROM ` + treeStaleTable + `)`).Rows()).Scan(&at)
+	return err == nil && at != nil && s.now().Sub(time.UnixMicro(*at)) >= treeAbandonedAfter
 }
 
 // rebuildIncidentTree replaces the incidents R*Tree's nodes with a tree

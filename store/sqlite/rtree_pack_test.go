@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"math"
 	"path/filepath"
@@ -179,7 +180,9 @@ func TestRebuildIncidentTree(t *testing.T) {
 // since are missing from it, and every read that prefilters with it —
 // a bbox page with and without other filters, a radius, CQL2's
 // S_INTERSECTS, the collection's extent — tests the rows instead and
-// finds them. Opening the database again rebuilds the tree.
+// finds them. Opening the database leaves a mark an import renewed a
+// moment ago (that import rebuilds when it ends) and rebuilds an abandoned
+// one.
 func TestStaleTreeReads(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "stale.db")
 	s, err := Open(path, Options{Durability: DurabilityNormal, NoGrid: true})
@@ -235,6 +238,19 @@ func TestStaleTreeReads(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	s, err = Open(path, Options{Durability: DurabilityNormal, NoGrid: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if current, err := s.incidentTreeCurrent(ctx); err != nil || current {
+		t.Errorf("Open rebuilt a tree an import marked a moment ago (current %v, %v)", current, err)
+	}
+	if err := markTreeStale(s.write, time.Now().Add(-treeAbandonedAfter)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 	s, err = Open(path, Options{Durability: DurabilityNormal, NoGrid: true})
 	if err != nil {
 		t.Fatal(err)
@@ -324,4 +340,42 @@ func TestServerRebuildsAbandonedTree(t *testing.T) {
 		t.Errorf("a rebuild without a mark rewrote the tree (%d nodes, %d before it)", after, nodes+1)
 	}
 	s.write.Exec(`DELETE FROM incidents_rtree_node WHERE nodeno = 999`)
+}
+
+// TestOpenBesideAWriter: a database already up to date opens while another
+// connection holds the write lock past the busy timeout, as an import
+// does nearly all the time: neither the migrations nor the planner's
+// statistics wait for the lock.
+func TestOpenBesideAWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "locked.db")
+	s, err := Open(path, Options{Durability: DurabilityNormal, NoGrid: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	importDirect(t, s, edgeIncidents())
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := sql.Open(driverName, "file:"+path+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	tx, err := holder.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`UPDATE live_counts SET n = n`); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, Options{Durability: DurabilityNormal, BusyTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("Open while another connection writes: %v", err)
+	}
+	defer s.Close()
+	page, err := s.FindIncidents(context.Background(), domain.IncidentFilter{Page: domain.Page{Limit: 100}})
+	if err != nil || len(page.Items) != len(edgeIncidents()) {
+		t.Fatalf("read %v incidents (%v), want %d", page, err, len(edgeIncidents()))
+	}
 }

@@ -172,7 +172,9 @@ func Open(dsn string, opts Options) (*Store, error) {
 	// keeps this to milliseconds on a large database.
 	// One statement per Exec: with GORM's statement cache only the first
 	// statement of a string runs.
-	if err := errors.Join(write.Exec(`PRAGMA analysis_limit = 1000`).Error, write.Exec(`PRAGMA optimize = 0x10002`).Error); err != nil {
+	// It needs the write lock, which an import on the same file holds
+	// nearly all the time: the statistics are left for the next Open then.
+	if err := errors.Join(write.Exec(`PRAGMA analysis_limit = 1000`).Error, write.Exec(`PRAGMA optimize = 0x10002`).Error); err != nil && !isBusy(err) {
 		closeGorm(write)
 		return nil, fmt.Errorf("optimize: %w", err)
 	}
