@@ -38,7 +38,7 @@ const acledImportCacheMiB = 64
 // limit: the live chunks always fit, the collector just runs more often).
 // An ACLED import keeps to less, within its 250 MB: on the machine of
 // 2026-11-30 the 128 MiB let its process reach 257 MiB, and 96 MiB held
-// it at 194 MiB, flat (docs/performance.md, "ACLED import").
+// it at 202–205 MiB, flat (docs/performance.md, sitting of 08:58).
 const (
 	importHeapLimit      = 128 << 20
 	acledImportHeapLimit = 96 << 20

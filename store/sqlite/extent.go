@@ -23,7 +23,7 @@ const extentPad = 1e-4
 //
 // While an import rebuilds the tree (treeStaleTable), the box comes from the
 // rows through the occurred_at index, which covers lon and lat: a scan of
-// every live incident, about a second at 1M.
+// every live incident, 0.27 s at 1M with the index in the OS page cache.
 func (s *Store) IncidentExtent(ctx context.Context) (*domain.Extent, error) {
 	current, err := s.incidentTreeCurrent(ctx)
 	if err != nil {

@@ -208,7 +208,7 @@ func (s *Store) ImportStream(ctx context.Context, in <-chan *PreparedIncidents, 
 	}
 }
 
-// An import that writes at least importDeferTreeMin records, and at least
+// An import that has created or updated importDeferTreeMin records, and
 // 1/importDeferTreeShare of the live incidents it found, leaves the R*Tree
 // to a rebuild at its end (see treeStaleTable): the rebuild costs about
 // 2 µs per live incident, an insert through the trigger about 15.

@@ -191,10 +191,14 @@ func (d dialect) Spatial(s domain.Spatial) (string, []any, error) {
 	if err != nil {
 		return "", nil, domain.InvalidField("filter", "%s geometries are not supported", s.Geometry.GeoJSONType())
 	}
-	prefilter, args := boxesSQL(geometryBoxes(s.Geometry))
+	boxes := geometryBoxes(s.Geometry)
+	var prefilter string
+	var args []any
 	if d.rtree != "" {
-		sub, subArgs := rtreeOverlap(d.rtree, geometryBoxes(s.Geometry))
+		sub, subArgs := rtreeOverlap(d.rtree, boxes)
 		prefilter, args = "i.id IN ("+sub+")", subArgs
+	} else {
+		prefilter, args = boxesSQL(boxes)
 	}
 	sql := "(" + prefilter + " AND pw_locate(i.lon, i.lat, ?) IN (" + strings.Join(codes, ", ") + "))"
 	args = append(args, wkbGeom)

@@ -31,8 +31,9 @@ import (
 // would prefilter with it tests the rows' own coordinates instead, and
 // rebuildIncidentTree, which empties the table, must run before the tree
 // is used again. An import marks the tree in the transactions it writes
-// and rebuilds when it ends; Open rebuilds when it finds the mark of an
-// import that did not end (killed, or its machine lost power). The mark is
+// and rebuilds when it ends; Open and a server's watchTree rebuild when the
+// mark has not been renewed for treeAbandonedAfter: its import did not end
+// (killed, or its machine lost power). The mark is
 // this engine's own state: store.Copy does not carry it, as it carries
 // meta, to another database.
 const treeStaleTable = "incidents_rtree_stale"
@@ -49,7 +50,7 @@ func markTreeStale(tx *gorm.DB, now time.Time) error {
 
 // A server rebuilds the tree itself when an import's mark has not been
 // renewed for treeAbandonedAfter: the import was killed, or its machine
-// lost power, and only the next Open would notice. It looks every
+// lost power, and only the next Open would notice otherwise. It looks every
 // treeWatchEvery. A live import renews the mark at each of its
 // transactions, about every second; should one stall that long and the
 // server rebuild meanwhile, the import marks the tree again and rebuilds
@@ -105,7 +106,7 @@ func (s *Store) finishTreeRebuild() error {
 		return nil
 	}
 	if err := s.rebuildIncidentTree(ctx); err != nil && !isBusy(err) {
-		return fmt.Errorf("rebuild the incidents R*Tree: %w", err)
+		return err
 	}
 	return nil
 }
@@ -131,14 +132,14 @@ func (s *Store) rebuildIncidentTree(ctx context.Context) error {
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("rebuild the incidents R*Tree: %w", err)
 	}
 	if err := rebuildTree(ctx, tx); err != nil {
 		// A cancelled ctx has made database/sql roll back already.
 		if rb := tx.Rollback(); !errors.Is(rb, sql.ErrTxDone) {
 			err = errors.Join(err, rb)
 		}
-		return err
+		return fmt.Errorf("rebuild the incidents R*Tree: %w", err)
 	}
 	return tx.Commit()
 }
@@ -162,7 +163,7 @@ func rebuildTree(ctx context.Context, tx *sql.Tx) error {
 	}
 	var nodeSize int
 	if err := tx.QueryRowContext(ctx, `SELECT length(data) FROM incidents_rtree_node WHERE nodeno = 1`).Scan(&nodeSize); err != nil {
-		return fmt.Errorf("rebuild R*Tree: root node: %w", err)
+		return fmt.Errorf("root node: %w", err)
 	}
 	// Node layout (SQLite's rtree.c): a 2-byte depth (root only), a 2-byte
 	// cell count, then cells of an 8-byte id and two 4-byte coordinates per
@@ -170,13 +171,13 @@ func rebuildTree(ctx context.Context, tx *sql.Tx) error {
 	cellSize := 8 + 8*incidentTreeDims
 	capacity := (nodeSize - 4) / cellSize
 	if capacity < 4 {
-		return fmt.Errorf("rebuild R*Tree: root node of %d bytes", nodeSize)
+		return fmt.Errorf("root node of %d bytes", nodeSize)
 	}
 	// The rebuild's memory is mostly these cells (32 bytes an incident):
 	// sized once, sorted in place, and the leaves are slices of them.
 	var live int
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT n FROM live_counts WHERE collection = 'incidents'), 0)`).Scan(&live); err != nil {
-		return fmt.Errorf("rebuild R*Tree: %w", err)
+		return err
 	}
 	cells := make([]treeCell, 0, live)
 	if err := func() error {
@@ -200,16 +201,16 @@ func rebuildTree(ctx context.Context, tx *sql.Tx) error {
 		}
 		return rows.Err()
 	}(); err != nil {
-		return fmt.Errorf("rebuild R*Tree: read incidents: %w", err)
+		return fmt.Errorf("read incidents: %w", err)
 	}
 	levels := packTree(cells, incidentTreeDims, max(2, capacity*9/10))
 	for _, q := range []string{`DELETE FROM incidents_rtree_node`, `DELETE FROM incidents_rtree_rowid`, `DELETE FROM incidents_rtree_parent`} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("rebuild R*Tree: %w", err)
+			return err
 		}
 	}
 	if err := writeTree(ctx, tx, levels, nodeSize, cellSize); err != nil {
-		return fmt.Errorf("rebuild R*Tree: %w", err)
+		return err
 	}
 	_, err := tx.ExecContext(ctx, `DELETE FROM `+treeStaleTable)
 	return err
