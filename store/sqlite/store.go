@@ -214,6 +214,9 @@ func Open(dsn string, opts Options) (*Store, error) {
 }
 
 func registerSQLite() {
+	// Before any connection of this process, unless another package
+	// opened one first: then the statistics stay on, and cost only time.
+	disableMemStatus()
 	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: registerFuncs})
 }
 
