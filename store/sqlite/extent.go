@@ -21,20 +21,18 @@ const extentPad = 1e-4
 // which bounds every live incident, the span from the ends of the
 // occurred_at index.
 //
-// While an import rebuilds the tree (treeStaleTable), the box comes from the
-// rows through the occurred_at index, which covers lon and lat: a scan of
-// every live incident, 0.27 s at 1M with the index in the OS page cache.
+// While an import rebuilds the tree and the index (treeStaleTable), both
+// come from one pass over the rows: 0.5 s at 1M with the table in the OS
+// page cache.
 func (s *Store) IncidentExtent(ctx context.Context) (*domain.Extent, error) {
 	current, err := s.incidentTreeCurrent(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var bbox *[4]float64
-	if current {
-		bbox, err = s.treeExtent(ctx, "incidents_rtree_node", 3)
-	} else {
-		bbox, err = s.rowExtent(ctx)
+	if !current {
+		return s.rowExtent(ctx)
 	}
+	bbox, err := s.treeExtent(ctx, "incidents_rtree_node", 3)
 	if err != nil {
 		return nil, err
 	}
@@ -88,14 +86,18 @@ func (s *Store) treeExtent(ctx context.Context, nodeTable string, dims int) (*[4
 	return &box, nil
 }
 
-// rowExtent is the box of live incidents' coordinates; nil when there are
-// none.
-func (s *Store) rowExtent(ctx context.Context) (*[4]float64, error) {
+// rowExtent is IncidentExtent from the rows themselves, for while the
+// R*Tree and the occurred_at index are stale.
+func (s *Store) rowExtent(ctx context.Context) (*domain.Extent, error) {
 	var minLon, minLat, maxLon, maxLat *float64
-	err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT min(lon), min(lat), max(lon), max(lat)
-		FROM incidents INDEXED BY incidents_occurred_at WHERE deleted_at IS NULL`).Rows()).Scan(&minLon, &minLat, &maxLon, &maxLat)
-	if err != nil || minLon == nil {
+	var start, end *int64
+	err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT min(lon), min(lat), max(lon), max(lat), min(occurred_at), max(occurred_at)
+		FROM incidents WHERE deleted_at IS NULL`).Rows()).Scan(&minLon, &minLat, &maxLon, &maxLat, &start, &end)
+	if err != nil {
 		return nil, err
 	}
-	return &[4]float64{*minLon, *minLat, *maxLon, *maxLat}, nil
+	if minLon == nil {
+		return &domain.Extent{}, nil
+	}
+	return &domain.Extent{BBox: &[4]float64{*minLon, *minLat, *maxLon, *maxLat}, Start: timePtr(start), End: timePtr(end)}, nil
 }

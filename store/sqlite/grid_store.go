@@ -77,7 +77,17 @@ func (f *sqliteFeed) Build(ctx context.Context, g *grid.Grid) (int64, error) {
 		return 0, err
 	}
 	g.Presize(maxID, live)
-	rows, err := tx.QueryContext(ctx, `SELECT occurred_at, id, lon, lat FROM incidents INDEXED BY incidents_occurred_at
+	// While an import has the occurred_at index dropped, the same rows
+	// come from the table, sorted: seconds at 1M rather than one.
+	var stale bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+treeStaleTable+`)`).Scan(&stale); err != nil {
+		return 0, err
+	}
+	from := `incidents INDEXED BY ` + timeIndex
+	if stale {
+		from = `incidents`
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT occurred_at, id, lon, lat FROM `+from+`
 		WHERE deleted_at IS NULL ORDER BY occurred_at, id`)
 	if err != nil {
 		return 0, err

@@ -166,35 +166,46 @@ func (s *Store) ImportStream(ctx context.Context, in <-chan *PreparedIncidents, 
 		cacheMiB = DefaultImportCacheMiB
 	}
 	pragmas := append([]pragma{{"cache_size", -(cacheMiB << 10)}}, importPragmas...)
-	restore, err := s.tuneWriter(ctx, pragmas)
+	tuned, err := s.tuneWriter(ctx, pragmas)
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, restore()) }()
+	restored := false
+	restore := func() error {
+		if restored {
+			return nil
+		}
+		restored = true
+		return tuned()
+	}
 	var live int64
 	if err := s.write.WithContext(ctx).Raw(`SELECT coalesce((SELECT n FROM live_counts WHERE collection = 'incidents'), 0)`).Scan(&live).Error; err != nil {
-		return err
+		return errors.Join(err, restore())
 	}
 	t := &treeDeferral{after: max(importDeferTreeMin, live/importDeferTreeShare)}
-	// The tree is rebuilt however the import ends, even cancelled: the
-	// records it committed are there to stay.
-	defer func() {
+	// The tree and the time index are rebuilt however the import ends,
+	// even cancelled: the records it committed are there to stay. The
+	// rebuild runs with the connection's own settings: the index's sort
+	// then spills to a temporary file past the ordinary page cache's
+	// size, where the import's in-memory temp_store would hold it whole.
+	rebuild := func() error {
+		err := restore()
 		if t.deferred {
+			t.deferred = false
 			err = errors.Join(err, s.rebuildIncidentTree(context.WithoutCancel(ctx)))
 		}
-	}()
+		return err
+	}
+	defer func() { err = errors.Join(err, rebuild()) }()
 	for {
 		var p *PreparedIncidents
 		select {
 		case next, ok := <-in:
 			if !ok {
-				if t.deferred {
-					// Every record is in: the rebuild, a few seconds,
-					// finishes even when ctx is cancelled meanwhile.
-					if err := s.rebuildIncidentTree(context.WithoutCancel(ctx)); err != nil {
-						return err
-					}
-					t.deferred = false
+				// Every record is in: the rebuild, a few seconds,
+				// finishes even when ctx is cancelled meanwhile.
+				if err := rebuild(); err != nil {
+					return err
 				}
 				return s.syncWAL()
 			}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
+	"strings"
 
 	"github.com/paulmach/orb"
 
@@ -170,8 +171,13 @@ func walkConditions(f domain.IncidentFilter, o order, bounds []orb.Bound) *where
 // the coordinates, so no row is read.
 func (s *Store) walkTimeIndexIDs(ctx context.Context, f domain.IncidentFilter, o order, bounds []orb.Bound, n int) ([]int64, error) {
 	w := walkConditions(f, o, bounds)
-	rows, err := s.read.WithContext(ctx).Raw(`SELECT i.id FROM incidents i INDEXED BY incidents_occurred_at WHERE `+w.sql()+
+	rows, err := s.read.WithContext(ctx).Raw(`SELECT i.id FROM incidents i INDEXED BY `+timeIndex+` WHERE `+w.sql()+
 		` ORDER BY `+o.SQL("i.")+` LIMIT ?`, append(w.args, n)...).Rows()
+	if isNoTimeIndex(err) {
+		// An import has dropped it (treeStaleTable): the grid pages
+		// from its cells instead of sorting the table.
+		return nil, grid.ErrNoWideIDs
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -193,9 +199,23 @@ func (s *Store) walkTimeIndexIDs(ctx context.Context, f domain.IncidentFilter, o
 // the first limit+1 rows that pass end the walk.
 func (s *Store) walkTimeIndex(ctx context.Context, f domain.IncidentFilter, o order, bounds []orb.Bound, matched int) (*domain.IncidentPage, error) {
 	w := walkConditions(f, o, bounds)
-	q := `SELECT ` + incidentColumns + ` FROM incidents i INDEXED BY incidents_occurred_at WHERE ` + w.sql() +
-		` ORDER BY ` + o.SQL("i.") + ` LIMIT ? OFFSET ?`
-	return s.incidentPage(ctx, f, o, matched, q, append(w.args, f.Page.Limit+1, f.Page.Offset))
+	query := func(from string) string {
+		return `SELECT ` + incidentColumns + ` FROM ` + from + ` WHERE ` + w.sql() + ` ORDER BY ` + o.SQL("i.") + ` LIMIT ? OFFSET ?`
+	}
+	args := append(w.args, f.Page.Limit+1, f.Page.Offset)
+	page, err := s.incidentPage(ctx, f, o, matched, query(`incidents i INDEXED BY `+timeIndex), args)
+	if isNoTimeIndex(err) {
+		// An import dropped it after the caller found the tree current:
+		// the same query, planned without it.
+		return s.incidentPage(ctx, f, o, matched, query(`incidents i`), args)
+	}
+	return page, err
+}
+
+// isNoTimeIndex reports whether err is SQLite's refusal of a statement
+// naming timeIndex while an import has it dropped (treeStaleTable).
+func isNoTimeIndex(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "no such index: "+timeIndex)
 }
 
 // treeConditions are the time window and exact radius of f on the columns

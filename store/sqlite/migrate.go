@@ -71,10 +71,7 @@ var migrations = []migration{
 			version INTEGER NOT NULL,
 			deleted_at INTEGER
 		)`,
-		// Ordered by (occurred_at, id) as pages are, and covering the
-		// coordinates, so a region-wide query tests its box on the index
-		// entries and reads only the rows of its page.
-		`CREATE INDEX incidents_occurred_at ON incidents(occurred_at, id, lon, lat) WHERE deleted_at IS NULL`,
+		timeIndexDDL,
 		`CREATE INDEX incidents_severity ON incidents(severity, id) WHERE deleted_at IS NULL`,
 		`CREATE INDEX incidents_facility ON incidents(facility_id) WHERE facility_id IS NOT NULL`,
 		`CREATE TABLE incident_actors (

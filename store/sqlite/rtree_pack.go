@@ -36,7 +36,27 @@ import (
 // (killed, or its machine lost power). The mark is
 // this engine's own state: store.Copy does not carry it, as it carries
 // meta, to another database.
+//
+// The mark also stands for the occurred_at index (timeIndex): the import
+// drops it in the transaction that first marks the tree, and the rebuild
+// creates it again, in one pass over the sorted rows, in the transaction
+// that clears the mark. Its random-order inserts cost a 1M import about 4
+// of its 34 s, each transaction rewriting most of its leaves. While the
+// mark stands, reads that walk the index take another path (the grid's
+// cells for its wide boxes, grid.ErrNoWideIDs; the table for its build and
+// the extent), a statement naming it that meets the drop halfway runs
+// again without it (isNoTimeIndex), and those that merely prefer it, such
+// as possibleDuplicates, are planned without it.
 const treeStaleTable = "incidents_rtree_stale"
+
+// timeIndex is the incidents' index in page order, (occurred_at, id), which
+// covers the coordinates so that a region-wide query tests its box on the
+// index entries and reads only the rows of its page; timeIndexDDL creates
+// it (migration 1, and rebuildTree after an import).
+const (
+	timeIndex    = "incidents_occurred_at"
+	timeIndexDDL = `CREATE INDEX ` + timeIndex + ` ON incidents(occurred_at, id, lon, lat) WHERE deleted_at IS NULL`
+)
 
 // markTreeStale stops the incidents R*Tree's triggers for the rest of tx
 // and until rebuildIncidentTree, and stamps the mark with now. An import
@@ -44,6 +64,11 @@ const treeStaleTable = "incidents_rtree_stale"
 // rebuilt the tree between two of them, and keeps the stamp fresh while the
 // import lives (see watchTree).
 func markTreeStale(tx *gorm.DB, now time.Time) error {
+	// A no-op once dropped: the schema, and the readers' statements
+	// prepared against it, change once per import.
+	if err := tx.Exec(`DROP INDEX IF EXISTS ` + timeIndex).Error; err != nil {
+		return err
+	}
 	return tx.Exec(`INSERT INTO `+treeStaleTable+` (mark, at) VALUES (1, ?) ON CONFLICT (mark) DO UPDATE SET at = excluded.at`,
 		micros(now)).Error
 }
@@ -103,12 +128,44 @@ func (s *Store) incidentTree(ctx context.Context) (string, error) {
 func (s *Store) finishTreeRebuild() error {
 	ctx := context.Background()
 	if !s.treeAbandoned(ctx) {
-		return nil
+		return s.restoreTimeIndex(ctx)
 	}
 	if err := s.rebuildIncidentTree(ctx); err != nil && !isBusy(err) {
 		return err
 	}
 	return nil
+}
+
+// restoreTimeIndex creates the occurred_at index when it is missing with
+// no mark to explain it: a server of a build before the mark stood for the
+// index rebuilt the tree of a killed import and cleared the mark without
+// it. Like the rebuild, it is left for later when the write lock is held.
+func (s *Store) restoreTimeIndex(ctx context.Context) error {
+	var lost bool
+	if err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT NOT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?)
+		AND NOT EXISTS (SELECT 1 FROM `+treeStaleTable+`)`, timeIndex).Rows()).Scan(&lost); err != nil || !lost {
+		return err
+	}
+	db, err := s.write.DB()
+	if err != nil {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		if isBusy(err) {
+			return nil
+		}
+		return err
+	}
+	defer tx.Rollback()
+	var stale bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+treeStaleTable+`)`).Scan(&stale); err != nil || stale {
+		return err
+	}
+	if err := createTimeIndex(ctx, tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // treeAbandoned reports whether the tree is marked stale by an import that
@@ -144,6 +201,19 @@ func (s *Store) rebuildIncidentTree(ctx context.Context) error {
 	return tx.Commit()
 }
 
+// createTimeIndex creates timeIndex unless it exists: an import of a build
+// before it stood for the mark left it in place.
+func createTimeIndex(ctx context.Context, tx *sql.Tx) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = ?`, timeIndex).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, timeIndexDDL); err != nil {
+		return fmt.Errorf("create the occurred_at index: %w", err)
+	}
+	return nil
+}
+
 // treeCell is an R*Tree cell: a row id (in a leaf) or a child node number,
 // and its box as the tree stores it, [min, max] per dimension in 32-bit
 // floats.
@@ -159,6 +229,11 @@ const incidentTreeDims = 3
 func rebuildTree(ctx context.Context, tx *sql.Tx) error {
 	var stale bool
 	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+treeStaleTable+`)`).Scan(&stale); err != nil || !stale {
+		return err
+	}
+	// The index first: a sort of the live rows and one sequential write,
+	// which then serves the tree's own read below.
+	if err := createTimeIndex(ctx, tx); err != nil {
 		return err
 	}
 	var nodeSize int
@@ -183,7 +258,7 @@ func rebuildTree(ctx context.Context, tx *sql.Tx) error {
 	if err := func() error {
 		// The occurred_at index covers id, lon and lat, and holds live
 		// rows only, as the tree does.
-		rows, err := tx.QueryContext(ctx, `SELECT id, lon, lat, occurred_at FROM incidents INDEXED BY incidents_occurred_at WHERE deleted_at IS NULL`)
+		rows, err := tx.QueryContext(ctx, `SELECT id, lon, lat, occurred_at FROM incidents INDEXED BY `+timeIndex+` WHERE deleted_at IS NULL`)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"path/filepath"
 	"slices"
@@ -42,6 +43,9 @@ func checkTree(t *testing.T, s *Store) {
 	}
 	if current, err := s.incidentTreeCurrent(context.Background()); err != nil || !current {
 		t.Errorf("tree current: %v %v, want true", current, err)
+	}
+	if !hasTimeIndex(t, s) {
+		t.Errorf("the rebuild left the %s index out", timeIndex)
 	}
 	var want []treeEntry
 	if err := s.write.Raw(`SELECT id, lon AS min_lon, lon AS max_lon, lat AS min_lat, lat AS max_lat,
@@ -234,6 +238,13 @@ func TestStaleTreeReads(t *testing.T) {
 	if ext.BBox == nil || ext.BBox[2] < 47.78 || ext.BBox[1] > 30.51 {
 		t.Errorf("extent %v leaves out the incident written while the tree was stale", ext.BBox)
 	}
+	baghdad := edgeIncidents()[5].OccurredAt
+	if ext.Start == nil || ext.End == nil || !ext.Start.Equal(baghdad) || !ext.End.Equal(basra.OccurredAt) {
+		t.Errorf("time span %v – %v, want %v – %v", ext.Start, ext.End, baghdad, basra.OccurredAt)
+	}
+	if hasTimeIndex(t, s) {
+		t.Errorf("the %s index is still there while the tree is marked stale", timeIndex)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -260,6 +271,98 @@ func TestStaleTreeReads(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func hasTimeIndex(t *testing.T, s *Store) bool {
+	t.Helper()
+	var n int
+	if err := s.read.Raw(`SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = ?`, timeIndex).Scan(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n == 1
+}
+
+// TestReadsWithoutTheTimeIndex: every read that walks the occurred_at
+// index answers as it did with it, when an import dropped it — marked, as
+// an import leaves it, or unmarked, as a reader finds it when the import's
+// drop lands between its check of the mark and its query — on the grid's
+// wide path, the R*Tree's path past TreeSortMax, and a server's grid built
+// while it is away.
+func TestReadsWithoutTheTimeIndex(t *testing.T) {
+	ctx := context.Background()
+	var incs []*domain.Incident
+	for i := range 60 {
+		incs = append(incs, &domain.Incident{Location: orb.Point{40 + float64(i%10), 30 + float64(i/10)}, Type: "protest",
+			Title: fmt.Sprintf("incident %d", i), OccurredAt: time.Date(2018, time.Month(1+i%12), 1+i%28, i%24, 0, 0, 0, time.UTC)})
+	}
+	everywhere := []orb.Bound{{Min: orb.Point{-180, -90}, Max: orb.Point{180, 90}}}
+	for _, tc := range []struct {
+		name   string
+		opts   Options
+		marked bool
+	}{
+		{"grid wide path, marked", Options{GridMergeCells: -1}, true},
+		{"grid wide path, unmarked", Options{GridMergeCells: -1}, false},
+		{"tree past TreeSortMax, unmarked", Options{NoGrid: true, TreeSortMax: 1}, false},
+		{"no tree, no grid, marked", Options{NoGrid: true, TreeSortMax: 1}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "walk.db")
+			tc.opts.Durability = DurabilityNormal
+			s := openAt(t, path, tc.opts)
+			importDirect(t, s, incs)
+			if !tc.opts.NoGrid {
+				<-s.GridReady()
+			}
+			find := func(desc bool) []int64 {
+				t.Helper()
+				f := domain.IncidentFilter{BBox: everywhere, Page: domain.Page{Limit: 25}}
+				if desc {
+					f.SortBy = domain.SortOccurredAtDesc
+				}
+				page, err := s.FindIncidents(ctx, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if page.Matched != len(incs) {
+					t.Errorf("numberMatched %d, want %d", page.Matched, len(incs))
+				}
+				var ids []int64
+				for _, h := range page.Items {
+					ids = append(ids, h.ID)
+				}
+				return ids
+			}
+			before, beforeDesc := find(false), find(true)
+			if tc.marked {
+				if err := markTreeStale(s.write, time.Now()); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := s.write.Exec(`DROP INDEX ` + timeIndex).Error; err != nil {
+				t.Fatal(err)
+			}
+			if hasTimeIndex(t, s) {
+				t.Fatal("the index is still there")
+			}
+			if got := find(false); !slices.Equal(got, before) {
+				t.Errorf("without the index: %v, want %v", got, before)
+			}
+			if got := find(true); !slices.Equal(got, beforeDesc) {
+				t.Errorf("without the index, newest first: %v, want %v", got, beforeDesc)
+			}
+			if tc.opts.NoGrid || !tc.marked {
+				return
+			}
+			// A server opened while the import runs builds its grid
+			// from the table.
+			other := openAt(t, path, tc.opts)
+			<-other.GridReady()
+			s = other
+			if got := find(false); !slices.Equal(got, before) {
+				t.Errorf("grid built without the index: %v, want %v", got, before)
+			}
+		})
+	}
+}
 
 // TestRoundingLikeSQLite: roundDown32 and roundUp32 give the float32 that
 // SQLite's R*Tree stores for a value, on values no float32 holds, on both
@@ -377,5 +480,45 @@ func TestOpenBesideAWriter(t *testing.T) {
 	page, err := s.FindIncidents(context.Background(), domain.IncidentFilter{Page: domain.Page{Limit: 100}})
 	if err != nil || len(page.Items) != len(edgeIncidents()) {
 		t.Fatalf("read %v incidents (%v), want %d", page, err, len(edgeIncidents()))
+	}
+}
+
+// TestOpenRestoresALostTimeIndex: a file whose occurred_at index is gone
+// with no import's mark to explain it (a server of an older build cleared
+// the mark of a killed import) gets it back at the next Open, and a file
+// still marked keeps it dropped for the rebuild.
+func TestOpenRestoresALostTimeIndex(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		marked bool
+		want   bool
+	}{
+		{"unmarked", false, true},
+		{"marked a moment ago", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "lost.db")
+			s := openAt(t, path, Options{NoGrid: true})
+			importDirect(t, s, edgeIncidents())
+			if tc.marked {
+				if err := markTreeStale(s.write, time.Now()); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := s.write.Exec(`DROP INDEX ` + timeIndex).Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = openAt(t, path, Options{})
+			<-s.GridReady()
+			if got := hasTimeIndex(t, s); got != tc.want {
+				t.Errorf("index there after Open: %v, want %v", got, tc.want)
+			}
+			page, err := s.FindIncidents(context.Background(), domain.IncidentFilter{Page: domain.Page{Limit: 100}})
+			if err != nil || page.Matched != len(edgeIncidents()) {
+				t.Errorf("after Open: %v, %v", page, err)
+			}
+		})
 	}
 }
