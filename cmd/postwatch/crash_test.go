@@ -229,9 +229,13 @@ func TestKill9DuringLargeImport(t *testing.T) {
 	}
 	// The text filter takes these queries past the grid, to the SQL that
 	// prefilters with the tree.
+	// The grid's wide box, which would walk the dropped occurred_at
+	// index, and the sort that index serves.
 	for _, q := range []string{
 		"&q=bulk&bbox=39,29,51,38",
 		"&q=bulk&filter=" + url.QueryEscape("S_INTERSECTS(geometry,POLYGON((39 29,51 29,51 38,39 38,39 29)))"),
+		"&bbox=-180,-90,180,90",
+		"&q=bulk&sortby=-occurred_at",
 	} {
 		if n := c.numberMatched(q); n != stored {
 			t.Errorf("while the tree is stale, %s matches %d of the %d stored", q, n, stored)
@@ -269,7 +273,8 @@ func ageMark(tb testing.TB, path string, d time.Duration) {
 }
 
 // treeState is "" when the incidents R*Tree passes SQLite's rtreecheck and
-// holds one entry per live incident, else what is wrong.
+// holds one entry per live incident, and the occurred_at index the same
+// import drops is there, else what is wrong.
 func treeState(tb testing.TB, path string) string {
 	tb.Helper()
 	db, err := sql.Open("sqlite3", path)
@@ -278,13 +283,14 @@ func treeState(tb testing.TB, path string) string {
 	}
 	defer db.Close()
 	var check string
-	var entries, live int
+	var entries, live, index int
 	if err := db.QueryRow(`SELECT rtreecheck('incidents_rtree'), (SELECT count(*) FROM incidents_rtree),
-		(SELECT count(*) FROM incidents WHERE deleted_at IS NULL)`).Scan(&check, &entries, &live); err != nil {
+		(SELECT count(*) FROM incidents WHERE deleted_at IS NULL),
+		(SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'incidents_occurred_at')`).Scan(&check, &entries, &live, &index); err != nil {
 		tb.Fatal(err)
 	}
-	if check != "ok" || entries != live {
-		return fmt.Sprintf("rtreecheck %q, %d entries for %d live incidents", check, entries, live)
+	if check != "ok" || entries != live || index != 1 {
+		return fmt.Sprintf("rtreecheck %q, %d entries for %d live incidents, %d occurred_at index", check, entries, live, index)
 	}
 	return ""
 }
