@@ -23,8 +23,12 @@ import (
 
 // importChunkRecords is how many consecutive records of the file travel
 // together through the import's pipeline: enough to make the hand-offs
-// between goroutines rare, few enough to keep memory flat.
-const importChunkRecords = 1000
+// between goroutines rare, few enough to keep memory flat, and one
+// multi-row INSERT a chunk (store/sqlite's maxRowsPerInsert). The chunks
+// in flight are most of what the collector marks: with 1,000 records an
+// ACLED import's live heap kept it at its limit, collecting every few MB,
+// and took a third more CPU time (docs/performance.md).
+const importChunkRecords = 256
 
 // acledImportCacheMiB is the SQLite page cache of an ACLED import. Its
 // records are large (every cell kept in the extra column and again in the
