@@ -208,11 +208,29 @@ func createTimeIndex(ctx context.Context, tx *sql.Tx) error {
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = ?`, timeIndex).Scan(&n); err != nil || n > 0 {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, timeIndexDDL); err != nil {
+	// SQLite sorts the new index's entries in memory up to the page
+	// cache's size, then in runs merged from temporary files: a smaller
+	// cache for the sort keeps an ACLED import's rebuild within its
+	// memory budget (docs/performance.md).
+	var cache int
+	if err := tx.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cache); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = %d`, -timeIndexSortKiB)); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, timeIndexDDL)
+	if _, rerr := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = %d`, cache)); err == nil {
+		err = rerr
+	}
+	if err != nil {
 		return fmt.Errorf("create the occurred_at index: %w", err)
 	}
 	return nil
 }
+
+// timeIndexSortKiB is the page cache while createTimeIndex sorts.
+const timeIndexSortKiB = 8 << 10
 
 // treeCell is an R*Tree cell: a row id (in a leaf) or a child node number,
 // and its box as the tree stores it, [min, max] per dimension in 32-bit
