@@ -22,7 +22,7 @@ const extentPad = 1e-4
 // occurred_at index.
 //
 // While an import rebuilds the tree and the index (treeStaleTable), both
-// come from one pass over the rows: 0.5 s at 1M with the table in the OS
+// come from one pass over the rows: 0.3–0.5 s at 1M with the table in the OS
 // page cache.
 func (s *Store) IncidentExtent(ctx context.Context) (*domain.Extent, error) {
 	current, err := s.incidentTreeCurrent(ctx)

@@ -52,6 +52,19 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 	if f.Page.Limit <= 0 {
 		f.Page.Limit = domain.DefaultLimit
 	}
+	if o.Simple && o.key == "occurred_at" && f.BBox == nil && f.Near == nil && !grid.Pages(f) && grid.Counts(f) {
+		// Listings with no place would walk the occurred_at index; while
+		// an import has it dropped, the grid pages them over the whole
+		// world instead of SQL sorting the table (at 1M: 0.07 s against
+		// 0.2 s, and at offset 900,000 0.7 s against 12 s).
+		current, err := s.incidentTreeCurrent(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !current {
+			f.BBox = []orb.Bound{{Min: orb.Point{-180, -90}, Max: orb.Point{180, 90}}}
+		}
+	}
 	if o.Simple && o.key == "occurred_at" && (treeOnly(f) || grid.Pages(f)) {
 		g, err := s.currentGrid(ctx)
 		if err != nil {
@@ -173,13 +186,8 @@ func (s *Store) walkTimeIndexIDs(ctx context.Context, f domain.IncidentFilter, o
 	w := walkConditions(f, o, bounds)
 	rows, err := s.read.WithContext(ctx).Raw(`SELECT i.id FROM incidents i INDEXED BY `+timeIndex+` WHERE `+w.sql()+
 		` ORDER BY `+o.SQL("i.")+` LIMIT ?`, append(w.args, n)...).Rows()
-	if isNoTimeIndex(err) {
-		// An import has dropped it (treeStaleTable): the grid pages
-		// from its cells instead of sorting the table.
-		return nil, grid.ErrNoWideIDs
-	}
 	if err != nil {
-		return nil, err
+		return nil, wideIDsError(err)
 	}
 	defer rows.Close()
 	ids := make([]int64, 0, min(n, 1024))
@@ -190,7 +198,18 @@ func (s *Store) walkTimeIndexIDs(ctx context.Context, f domain.IncidentFilter, o
 		}
 		ids = append(ids, id)
 	}
-	return ids, rows.Err()
+	return ids, wideIDsError(rows.Err())
+}
+
+// wideIDsError is grid.ErrNoWideIDs for SQLite's refusal of a statement
+// naming timeIndex, which an import has dropped (treeStaleTable): the grid
+// pages from its cells instead of sorting the table. The refusal comes when
+// the statement is first stepped, at the query or at the first row.
+func wideIDsError(err error) error {
+	if isNoTimeIndex(err) {
+		return grid.ErrNoWideIDs
+	}
+	return err
 }
 
 // walkTimeIndex answers a spatial (and temporal) query with many matches

@@ -128,44 +128,12 @@ func (s *Store) incidentTree(ctx context.Context) (string, error) {
 func (s *Store) finishTreeRebuild() error {
 	ctx := context.Background()
 	if !s.treeAbandoned(ctx) {
-		return s.restoreTimeIndex(ctx)
+		return nil
 	}
 	if err := s.rebuildIncidentTree(ctx); err != nil && !isBusy(err) {
 		return err
 	}
 	return nil
-}
-
-// restoreTimeIndex creates the occurred_at index when it is missing with
-// no mark to explain it: a server of a build before the mark stood for the
-// index rebuilt the tree of a killed import and cleared the mark without
-// it. Like the rebuild, it is left for later when the write lock is held.
-func (s *Store) restoreTimeIndex(ctx context.Context) error {
-	var lost bool
-	if err := store.FirstRow(s.read.WithContext(ctx).Raw(`SELECT NOT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?)
-		AND NOT EXISTS (SELECT 1 FROM `+treeStaleTable+`)`, timeIndex).Rows()).Scan(&lost); err != nil || !lost {
-		return err
-	}
-	db, err := s.write.DB()
-	if err != nil {
-		return err
-	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		if isBusy(err) {
-			return nil
-		}
-		return err
-	}
-	defer tx.Rollback()
-	var stale bool
-	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+treeStaleTable+`)`).Scan(&stale); err != nil || stale {
-		return err
-	}
-	if err := createTimeIndex(ctx, tx); err != nil {
-		return err
-	}
-	return tx.Commit()
 }
 
 // treeAbandoned reports whether the tree is marked stale by an import that

@@ -313,26 +313,34 @@ func TestReadsWithoutTheTimeIndex(t *testing.T) {
 			if !tc.opts.NoGrid {
 				<-s.GridReady()
 			}
-			find := func(desc bool) []int64 {
-				t.Helper()
-				f := domain.IncidentFilter{BBox: everywhere, Page: domain.Page{Limit: 25}}
-				if desc {
-					f.SortBy = domain.SortOccurredAtDesc
-				}
-				page, err := s.FindIncidents(ctx, f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if page.Matched != len(incs) {
-					t.Errorf("numberMatched %d, want %d", page.Matched, len(incs))
-				}
-				var ids []int64
-				for _, h := range page.Items {
-					ids = append(ids, h.ID)
-				}
-				return ids
+			year := &domain.TimeRange{Start: ptr(time.Date(2018, 3, 1, 0, 0, 0, 0, time.UTC)), End: ptr(time.Date(2018, 9, 1, 0, 0, 0, 0, time.UTC))}
+			filters := []domain.IncidentFilter{
+				{BBox: everywhere, SortBy: domain.SortOccurredAt},
+				{BBox: everywhere},
+				{}, // the plain listing, newest first
+				{SortBy: domain.SortOccurredAt, Page: domain.Page{Offset: 40}},
+				{Time: year},
+				{Types: []domain.IncidentType{"protest"}, SeverityMin: ptr(1)},
 			}
-			before, beforeDesc := find(false), find(true)
+			// find gives each filter's page of ids and numberMatched.
+			find := func() [][]int64 {
+				t.Helper()
+				var out [][]int64
+				for _, f := range filters {
+					f.Page.Limit = 25
+					page, err := s.FindIncidents(ctx, f)
+					if err != nil {
+						t.Fatalf("%+v: %v", f, err)
+					}
+					ids := []int64{int64(page.Matched)}
+					for _, h := range page.Items {
+						ids = append(ids, h.ID)
+					}
+					out = append(out, ids)
+				}
+				return out
+			}
+			before := find()
 			if tc.marked {
 				if err := markTreeStale(s.write, time.Now()); err != nil {
 					t.Fatal(err)
@@ -343,11 +351,10 @@ func TestReadsWithoutTheTimeIndex(t *testing.T) {
 			if hasTimeIndex(t, s) {
 				t.Fatal("the index is still there")
 			}
-			if got := find(false); !slices.Equal(got, before) {
-				t.Errorf("without the index: %v, want %v", got, before)
-			}
-			if got := find(true); !slices.Equal(got, beforeDesc) {
-				t.Errorf("without the index, newest first: %v, want %v", got, beforeDesc)
+			for i, got := range find() {
+				if !slices.Equal(got, before[i]) {
+					t.Errorf("%+v without the index: matched, ids %v, want %v", filters[i], got, before[i])
+				}
 			}
 			if tc.opts.NoGrid || !tc.marked {
 				return
@@ -357,8 +364,10 @@ func TestReadsWithoutTheTimeIndex(t *testing.T) {
 			other := openAt(t, path, tc.opts)
 			<-other.GridReady()
 			s = other
-			if got := find(false); !slices.Equal(got, before) {
-				t.Errorf("grid built without the index: %v, want %v", got, before)
+			for i, got := range find() {
+				if !slices.Equal(got, before[i]) {
+					t.Errorf("%+v, grid built without the index: matched, ids %v, want %v", filters[i], got, before[i])
+				}
 			}
 		})
 	}
@@ -480,45 +489,5 @@ func TestOpenBesideAWriter(t *testing.T) {
 	page, err := s.FindIncidents(context.Background(), domain.IncidentFilter{Page: domain.Page{Limit: 100}})
 	if err != nil || len(page.Items) != len(edgeIncidents()) {
 		t.Fatalf("read %v incidents (%v), want %d", page, err, len(edgeIncidents()))
-	}
-}
-
-// TestOpenRestoresALostTimeIndex: a file whose occurred_at index is gone
-// with no import's mark to explain it (a server of an older build cleared
-// the mark of a killed import) gets it back at the next Open, and a file
-// still marked keeps it dropped for the rebuild.
-func TestOpenRestoresALostTimeIndex(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		marked bool
-		want   bool
-	}{
-		{"unmarked", false, true},
-		{"marked a moment ago", true, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "lost.db")
-			s := openAt(t, path, Options{NoGrid: true})
-			importDirect(t, s, edgeIncidents())
-			if tc.marked {
-				if err := markTreeStale(s.write, time.Now()); err != nil {
-					t.Fatal(err)
-				}
-			} else if err := s.write.Exec(`DROP INDEX ` + timeIndex).Error; err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			s = openAt(t, path, Options{})
-			<-s.GridReady()
-			if got := hasTimeIndex(t, s); got != tc.want {
-				t.Errorf("index there after Open: %v, want %v", got, tc.want)
-			}
-			page, err := s.FindIncidents(context.Background(), domain.IncidentFilter{Page: domain.Page{Limit: 100}})
-			if err != nil || page.Matched != len(edgeIncidents()) {
-				t.Errorf("after Open: %v, %v", page, err)
-			}
-		})
 	}
 }
