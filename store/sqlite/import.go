@@ -127,7 +127,8 @@ var (
 
 // DefaultImportCacheMiB is Options.ImportCacheMiB when unset: enough for
 // the pages the R*Tree and the occurred_at index of a million incidents
-// take (about 110 MiB), which every transaction visits.
+// take (about 110 MiB), which every transaction visits until the import
+// leaves both to its end (treeStaleTable).
 const DefaultImportCacheMiB = 192
 
 // Sizes of the writer connection while ImportStream runs (importPragmas).
@@ -170,6 +171,7 @@ func (s *Store) ImportStream(ctx context.Context, in <-chan *PreparedIncidents, 
 	if err != nil {
 		return err
 	}
+	// restore sets the settings back once; later calls report nothing.
 	restored := false
 	restore := func() error {
 		if restored {

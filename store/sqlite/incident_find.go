@@ -52,7 +52,7 @@ func (s *Store) FindIncidents(ctx context.Context, f domain.IncidentFilter) (*do
 	if f.Page.Limit <= 0 {
 		f.Page.Limit = domain.DefaultLimit
 	}
-	if o.Simple && o.key == "occurred_at" && f.BBox == nil && f.Near == nil && !grid.Pages(f) && grid.Counts(f) {
+	if o.Simple && o.key == "occurred_at" && f.BBox == nil && f.Near == nil && grid.Counts(f) {
 		// Listings with no place would walk the occurred_at index; while
 		// an import has it dropped, the grid pages them over the whole
 		// world instead of SQL sorting the table (at 1M: 0.07 s against
