@@ -166,6 +166,8 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *format == "acled" {
 		opts.ImportCacheMiB = acledImportCacheMiB
 		heapLimit = acledImportHeapLimit
+		// Events ACLED did not revise keep what was edited in postwatch.
+		ctx = domain.WithSourceImport(ctx)
 	}
 	st, err := openStoreWith(ctx, *db, opts, 0)
 	if err != nil {

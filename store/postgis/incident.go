@@ -215,8 +215,9 @@ func (s *Store) ReplaceIncident(ctx context.Context, id int64, inc *domain.Incid
 // version check to the commit: of two writers with the same If-Match, one
 // wins and the other gets EPRECONDITION. It raises the alerts the change
 // causes through alerts. changed is false when inc says what the incident
-// already does (domain.SameIncident): nothing is written, no version made
-// and nothing alerts.
+// already does (domain.SameIncident), or, in a source import, carries the
+// source values it holds (domain.SourceUnchanged): nothing is written, no
+// version made and nothing alerts.
 func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc *domain.Incident, ifVersion int, alerts *store.AlertWriter) (changed bool, err error) {
 	cur, err := findIncident(tx, id, "FOR UPDATE")
 	if err != nil {
@@ -226,7 +227,7 @@ func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc 
 		return false, err
 	}
 	inc.ID, inc.CreatedAt, inc.UpdatedAt, inc.Version = id, cur.CreatedAt, cur.UpdatedAt, cur.Version
-	if domain.SameIncident(cur, inc) {
+	if domain.SameIncident(cur, inc) || domain.SourceUnchanged(ctx, cur, inc) {
 		return false, nil
 	}
 	if err := checkIncidentRefs(tx, inc, cur); err != nil {

@@ -258,8 +258,10 @@ func (s *Store) ReplaceIncident(ctx context.Context, id int64, inc *domain.Incid
 
 // replaceIncident writes inc over incident id, keeps its text indexed and
 // raises the alerts the change causes through alerts. changed is false
-// when inc says what the incident already does (domain.SameIncident):
-// nothing is written, no version made and nothing alerts.
+// when inc says what the incident already does (domain.SameIncident), or,
+// in a source import, carries the source values it holds
+// (domain.SourceUnchanged): nothing is written, no version made and
+// nothing alerts.
 func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc *domain.Incident, ifVersion int, alerts *store.AlertWriter) (changed bool, err error) {
 	cur, err := s.findIncident(ctx, tx, id)
 	if err != nil {
@@ -269,7 +271,7 @@ func (s *Store) replaceIncident(ctx context.Context, tx *gorm.DB, id int64, inc 
 		return false, err
 	}
 	inc.ID, inc.CreatedAt, inc.UpdatedAt, inc.Version = id, cur.CreatedAt, cur.UpdatedAt, cur.Version
-	if domain.SameIncident(cur, inc) {
+	if domain.SameIncident(cur, inc) || domain.SourceUnchanged(ctx, cur, inc) {
 		return false, nil
 	}
 	// The checks come before any write: the import rejects a record that
