@@ -61,6 +61,15 @@ func ExternalIDTaken(externalID string, other int64) error {
 		Fields: []domain.FieldError{{Field: "properties.external_id", Message: fmt.Sprintf("already used by incident %d", other)}}}
 }
 
+// ExternalIDOfDeleted is the ECONFLICT of an imported record whose
+// external_id incident other held until it was deleted: a deleted incident
+// keeps its external_id, so that an import does not bring it back.
+func ExternalIDOfDeleted(externalID string, other int64) error {
+	return &domain.Error{Code: domain.ECONFLICT,
+		Message: fmt.Sprintf("external_id %q belongs to incident %d, which was deleted; an import does not bring a deleted incident back", externalID, other),
+		Fields:  []domain.FieldError{{Field: "properties.external_id", Message: fmt.Sprintf("held by deleted incident %d", other)}}}
+}
+
 // ImportedActor is the actor an import creates for an id its records name
 // that does not exist: named by actorNames, or by its id.
 func ImportedActor(id string, actorNames map[string]string) (*domain.Actor, error) {

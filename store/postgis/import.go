@@ -190,7 +190,7 @@ func (w *importWriter) add(i int, inc *domain.Incident) error {
 		case ok && h.live:
 			return w.replace(i, h.id, inc)
 		case ok:
-			w.results[i] = domain.ImportResult{Outcome: domain.ImportRejected, Err: store.ExternalIDTaken(*inc.ExternalID, h.id)}
+			w.results[i] = domain.ImportResult{Outcome: domain.ImportRejected, Err: store.ExternalIDOfDeleted(*inc.ExternalID, h.id)}
 			return nil
 		}
 	}

@@ -676,7 +676,7 @@ func (w *importWriter) importOne(p *PreparedIncidents, i int, refs *batchRefs, c
 		return "", prob.Err()
 	}
 	if held.id != 0 {
-		return "", store.ExternalIDTaken(*inc.ExternalID, held.id)
+		return "", store.ExternalIDOfDeleted(*inc.ExternalID, held.id)
 	}
 	if _, err := w.createActors(p, inc); err != nil {
 		return "", err

@@ -91,7 +91,7 @@ func TestImportIncidents(t *testing.T) {
 		{domain.ImportRejected, domain.EINVALID, "properties.type"},
 		{domain.ImportRejected, domain.EINVALID, `actor "disbanded" was deleted`},
 		{domain.ImportRejected, domain.EINVALID, "properties.facility_id: facility"},
-		{domain.ImportRejected, domain.ECONFLICT, `external_id "held" belongs to incident`},
+		{domain.ImportRejected, domain.ECONFLICT, `which was deleted`},
 		{domain.ImportUpdated, "", ""},
 		{domain.ImportCreated, "", ""},
 	}
