@@ -363,6 +363,17 @@ func TestImportACLEDAsHeld(t *testing.T) {
 			want:     map[string]acledWant{"U2": {country: "IQ"}, "U3": {country: "IQ"}},
 		},
 		{
+			name: "a multi-line row a cell short is rejected whole, once: a row inside its quoted notes is text",
+			text: strings.Join([]string{acledHeader,
+				acledRowOf("P1", nil),
+				strings.TrimSuffix(acledRowOf("P2", map[string]string{"notes": "\"First line.\n" + acledRowOf("PHANTOM", nil) + "\nLast line.\""}), ",IRQ"),
+				acledRowOf("P3", nil),
+			}, "\n") + "\n",
+			summary:  "2 created, 0 updated, 0 unchanged, 1 rejected",
+			rejected: map[string]string{"line 3": "has 31 cells, the header 32 (the record spans lines 3-5"},
+			want:     map[string]acledWant{"P1": {country: "IQ"}, "P3": {country: "IQ"}},
+		},
+		{
 			name:     "a truncated last row is rejected by line",
 			text:     acledHeader + "\n" + acledRowOf("C1", nil) + "\n" + acledRowOf("C2", nil)[:40],
 			summary:  "1 created, 0 updated, 0 unchanged, 1 rejected",

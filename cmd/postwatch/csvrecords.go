@@ -22,12 +22,13 @@ const maxCSVRecordBytes = 1 << 20
 // line) and, unlike encoding/csv, recovers from
 // a quote that never closes. encoding/csv reads such a quote to the end of
 // the file as one cell, so one stray quote swallows every later row; here
-// a record that spans several lines and does not come out as one good row
-// (its cells number other than the header's, a quote inside it is
-// followed by text, it reaches maxCSVRecordBytes or the end of the file)
-// is rejected at its first line, and reading starts again at the line
-// after that one. A quote that is not at the start of a cell is text, as
-// spreadsheets mean it.
+// a record that spans several lines and whose quoting breaks (a quote
+// inside it is followed by text, it reaches maxCSVRecordBytes or the end
+// of the file) is rejected at its first line, and reading starts again at
+// the line after that one. A record whose quotes balance but whose cells
+// number other than the header's is rejected whole, all its lines: its
+// quoted cells' lines are text, never rows. A quote that is not at the
+// start of a cell is text, as spreadsheets mean it.
 type csvRecords struct {
 	r   *bufio.Reader
 	sep byte
@@ -140,14 +141,20 @@ func (c *csvRecords) Read() (cells []string, line int, err error) {
 		perr = fmt.Errorf("the line is longer than %d bytes", maxCSVRecordBytes)
 	}
 	if perr == nil && c.width > 0 && len(p.cells) != c.width && !emptyBeyond(p.cells, c.width) {
-		perr = fmt.Errorf("has %d cells, the header %d", len(p.cells), c.width)
+		// The quotes balance, so the record's lines are one record: read
+		// again, a quoted cell's lines would come out as rows of their own.
+		msg := fmt.Sprintf("has %d cells, the header %d", len(p.cells), c.width)
+		if n := len(c.lines); n > 1 {
+			msg += fmt.Sprintf(" (the record spans lines %d-%d, all rejected)", first.n, c.lines[n-1].n)
+		}
+		return nil, first.n, &csvRowError{line: first.n, msg: msg}
 	}
 	if perr != nil {
 		if len(c.lines) == 1 {
 			return nil, first.n, &csvRowError{line: first.n, msg: perr.Error()}
 		}
-		// Read again from the line after the first: the rows a stray
-		// quote took in are most likely good.
+		// The quoting is broken: read again from the line after the
+		// first, the rows a stray quote took in are most likely good.
 		c.back = append(append([]csvLine(nil), c.lines[1:]...), c.back...)
 		msg := perr.Error()
 		if !strings.HasPrefix(msg, "a quoted cell") {
