@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,6 +51,7 @@ const (
 	acledNotes
 	acledFatalities
 	acledTags
+	acledYear
 	acledFieldCount
 )
 
@@ -60,7 +62,7 @@ var acledColumns = [acledFieldCount]string{
 	"event_id_cnty", "event_date", "time_precision", "event_type", "sub_event_type",
 	"actor1", "assoc_actor_1", "inter1", "actor2", "assoc_actor_2", "inter2",
 	"iso", "iso3", "country", "admin1", "location", "latitude", "longitude", "geo_precision",
-	"source", "notes", "fatalities", "tags",
+	"source", "notes", "fatalities", "tags", "year",
 }
 
 // acledAliases are the names older layouts give columns (2015–2018:
@@ -220,11 +222,21 @@ func acledValue(v string) string {
 	return v
 }
 
+// acledDecimal matches a number as ACLED, spreadsheets and R write it:
+// decimal digits with an optional sign, fraction and decimal exponent (R
+// writes 0.0001 as 1e-04). strconv also reads hex floats (0x1p-2), Inf,
+// NaN and digits with underscores, which no export holds: a cell in one
+// of those forms is a corrupted one, not a number.
+var acledDecimal = regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+
 // acledFloat reads a coordinate, also with the decimal comma spreadsheets
 // write in many locales ("30,5489").
 func acledFloat(v string) (float64, error) {
 	if strings.Count(v, ",") == 1 && !strings.Contains(v, ".") {
 		v = strings.Replace(v, ",", ".", 1)
+	}
+	if !acledDecimal.MatchString(v) {
+		return 0, fmt.Errorf("%q is not a decimal number", v)
 	}
 	return strconv.ParseFloat(v, 64)
 }
@@ -252,15 +264,32 @@ func (r acledRow) event() (*acledEvent, error) {
 	if err != nil {
 		p.Add("event_date", "%s", err.Error())
 	}
-	lat, errLat := acledFloat(r.get(acledLatitude))
-	lon, errLon := acledFloat(r.get(acledLongitude))
-	if errLat != nil || errLon != nil {
-		p.Add("latitude", "latitude %q and longitude %q must be numbers", r.get(acledLatitude), r.get(acledLongitude))
+	lat, err := acledFloat(r.get(acledLatitude))
+	if err != nil {
+		p.Add("latitude", "%s", err.Error())
+	}
+	lon, err := acledFloat(r.get(acledLongitude))
+	if err != nil {
+		p.Add("longitude", "%s", err.Error())
 	}
 	fatalities := 0
 	if v := r.get(acledFatalities); v != "" {
 		if fatalities, err = acledInt(v); err != nil || fatalities < 0 {
 			p.Add("fatalities", "%q is not a count", v)
+		}
+	}
+	// Codes read by nothing but a rule or the country are checked all
+	// the same: a cell that is not a number is a corrupted row.
+	for _, f := range []acledField{acledTimePrecision, acledGeoPrecision, acledISO, acledYear} {
+		if v := r.get(f); v != "" {
+			if _, err := acledInt(v); err != nil {
+				p.Add(acledColumns[f], "%q is not a whole number", v)
+			}
+		}
+	}
+	for _, f := range []acledField{acledInter1, acledInter2} {
+		if _, err := acledInter(r.get(f)); err != nil {
+			p.Add(acledColumns[f], "%s", err.Error())
 		}
 	}
 	if err := p.Err(); err != nil {
@@ -321,7 +350,8 @@ func (r acledRow) original() map[string]string {
 func (ev *acledEvent) addActors(r acledRow) {
 	eventType, subType := r.get(acledEventType), r.get(acledSubEventType)
 	add := func(actor1 bool, inter string, names ...string) {
-		role := acledRole(actor1, acledInter(inter), eventType, subType)
+		code, _ := acledInter(inter) // event has refused a row where it fails
+		role := acledRole(actor1, code, eventType, subType)
 		for _, name := range names {
 			if name == "" {
 				continue
@@ -447,30 +477,24 @@ func acledKey(s string) string {
 
 // acledInter reads an actor type code: the number of the codebook (1
 // state forces … 8 external/other forces) or, in exports since 2024, its
-// name. 0 when it is neither.
-func acledInter(v string) int {
+// name; 0 for an empty cell, an error for anything else.
+func acledInter(v string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
 	if n, err := acledInt(v); err == nil {
-		return n
+		return n, nil
 	}
-	switch strings.ToLower(v) {
-	case "state forces":
-		return 1
-	case "rebel group":
-		return 2
-	case "political militia":
-		return 3
-	case "identity militia":
-		return 4
-	case "rioters":
-		return 5
-	case "protesters":
-		return 6
-	case "civilians":
-		return 7
-	case "external/other forces":
-		return 8
+	if n, ok := acledInterNames[strings.ToLower(v)]; ok {
+		return n, nil
 	}
-	return 0
+	return 0, fmt.Errorf("%q is neither an actor type code nor the name of one", v)
+}
+
+// acledInterNames are the actor types by the names of the 2024 exports.
+var acledInterNames = map[string]int{
+	"state forces": 1, "rebel group": 2, "political militia": 3, "identity militia": 4,
+	"rioters": 5, "protesters": 6, "civilians": 7, "external/other forces": 8,
 }
 
 // ACLED actor type codes that decide roles.
@@ -523,6 +547,9 @@ func acledRole(actor1 bool, inter int, eventType, subType string) domain.ActorRo
 // acledInt reads an integer cell, also as R and spreadsheets write whole
 // numbers ("3.0").
 func acledInt(v string) (int, error) {
+	if !acledDecimal.MatchString(v) {
+		return 0, fmt.Errorf("%q is not a decimal number", v)
+	}
 	return strconv.Atoi(strings.TrimSuffix(v, ".0"))
 }
 

@@ -621,3 +621,54 @@ func TestImportACLEDEventRowCap(t *testing.T) {
 		t.Errorf("the event has %d actors, want %d", len(got.Actors), acledMaxEventRows)
 	}
 }
+
+// readACLEDText reads text as an ACLED file and returns its records, or
+// the error that refused the file.
+func readACLEDText(t *testing.T, text string) ([]importRecord, error) {
+	t.Helper()
+	var out []importRecord
+	err := readACLED(context.Background(), bufio.NewReader(strings.NewReader(text)), func(rec importRecord) { out = append(out, rec) })
+	return out, err
+}
+
+// TestACLEDRowChecks: one row with one cell changed either loads or is
+// rejected with a reason that names its column.
+func TestACLEDRowChecks(t *testing.T) {
+	tests := []struct {
+		name   string
+		set    map[string]string
+		reason string // "": the row loads
+	}{
+		{"a plain latitude", map[string]string{"latitude": "-33.25"}, ""},
+		{"a decimal comma", map[string]string{"latitude": `"33,25"`}, ""},
+		{"a decimal exponent, as R writes small numbers", map[string]string{"latitude": "1e-04"}, ""},
+		{"a hex float latitude", map[string]string{"latitude": "0x1p-2"}, `latitude: "0x1p-2" is not a decimal number`},
+		{"an infinite longitude", map[string]string{"longitude": "Inf"}, `longitude: "Inf" is not a decimal number`},
+		{"a NaN latitude", map[string]string{"latitude": "NaN"}, `latitude: "NaN" is not a decimal number`},
+		{"underscores in a latitude", map[string]string{"latitude": "3_3.3"}, `latitude: "3_3.3" is not a decimal number`},
+		{"whole fatalities as R writes them", map[string]string{"fatalities": "3.0"}, ""},
+		{"hex fatalities", map[string]string{"fatalities": "0x10"}, `fatalities: "0x10" is not a count`},
+		{"a hex iso code", map[string]string{"iso": "0x170"}, `iso: "0x170" is not a whole number`},
+		{"an iso code with zeros", map[string]string{"iso": "004"}, ""},
+		{"a time precision in binary", map[string]string{"time_precision": "0b1"}, `time_precision: "0b1" is not a whole number`},
+		{"a geo precision that is text", map[string]string{"geo_precision": "abc"}, `geo_precision: "abc" is not a whole number`},
+		{"a year with an underscore", map[string]string{"year": "2_020"}, `year: "2_020" is not a whole number`},
+		{"an actor type by name", map[string]string{"inter1": "State forces"}, ""},
+		{"a hex actor type", map[string]string{"inter1": "0x1"}, `inter1: "0x1" is neither an actor type code nor the name of one`},
+		{"an infinite actor type", map[string]string{"inter2": "+Inf"}, `inter2: "+Inf" is neither`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			recs, err := readACLEDText(t, acledHeader+"\n"+acledRowOf("C1", tc.set)+"\n")
+			if err != nil || len(recs) != 1 {
+				t.Fatalf("%d records, %v", len(recs), err)
+			}
+			switch got := recs[0].err; {
+			case tc.reason == "" && got != nil:
+				t.Errorf("rejected: %v", got)
+			case tc.reason != "" && (got == nil || !strings.Contains(got.Error(), tc.reason)):
+				t.Errorf("rejected for %v, want %q", got, tc.reason)
+			}
+		})
+	}
+}
