@@ -292,22 +292,15 @@ func (r acledRow) event() (*acledEvent, error) {
 			p.Add(acledColumns[f], "%s", err.Error())
 		}
 	}
+	eventType, subType := r.get(acledEventType), r.get(acledSubEventType)
+	if eventType == "" {
+		p.Add("event_type", "is required")
+	}
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
-	eventType, subType := r.get(acledEventType), r.get(acledSubEventType)
 	typ := acledType(eventType, subType)
-	place := strings.Join(nonEmpty(r.get(acledLocation), r.get(acledAdmin1), r.get(acledCountry)), ", ")
-	title := subType
-	if title == "" {
-		title = eventType
-	}
-	if place != "" {
-		title += " in " + place
-	}
-	if rs := []rune(title); len(rs) > domain.MaxTitleLen {
-		title = string(rs[:domain.MaxTitleLen])
-	}
+	title := acledTitle(cmp.Or(subType, eventType), nonEmpty(r.get(acledLocation), r.get(acledAdmin1), r.get(acledCountry)))
 	inc := &domain.Incident{
 		Location: [2]float64{lon, lat}, Type: typ, Title: title, Description: r.get(acledNotes),
 		OccurredAt: day, TimePrecision: "day", LocationPrecision: "city", Status: "reported",
@@ -327,6 +320,21 @@ func (r acledRow) event() (*acledEvent, error) {
 	inc.Tags = splitCell(r.get(acledTags))
 	inc.ApplyDefaults()
 	return &acledEvent{id: id, incident: inc, names: map[string]string{}, roles: map[string]domain.ActorRole{}}, nil
+}
+
+// acledTitle is "what in where" ("Armed clash in Basra, Basra, Iraq"), cut
+// at domain.MaxTitleLen characters. what is never empty (event_type is
+// required) and places holds no empty part, so no separator leads or
+// trails; "where" is left out when not one character of it would fit.
+func acledTitle(what string, places []string) string {
+	title := what
+	if len(places) > 0 && utf8.RuneCountInString(what+" in ") < domain.MaxTitleLen {
+		title += " in " + strings.Join(places, ", ")
+	}
+	if rs := []rune(title); len(rs) > domain.MaxTitleLen {
+		title = strings.TrimRight(string(rs[:domain.MaxTitleLen]), " ,")
+	}
+	return title
 }
 
 // original is the row's values by column name, without empty ones.

@@ -672,3 +672,44 @@ func TestACLEDRowChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestACLEDTitle: an event's title is "what in where" with no separator
+// leading or trailing, whichever parts are empty, and without event_type
+// the row is rejected.
+func TestACLEDTitle(t *testing.T) {
+	long := strings.Repeat("x", 197)
+	tests := []struct {
+		name  string
+		set   map[string]string
+		title string // "": rejected, naming event_type
+	}{
+		{"every part", nil, "Armed clash in Baghdad, Baghdad, Iraq"},
+		{"no sub-event type", map[string]string{"sub_event_type": ""}, "Battles in Baghdad, Baghdad, Iraq"},
+		{"no location nor admin1", map[string]string{"location": "", "admin1": ""}, "Armed clash in Iraq"},
+		{"no place at all", map[string]string{"location": "", "admin1": "NA", "country": " "}, "Armed clash"},
+		{"a place of spaces only", map[string]string{"location": "  ", "admin1": "", "country": ""}, "Armed clash"},
+		{"a type too long for any place", map[string]string{"sub_event_type": long}, long},
+		{"cut inside the place's separator", map[string]string{"sub_event_type": strings.Repeat("y", 188), "location": "Baghdad", "admin1": "Karkh"},
+			strings.Repeat("y", 188) + " in Baghdad"},
+		{"no event type", map[string]string{"event_type": ""}, ""},
+		{"an event type of NA", map[string]string{"event_type": "NA", "sub_event_type": ""}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			recs, err := readACLEDText(t, acledHeader+"\n"+acledRowOf("T1", tc.set)+"\n")
+			if err != nil || len(recs) != 1 {
+				t.Fatalf("%d records, %v", len(recs), err)
+			}
+			rec := recs[0]
+			if tc.title == "" {
+				if rec.err == nil || !strings.Contains(rec.err.Error(), "event_type: is required") {
+					t.Errorf("read as %v, want rejected for its event_type", rec.err)
+				}
+				return
+			}
+			if rec.err != nil || rec.incident.Title != tc.title {
+				t.Errorf("title %q (%v), want %q", rec.incident.Title, rec.err, tc.title)
+			}
+		})
+	}
+}
