@@ -198,7 +198,8 @@ type acledRow struct {
 }
 
 // get returns a field's value, "" for an absent column and for the
-// spellings of "no value" spreadsheets and R write (NA, N/A, #N/A).
+// spellings of "no value" spreadsheets and R write (NA and N/A in any
+// case, #N/A, NULL).
 func (r acledRow) get(f acledField) string {
 	i := r.layout.index[f]
 	if i < 0 || i >= len(r.cells) {
@@ -215,8 +216,7 @@ func acledValue(v string) string {
 		v, _ = charmap.Windows1252.NewDecoder().String(v)
 	}
 	v = strings.TrimSpace(v)
-	switch v {
-	case "NA", "N/A", "n/a", "#N/A", "NULL":
+	if strings.EqualFold(v, "NA") || strings.EqualFold(v, "N/A") || v == "#N/A" || v == "NULL" {
 		return ""
 	}
 	return v

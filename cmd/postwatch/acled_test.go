@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -709,6 +710,29 @@ func TestACLEDTitle(t *testing.T) {
 			}
 			if rec.err != nil || rec.incident.Title != tc.title {
 				t.Errorf("title %q (%v), want %q", rec.incident.Title, rec.err, tc.title)
+			}
+		})
+	}
+}
+
+// TestACLEDNoValue: NA and N/A in any case are empty cells: never an
+// actor, a count or a code.
+func TestACLEDNoValue(t *testing.T) {
+	for _, na := range []string{"NA", "na", "Na", "nA", "N/A", "n/a", "N/a", "#N/A", "NULL"} {
+		t.Run(na, func(t *testing.T) {
+			recs, err := readACLEDText(t, acledHeader+"\n"+acledRowOf("NA1", map[string]string{
+				"actor2": na, "inter2": na, "assoc_actor_1": na + "; " + na, "fatalities": na, "iso": na, "tags": na}))
+			if err != nil || len(recs) != 1 {
+				t.Fatalf("%d records, %v", len(recs), err)
+			}
+			if recs[0].err != nil {
+				t.Fatalf("rejected: %v", recs[0].err)
+			}
+			if got := slices.Collect(maps.Keys(recs[0].actors)); !slices.Equal(got, []string{"military-forces-of-iraq-2018"}) {
+				t.Errorf("actors %v, want only actor1", got)
+			}
+			if inc := recs[0].incident; inc.Casualties.Killed != 0 || len(inc.Tags) != 0 || inc.Country != "IQ" {
+				t.Errorf("%q read as a value: %+v", na, inc)
 			}
 		})
 	}
