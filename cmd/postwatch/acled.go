@@ -101,8 +101,10 @@ func acledHeaderName(h string) string {
 }
 
 // mapACLEDHeader reads a header row. Columns it does not know are kept in
-// each incident's original values; of two columns with one name the first
-// counts. An error names the required columns the header lacks.
+// each incident's original values. An error names a column the header
+// holds twice (after case folding and aliases: either column could be the
+// one meant, and the other's values would be lost) or the required
+// columns it lacks.
 func mapACLEDHeader(header []string) (*acledLayout, error) {
 	l := &acledLayout{names: make([]string, len(header))}
 	for f := range l.index {
@@ -112,13 +114,16 @@ func mapACLEDHeader(header []string) (*acledLayout, error) {
 	for f, name := range acledColumns {
 		byName[name] = acledField(f)
 	}
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	for i, h := range header {
 		name := acledHeaderName(h)
-		if name == "" || acledIgnored[name] || seen[name] {
+		if name == "" || acledIgnored[name] {
 			continue
 		}
-		seen[name] = true
+		if j, ok := seen[name]; ok {
+			return nil, fmt.Errorf("the header names %s twice: %q (column %d) and %q (column %d); rename or remove one", name, header[j], j+1, header[i], i+1)
+		}
+		seen[name] = i
 		l.names[i] = name
 		if f, ok := byName[name]; ok {
 			l.index[f] = i

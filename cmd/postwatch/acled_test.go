@@ -539,8 +539,8 @@ func FuzzACLEDHeader(f *testing.F) {
 			}
 		}
 		if err != nil {
-			if !strings.Contains(err.Error(), "lacks") {
-				t.Fatalf("error %v does not name what is missing", err)
+			if !strings.Contains(err.Error(), "lacks") && !strings.Contains(err.Error(), "twice") {
+				t.Fatalf("error %v names neither what is missing nor what is doubled", err)
 			}
 			return
 		}
@@ -733,6 +733,36 @@ func TestACLEDNoValue(t *testing.T) {
 			}
 			if inc := recs[0].incident; inc.Casualties.Killed != 0 || len(inc.Tags) != 0 || inc.Country != "IQ" {
 				t.Errorf("%q read as a value: %+v", na, inc)
+			}
+		})
+	}
+}
+
+// TestACLEDHeaderRefused: a file whose header holds a column twice (after
+// case folding and the 2015 aliases) is refused, naming it, and nothing of
+// it is imported.
+func TestACLEDHeaderRefused(t *testing.T) {
+	row := acledRowOf("H1", nil)
+	tests := []struct{ name, header, row, want string }{
+		{"latitude twice", acledHeader + ",latitude", row + ",0", `names latitude twice: "latitude" (column 23) and "latitude" (column 33)`},
+		{"event_id_cnty in two cases", acledHeader + ",EVENT_ID_CNTY", row + ",X", `names event_id_cnty twice: "event_id_cnty" (column 1) and "EVENT_ID_CNTY" (column 33)`},
+		{"a 2015 alias beside the current name", acledHeader + ",ALLY_ACTOR_1", row + ",Y", `names assoc_actor_1 twice`},
+		{"a derived column twice", acledHeader + ",score,Score", row + ",1,2", `names score twice`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "h.db")
+			path := filepath.Join(t.TempDir(), "h.csv")
+			if err := os.WriteFile(path, []byte(tc.header+"\n"+tc.row+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var out, errOut bytes.Buffer
+			err := importFile(context.Background(), []string{"--db", db, "--format", "acled", path}, &out, &errOut)
+			if err == nil || errors.As(err, new(rejectedError)) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("import returned %v, want the file refused with %q", err, tc.want)
+			}
+			if got := storedIncidents(t, db); len(got) != 0 {
+				t.Errorf("%d incidents imported", len(got))
 			}
 		})
 	}
