@@ -155,12 +155,20 @@ const acledMaxEventRows = domain.MaxListLen
 // readACLED reads an ACLED CSV export and emits one incident per event; a
 // row that cannot be read is reported by its line number.
 func readACLED(ctx context.Context, r *bufio.Reader, emit func(importRecord)) error {
+	// Excel's "Unicode Text" and some R and PowerShell exports are
+	// UTF-16, which would read as a header of NUL-riddled names.
+	if head, _ := r.Peek(2); string(head) == "\xff\xfe" || string(head) == "\xfe\xff" {
+		return errors.New("the file is UTF-16 text (it begins with a UTF-16 byte order mark), not CSV in UTF-8: save it as \"CSV UTF-8\" or convert it (iconv -f UTF-16 -t UTF-8)")
+	}
 	cr := newCSVRecords(r)
 	header, _, err := cr.Read()
 	if err != nil {
 		var rowErr *csvRowError
-		if errors.As(err, &rowErr) {
+		switch {
+		case errors.As(err, &rowErr):
 			return fmt.Errorf("ACLED header: line %d: %w", rowErr.line, err)
+		case errors.Is(err, io.EOF):
+			return errors.New("the file is empty: it has no header line")
 		}
 		return fmt.Errorf("ACLED header: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/store/sqlite"
@@ -254,6 +255,15 @@ func TestImportACLEDAsHeld(t *testing.T) {
 			summary: "1 created, 0 updated, 0 unchanged, 0 rejected",
 			want: map[string]acledWant{"X1": {day: "2018-09-28", country: "CI", notes: "Manifestation devant l'ambassade à Abidjan.",
 				original: map[string]string{"country": "Côte d'Ivoire", "source": "Reuters; AP"}}},
+		},
+		{
+			name: "Excel's sep= line names the separator and counts as a line",
+			text: "sep=;\r\n" + strings.ReplaceAll(acledHeader, ",", ";") + "\r\n" +
+				acledRowSep("SP1", map[string]string{"latitude": "33,3", "source": "Reuters, AP"}, ";") + "\r\n" +
+				acledRowSep("SP2", map[string]string{"latitude": "north"}, ";") + "\r\n",
+			summary:  "1 created, 0 updated, 0 unchanged, 1 rejected",
+			rejected: map[string]string{"line 4": `latitude: "north"`},
+			want:     map[string]acledWant{"SP1": {country: "IQ", original: map[string]string{"source": "Reuters, AP", "latitude": "33,3"}}},
 		},
 		{
 			name:    "old Mac spreadsheets: CR alone ends a line",
@@ -763,6 +773,41 @@ func TestACLEDHeaderRefused(t *testing.T) {
 			}
 			if got := storedIncidents(t, db); len(got) != 0 {
 				t.Errorf("%d incidents imported", len(got))
+			}
+		})
+	}
+}
+
+// TestACLEDFileRefused: a file that cannot be an ACLED export is refused
+// with its real cause.
+func TestACLEDFileRefused(t *testing.T) {
+	utf16Text := func(bigEndian bool) string {
+		b := []byte{0xff, 0xfe}
+		if bigEndian {
+			b = []byte{0xfe, 0xff}
+		}
+		for _, u := range utf16.Encode([]rune(acledHeader + "\r\n")) {
+			if bigEndian {
+				b = append(b, byte(u>>8), byte(u))
+			} else {
+				b = append(b, byte(u), byte(u>>8))
+			}
+		}
+		return string(b)
+	}
+	tests := []struct{ name, text, want string }{
+		{"an empty file", "", "the file is empty"},
+		{"a byte order mark alone", "\ufeff", "the file is empty"},
+		{"blank lines only", "\r\n\n  \n", "the file is empty"},
+		{"a sep= line alone", "sep=,\r\n", "the file is empty"},
+		{"UTF-16, little-endian", utf16Text(false), "the file is UTF-16 text"},
+		{"UTF-16, big-endian", utf16Text(true), "the file is UTF-16 text"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			recs, err := readACLEDText(t, tc.text)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || len(recs) != 0 {
+				t.Errorf("read %d records, %v; want the file refused with %q", len(recs), err, tc.want)
 			}
 		})
 	}

@@ -19,7 +19,7 @@ const maxCSVRecordBytes = 1 << 20
 // spreadsheets write: CRLF or LF, quoted cells that may hold separators,
 // doubled quotes and line breaks; the separator a comma, or the semicolon
 // or tab that spreadsheets in many locales write, told from the first
-// line) and, unlike encoding/csv, recovers from
+// line unless Excel's "sep=X" line names it) and, unlike encoding/csv, recovers from
 // a quote that never closes. encoding/csv reads such a quote to the end of
 // the file as one cell, so one stray quote swallows every later row; here
 // a record that spans several lines and whose quoting breaks (a quote
@@ -66,11 +66,34 @@ func newCSVRecords(r *bufio.Reader) *csvRecords {
 	if bom, _ := r.Peek(3); string(bom) == "\xef\xbb\xbf" {
 		r.Discard(3)
 	}
-	c := &csvRecords{r: r, sep: csvSeparator(r), eol: '\n'}
+	c := &csvRecords{r: r, eol: '\n'}
+	if sep, n := csvSepLine(r); n > 0 {
+		r.Discard(n)
+		c.sep, c.read = sep, 1
+	} else {
+		c.sep = csvSeparator(r)
+	}
 	if head, _ := r.Peek(r.Size()); bytes.IndexByte(head, '\n') < 0 && bytes.IndexByte(head, '\r') >= 0 {
 		c.eol = '\r'
 	}
 	return c
+}
+
+// csvSepLine reads the "sep=;" line Excel writes first to name a file's
+// separator: the separator and the line's length with its line break, or
+// a length of 0 when the file does not begin with one.
+func csvSepLine(r *bufio.Reader) (sep byte, n int) {
+	head, _ := r.Peek(7)
+	if len(head) < 5 || !strings.EqualFold(string(head[:4]), "sep=") || strings.IndexByte("\"\r\n", head[4]) >= 0 {
+		return 0, 0
+	}
+	switch rest := string(head[5:]); {
+	case rest == "", strings.HasPrefix(rest, "\r\n"):
+		return head[4], 5 + min(len(rest), 2)
+	case rest[0] == '\n' || rest[0] == '\r':
+		return head[4], 6
+	}
+	return 0, 0
 }
 
 // csvSeparator is the separator of the file's first line: of comma,
