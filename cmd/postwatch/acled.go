@@ -309,6 +309,20 @@ func (r acledRow) event() (*acledEvent, error) {
 	if eventType == "" {
 		p.Add("event_type", "is required")
 	}
+	// An actor the import creates must be valid; checked here, its
+	// problem names the column and the actor, not just "name".
+	for _, f := range acledActorFields {
+		for _, name := range r.actorNames(f) {
+			a := domain.Actor{ID: acledActorID(name), Name: name}
+			a.ApplyDefaults()
+			var verr *domain.Error
+			if errors.As(a.Validate(), &verr) {
+				for _, fe := range verr.Fields {
+					p.Add(acledColumns[f], "actor %q: %s %s", acledShort(name), fe.Field, fe.Message)
+				}
+			}
+		}
+	}
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
@@ -374,9 +388,6 @@ func (ev *acledEvent) addActors(r acledRow) {
 		code, _ := acledInter(inter) // event has refused a row where it fails
 		role := acledRole(actor1, code, eventType, subType)
 		for _, name := range names {
-			if name == "" {
-				continue
-			}
 			id := acledActorID(name)
 			if cur, seen := ev.names[id]; !seen || name < cur {
 				ev.names[id] = name
@@ -386,8 +397,28 @@ func (ev *acledEvent) addActors(r acledRow) {
 			}
 		}
 	}
-	add(true, r.get(acledInter1), append([]string{r.get(acledActor1)}, splitCell(r.get(acledAssoc1))...)...)
-	add(false, r.get(acledInter2), append([]string{r.get(acledActor2)}, splitCell(r.get(acledAssoc2))...)...)
+	add(true, r.get(acledInter1), append(r.actorNames(acledActor1), r.actorNames(acledAssoc1)...)...)
+	add(false, r.get(acledInter2), append(r.actorNames(acledActor2), r.actorNames(acledAssoc2)...)...)
+}
+
+// acledActorFields are the columns that name actors.
+var acledActorFields = []acledField{acledActor1, acledAssoc1, acledActor2, acledAssoc2}
+
+// actorNames are the actors a column names: one in actor1 and actor2,
+// any number, split on ";", in the associated actors' columns.
+func (r acledRow) actorNames(f acledField) []string {
+	if f == acledAssoc1 || f == acledAssoc2 {
+		return splitCell(r.get(f))
+	}
+	return nonEmpty(r.get(f))
+}
+
+// acledShort is a value as a message quotes it: its first 40 characters.
+func acledShort(v string) string {
+	if rs := []rune(v); len(rs) > 40 {
+		return string(rs[:40]) + "…"
+	}
+	return v
 }
 
 // actors are the event's actors in one canonical order, perpetrators first

@@ -667,6 +667,10 @@ func TestACLEDRowChecks(t *testing.T) {
 		{"an actor type by name", map[string]string{"inter1": "State forces"}, ""},
 		{"a hex actor type", map[string]string{"inter1": "0x1"}, `inter1: "0x1" is neither an actor type code nor the name of one`},
 		{"an infinite actor type", map[string]string{"inter2": "+Inf"}, `inter2: "+Inf" is neither`},
+		{"an actor1 of 600 characters", map[string]string{"actor1": strings.Repeat("Militia ", 75)},
+			`actor1: actor "Militia Militia Militia Militia Militia …": name is longer than 200 characters`},
+		{"a long associated actor", map[string]string{"assoc_actor_2": "Wagner Group; " + strings.Repeat("w", 201)}, `assoc_actor_2: actor "wwww`},
+		{"an actor2 of 200 characters", map[string]string{"actor2": strings.Repeat("v", 200)}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
