@@ -214,11 +214,10 @@ type acledRow struct {
 // spellings of "no value" spreadsheets and R write (NA and N/A in any
 // case, #N/A, NULL).
 func (r acledRow) get(f acledField) string {
-	i := r.layout.index[f]
-	if i < 0 || i >= len(r.cells) {
-		return ""
+	if i := r.layout.index[f]; i >= 0 {
+		return r.cell(i)
 	}
-	return acledValue(r.cells[i])
+	return ""
 }
 
 func acledValue(v string) string {
@@ -260,6 +259,7 @@ func acledFloat(v string) (float64, error) {
 type acledEvent struct {
 	id       string
 	lines    []int
+	first    acledRow // the row the event's fields were read from
 	incident *domain.Incident
 	names    map[string]string           // actor names by id, each actor once
 	roles    map[string]domain.ActorRole // actor roles by id
@@ -346,7 +346,7 @@ func (r acledRow) event() (*acledEvent, error) {
 	}
 	inc.Tags = splitCell(r.get(acledTags))
 	inc.ApplyDefaults()
-	return &acledEvent{id: id, incident: inc, names: map[string]string{}, roles: map[string]domain.ActorRole{}}, nil
+	return &acledEvent{id: id, first: r, incident: inc, names: map[string]string{}, roles: map[string]domain.ActorRole{}}, nil
 }
 
 // acledTitle is "what in where" ("Armed clash in Basra, Basra, Iraq"), cut
@@ -437,10 +437,43 @@ func (ev *acledEvent) actors() []domain.IncidentActor {
 	return out
 }
 
+// acledActorColumns are the columns in which the rows of one event may
+// differ: a monadic export gives each of its actors a row.
+var acledActorColumns = map[string]bool{
+	"actor1": true, "assoc_actor_1": true, "inter1": true,
+	"actor2": true, "assoc_actor_2": true, "inter2": true, "interaction": true,
+}
+
+// disagreement is the first column, in the header's order, outside the
+// actor columns, in which r differs from the event's first row (and so
+// from every row merged into it), with both values; ok is false when r
+// agrees. Merging such a row would make the incident depend on which row
+// came first: an old and a revised row of one event, say.
+func (ev *acledEvent) disagreement(r acledRow) (column, first, this string, ok bool) {
+	for i, name := range r.layout.names {
+		if name == "" || acledActorColumns[name] {
+			continue
+		}
+		if first, this = ev.first.cell(i), r.cell(i); first != this {
+			return name, first, this, true
+		}
+	}
+	return "", "", "", false
+}
+
+// cell is the value of the row's i-th column.
+func (r acledRow) cell(i int) string {
+	if i >= len(r.cells) {
+		return ""
+	}
+	return acledValue(r.cells[i])
+}
+
 // mergeOriginal adds a later row's values to the event's original ones, so
 // the actor1 and inter1 of every row of a monadic event are kept: a column
-// whose rows all hold one value keeps it, and one whose rows differ holds
-// the distinct "; "-separated parts of all its values, sorted, which is the
+// whose rows all hold one value keeps it, and one whose rows differ (an
+// actor column: rows that differ elsewhere are refused) holds the
+// distinct "; "-separated parts of all its values, sorted, which is the
 // same whatever the rows' order.
 func (ev *acledEvent) mergeOriginal(r acledRow) {
 	orig := ev.incident.Original
@@ -638,6 +671,11 @@ func newACLEDWindow(emit func(importRecord)) *acledWindow {
 
 func (w *acledWindow) add(line int, ev *acledEvent, r acledRow) {
 	if held, ok := w.byID[ev.id]; ok {
+		if col, first, this, ok := held.disagreement(r); ok {
+			w.reject(line, domain.InvalidField(col, "%q, but line %d of event %q holds %q: the rows of one event may differ only in their actors",
+				acledShort(this), held.lines[0], ev.id, acledShort(first)))
+			return
+		}
 		if len(held.lines) == acledMaxEventRows {
 			w.reject(line, domain.InvalidField("event_id_cnty", "event %q has more than %d rows", ev.id, acledMaxEventRows))
 			return

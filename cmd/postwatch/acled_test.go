@@ -816,3 +816,108 @@ func TestACLEDFileRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestACLEDDisagreeingRows: rows of one event must agree on everything but
+// their actor columns. A row that differs from the event's earlier rows is
+// rejected, naming the line and the first column it differs on, and the
+// event keeps the rows that agree, so no row is merged silently into an
+// event it contradicts.
+func TestACLEDDisagreeingRows(t *testing.T) {
+	monadic := func(actor, inter string, set map[string]string) map[string]string {
+		m := map[string]string{"actor1": actor, "inter1": inter, "actor2": "", "inter2": "", "interaction": inter + "0"}
+		maps.Copy(m, set)
+		return m
+	}
+	tests := []struct {
+		name     string
+		rows     []map[string]string
+		rejected map[string]string // "line N" → a part of the reason
+		lines    string            // the event's lines
+		killed   int
+		actors   []string
+	}{
+		{
+			name:     "an old and a revised row: the second is rejected",
+			rows:     []map[string]string{{"fatalities": "0"}, {"fatalities": "3", "timestamp": "1589900000"}},
+			rejected: map[string]string{"line 3": `fatalities: "3", but line 2 of event "E1" holds "0": the rows of one event may differ only in their actors`},
+			lines:    "line 2", killed: 0,
+			actors: []string{"military-forces-of-iraq-2018", "islamic-state-iraq"},
+		},
+		{
+			name:     "the same rows the other way round: the old one is rejected",
+			rows:     []map[string]string{{"fatalities": "3", "timestamp": "1589900000"}, {"fatalities": "0"}},
+			rejected: map[string]string{"line 3": `fatalities: "0", but line 2 of event "E1" holds "3"`},
+			lines:    "line 2", killed: 3,
+			actors: []string{"military-forces-of-iraq-2018", "islamic-state-iraq"},
+		},
+		{
+			name:     "the first differing column is named",
+			rows:     []map[string]string{{}, {"notes": "Another clash.", "event_date": "2020-05-10", "latitude": "33.4"}},
+			rejected: map[string]string{"line 3": `event_date: "2020-05-10", but line 2`},
+			lines:    "line 2",
+			actors:   []string{"military-forces-of-iraq-2018", "islamic-state-iraq"},
+		},
+		{
+			name: "a monadic event keeps the rows that agree",
+			rows: []map[string]string{
+				monadic("Rioters (Kenya)", "5", nil),
+				monadic("Police Forces of Kenya (2013-)", "1", map[string]string{"location": "Mombasa"}),
+				monadic("Civilians (Kenya)", "7", nil),
+			},
+			rejected: map[string]string{"line 3": `location: "Mombasa", but line 2 of event "E1" holds "Baghdad"`},
+			lines:    "lines 2, 4",
+			actors:   []string{"rioters-kenya", "civilians-kenya"},
+		},
+		{
+			name: "actor columns may differ, and NA is an empty cell",
+			rows: []map[string]string{
+				monadic("Rioters (Kenya)", "5", map[string]string{"tags": "", "assoc_actor_1": "Students (Kenya)"}),
+				monadic("Civilians (Kenya)", "7", map[string]string{"tags": "NA"}),
+			},
+			lines:  "lines 2, 3",
+			actors: []string{"rioters-kenya", "students-kenya", "civilians-kenya"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			text := acledHeader + "\n"
+			for _, set := range tc.rows {
+				text += acledRowOf("E1", set) + "\n"
+			}
+			recs, err := readACLEDText(t, text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var event *importRecord
+			rejected := 0
+			for i, rec := range recs {
+				if rec.err == nil {
+					event = &recs[i]
+					continue
+				}
+				rejected++
+				if want, ok := tc.rejected[rec.where]; !ok || !strings.Contains(rec.err.Error(), want) {
+					t.Errorf("%s rejected for %q, want a reason with %q", rec.where, rec.err, want)
+				}
+			}
+			if rejected != len(tc.rejected) {
+				t.Errorf("%d rows rejected, want %d", rejected, len(tc.rejected))
+			}
+			if event == nil {
+				t.Fatalf("no event: %+v", recs)
+			}
+			if event.where != tc.lines || event.incident.Casualties.Killed != tc.killed {
+				t.Errorf("event of %s with %d killed, want %s with %d", event.where, event.incident.Casualties.Killed, tc.lines, tc.killed)
+			}
+			var actors []string
+			for _, a := range event.incident.Actors {
+				actors = append(actors, a.ActorID)
+			}
+			slices.Sort(actors)
+			slices.Sort(tc.actors)
+			if !slices.Equal(actors, tc.actors) {
+				t.Errorf("actors %v, want %v", actors, tc.actors)
+			}
+		})
+	}
+}
