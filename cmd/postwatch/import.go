@@ -660,14 +660,12 @@ func (p *progress) write(records int, final bool) {
 	fmt.Fprintln(p.w, line)
 }
 
-// done ends the progress line on a terminal; elsewhere it logs the total
-// if a progress line was written.
+// done writes the total: the last state of the line on a terminal, ended;
+// elsewhere a last line, also after an import shorter than
+// progressLogEvery, so a log always says how many records were done.
 func (p *progress) done(records int) {
-	switch {
-	case p.terminal:
-		p.write(records, true)
+	p.write(records, true)
+	if p.terminal {
 		fmt.Fprintln(p.w)
-	case p.last != p.start:
-		p.write(records, true)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/store/sqlite"
@@ -211,6 +212,31 @@ func TestImportRejectsPathIsNotAnInput(t *testing.T) {
 				if _, err := os.Stat(db + suffix); err == nil {
 					t.Errorf("%s was created", db+suffix)
 				}
+			}
+		})
+	}
+}
+
+// TestImportProgressTotal: when stderr is not a terminal, an import ends
+// with a progress line giving the total, also one shorter than
+// progressLogEvery that wrote no periodic line.
+func TestImportProgressTotal(t *testing.T) {
+	tests := []struct {
+		name  string
+		every time.Duration
+	}{
+		{"shorter than the interval", time.Hour},
+		{"a line every record", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func(d time.Duration) { progressLogEvery = d }(progressLogEvery)
+			progressLogEvery = tc.every
+			text := strings.Join([]string{acledHeader, acledRowOf("G1", nil), acledRowOf("G2", nil), acledRowOf("G3", map[string]string{"latitude": "north"})}, "\n") + "\n"
+			_, stderr, _ := acledImport(t, filepath.Join(t.TempDir(), "p.db"), text)
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			if last := lines[len(lines)-1]; !regexp.MustCompile(`^import: 3 records, \d+ records/s$`).MatchString(last) {
+				t.Errorf("the last line of stderr is %q, want the total of 3 records:\n%s", last, stderr)
 			}
 		})
 	}
