@@ -671,6 +671,7 @@ func TestACLEDRowChecks(t *testing.T) {
 			`actor1: actor "Militia Militia Militia Militia Militia …": name is longer than 200 characters`},
 		{"a long associated actor", map[string]string{"assoc_actor_2": "Wagner Group; " + strings.Repeat("w", 201)}, `assoc_actor_2: actor "wwww`},
 		{"an actor2 of 200 characters", map[string]string{"actor2": strings.Repeat("v", 200)}, ""},
+		{"an actor with a control character", map[string]string{"actor2": "Militia\x01 (Iraq)"}, `actor2: actor "Militia\x01 (Iraq)": name `},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -919,5 +920,19 @@ func TestACLEDDisagreeingRows(t *testing.T) {
 				t.Errorf("actors %v, want %v", actors, tc.actors)
 			}
 		})
+	}
+}
+
+// TestACLEDDecimal: the numbers exports write, and nothing else that
+// strconv would read.
+func TestACLEDDecimal(t *testing.T) {
+	for v, want := range map[string]bool{
+		"3": true, "-1.68": true, "+33.3": true, "3.0": true, "3.": true, ".5": true, "1e-04": true, "2E+05": true,
+		"": false, "-": false, ".": false, "1e": false, "1e+": false, "0x1p-2": false, "0x10": false, "Inf": false, "-inf": false,
+		"NaN": false, "1_000": false, "1 000": false, " 3": false, "1.2.3": false, "١": false, "1e4.5": false,
+	} {
+		if got := acledDecimal(v); got != want {
+			t.Errorf("acledDecimal(%q) = %v, want %v", v, got, want)
+		}
 	}
 }
