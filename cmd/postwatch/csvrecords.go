@@ -19,8 +19,8 @@ const maxCSVRecordBytes = 1 << 20
 // spreadsheets write: CRLF or LF, quoted cells that may hold separators,
 // doubled quotes and line breaks; the separator a comma, or the semicolon
 // or tab that spreadsheets in many locales write, told from the first
-// line unless Excel's "sep=X" line names it) and, unlike encoding/csv, recovers from
-// a quote that never closes. encoding/csv reads such a quote to the end of
+// line unless Excel's "sep=X" line names it) and, unlike encoding/csv,
+// recovers from a quote that never closes. encoding/csv reads such a quote to the end of
 // the file as one cell, so one stray quote swallows every later row; here
 // a record that spans several lines and whose quoting breaks (a quote
 // inside it is followed by text, it reaches maxCSVRecordBytes or the end
