@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
@@ -50,6 +51,7 @@ const (
 	acledNotes
 	acledFatalities
 	acledTags
+	acledYear
 	acledFieldCount
 )
 
@@ -60,7 +62,7 @@ var acledColumns = [acledFieldCount]string{
 	"event_id_cnty", "event_date", "time_precision", "event_type", "sub_event_type",
 	"actor1", "assoc_actor_1", "inter1", "actor2", "assoc_actor_2", "inter2",
 	"iso", "iso3", "country", "admin1", "location", "latitude", "longitude", "geo_precision",
-	"source", "notes", "fatalities", "tags",
+	"source", "notes", "fatalities", "tags", "year",
 }
 
 // acledAliases are the names older layouts give columns (2015–2018:
@@ -99,8 +101,10 @@ func acledHeaderName(h string) string {
 }
 
 // mapACLEDHeader reads a header row. Columns it does not know are kept in
-// each incident's original values; of two columns with one name the first
-// counts. An error names the required columns the header lacks.
+// each incident's original values. An error names a column the header
+// holds twice (after case folding and aliases: either column could be the
+// one meant, and the other's values would be lost) or the required
+// columns it lacks.
 func mapACLEDHeader(header []string) (*acledLayout, error) {
 	l := &acledLayout{names: make([]string, len(header))}
 	for f := range l.index {
@@ -110,13 +114,16 @@ func mapACLEDHeader(header []string) (*acledLayout, error) {
 	for f, name := range acledColumns {
 		byName[name] = acledField(f)
 	}
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	for i, h := range header {
 		name := acledHeaderName(h)
-		if name == "" || acledIgnored[name] || seen[name] {
+		if name == "" || acledIgnored[name] {
 			continue
 		}
-		seen[name] = true
+		if j, ok := seen[name]; ok {
+			return nil, fmt.Errorf("the header names %s twice: %q (column %d) and %q (column %d); rename or remove one", name, header[j], j+1, header[i], i+1)
+		}
+		seen[name] = i
 		l.names[i] = name
 		if f, ok := byName[name]; ok {
 			l.index[f] = i
@@ -148,12 +155,20 @@ const acledMaxEventRows = domain.MaxListLen
 // readACLED reads an ACLED CSV export and emits one incident per event; a
 // row that cannot be read is reported by its line number.
 func readACLED(ctx context.Context, r *bufio.Reader, emit func(importRecord)) error {
+	// Excel's "Unicode Text" and some R and PowerShell exports are
+	// UTF-16, which would read as a header of NUL-riddled names.
+	if head, _ := r.Peek(2); string(head) == "\xff\xfe" || string(head) == "\xfe\xff" {
+		return errors.New("the file is UTF-16 text (it begins with a UTF-16 byte order mark), not CSV in UTF-8: save it as \"CSV UTF-8\" or convert it (iconv -f UTF-16 -t UTF-8)")
+	}
 	cr := newCSVRecords(r)
 	header, _, err := cr.Read()
 	if err != nil {
 		var rowErr *csvRowError
-		if errors.As(err, &rowErr) {
+		switch {
+		case errors.As(err, &rowErr):
 			return fmt.Errorf("ACLED header: line %d: %w", rowErr.line, err)
+		case errors.Is(err, io.EOF):
+			return errors.New("the file is empty: it has no header line")
 		}
 		return fmt.Errorf("ACLED header: %w", err)
 	}
@@ -196,13 +211,13 @@ type acledRow struct {
 }
 
 // get returns a field's value, "" for an absent column and for the
-// spellings of "no value" spreadsheets and R write (NA, N/A, #N/A).
+// spellings of "no value" spreadsheets and R write (NA and N/A in any
+// case, #N/A, NULL).
 func (r acledRow) get(f acledField) string {
-	i := r.layout.index[f]
-	if i < 0 || i >= len(r.cells) {
-		return ""
+	if i := r.layout.index[f]; i >= 0 {
+		return r.cell(i)
 	}
-	return acledValue(r.cells[i])
+	return ""
 }
 
 func acledValue(v string) string {
@@ -213,11 +228,49 @@ func acledValue(v string) string {
 		v, _ = charmap.Windows1252.NewDecoder().String(v)
 	}
 	v = strings.TrimSpace(v)
-	switch v {
-	case "NA", "N/A", "n/a", "#N/A", "NULL":
+	if strings.EqualFold(v, "NA") || strings.EqualFold(v, "N/A") || v == "#N/A" || v == "NULL" {
 		return ""
 	}
 	return v
+}
+
+// acledDecimal reports whether v is a number as ACLED, spreadsheets and R
+// write it: decimal digits with an optional sign, fraction and decimal
+// exponent (R writes 0.0001 as 1e-04). strconv also reads hex floats
+// (0x1p-2), Inf, NaN and digits with underscores, which no export holds:
+// a cell in one of those forms is a corrupted one, not a number. (A
+// hand-written scan: a regexp cost 0.9 µs a cell, seconds a million rows.)
+func acledDecimal(v string) bool {
+	i := 0
+	sign := func() {
+		if i < len(v) && (v[i] == '+' || v[i] == '-') {
+			i++
+		}
+	}
+	digits := func() int {
+		start := i
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	sign()
+	n := digits()
+	if i < len(v) && v[i] == '.' {
+		i++
+		n += digits()
+	}
+	if n == 0 {
+		return false
+	}
+	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
+		i++
+		sign()
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(v)
 }
 
 // acledFloat reads a coordinate, also with the decimal comma spreadsheets
@@ -225,6 +278,9 @@ func acledValue(v string) string {
 func acledFloat(v string) (float64, error) {
 	if strings.Count(v, ",") == 1 && !strings.Contains(v, ".") {
 		v = strings.Replace(v, ",", ".", 1)
+	}
+	if !acledDecimal(v) {
+		return 0, fmt.Errorf("%q is not a decimal number", v)
 	}
 	return strconv.ParseFloat(v, 64)
 }
@@ -235,6 +291,7 @@ func acledFloat(v string) (float64, error) {
 type acledEvent struct {
 	id       string
 	lines    []int
+	first    acledRow // the row the event's fields were read from
 	incident *domain.Incident
 	names    map[string]string           // actor names by id, each actor once
 	roles    map[string]domain.ActorRole // actor roles by id
@@ -252,10 +309,13 @@ func (r acledRow) event() (*acledEvent, error) {
 	if err != nil {
 		p.Add("event_date", "%s", err.Error())
 	}
-	lat, errLat := acledFloat(r.get(acledLatitude))
-	lon, errLon := acledFloat(r.get(acledLongitude))
-	if errLat != nil || errLon != nil {
-		p.Add("latitude", "latitude %q and longitude %q must be numbers", r.get(acledLatitude), r.get(acledLongitude))
+	lat, err := acledFloat(r.get(acledLatitude))
+	if err != nil {
+		p.Add("latitude", "%s", err.Error())
+	}
+	lon, err := acledFloat(r.get(acledLongitude))
+	if err != nil {
+		p.Add("longitude", "%s", err.Error())
 	}
 	fatalities := 0
 	if v := r.get(acledFatalities); v != "" {
@@ -263,22 +323,34 @@ func (r acledRow) event() (*acledEvent, error) {
 			p.Add("fatalities", "%q is not a count", v)
 		}
 	}
+	// Codes read by nothing but a rule or the country are checked all
+	// the same: a cell that is not a number is a corrupted row.
+	for _, f := range []acledField{acledTimePrecision, acledGeoPrecision, acledISO, acledYear} {
+		if v := r.get(f); v != "" {
+			if _, err := acledInt(v); err != nil {
+				p.Add(acledColumns[f], "%q is not a whole number", v)
+			}
+		}
+	}
+	for _, f := range []acledField{acledInter1, acledInter2} {
+		if _, err := acledInter(r.get(f)); err != nil {
+			p.Add(acledColumns[f], "%s", err.Error())
+		}
+	}
+	eventType, subType := r.get(acledEventType), r.get(acledSubEventType)
+	if eventType == "" {
+		p.Add("event_type", "is required")
+	}
+	for _, f := range acledActorFields {
+		for _, name := range r.actorNames(f) {
+			acledActorProblems(&p, acledColumns[f], name)
+		}
+	}
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
-	eventType, subType := r.get(acledEventType), r.get(acledSubEventType)
 	typ := acledType(eventType, subType)
-	place := strings.Join(nonEmpty(r.get(acledLocation), r.get(acledAdmin1), r.get(acledCountry)), ", ")
-	title := subType
-	if title == "" {
-		title = eventType
-	}
-	if place != "" {
-		title += " in " + place
-	}
-	if rs := []rune(title); len(rs) > domain.MaxTitleLen {
-		title = string(rs[:domain.MaxTitleLen])
-	}
+	title := acledTitle(cmp.Or(subType, eventType), nonEmpty(r.get(acledLocation), r.get(acledAdmin1), r.get(acledCountry)))
 	inc := &domain.Incident{
 		Location: [2]float64{lon, lat}, Type: typ, Title: title, Description: r.get(acledNotes),
 		OccurredAt: day, TimePrecision: "day", LocationPrecision: "city", Status: "reported",
@@ -297,7 +369,22 @@ func (r acledRow) event() (*acledEvent, error) {
 	}
 	inc.Tags = splitCell(r.get(acledTags))
 	inc.ApplyDefaults()
-	return &acledEvent{id: id, incident: inc, names: map[string]string{}, roles: map[string]domain.ActorRole{}}, nil
+	return &acledEvent{id: id, first: r, incident: inc, names: map[string]string{}, roles: map[string]domain.ActorRole{}}, nil
+}
+
+// acledTitle is "what in where" ("Armed clash in Basra, Basra, Iraq"), cut
+// at domain.MaxTitleLen characters. what is never empty (event_type is
+// required) and places holds no empty part, so no separator leads or
+// trails; "where" is left out when not one character of it would fit.
+func acledTitle(what string, places []string) string {
+	title := what
+	if len(places) > 0 && utf8.RuneCountInString(what+" in ") < domain.MaxTitleLen {
+		title += " in " + strings.Join(places, ", ")
+	}
+	if rs := []rune(title); len(rs) > domain.MaxTitleLen {
+		title = strings.TrimRight(string(rs[:domain.MaxTitleLen]), " ,")
+	}
+	return title
 }
 
 // original is the row's values by column name, without empty ones.
@@ -321,11 +408,9 @@ func (r acledRow) original() map[string]string {
 func (ev *acledEvent) addActors(r acledRow) {
 	eventType, subType := r.get(acledEventType), r.get(acledSubEventType)
 	add := func(actor1 bool, inter string, names ...string) {
-		role := acledRole(actor1, acledInter(inter), eventType, subType)
+		code, _ := acledInter(inter) // event rejected a row whose code does not read
+		role := acledRole(actor1, code, eventType, subType)
 		for _, name := range names {
-			if name == "" {
-				continue
-			}
 			id := acledActorID(name)
 			if cur, seen := ev.names[id]; !seen || name < cur {
 				ev.names[id] = name
@@ -335,8 +420,47 @@ func (ev *acledEvent) addActors(r acledRow) {
 			}
 		}
 	}
-	add(true, r.get(acledInter1), append([]string{r.get(acledActor1)}, splitCell(r.get(acledAssoc1))...)...)
-	add(false, r.get(acledInter2), append([]string{r.get(acledActor2)}, splitCell(r.get(acledAssoc2))...)...)
+	add(true, r.get(acledInter1), append(r.actorNames(acledActor1), r.actorNames(acledAssoc1)...)...)
+	add(false, r.get(acledInter2), append(r.actorNames(acledActor2), r.actorNames(acledAssoc2)...)...)
+}
+
+// acledActorFields are the columns that name actors.
+var acledActorFields = []acledField{acledActor1, acledAssoc1, acledActor2, acledAssoc2}
+
+// actorNames are the actors a column names: one in actor1 and actor2,
+// any number, split on ";", in the associated actors' columns.
+func (r acledRow) actorNames(f acledField) []string {
+	if f == acledAssoc1 || f == acledAssoc2 {
+		return splitCell(r.get(f))
+	}
+	return nonEmpty(r.get(f))
+}
+
+// acledActorProblems adds the problems of the actor the import would
+// create for name under column, so that a rejection names the column and
+// the actor, not just "name". Only the name can fail (acledActorID makes
+// a valid id), and only a long one or one with a control character: the
+// full check, some 8 µs, runs on those alone.
+func acledActorProblems(p *domain.Problems, column, name string) {
+	if len(name) <= domain.MaxTitleLen && strings.IndexFunc(name, unicode.IsControl) < 0 {
+		return
+	}
+	a := domain.Actor{ID: acledActorID(name), Name: name}
+	a.ApplyDefaults()
+	var verr *domain.Error
+	if errors.As(a.Validate(), &verr) {
+		for _, fe := range verr.Fields {
+			p.Add(column, "actor %q: %s %s", acledShort(name), fe.Field, fe.Message)
+		}
+	}
+}
+
+// acledShort is a value as a message quotes it: its first 40 characters.
+func acledShort(v string) string {
+	if rs := []rune(v); len(rs) > 40 {
+		return string(rs[:40]) + "…"
+	}
+	return v
 }
 
 // actors are the event's actors in one canonical order, perpetrators first
@@ -355,10 +479,43 @@ func (ev *acledEvent) actors() []domain.IncidentActor {
 	return out
 }
 
+// acledActorColumns are the columns in which the rows of one event may
+// differ: a monadic export gives each of its actors a row.
+var acledActorColumns = map[string]bool{
+	"actor1": true, "assoc_actor_1": true, "inter1": true,
+	"actor2": true, "assoc_actor_2": true, "inter2": true, "interaction": true,
+}
+
+// disagreement is the first column, in the header's order, outside the
+// actor columns, in which r differs from the event's first row (and so
+// from every row merged into it), with both values; ok is false when r
+// agrees. Merging such a row would make the incident depend on which row
+// came first: an old and a revised row of one event, say.
+func (ev *acledEvent) disagreement(r acledRow) (column, first, this string, ok bool) {
+	for i, name := range r.layout.names {
+		if name == "" || acledActorColumns[name] {
+			continue
+		}
+		if first, this = ev.first.cell(i), r.cell(i); first != this {
+			return name, first, this, true
+		}
+	}
+	return "", "", "", false
+}
+
+// cell is the value of the row's i-th column.
+func (r acledRow) cell(i int) string {
+	if i >= len(r.cells) {
+		return ""
+	}
+	return acledValue(r.cells[i])
+}
+
 // mergeOriginal adds a later row's values to the event's original ones, so
 // the actor1 and inter1 of every row of a monadic event are kept: a column
-// whose rows all hold one value keeps it, and one whose rows differ holds
-// the distinct "; "-separated parts of all its values, sorted, which is the
+// whose rows all hold one value keeps it, and one whose rows differ (an
+// actor column: rows that differ elsewhere are refused) holds the
+// distinct "; "-separated parts of all its values, sorted, which is the
 // same whatever the rows' order.
 func (ev *acledEvent) mergeOriginal(r acledRow) {
 	orig := ev.incident.Original
@@ -447,30 +604,24 @@ func acledKey(s string) string {
 
 // acledInter reads an actor type code: the number of the codebook (1
 // state forces … 8 external/other forces) or, in exports since 2024, its
-// name. 0 when it is neither.
-func acledInter(v string) int {
+// name; 0 for an empty cell, an error for anything else.
+func acledInter(v string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
 	if n, err := acledInt(v); err == nil {
-		return n
+		return n, nil
 	}
-	switch strings.ToLower(v) {
-	case "state forces":
-		return 1
-	case "rebel group":
-		return 2
-	case "political militia":
-		return 3
-	case "identity militia":
-		return 4
-	case "rioters":
-		return 5
-	case "protesters":
-		return 6
-	case "civilians":
-		return 7
-	case "external/other forces":
-		return 8
+	if n, ok := acledInterNames[strings.ToLower(v)]; ok {
+		return n, nil
 	}
-	return 0
+	return 0, fmt.Errorf("%q is neither an actor type code nor the name of one", v)
+}
+
+// acledInterNames are the actor types by the names of the 2024 exports.
+var acledInterNames = map[string]int{
+	"state forces": 1, "rebel group": 2, "political militia": 3, "identity militia": 4,
+	"rioters": 5, "protesters": 6, "civilians": 7, "external/other forces": 8,
 }
 
 // ACLED actor type codes that decide roles.
@@ -523,6 +674,9 @@ func acledRole(actor1 bool, inter int, eventType, subType string) domain.ActorRo
 // acledInt reads an integer cell, also as R and spreadsheets write whole
 // numbers ("3.0").
 func acledInt(v string) (int, error) {
+	if !acledDecimal(v) {
+		return 0, fmt.Errorf("%q is not a decimal number", v)
+	}
 	return strconv.Atoi(strings.TrimSuffix(v, ".0"))
 }
 
@@ -559,6 +713,11 @@ func newACLEDWindow(emit func(importRecord)) *acledWindow {
 
 func (w *acledWindow) add(line int, ev *acledEvent, r acledRow) {
 	if held, ok := w.byID[ev.id]; ok {
+		if col, first, this, ok := held.disagreement(r); ok {
+			w.reject(line, domain.InvalidField(col, "%q, but line %d of event %q holds %q: the rows of one event may differ only in their actors",
+				acledShort(this), held.lines[0], ev.id, acledShort(first)))
+			return
+		}
 		if len(held.lines) == acledMaxEventRows {
 			w.reject(line, domain.InvalidField("event_id_cnty", "event %q has more than %d rows", ev.id, acledMaxEventRows))
 			return

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/store/sqlite"
@@ -255,6 +257,15 @@ func TestImportACLEDAsHeld(t *testing.T) {
 				original: map[string]string{"country": "Côte d'Ivoire", "source": "Reuters; AP"}}},
 		},
 		{
+			name: "Excel's sep= line names the separator and counts as a line",
+			text: "sep=;\r\n" + strings.ReplaceAll(acledHeader, ",", ";") + "\r\n" +
+				acledRowSep("SP1", map[string]string{"latitude": "33,3", "source": "Reuters, AP"}, ";") + "\r\n" +
+				acledRowSep("SP2", map[string]string{"latitude": "north"}, ";") + "\r\n",
+			summary:  "1 created, 0 updated, 0 unchanged, 1 rejected",
+			rejected: map[string]string{"line 4": `latitude: "north"`},
+			want:     map[string]acledWant{"SP1": {country: "IQ", original: map[string]string{"source": "Reuters, AP", "latitude": "33,3"}}},
+		},
+		{
 			name:    "old Mac spreadsheets: CR alone ends a line",
 			text:    acledHeader + "\r" + acledRowOf("CR1", nil) + "\r" + acledRowOf("CR2", map[string]string{"notes": "\"two\rlines\""}) + "\r",
 			summary: "2 created, 0 updated, 0 unchanged, 0 rejected",
@@ -361,6 +372,17 @@ func TestImportACLEDAsHeld(t *testing.T) {
 			summary:  "2 created, 0 updated, 0 unchanged, 1 rejected",
 			rejected: map[string]string{"line 2": "never closes"},
 			want:     map[string]acledWant{"U2": {country: "IQ"}, "U3": {country: "IQ"}},
+		},
+		{
+			name: "a multi-line row a cell short is rejected whole, once: a row inside its quoted notes is text",
+			text: strings.Join([]string{acledHeader,
+				acledRowOf("P1", nil),
+				strings.TrimSuffix(acledRowOf("P2", map[string]string{"notes": "\"First line.\n" + acledRowOf("PHANTOM", nil) + "\nLast line.\""}), ",IRQ"),
+				acledRowOf("P3", nil),
+			}, "\n") + "\n",
+			summary:  "2 created, 0 updated, 0 unchanged, 1 rejected",
+			rejected: map[string]string{"line 3": "has 31 cells, the header 32 (the record spans lines 3-5"},
+			want:     map[string]acledWant{"P1": {country: "IQ"}, "P3": {country: "IQ"}},
 		},
 		{
 			name:     "a truncated last row is rejected by line",
@@ -527,8 +549,8 @@ func FuzzACLEDHeader(f *testing.F) {
 			}
 		}
 		if err != nil {
-			if !strings.Contains(err.Error(), "lacks") {
-				t.Fatalf("error %v does not name what is missing", err)
+			if !strings.Contains(err.Error(), "lacks") && !strings.Contains(err.Error(), "twice") {
+				t.Fatalf("error %v names neither what is missing nor what is doubled", err)
 			}
 			return
 		}
@@ -608,5 +630,309 @@ func TestImportACLEDEventRowCap(t *testing.T) {
 	}
 	if got := storedIncidents(t, db)["BIG"]; len(got.Actors) != acledMaxEventRows {
 		t.Errorf("the event has %d actors, want %d", len(got.Actors), acledMaxEventRows)
+	}
+}
+
+// readACLEDText reads text as an ACLED file and returns its records, or
+// the error that refused the file.
+func readACLEDText(t *testing.T, text string) ([]importRecord, error) {
+	t.Helper()
+	var out []importRecord
+	err := readACLED(context.Background(), bufio.NewReader(strings.NewReader(text)), func(rec importRecord) { out = append(out, rec) })
+	return out, err
+}
+
+// TestACLEDRowChecks: one row with one cell changed either loads or is
+// rejected with a reason that names its column.
+func TestACLEDRowChecks(t *testing.T) {
+	tests := []struct {
+		name   string
+		set    map[string]string
+		reason string // "": the row loads
+	}{
+		{"a plain latitude", map[string]string{"latitude": "-33.25"}, ""},
+		{"a decimal comma", map[string]string{"latitude": `"33,25"`}, ""},
+		{"a decimal exponent, as R writes small numbers", map[string]string{"latitude": "1e-04"}, ""},
+		{"a hex float latitude", map[string]string{"latitude": "0x1p-2"}, `latitude: "0x1p-2" is not a decimal number`},
+		{"an infinite longitude", map[string]string{"longitude": "Inf"}, `longitude: "Inf" is not a decimal number`},
+		{"a NaN latitude", map[string]string{"latitude": "NaN"}, `latitude: "NaN" is not a decimal number`},
+		{"underscores in a latitude", map[string]string{"latitude": "3_3.3"}, `latitude: "3_3.3" is not a decimal number`},
+		{"whole fatalities as R writes them", map[string]string{"fatalities": "3.0"}, ""},
+		{"hex fatalities", map[string]string{"fatalities": "0x10"}, `fatalities: "0x10" is not a count`},
+		{"a hex iso code", map[string]string{"iso": "0x170"}, `iso: "0x170" is not a whole number`},
+		{"an iso code with zeros", map[string]string{"iso": "004"}, ""},
+		{"a time precision in binary", map[string]string{"time_precision": "0b1"}, `time_precision: "0b1" is not a whole number`},
+		{"a geo precision that is text", map[string]string{"geo_precision": "abc"}, `geo_precision: "abc" is not a whole number`},
+		{"a year with an underscore", map[string]string{"year": "2_020"}, `year: "2_020" is not a whole number`},
+		{"an actor type by name", map[string]string{"inter1": "State forces"}, ""},
+		{"a hex actor type", map[string]string{"inter1": "0x1"}, `inter1: "0x1" is neither an actor type code nor the name of one`},
+		{"an infinite actor type", map[string]string{"inter2": "+Inf"}, `inter2: "+Inf" is neither`},
+		{"an actor1 of 600 characters", map[string]string{"actor1": strings.Repeat("Militia ", 75)},
+			`actor1: actor "Militia Militia Militia Militia Militia …": name is longer than 200 characters`},
+		{"a long associated actor", map[string]string{"assoc_actor_2": "Wagner Group; " + strings.Repeat("w", 201)}, `assoc_actor_2: actor "wwww`},
+		{"an actor2 of 200 characters", map[string]string{"actor2": strings.Repeat("v", 200)}, ""},
+		{"an actor with a control character", map[string]string{"actor2": "Militia\x01 (Iraq)"}, `actor2: actor "Militia\x01 (Iraq)": name `},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			recs, err := readACLEDText(t, acledHeader+"\n"+acledRowOf("C1", tc.set)+"\n")
+			if err != nil || len(recs) != 1 {
+				t.Fatalf("%d records, %v", len(recs), err)
+			}
+			switch got := recs[0].err; {
+			case tc.reason == "" && got != nil:
+				t.Errorf("rejected: %v", got)
+			case tc.reason != "" && (got == nil || !strings.Contains(got.Error(), tc.reason)):
+				t.Errorf("rejected for %v, want %q", got, tc.reason)
+			}
+		})
+	}
+}
+
+// TestACLEDTitle: an event's title is "what in where" with no separator
+// leading or trailing, whichever parts are empty, and without event_type
+// the row is rejected.
+func TestACLEDTitle(t *testing.T) {
+	long := strings.Repeat("x", 197)
+	tests := []struct {
+		name  string
+		set   map[string]string
+		title string // "": rejected, naming event_type
+	}{
+		{"every part", nil, "Armed clash in Baghdad, Baghdad, Iraq"},
+		{"no sub-event type", map[string]string{"sub_event_type": ""}, "Battles in Baghdad, Baghdad, Iraq"},
+		{"no location nor admin1", map[string]string{"location": "", "admin1": ""}, "Armed clash in Iraq"},
+		{"no place at all", map[string]string{"location": "", "admin1": "NA", "country": " "}, "Armed clash"},
+		{"a place of spaces only", map[string]string{"location": "  ", "admin1": "", "country": ""}, "Armed clash"},
+		{"a type too long for any place", map[string]string{"sub_event_type": long}, long},
+		{"cut inside the place's separator", map[string]string{"sub_event_type": strings.Repeat("y", 188), "location": "Baghdad", "admin1": "Karkh"},
+			strings.Repeat("y", 188) + " in Baghdad"},
+		{"no event type", map[string]string{"event_type": ""}, ""},
+		{"an event type of NA", map[string]string{"event_type": "NA", "sub_event_type": ""}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			recs, err := readACLEDText(t, acledHeader+"\n"+acledRowOf("T1", tc.set)+"\n")
+			if err != nil || len(recs) != 1 {
+				t.Fatalf("%d records, %v", len(recs), err)
+			}
+			rec := recs[0]
+			if tc.title == "" {
+				if rec.err == nil || !strings.Contains(rec.err.Error(), "event_type: is required") {
+					t.Errorf("read as %v, want rejected for its event_type", rec.err)
+				}
+				return
+			}
+			if rec.err != nil || rec.incident.Title != tc.title {
+				t.Errorf("title %q (%v), want %q", rec.incident.Title, rec.err, tc.title)
+			}
+		})
+	}
+}
+
+// TestACLEDNoValue: NA and N/A in any case are empty cells: never an
+// actor, a count or a code.
+func TestACLEDNoValue(t *testing.T) {
+	for _, na := range []string{"NA", "na", "Na", "nA", "N/A", "n/a", "N/a", "#N/A", "NULL"} {
+		t.Run(na, func(t *testing.T) {
+			recs, err := readACLEDText(t, acledHeader+"\n"+acledRowOf("NA1", map[string]string{
+				"actor2": na, "inter2": na, "assoc_actor_1": na + "; " + na, "fatalities": na, "iso": na, "tags": na}))
+			if err != nil || len(recs) != 1 {
+				t.Fatalf("%d records, %v", len(recs), err)
+			}
+			if recs[0].err != nil {
+				t.Fatalf("rejected: %v", recs[0].err)
+			}
+			if got := slices.Collect(maps.Keys(recs[0].actors)); !slices.Equal(got, []string{"military-forces-of-iraq-2018"}) {
+				t.Errorf("actors %v, want only actor1", got)
+			}
+			if inc := recs[0].incident; inc.Casualties.Killed != 0 || len(inc.Tags) != 0 || inc.Country != "IQ" {
+				t.Errorf("%q read as a value: %+v", na, inc)
+			}
+		})
+	}
+}
+
+// TestACLEDHeaderRefused: a file whose header holds a column twice (after
+// case folding and the 2015 aliases) is refused, naming it, and nothing of
+// it is imported.
+func TestACLEDHeaderRefused(t *testing.T) {
+	row := acledRowOf("H1", nil)
+	tests := []struct{ name, header, row, want string }{
+		{"latitude twice", acledHeader + ",latitude", row + ",0", `names latitude twice: "latitude" (column 23) and "latitude" (column 33)`},
+		{"event_id_cnty in two cases", acledHeader + ",EVENT_ID_CNTY", row + ",X", `names event_id_cnty twice: "event_id_cnty" (column 1) and "EVENT_ID_CNTY" (column 33)`},
+		{"a 2015 alias beside the current name", acledHeader + ",ALLY_ACTOR_1", row + ",Y", `names assoc_actor_1 twice`},
+		{"a derived column twice", acledHeader + ",score,Score", row + ",1,2", `names score twice`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "h.db")
+			path := filepath.Join(t.TempDir(), "h.csv")
+			if err := os.WriteFile(path, []byte(tc.header+"\n"+tc.row+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var out, errOut bytes.Buffer
+			err := importFile(context.Background(), []string{"--db", db, "--format", "acled", path}, &out, &errOut)
+			if err == nil || errors.As(err, new(rejectedError)) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("import returned %v, want the file refused with %q", err, tc.want)
+			}
+			if got := storedIncidents(t, db); len(got) != 0 {
+				t.Errorf("%d incidents imported", len(got))
+			}
+		})
+	}
+}
+
+// TestACLEDFileRefused: a file that cannot be an ACLED export is refused
+// with its real cause.
+func TestACLEDFileRefused(t *testing.T) {
+	utf16Text := func(bigEndian bool) string {
+		b := []byte{0xff, 0xfe}
+		if bigEndian {
+			b = []byte{0xfe, 0xff}
+		}
+		for _, u := range utf16.Encode([]rune(acledHeader + "\r\n")) {
+			if bigEndian {
+				b = append(b, byte(u>>8), byte(u))
+			} else {
+				b = append(b, byte(u), byte(u>>8))
+			}
+		}
+		return string(b)
+	}
+	tests := []struct{ name, text, want string }{
+		{"an empty file", "", "the file is empty"},
+		{"a byte order mark alone", "\ufeff", "the file is empty"},
+		{"blank lines only", "\r\n\n  \n", "the file is empty"},
+		{"a sep= line alone", "sep=,\r\n", "the file is empty"},
+		{"UTF-16, little-endian", utf16Text(false), "the file is UTF-16 text"},
+		{"UTF-16, big-endian", utf16Text(true), "the file is UTF-16 text"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			recs, err := readACLEDText(t, tc.text)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || len(recs) != 0 {
+				t.Errorf("read %d records, %v; want the file refused with %q", len(recs), err, tc.want)
+			}
+		})
+	}
+}
+
+// TestACLEDDisagreeingRows: rows of one event must agree on everything but
+// their actor columns. A row that differs from the event's earlier rows is
+// rejected, naming the line and the first column it differs on, and the
+// event keeps the rows that agree, so no row is merged silently into an
+// event it contradicts.
+func TestACLEDDisagreeingRows(t *testing.T) {
+	monadic := func(actor, inter string, set map[string]string) map[string]string {
+		m := map[string]string{"actor1": actor, "inter1": inter, "actor2": "", "inter2": "", "interaction": inter + "0"}
+		maps.Copy(m, set)
+		return m
+	}
+	tests := []struct {
+		name     string
+		rows     []map[string]string
+		rejected map[string]string // "line N" → a part of the reason
+		lines    string            // the event's lines
+		killed   int
+		actors   []string
+	}{
+		{
+			name:     "an old and a revised row: the second is rejected",
+			rows:     []map[string]string{{"fatalities": "0"}, {"fatalities": "3", "timestamp": "1589900000"}},
+			rejected: map[string]string{"line 3": `fatalities: "3", but line 2 of event "E1" holds "0": the rows of one event may differ only in their actors`},
+			lines:    "line 2", killed: 0,
+			actors: []string{"military-forces-of-iraq-2018", "islamic-state-iraq"},
+		},
+		{
+			name:     "the same rows the other way round: the old one is rejected",
+			rows:     []map[string]string{{"fatalities": "3", "timestamp": "1589900000"}, {"fatalities": "0"}},
+			rejected: map[string]string{"line 3": `fatalities: "0", but line 2 of event "E1" holds "3"`},
+			lines:    "line 2", killed: 3,
+			actors: []string{"military-forces-of-iraq-2018", "islamic-state-iraq"},
+		},
+		{
+			name:     "the first differing column is named",
+			rows:     []map[string]string{{}, {"notes": "Another clash.", "event_date": "2020-05-10", "latitude": "33.4"}},
+			rejected: map[string]string{"line 3": `event_date: "2020-05-10", but line 2`},
+			lines:    "line 2",
+			actors:   []string{"military-forces-of-iraq-2018", "islamic-state-iraq"},
+		},
+		{
+			name: "a monadic event keeps the rows that agree",
+			rows: []map[string]string{
+				monadic("Rioters (Kenya)", "5", nil),
+				monadic("Police Forces of Kenya (2013-)", "1", map[string]string{"location": "Mombasa"}),
+				monadic("Civilians (Kenya)", "7", nil),
+			},
+			rejected: map[string]string{"line 3": `location: "Mombasa", but line 2 of event "E1" holds "Baghdad"`},
+			lines:    "lines 2, 4",
+			actors:   []string{"rioters-kenya", "civilians-kenya"},
+		},
+		{
+			name: "actor columns may differ, and NA is an empty cell",
+			rows: []map[string]string{
+				monadic("Rioters (Kenya)", "5", map[string]string{"tags": "", "assoc_actor_1": "Students (Kenya)"}),
+				monadic("Civilians (Kenya)", "7", map[string]string{"tags": "NA"}),
+			},
+			lines:  "lines 2, 3",
+			actors: []string{"rioters-kenya", "students-kenya", "civilians-kenya"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			text := acledHeader + "\n"
+			for _, set := range tc.rows {
+				text += acledRowOf("E1", set) + "\n"
+			}
+			recs, err := readACLEDText(t, text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var event *importRecord
+			rejected := 0
+			for i, rec := range recs {
+				if rec.err == nil {
+					event = &recs[i]
+					continue
+				}
+				rejected++
+				if want, ok := tc.rejected[rec.where]; !ok || !strings.Contains(rec.err.Error(), want) {
+					t.Errorf("%s rejected for %q, want a reason with %q", rec.where, rec.err, want)
+				}
+			}
+			if rejected != len(tc.rejected) {
+				t.Errorf("%d rows rejected, want %d", rejected, len(tc.rejected))
+			}
+			if event == nil {
+				t.Fatalf("no event: %+v", recs)
+			}
+			if event.where != tc.lines || event.incident.Casualties.Killed != tc.killed {
+				t.Errorf("event of %s with %d killed, want %s with %d", event.where, event.incident.Casualties.Killed, tc.lines, tc.killed)
+			}
+			var actors []string
+			for _, a := range event.incident.Actors {
+				actors = append(actors, a.ActorID)
+			}
+			slices.Sort(actors)
+			slices.Sort(tc.actors)
+			if !slices.Equal(actors, tc.actors) {
+				t.Errorf("actors %v, want %v", actors, tc.actors)
+			}
+		})
+	}
+}
+
+// TestACLEDDecimal: the numbers exports write, and nothing else that
+// strconv would read.
+func TestACLEDDecimal(t *testing.T) {
+	for v, want := range map[string]bool{
+		"3": true, "-1.68": true, "+33.3": true, "3.0": true, "3.": true, ".5": true, "1e-04": true, "2E+05": true,
+		"": false, "-": false, ".": false, "1e": false, "1e+": false, "0x1p-2": false, "0x10": false, "Inf": false, "-inf": false,
+		"NaN": false, "1_000": false, "1 000": false, " 3": false, "1.2.3": false, "١": false, "1e4.5": false,
+	} {
+		if got := acledDecimal(v); got != want {
+			t.Errorf("acledDecimal(%q) = %v, want %v", v, got, want)
+		}
 	}
 }

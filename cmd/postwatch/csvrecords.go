@@ -19,15 +19,16 @@ const maxCSVRecordBytes = 1 << 20
 // spreadsheets write: CRLF or LF, quoted cells that may hold separators,
 // doubled quotes and line breaks; the separator a comma, or the semicolon
 // or tab that spreadsheets in many locales write, told from the first
-// line) and, unlike encoding/csv, recovers from
-// a quote that never closes. encoding/csv reads such a quote to the end of
+// line unless Excel's "sep=X" line names it) and, unlike encoding/csv,
+// recovers from a quote that never closes. encoding/csv reads such a quote to the end of
 // the file as one cell, so one stray quote swallows every later row; here
-// a record that spans several lines and does not come out as one good row
-// (its cells number other than the header's, a quote inside it is
-// followed by text, it reaches maxCSVRecordBytes or the end of the file)
-// is rejected at its first line, and reading starts again at the line
-// after that one. A quote that is not at the start of a cell is text, as
-// spreadsheets mean it.
+// a record that spans several lines and whose quoting breaks (a quote
+// inside it is followed by text, it reaches maxCSVRecordBytes or the end
+// of the file) is rejected at its first line, and reading starts again at
+// the line after that one. A record whose quotes balance but whose cells
+// number other than the header's is rejected whole, all its lines: its
+// quoted cells' lines are text, never rows. A quote that is not at the
+// start of a cell is text, as spreadsheets mean it.
 type csvRecords struct {
 	r   *bufio.Reader
 	sep byte
@@ -65,11 +66,34 @@ func newCSVRecords(r *bufio.Reader) *csvRecords {
 	if bom, _ := r.Peek(3); string(bom) == "\xef\xbb\xbf" {
 		r.Discard(3)
 	}
-	c := &csvRecords{r: r, sep: csvSeparator(r), eol: '\n'}
+	c := &csvRecords{r: r, eol: '\n'}
+	if sep, n := csvSepLine(r); n > 0 {
+		r.Discard(n)
+		c.sep, c.read = sep, 1
+	} else {
+		c.sep = csvSeparator(r)
+	}
 	if head, _ := r.Peek(r.Size()); bytes.IndexByte(head, '\n') < 0 && bytes.IndexByte(head, '\r') >= 0 {
 		c.eol = '\r'
 	}
 	return c
+}
+
+// csvSepLine reads the "sep=;" line Excel writes first to name a file's
+// separator: the separator and the line's length with its line break, or
+// a length of 0 when the file does not begin with one.
+func csvSepLine(r *bufio.Reader) (sep byte, n int) {
+	head, _ := r.Peek(7)
+	if len(head) < 5 || !strings.EqualFold(string(head[:4]), "sep=") || strings.IndexByte("\"\r\n", head[4]) >= 0 {
+		return 0, 0
+	}
+	switch rest := string(head[5:]); {
+	case rest == "", strings.HasPrefix(rest, "\r\n"):
+		return head[4], 5 + min(len(rest), 2)
+	case rest[0] == '\n' || rest[0] == '\r':
+		return head[4], 6
+	}
+	return 0, 0
 }
 
 // csvSeparator is the separator of the file's first line: of comma,
@@ -140,14 +164,20 @@ func (c *csvRecords) Read() (cells []string, line int, err error) {
 		perr = fmt.Errorf("the line is longer than %d bytes", maxCSVRecordBytes)
 	}
 	if perr == nil && c.width > 0 && len(p.cells) != c.width && !emptyBeyond(p.cells, c.width) {
-		perr = fmt.Errorf("has %d cells, the header %d", len(p.cells), c.width)
+		// The quotes balance, so the record's lines are one record: read
+		// again, a quoted cell's lines would come out as rows of their own.
+		msg := fmt.Sprintf("has %d cells, the header %d", len(p.cells), c.width)
+		if n := len(c.lines); n > 1 {
+			msg += fmt.Sprintf(" (the record spans lines %d-%d, all rejected)", first.n, c.lines[n-1].n)
+		}
+		return nil, first.n, &csvRowError{line: first.n, msg: msg}
 	}
 	if perr != nil {
 		if len(c.lines) == 1 {
 			return nil, first.n, &csvRowError{line: first.n, msg: perr.Error()}
 		}
-		// Read again from the line after the first: the rows a stray
-		// quote took in are most likely good.
+		// The quoting is broken: read again from the line after the
+		// first, the rows a stray quote took in are most likely good.
 		c.back = append(append([]csvLine(nil), c.lines[1:]...), c.back...)
 		msg := perr.Error()
 		if !strings.HasPrefix(msg, "a quoted cell") {

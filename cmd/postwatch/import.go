@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -141,6 +143,11 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if fs.NArg() != 1 {
 		return usageError{"usage: postwatch import --db DSN --format acled|geojson [--rejects FILE] FILE"}
 	}
+	if *rejectsPath != "" {
+		if err := checkRejectsPath(*rejectsPath, fs.Arg(0), *db); err != nil {
+			return err
+		}
+	}
 	read, ok := map[string]func(context.Context, *bufio.Reader, func(importRecord)) error{
 		"geojson": readGeoJSON, "acled": readACLED,
 	}[*format]
@@ -210,6 +217,44 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			fmt.Fprintf(stdout, "rejected records: %s\n", *rejectsPath)
 		}
 		return rejectedError{sum.rejected}
+	}
+	return nil
+}
+
+// checkRejectsPath refuses a --rejects file that is the input or one of
+// the SQLite database's files: creating it would truncate them before the
+// import reads or opens them. A file is the same when its cleaned absolute
+// path is, or, when both exist, when os.SameFile says so (links, another
+// spelling of the path).
+func checkRejectsPath(rejects, input, db string) error {
+	others := map[string]string{input: "the input file"}
+	if db != "" && !isPostgres(db) {
+		// sqlite.Open takes a path or a file: URI with parameters.
+		path := strings.TrimPrefix(db, "file:")
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			path = path[:i]
+		}
+		for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+			others[path+suffix] = "the database file " + path + suffix
+		}
+	}
+	abs := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil {
+			return a
+		}
+		return filepath.Clean(p)
+	}
+	rejStat, rejErr := os.Stat(rejects)
+	for path, what := range others {
+		same := abs(path) == abs(rejects)
+		if !same && rejErr == nil {
+			if st, err := os.Stat(path); err == nil {
+				same = os.SameFile(st, rejStat)
+			}
+		}
+		if same {
+			return usageError{fmt.Sprintf("--rejects %s is %s: writing the rejected records there would destroy it", rejects, what)}
+		}
 	}
 	return nil
 }
@@ -617,14 +662,12 @@ func (p *progress) write(records int, final bool) {
 	fmt.Fprintln(p.w, line)
 }
 
-// done ends the progress line on a terminal; elsewhere it logs the total
-// if a progress line was written.
+// done writes the total: the last state of the line on a terminal, ended;
+// elsewhere a last line, also after an import shorter than
+// progressLogEvery, so a log always says how many records were done.
 func (p *progress) done(records int) {
-	switch {
-	case p.terminal:
-		p.write(records, true)
+	p.write(records, true)
+	if p.terminal {
 		fmt.Fprintln(p.w)
-	case p.last != p.start:
-		p.write(records, true)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/store/sqlite"
@@ -163,5 +164,80 @@ func TestImportCancelled(t *testing.T) {
 	}
 	if strings.Contains(stdout.String(), "imported") {
 		t.Errorf("a cancelled import printed a summary:\n%s", stdout.String())
+	}
+}
+
+// TestImportRejectsPathIsNotAnInput: --rejects naming the input file or a
+// file of the SQLite database, by any spelling, is bad usage (exit 2)
+// refused before anything is opened for writing: both stay as they were.
+func TestImportRejectsPathIsNotAnInput(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "r.db")
+	input := filepath.Join(dir, "in.csv")
+	text := acledHeader + "\n" + acledRowOf("RJ1", nil) + "\n"
+	if _, _, err := acledImport(t, db, text); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(input, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(db, filepath.Join(dir, "link.db")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, db, rejects string }{
+		{"the database", db, db},
+		{"the database by another spelling", db, filepath.Join(dir, ".", "sub", "..", "r.db")},
+		{"the database through a link", db, filepath.Join(dir, "link.db")},
+		{"the database given as a file: URI", "file:" + db + "?_txlock=immediate", db},
+		{"the database's WAL", db, db + "-wal"},
+		{"the database's shared memory", db, db + "-shm"},
+		{"the input file", db, input},
+		{"the input file by another spelling", db, filepath.Join(dir, "sub", "..", "in.csv")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dbBefore, _ := os.ReadFile(db)
+			var out, errOut bytes.Buffer
+			err := importFile(context.Background(), []string{"--db", tc.db, "--format", "acled", "--rejects", tc.rejects, input}, &out, &errOut)
+			if !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "--rejects") {
+				t.Errorf("import returned %v, want a usage error naming --rejects", err)
+			}
+			if dbAfter, _ := os.ReadFile(db); !bytes.Equal(dbAfter, dbBefore) || len(dbAfter) == 0 {
+				t.Errorf("the database changed: %d bytes, was %d", len(dbAfter), len(dbBefore))
+			}
+			if b, _ := os.ReadFile(input); string(b) != text {
+				t.Errorf("the input changed: %q", b)
+			}
+			for _, suffix := range []string{"-wal", "-shm"} {
+				if _, err := os.Stat(db + suffix); err == nil {
+					t.Errorf("%s was created", db+suffix)
+				}
+			}
+		})
+	}
+}
+
+// TestImportProgressTotal: when stderr is not a terminal, an import ends
+// with a progress line giving the total, also one shorter than
+// progressLogEvery that wrote no periodic line.
+func TestImportProgressTotal(t *testing.T) {
+	tests := []struct {
+		name  string
+		every time.Duration
+	}{
+		{"shorter than the interval", time.Hour},
+		{"a line every record", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func(d time.Duration) { progressLogEvery = d }(progressLogEvery)
+			progressLogEvery = tc.every
+			text := strings.Join([]string{acledHeader, acledRowOf("G1", nil), acledRowOf("G2", nil), acledRowOf("G3", map[string]string{"latitude": "north"})}, "\n") + "\n"
+			_, stderr, _ := acledImport(t, filepath.Join(t.TempDir(), "p.db"), text)
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			if last := lines[len(lines)-1]; !regexp.MustCompile(`^import: 3 records, \d+ records/s$`).MatchString(last) {
+				t.Errorf("the last line of stderr is %q, want the total of 3 records:\n%s", last, stderr)
+			}
+		})
 	}
 }
