@@ -556,6 +556,10 @@ func mergeValue(target, patch any) any {
 // queryablesDoc answers /collections/{c}/queryables: a JSON Schema of the
 // properties a filter= may test (OGC API – Features Part 3).
 func (col *collection) queryablesDoc(c *gin.Context) {
+	if _, err := formatParam(c, []string{"json"}); err != nil {
+		col.s.writeError(c, err)
+		return
+	}
 	props := map[string]any{}
 	for _, q := range col.queryables {
 		p := map[string]any{"title": q.Name}
