@@ -522,6 +522,11 @@ func mergePatch(doc, patch []byte) ([]byte, error) {
 	if err := decodeNumbers(patch, &p); err != nil {
 		return nil, jsonError(err, "")
 	}
+	// RFC 7396 lets any other value replace the whole document, which
+	// for a record is never valid: the fault is the body, not a member.
+	if _, ok := p.(map[string]any); !ok {
+		return nil, domain.InvalidField("body", "must be a JSON object: a merge patch of the record's members")
+	}
 	if err := checkJSONText(patch, ""); err != nil {
 		return nil, err
 	}

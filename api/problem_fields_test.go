@@ -46,6 +46,11 @@ func TestProblemsNameTheRealFields(t *testing.T) {
 			incidentJSON(44.36, 33.31, map[string]any{"occurred_at": "2018-09-08T05:00:00+24:00"}), nil, 400, []string{"properties.occurred_at"}},
 		{"PATCH occurred_at 30 February", "PATCH", inc, domain.RoleOfficer,
 			`{"properties": {"occurred_at": "2018-02-30"}}`, mergePatch, 400, []string{"properties.occurred_at"}},
+		{"PATCH incident null", "PATCH", inc, domain.RoleOfficer, "null", mergePatch, 400, []string{"body"}},
+		{"PATCH incident a string", "PATCH", inc, domain.RoleOfficer, `"x"`, mergePatch, 400, []string{"body"}},
+		{"PATCH facility null", "PATCH", fac, domain.RoleAdmin, "null", mergePatch, 400, []string{"body"}},
+		{"PATCH actor null", "PATCH", "/actors/kh", domain.RoleOfficer, "null", mergePatch, 400, []string{"body"}},
+		{"PATCH actor a number", "PATCH", "/actors/kh", domain.RoleOfficer, "3", mergePatch, 400, []string{"body"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := e.in(t).do(tt.method, tt.url, tt.body, tt.role, tt.headers...)
