@@ -51,6 +51,14 @@ func TestProblemsNameTheRealFields(t *testing.T) {
 		{"PATCH facility null", "PATCH", fac, domain.RoleAdmin, "null", mergePatch, 400, []string{"body"}},
 		{"PATCH actor null", "PATCH", "/actors/kh", domain.RoleOfficer, "null", mergePatch, 400, []string{"body"}},
 		{"PATCH actor a number", "PATCH", "/actors/kh", domain.RoleOfficer, "3", mergePatch, 400, []string{"body"}},
+		{"POST incident as text/plain", "POST", incidentItems, domain.RoleOfficer,
+			validIncidentText(), []string{"Content-Type", "text/plain"}, 415, []string{"Content-Type"}},
+		{"PUT facility as XML", "PUT", fac, domain.RoleAdmin,
+			facilityJSON(47.66, 30.55, "Consulate General Basrah"), []string{"Content-Type", "application/xml"}, 415, []string{"Content-Type"}},
+		{"PATCH incident as a form", "PATCH", inc, domain.RoleOfficer,
+			`{}`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, []string{"Content-Type"}},
+		{"POST actor with an unparseable type", "POST", "/actors", domain.RoleOfficer,
+			`{"id": "x", "name": "X"}`, []string{"Content-Type", "application/json; charset"}, 415, []string{"Content-Type"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := e.in(t).do(tt.method, tt.url, tt.body, tt.role, tt.headers...)
