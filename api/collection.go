@@ -583,6 +583,11 @@ func (col *collection) queryablesDoc(c *gin.Context) {
 		if q.Enum != nil {
 			p["enum"] = q.Enum
 		}
+		if q.Nullable {
+			// JSON Schema 2020-12's form (OpenAPI's nullable is not
+			// JSON Schema): a type list.
+			p["type"] = []any{p["type"], "null"}
+		}
 		props[q.Name] = p
 	}
 	c.Header("Content-Type", "application/schema+json")
