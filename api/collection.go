@@ -68,8 +68,39 @@ const geoJSONType = "application/geo+json"
 
 var featureBodyTypes = []string{"application/geo+json", "application/json"}
 
+// pageFormats are the formats of a page of features besides GeoJSON.
+func (col *collection) pageFormats() []string { return append([]string{"html"}, col.formats...) }
+
+// itemFormats are the formats of one feature besides GeoJSON: HTML, and
+// STIX where the collection's pages offer it (CSV is a table of many).
+func (col *collection) itemFormats() []string {
+	if slices.Contains(col.formats, "stix") {
+		return []string{"html", "stix"}
+	}
+	return []string{"html"}
+}
+
+// formatLinks are the media type and title word of each non-JSON format
+// in a link.
+var formatLinks = map[string]struct{ mediaType, name string }{
+	"html": {"text/html", "HTML"},
+	"csv":  {"text/csv", "CSV"},
+	"stix": {stixContentType, "STIX 2.1"},
+}
+
+// alternateLinks link to the resource at u in each of formats, as OGC API
+// – Features Part 1 asks of every page of features and every feature
+// (/req/core/fc-links, /req/core/f-links): u's query is kept, f replaced.
+func alternateLinks(u pageURL, formats []string, title string) []link {
+	out := make([]link, len(formats))
+	for i, f := range formats {
+		out[i] = link{Href: u.with("f", f), Rel: "alternate", Type: formatLinks[f].mediaType, Title: title + " as " + formatLinks[f].name}
+	}
+	return out
+}
+
 func (col *collection) listItems(c *gin.Context) {
-	f, mediaType, err := negotiateAs(c, featureJSON, append([]string{"json", "geojson", "html"}, col.formats...))
+	f, mediaType, err := negotiateAs(c, featureJSON, append([]string{"json", "geojson"}, col.pageFormats()...))
 	if err != nil {
 		col.s.writeError(c, err)
 		return
@@ -107,11 +138,9 @@ func (col *collection) listItems(c *gin.Context) {
 		col.s.itemsPage(c, col, page)
 		return
 	}
-	links := []link{
-		{Href: self.with("f", "json"), Rel: "self", Type: geoJSONType, Title: "this page"},
-		{Href: self.with("f", "html"), Rel: "alternate", Type: "text/html", Title: "this page as HTML"},
-		{Href: linkTo(c, "/collections/"+col.id), Rel: "collection", Type: "application/json", Title: col.title},
-	}
+	links := append([]link{{Href: self.with("f", "json"), Rel: "self", Type: geoJSONType, Title: "this page"}},
+		alternateLinks(self, col.pageFormats(), "this page")...)
+	links = append(links, link{Href: linkTo(c, "/collections/"+col.id), Rel: "collection", Type: "application/json", Title: col.title})
 	if cursor != "" {
 		links = append(links, link{Href: self.with("cursor", cursor, "offset", "", "f", "json"), Rel: "next", Type: geoJSONType, Title: "next page"})
 	}
@@ -134,11 +163,7 @@ func (col *collection) getItem(c *gin.Context) {
 	if !ok {
 		return
 	}
-	formats := []string{"json", "geojson", "html"}
-	if slices.Contains(col.formats, "stix") {
-		formats = append(formats, "stix")
-	}
-	format, mediaType, err := negotiateAs(c, featureJSON, formats)
+	format, mediaType, err := negotiateAs(c, featureJSON, append([]string{"json", "geojson"}, col.itemFormats()...))
 	if err != nil {
 		col.s.writeError(c, err)
 		return
@@ -168,11 +193,14 @@ func (col *collection) writeFeature(c *gin.Context, status int, ft *feature) {
 // featureJSON.
 func (col *collection) writeFeatureAs(c *gin.Context, status int, ft *feature, mediaType string) {
 	self := "/collections/" + col.id + "/items/" + strconv.FormatInt(ft.ID, 10)
-	ft.Links = []link{
-		{Href: linkTo(c, self), Rel: "self", Type: geoJSONType},
-		{Href: linkTo(c, "/collections/"+col.id), Rel: "collection", Type: "application/json"},
-		{Href: linkTo(c, self+"/history"), Rel: "version-history", Type: "application/json"},
-	}
+	// The item's URL with access_token when the request had one: all of a
+	// GET's query but f, and all a write's response may link with.
+	href := linkTo(c, self)
+	ft.Links = append([]link{{Href: href, Rel: "self", Type: geoJSONType}},
+		alternateLinks(parsePageURL(href), col.itemFormats(), "this feature")...)
+	ft.Links = append(ft.Links,
+		link{Href: linkTo(c, "/collections/"+col.id), Rel: "collection", Type: "application/json"},
+		link{Href: linkTo(c, self+"/history"), Rel: "version-history", Type: "application/json"})
 	if notModified(c, etag(ft.version)) {
 		return
 	}
@@ -494,6 +522,11 @@ func mergePatch(doc, patch []byte) ([]byte, error) {
 	if err := decodeNumbers(patch, &p); err != nil {
 		return nil, jsonError(err, "")
 	}
+	// RFC 7396 lets any other value replace the whole document, which
+	// for a record is never valid: the fault is the body, not a member.
+	if _, ok := p.(map[string]any); !ok {
+		return nil, domain.InvalidField("body", "must be a JSON object: a merge patch of the record's members")
+	}
 	if err := checkJSONText(patch, ""); err != nil {
 		return nil, err
 	}
@@ -528,6 +561,10 @@ func mergeValue(target, patch any) any {
 // queryablesDoc answers /collections/{c}/queryables: a JSON Schema of the
 // properties a filter= may test (OGC API – Features Part 3).
 func (col *collection) queryablesDoc(c *gin.Context) {
+	if _, err := formatParam(c, []string{"json"}); err != nil {
+		col.s.writeError(c, err)
+		return
+	}
 	props := map[string]any{}
 	for _, q := range col.queryables {
 		p := map[string]any{"title": q.Name}
@@ -545,6 +582,11 @@ func (col *collection) queryablesDoc(c *gin.Context) {
 		}
 		if q.Enum != nil {
 			p["enum"] = q.Enum
+		}
+		if q.Nullable {
+			// JSON Schema 2020-12's form (OpenAPI's nullable is not
+			// JSON Schema): a type list.
+			p["type"] = []any{p["type"], "null"}
 		}
 		props[q.Name] = p
 	}

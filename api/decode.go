@@ -27,7 +27,9 @@ func readBody(c *gin.Context, accepted ...string) ([]byte, error) {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || !slices.Contains(accepted, mt) {
-			return nil, domain.Errorf(domain.EUNSUPPORTED, "Content-Type %q is not accepted here; send %s", ct, strings.Join(accepted, " or "))
+			msg := fmt.Sprintf("%q is not accepted here; send %s", ct, strings.Join(accepted, " or "))
+			return nil, &domain.Error{Code: domain.EUNSUPPORTED, Message: "Content-Type " + msg,
+				Fields: []domain.FieldError{{Field: "Content-Type", Message: msg}}}
 		}
 	}
 	body, err := io.ReadAll(c.Request.Body)

@@ -220,6 +220,10 @@ func describeFeature(f *feature) (string, string) {
 
 // apiDocsPage lists every operation of the OpenAPI document.
 func (s *Server) apiDocsPage(c *gin.Context) {
+	if _, err := formatParam(c, []string{"html"}); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	var doc struct {
 		Info struct {
 			Description string `json:"description"`

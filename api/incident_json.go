@@ -2,12 +2,13 @@ package api
 
 import (
 	"bytes"
-	"strings"
-
 	"encoding/json"
 	"errors"
-	"github.com/paulmach/orb"
+	"slices"
 	"strconv"
+	"strings"
+
+	"github.com/paulmach/orb"
 
 	"github.com/postwatch/postwatch/domain"
 	"github.com/postwatch/postwatch/geo"
@@ -184,9 +185,15 @@ func decodeIncidentProps(f *featureIn, pt orb.Point) (*domain.Incident, error) {
 	inc.ApplyDefaults()
 	err = inc.Validate()
 	if len(p) > 0 {
+		// A time that did not parse was left zero, which Validate would
+		// also call missing: each field is reported once, by its real fault.
 		var de *domain.Error
 		if errors.As(err, &de) {
-			p = append(p, de.Fields...)
+			for _, fe := range de.Fields {
+				if !slices.ContainsFunc(p, func(q domain.FieldError) bool { return q.Field == fe.Field }) {
+					p = append(p, fe)
+				}
+			}
 		}
 		return nil, p.Err()
 	}

@@ -174,11 +174,12 @@ func negotiateAs(c *gin.Context, jsonTypes []string, allowed []string) (format, 
 		}
 		return formatTypes[f]
 	}
-	if f := c.Query("f"); f != "" {
-		if slices.Contains(allowed, f) {
-			return f, typesOf(f)[0], nil
-		}
-		return "", "", domain.InvalidField("f", "%q is not one of %s", f, strings.Join(allowed, ", "))
+	f, err := formatParam(c, allowed)
+	if err != nil {
+		return "", "", err
+	}
+	if f != "" {
+		return f, typesOf(f)[0], nil
 	}
 	c.Writer.Header().Add("Vary", "Accept")
 	h := c.GetHeader("Accept")
@@ -213,6 +214,17 @@ func negotiateAs(c *gin.Context, jsonTypes []string, allowed []string) (format, 
 		}
 	}
 	return "json", jsonTypes[0], nil
+}
+
+// formatParam reads f=: "" when it is absent, else one of allowed or an
+// error naming f. A resource with one format calls it alone, so that f=
+// names what it offers rather than being ignored.
+func formatParam(c *gin.Context, allowed []string) (string, error) {
+	f := c.Query("f")
+	if f == "" || slices.Contains(allowed, f) {
+		return f, nil
+	}
+	return "", domain.InvalidField("f", "%q is not one of %s", f, strings.Join(allowed, ", "))
 }
 
 // entityTag is one tag of an If-Match or If-None-Match list.

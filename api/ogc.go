@@ -198,11 +198,13 @@ func (s *Server) collectionDoc(c *gin.Context, col *collection) (*collectionDoc,
 			bbox[i] = geo.Round(v)
 		}
 	}
+	self := linkTo(c, "/collections/"+col.id)
 	doc := &collectionDoc{
 		ID: col.id, Title: col.title, Description: col.description, ItemType: "feature",
 		Extent: extentDoc{Spatial: spatialExtent{BBox: [][4]float64{bbox}, CRS: crs84}},
 		Links: []link{
-			{Href: linkTo(c, "/collections/"+col.id), Rel: "self", Type: "application/json", Title: col.title},
+			{Href: self, Rel: "self", Type: "application/json", Title: col.title},
+			{Href: withParam(self, "f", "html"), Rel: "alternate", Type: "text/html", Title: col.title + " as HTML"},
 			{Href: linkTo(c, "/collections/"+col.id+"/items"), Rel: "items", Type: geoJSONType, Title: col.title + " as GeoJSON"},
 			{Href: linkTo(c, "/collections/"+col.id+"/items?f=html"), Rel: "items", Type: "text/html", Title: col.title + " as HTML"},
 			{Href: linkTo(c, "/collections/"+col.id+"/queryables"), Rel: "http://www.opengis.net/def/rel/ogc/1.0/queryables", Type: "application/schema+json", Title: "properties filter= may test"},

@@ -93,6 +93,12 @@ func lower(s string) string { return strings.ToLower(s) }
 // openAPIType is the OpenAPI 3.0 document's media type.
 const openAPIType = "application/vnd.oai.openapi+json;version=3.0"
 
+// openapiDoc serves the document as JSON only; its HTML rendering is
+// /api.html, the landing page's service-doc.
 func (s *Server) openapiDoc(c *gin.Context) {
+	if _, err := formatParam(c, []string{"json"}); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	c.Data(http.StatusOK, openAPIType, s.openapi.raw)
 }

@@ -216,6 +216,9 @@ type Queryable struct {
 	// EmptyIsNull marks text columns that store an unset value as '', which
 	// a filter must see as NULL.
 	EmptyIsNull bool
+	// Nullable marks properties a feature carries as null when unset, so
+	// the queryables schema must admit null besides Type.
+	Nullable bool
 }
 
 // IncidentQueryables are the properties of incidents a filter may test.
@@ -232,8 +235,8 @@ var IncidentQueryables = []Queryable{
 	{Name: "severity", Type: "integer", Column: "severity"},
 	{Name: "status", Type: "string", Enum: enumStrings(IncidentStatuses), Column: "status"},
 	{Name: "country", Type: "string", Column: "country", EmptyIsNull: true},
-	{Name: "facility_id", Type: "integer", Column: "facility_id"},
-	{Name: "external_id", Type: "string", Column: "external_id"},
+	{Name: "facility_id", Type: "integer", Column: "facility_id", Nullable: true},
+	{Name: "external_id", Type: "string", Column: "external_id", Nullable: true},
 	{Name: "killed", Type: "integer", Column: "killed"},
 	{Name: "injured", Type: "integer", Column: "injured"},
 	{Name: "version", Type: "integer", Column: "version"},

@@ -30,7 +30,8 @@ type Facility struct {
 	Version      int          `json:"version"`
 }
 
-// ApplyDefaults fills the optional fields the contract gives defaults.
+// ApplyDefaults fills the optional fields the contract gives defaults and
+// normalises the others as they are stored (the location as served).
 func (f *Facility) ApplyDefaults() {
 	if f.Kind == "" {
 		f.Kind = "other"
@@ -39,6 +40,7 @@ func (f *Facility) ApplyDefaults() {
 		f.AlertRadiusM = DefaultAlertRadius
 	}
 	f.Country = strings.ToUpper(f.Country)
+	f.Location = servedPoint(f.Location)
 }
 
 // SettlePosture gives a facility write its posture. cur is the posture in

@@ -111,7 +111,8 @@ type Source struct {
 	PublishedAt *time.Time `json:"published_at"`
 }
 
-// ApplyDefaults fills the optional fields the contract gives defaults.
+// ApplyDefaults fills the optional fields the contract gives defaults and
+// normalises the others as they are stored (the location as served).
 func (inc *Incident) ApplyDefaults() {
 	if inc.TimePrecision == "" {
 		inc.TimePrecision = "exact"
@@ -136,6 +137,7 @@ func (inc *Incident) ApplyDefaults() {
 	}
 	inc.Country = strings.ToUpper(inc.Country)
 	inc.OccurredAt = inc.OccurredAt.UTC().Truncate(time.Microsecond)
+	inc.Location = servedPoint(inc.Location)
 }
 
 // Validate checks every invariant of an incident and reports each bad field
@@ -244,6 +246,18 @@ func (inc *Incident) textBytes() int {
 var (
 	urlPattern = regexp.MustCompile(`^https?://\S+$`)
 )
+
+// servedPoint is pt rounded as every response writes it (geo.RoundPoint),
+// so a record is stored where the API says it is: a bbox, a radius or a
+// CQL2 point taken from a response finds it, and a PUT of what a GET
+// returned changes nothing. A point that fails validation stays as sent,
+// so the error quotes it.
+func servedPoint(pt orb.Point) orb.Point {
+	if geo.ValidatePoint(pt) != nil {
+		return pt
+	}
+	return geo.RoundPoint(pt)
+}
 
 func validateLocation(p *Problems, pt orb.Point) {
 	if err := geo.ValidatePoint(pt); err != nil {
