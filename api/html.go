@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -36,12 +37,19 @@ var pages = func() map[string]*template.Template {
 	return out
 }()
 
+// mapped are the pages that draw their features on a map (pagemap.js,
+// reading the page's data block): they load MapLibre from the map's
+// assets, under the map's CSP.
+var mapped = map[string]bool{"items": true, "item": true}
+
 // page is what the layout shows around a page's content.
 type page struct {
 	Title                       string
 	Home, Map, Collections, API string
 	CSS                         string
-	Body                        any
+	// MapAssets is the map's asset directory on the pages that are mapped.
+	MapAssets string
+	Body      any
 }
 
 // renderPage writes a page. Rendering is linear in the data and stops
@@ -58,6 +66,10 @@ func (s *Server) renderPage(c *gin.Context, name, title string, body any) {
 		Title: title, Body: body,
 		Home: href(c, "/?f=html"), Map: href(c, "/map"), Collections: href(c, "/collections?f=html"), API: href(c, "/api.html"),
 		CSS: baseURL(c) + mapAssetsPath + "/pages.css",
+	}
+	if mapped[name] {
+		p.MapAssets = baseURL(c) + mapAssetsPath
+		c.Header("Content-Security-Policy", mapCSP)
 	}
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Status(http.StatusOK)
@@ -154,7 +166,30 @@ func mapLink(c *gin.Context, q url.Values) string {
 	return href(c, "/map?"+v.Encode())
 }
 
-// itemsPage lists a page of features in a table.
+// featuresBlock is fs as a GeoJSON FeatureCollection for a page's data
+// block, <script type="application/geo+json" id="features">, which
+// html/template leaves as it is (text of no script language): so <, > and
+// & are written as JSON escapes (\u003c…), and no text of a record can end
+// the element or pass for markup.
+func featuresBlock(fs []feature) (template.HTML, error) {
+	b := []byte(`{"type":"FeatureCollection","features":[`)
+	for i := range fs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = appendFeature(b, &fs[i]); err != nil {
+			return "", err
+		}
+	}
+	b = append(b, "]}"...)
+	var out bytes.Buffer
+	out.Grow(len(b) + len(b)/16)
+	json.HTMLEscape(&out, b)
+	return template.HTML(out.String()), nil
+}
+
+// itemsPage shows a page of features on a map and in a table.
 func (s *Server) itemsPage(c *gin.Context, col *collection, fp *featurePage) {
 	type row struct {
 		ID           int64
@@ -165,6 +200,7 @@ func (s *Server) itemsPage(c *gin.Context, col *collection, fp *featurePage) {
 		Matched   int
 		Map, Next string
 		Rows      []row
+		Features  template.HTML
 	}{Matched: fp.matched, Map: href(c, "/map"), Rows: make([]row, len(fp.features))}
 	if col.id == "incidents" {
 		data.Map = mapLink(c, c.Request.URL.Query())
@@ -184,6 +220,13 @@ func (s *Server) itemsPage(c *gin.Context, col *collection, fp *featurePage) {
 		f := &fp.features[i]
 		name, detail := describeFeature(f)
 		data.Rows[i] = row{ID: f.ID, Href: base + strconv.FormatInt(f.ID, 10) + suffix, Name: name, Detail: detail}
+		// A click on the feature's point opens the same page as its row.
+		f.Links = []link{{Href: data.Rows[i].Href, Rel: "alternate", Type: "text/html"}}
+	}
+	var err error
+	if data.Features, err = featuresBlock(fp.features); err != nil {
+		s.writeError(c, err)
+		return
 	}
 	s.renderPage(c, "items", col.title, data)
 }
@@ -201,7 +244,15 @@ func (s *Server) itemPage(c *gin.Context, col *collection, f *feature) {
 		lon, lat := f.Geometry.Coordinates[0], f.Geometry.Coordinates[1]
 		m = mapLink(c, url.Values{"bbox": {fmt.Sprintf("%.5f,%.5f,%.5f,%.5f", lon-0.01, lat-0.01, lon+0.01, lat+0.01)}})
 	}
-	s.renderPage(c, "item", name, struct{ Detail, Map, JSON string }{detail, m, string(b)})
+	points, err := featuresBlock([]feature{*f})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.renderPage(c, "item", name, struct {
+		Detail, Map, JSON string
+		Features          template.HTML
+	}{detail, m, string(b), points})
 }
 
 func describeFeature(f *feature) (string, string) {

@@ -14,7 +14,8 @@ import (
 	"github.com/postwatch/postwatch/web"
 )
 
-// mapCSP is the Content-Security-Policy of the map and its assets: scripts,
+// mapCSP is the Content-Security-Policy of the map, its assets and the HTML
+// pages that draw a map (items, one item): scripts,
 // styles, the worker and every fetch come from postwatch only. MapLibre
 // runs its worker from its own module URL (worker-src 'self'); it sets
 // element styles through the CSSOM, which style-src does not govern, so no

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -160,6 +161,78 @@ func TestHTMLPagesLinkToTheMap(t *testing.T) {
 	body = e.do("GET", "/collections/incidents/items/"+strconv.FormatInt(id, 10)+"?f=html", nil, domain.RoleAnalyst).wantStatus(http.StatusOK).Body.String()
 	if !strings.Contains(body, `/map?bbox=44.35000%2C33.30000%2C44.37000%2C33.32000"`) {
 		t.Errorf("the incident's page does not open the map around it:\n%s", body)
+	}
+}
+
+// TestItemsPageMapsItsFeatures: an items page (and one item's page) holds
+// a map container, loads the map's module and MapLibre from the versioned
+// assets under the map's CSP, and carries the page's own features, as the
+// GeoJSON of f=json, in a data block that no browser runs, each with its
+// item page (token kept) for a click on its point.
+func TestItemsPageMapsItsFeatures(t *testing.T) {
+	e := newEnv(t)
+	a := e.createIncident(44.36, 33.31, map[string]any{"title": "</script><script>alert(1)</script>"})
+	b := e.createIncident(47.78, 30.51, map[string]any{"severity": 4})
+	e.createIncident(47.79, 30.52, map[string]any{"severity": 1})
+	tok := e.tokens[domain.RoleAnalyst]
+	block := regexp.MustCompile(`(?s)<script type="application/geo\+json" id="features">(.*?)</script>`)
+	type fc struct {
+		Features []struct {
+			ID       int64 `json:"id"`
+			Geometry struct {
+				Coordinates []float64 `json:"coordinates"`
+			} `json:"geometry"`
+			Links []struct{ Href, Rel, Type string } `json:"links"`
+		} `json:"features"`
+	}
+	mapped := func(t *testing.T, url string) fc {
+		t.Helper()
+		r := e.in(t).do("GET", url, nil, "").wantStatus(http.StatusOK)
+		csp := r.Header().Get("Content-Security-Policy")
+		for _, want := range []string{"script-src 'self'", "worker-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("CSP %q lacks %q", csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe-") {
+			t.Errorf("CSP %q is loose", csp)
+		}
+		body := r.Body.String()
+		assets := "/map/assets/" + web.Version + "/"
+		if !strings.Contains(body, `<div id="features-map"`) || !strings.Contains(body, assets+`maplibre-gl.css"`) ||
+			!regexp.MustCompile(`<script type="module" src="[^"]*`+assets+`pagemap.js"></script>`).MatchString(body) {
+			t.Fatalf("the page lacks its map, MapLibre's style or the module:\n%s", body)
+		}
+		if strings.Contains(body, "<script>alert") {
+			t.Fatal("a record's text ends the data block")
+		}
+		m := block.FindAllStringSubmatch(body, -1)
+		if len(m) != 1 {
+			t.Fatalf("%d data blocks, want 1:\n%s", len(m), body)
+		}
+		var got fc
+		if err := json.Unmarshal([]byte(m[0][1]), &got); err != nil {
+			t.Fatalf("the data block is not JSON: %v\n%s", err, m[0][1])
+		}
+		return got
+	}
+
+	page := mapped(t, "/collections/incidents/items?f=html&limit=2&sortby=id&access_token="+tok)
+	if len(page.Features) != 2 || page.Features[0].ID != a || page.Features[1].ID != b {
+		t.Fatalf("the data block holds %+v, want the page's features %d and %d", page.Features, a, b)
+	}
+	for _, f := range page.Features {
+		if len(f.Geometry.Coordinates) != 2 || len(f.Links) != 1 || f.Links[0].Type != "text/html" ||
+			!strings.Contains(f.Links[0].Href, "/collections/incidents/items/"+strconv.FormatInt(f.ID, 10)+"?f=html&access_token="+tok) {
+			t.Errorf("feature %d: geometry %v, links %+v", f.ID, f.Geometry.Coordinates, f.Links)
+		}
+	}
+	if none := mapped(t, "/collections/incidents/items?f=html&bbox=0,0,1,1&access_token="+tok); len(none.Features) != 0 {
+		t.Fatalf("an empty page's block holds %+v", none.Features)
+	}
+	one := mapped(t, "/collections/incidents/items/"+strconv.FormatInt(b, 10)+"?f=html&access_token="+tok)
+	if len(one.Features) != 1 || one.Features[0].ID != b || one.Features[0].Geometry.Coordinates[0] != 47.78 {
+		t.Fatalf("the item page's block holds %+v", one.Features)
 	}
 }
 

@@ -390,7 +390,8 @@ func securityHeaders(c *gin.Context) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	// The HTML pages take their style sheet from the map's assets and run
-	// no script; /map sets its own policy (mapCSP).
+	// no script; /map and the pages with a map (items, one item) set the
+	// map's policy instead (mapCSP).
 	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; img-src 'self' data:; script-src 'none'; frame-ancestors 'none'")
 	c.Next()
 }

@@ -16,7 +16,8 @@ import (
 // API, a filter in the URL, a live incident within 2 s with its alert
 // announced, a popup and its history, the facility panel, an officer's
 // incident form with its field errors and posture change, an analyst's
-// read-only view, the page's weight and a non-blank screenshot. It is skipped, loudly, only when Chromium or
+// read-only view, the page's weight, a non-blank screenshot, and the HTML
+// items pages' maps (every feature drawn, a click opening its page). It is skipped, loudly, only when Chromium or
 // Node is missing; web/node_modules is installed (npm ci) when absent.
 func TestMapInBrowser(t *testing.T) {
 	binary(t) // builds the server, or skips under -short

@@ -14,12 +14,20 @@ export const POSTURE_COLORS = {
   closed: '#343a40',
 };
 
-const severityColor = (prop) => ['match', ['to-number', prop], 1, SEVERITY_COLORS[0], 2, SEVERITY_COLORS[1],
+export const severityColor = (prop) => ['match', ['to-number', prop], 1, SEVERITY_COLORS[0], 2, SEVERITY_COLORS[1],
   3, SEVERITY_COLORS[2], 4, SEVERITY_COLORS[3], 5, SEVERITY_COLORS[4], '#888'];
 
-const postureColor = ['match', ['get', 'posture'], ...Object.entries(POSTURE_COLORS).flat(), '#555'];
+export const postureColor = ['match', ['get', 'posture'], ...Object.entries(POSTURE_COLORS).flat(), '#555'];
 
 const empty = { type: 'FeatureCollection', features: [] };
+
+// basemapLayers draw the sea and the 'countries' source; the HTML pages'
+// maps (pagemap.js) share them.
+export const basemapLayers = [
+  { id: 'sea', type: 'background', paint: { 'background-color': '#c9dcec' } },
+  { id: 'land', type: 'fill', source: 'countries', paint: { 'fill-color': '#f3f0e8' } },
+  { id: 'borders', type: 'line', source: 'countries', paint: { 'line-color': '#8d8576', 'line-width': 0.7 } },
+];
 
 export function mapStyle(bordersURL) {
   return {
@@ -37,9 +45,7 @@ export function mapStyle(bordersURL) {
       draft: { type: 'geojson', data: empty },
     },
     layers: [
-      { id: 'sea', type: 'background', paint: { 'background-color': '#c9dcec' } },
-      { id: 'land', type: 'fill', source: 'countries', paint: { 'fill-color': '#f3f0e8' } },
-      { id: 'borders', type: 'line', source: 'countries', paint: { 'line-color': '#8d8576', 'line-width': 0.7 } },
+      ...basemapLayers,
       { id: 'radius-fill', type: 'fill', source: 'radii', paint: { 'fill-color': postureColor, 'fill-opacity': 0.18 } },
       { id: 'radius-line', type: 'line', source: 'radii', paint: { 'line-color': postureColor, 'line-width': 2 } },
       {

@@ -240,6 +240,50 @@ test('an officer signs in with the form, logs an incident from the map and sees 
   await checkScreenshot(page);
 });
 
+// mapped waits for an HTML page's map (pagemap.js) to draw its points and
+// returns how many it drew and how many the page's data block holds.
+async function mapped(page) {
+  await page.waitForSelector('#features-map[data-rendered]', { timeout: 45000 });
+  assert.equal(await page.locator('#features-map canvas.maplibregl-canvas').count(), 1, 'no map canvas');
+  return page.evaluate(() => ({
+    rendered: Number(document.querySelector('#features-map').dataset.rendered),
+    block: JSON.parse(document.querySelector('#features').textContent).features.map((f) => f.id),
+  }));
+}
+
+test('an items page shows its features on a map, and a click on one opens its page', async () => {
+  const page = await openPage();
+  const query = 'bbox=38,28,50,38&limit=25';
+  await page.goto(`${BASE}/collections/incidents/items?f=html&${query}&access_token=${ANALYST}`);
+  const { rendered, block } = await mapped(page);
+  const want = (await api(`/collections/incidents/items?${query}`)).features.map((f) => f.id);
+  assert.ok(want.length >= 2, `the seeded page ${query} holds ${want.length} incidents`);
+  assert.deepEqual(block, want, 'the data block is not the page');
+  assert.equal(rendered, block.length, 'the map does not draw every feature of the page');
+  assert.equal(await page.locator('table tr td a').count(), block.length, 'the table lost rows');
+
+  const facilities = await api('/collections/facilities/items');
+  await page.goto(`${BASE}/collections/facilities/items?f=html&access_token=${ANALYST}`);
+  assert.equal((await mapped(page)).rendered, facilities.features.length, 'the facilities are not all drawn');
+
+  // No features: the world, and nothing drawn.
+  await page.goto(`${BASE}/collections/incidents/items?f=html&bbox=0,0,1,1&access_token=${ANALYST}`);
+  assert.equal((await mapped(page)).rendered, 0);
+
+  // One feature is fitted at the map's centre; a click there opens its
+  // page, with the token kept, and that page draws its point too.
+  await page.goto(`${BASE}/collections/incidents/items?f=html&limit=1&access_token=${ANALYST}`);
+  const [id] = (await mapped(page)).block;
+  const box = await page.locator('#features-map').boundingBox();
+  await Promise.all([
+    page.waitForURL((url) => url.pathname.endsWith(`/collections/incidents/items/${id}`)),
+    page.mouse.click(box.x + box.width / 2, box.y + box.height / 2),
+  ]);
+  assert.equal(new URL(page.url()).searchParams.get('access_token'), ANALYST, 'the click dropped the token');
+  assert.deepEqual(await mapped(page), { rendered: 1, block: [id] });
+  await page.close();
+});
+
 // checkScreenshot fails on a blank map: it decodes the screenshot in the
 // page (a data: image on a 2D canvas) and counts the colours of the map's
 // area, which a blank or single-colour render would not reach.
