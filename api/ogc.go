@@ -194,9 +194,8 @@ func (s *Server) collectionDoc(c *gin.Context, col *collection) (*collectionDoc,
 	}
 	bbox := [4]float64{-180, -90, 180, 90}
 	if e.BBox != nil {
-		for i, v := range e.BBox {
-			bbox[i] = geo.Round(v)
-		}
+		// Rounded outwards, so that it still contains every feature.
+		bbox = [4]float64{geo.Floor(e.BBox[0]), geo.Floor(e.BBox[1]), geo.Ceil(e.BBox[2]), geo.Ceil(e.BBox[3])}
 	}
 	self := linkTo(c, "/collections/"+col.id)
 	doc := &collectionDoc{

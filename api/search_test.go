@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/postwatch/postwatch/domain"
@@ -89,5 +90,46 @@ func TestSearchFoldsText(t *testing.T) {
 		if !slices.Equal(got, want("plain", "tatweel")) {
 			t.Errorf("old words: %v", got)
 		}
+	})
+}
+
+// TestSearchLongWords: a word longer than PostgreSQL's 2,047-byte lexeme,
+// in a body or made by folding a q=, is stored and searched on either
+// engine, never a 500; the incident is found by its other words and by it.
+func TestSearchLongWords(t *testing.T) {
+	e := newEnv(t)
+	long := "See http://example.org/" + strings.Repeat("a", 2100)
+	kilo := strings.Repeat("㌕", 166) // folds to キロクラム: 498 bytes, one word of 2,490
+	vars := map[string]string{}
+	found := func(q, key string) func(t *testing.T, r *response) {
+		return func(t *testing.T, r *response) {
+			want, _ := strconv.ParseInt(vars[key], 10, 64)
+			var got []int64
+			for _, f := range r.json()["features"].([]any) {
+				got = append(got, int64(f.(map[string]any)["id"].(float64)))
+			}
+			if !slices.Equal(got, []int64{want}) {
+				t.Errorf("q=%.30s found %v, want [%d]", q, got, want)
+			}
+		}
+	}
+	keep := func(key string) func(t *testing.T, r *response) {
+		return func(t *testing.T, r *response) {
+			vars[key] = strconv.FormatFloat(r.json()["id"].(float64), 'f', -1, 64)
+		}
+	}
+	e.runSteps(t, vars, []step{
+		{name: "POST with a 2,100-byte word", method: "POST", url: incidentItems, role: domain.RoleOfficer, status: http.StatusCreated,
+			body: incidentJSON(44.36, 33.31, map[string]any{"description": long}), check: keep("long")},
+		{name: "POST", method: "POST", url: incidentItems, role: domain.RoleOfficer, status: http.StatusCreated,
+			body: incidentJSON(44.36, 33.31, map[string]any{"description": "weighed"}), check: keep("kilo")},
+		{name: "PUT with a word that folds to 2,490 bytes", method: "PUT", url: incidentItems + "/{kilo}", role: domain.RoleOfficer, status: http.StatusOK,
+			body: incidentJSON(44.36, 33.31, map[string]any{"description": "weighed in " + kilo})},
+		{name: "another word of the first", method: "GET", url: incidentItems + "?q=example", role: domain.RoleAnalyst, status: http.StatusOK,
+			check: found("example", "long")},
+		{name: "another word of the second", method: "GET", url: incidentItems + "?q=weighed", role: domain.RoleAnalyst, status: http.StatusOK,
+			check: found("weighed", "kilo")},
+		{name: "q= of the long folded word", method: "GET", url: incidentItems + "?q=" + url.QueryEscape(kilo), role: domain.RoleAnalyst, status: http.StatusOK,
+			check: found(kilo, "kilo")},
 	})
 }

@@ -40,11 +40,25 @@ func Round(v float64) float64 {
 }
 
 // Floor and Ceil round v down or up to CoordDecimals decimals: the
-// corners of a box that must still contain what it bounds.
-func Floor(v float64) float64 { return NoNegativeZero(math.Floor(v*1e7) / 1e7) }
+// corners of a box that must still contain what it bounds. v*1e7 may
+// round to the whole number past v (59.241619199999995 to 592416192),
+// so a result on the wrong side of v moves one decimal outwards.
+func Floor(v float64) float64 {
+	n := math.Floor(v * 1e7)
+	if n/1e7 > v {
+		n--
+	}
+	return NoNegativeZero(n / 1e7)
+}
 
 // Ceil: see Floor.
-func Ceil(v float64) float64 { return NoNegativeZero(math.Ceil(v*1e7) / 1e7) }
+func Ceil(v float64) float64 {
+	n := math.Ceil(v * 1e7)
+	if n/1e7 < v {
+		n++
+	}
+	return NoNegativeZero(n / 1e7)
+}
 
 // NoNegativeZero returns v with -0 turned into 0.
 func NoNegativeZero(v float64) float64 {

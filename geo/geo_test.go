@@ -314,3 +314,36 @@ func TestRound(t *testing.T) {
 		})
 	}
 }
+
+// TestFloorCeil: the corners of a box rounded to CoordDecimals still hold
+// the value, also where v*1e7 rounds to the whole number past it, and
+// print with at most CoordDecimals decimals.
+func TestFloorCeil(t *testing.T) {
+	for _, tt := range []struct {
+		in, floor, ceil float64
+	}{
+		{123.45649, 123.45649, 123.45649},
+		{123.456491, 123.4564910, 123.4564910},
+		{123.45649123, 123.4564912, 123.4564913},
+		{-1e-8, -0.0000001, 0},
+		{-4e-8, -0.0000001, 0},
+		{4e-8, 0, 0.0000001},
+		{59.241619199999995, 59.2416191, 59.2416192}, // 59.241619199999995e7 is 592416192
+		{-123.00182000000001, -123.0018201, -123.00182},
+		{180, 180, 180},
+		{-180, -180, -180},
+	} {
+		t.Run(strconv.FormatFloat(tt.in, 'g', -1, 64), func(t *testing.T) {
+			f, c := geo.Floor(tt.in), geo.Ceil(tt.in)
+			if f != tt.floor || c != tt.ceil || f > tt.in || c < tt.in {
+				t.Fatalf("Floor, Ceil(%v) = %v, %v; want %v, %v", tt.in, f, c, tt.floor, tt.ceil)
+			}
+			for _, v := range []float64{f, c} {
+				s := strconv.FormatFloat(v, 'f', -1, 64)
+				if _, frac, ok := strings.Cut(s, "."); (ok && len(frac) > geo.CoordDecimals) || strings.HasPrefix(s, "-0") && v == 0 {
+					t.Fatalf("%v prints as %s", v, s)
+				}
+			}
+		})
+	}
+}

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/postwatch/postwatch/domain"
 )
 
 // CopyEnd is one side of Copy: an engine's database as Copy reads or
@@ -243,7 +241,7 @@ func copyRows(ctx context.Context, stx, dtx *sql.Tx, from, to string, t copyTabl
 	defer rows.Close()
 
 	// The PostGIS engine keeps the words of an incident's title and
-	// description (domain.SearchWords) in a tsvector column, written by its
+	// description (SearchLexemes) in a tsvector column, written by its
 	// searchWords: the copy writes it the same way from the same columns.
 	search := to == "postgres" && t.name == "incidents"
 	width := len(t.cols)
@@ -332,7 +330,7 @@ func copyRows(ctx context.Context, stx, dtx *sql.Tx, from, to string, t copyTabl
 		}
 		if search {
 			text := scan[title].(*sql.NullString).String + " " + scan[description].(*sql.NullString).String
-			args = append(args, strings.Join(domain.SearchWords(text), " "))
+			args = append(args, strings.Join(SearchLexemes(text), " "))
 		}
 		n++
 		if inBatch++; inBatch == batchRows {

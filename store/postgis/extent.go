@@ -9,9 +9,8 @@ import (
 )
 
 // IncidentExtent returns the bounding box and time span of live incidents:
-// the box from the live rows' coordinates, the span from the ends of the
-// occurred_at index. The box is exact, where SQLite's, read from its R*Tree
-// root, is widened by up to 1e-4°; both contain every incident.
+// the exact box of the live rows' coordinates, as SQLite's, the span from
+// the ends of the occurred_at index.
 func (s *Store) IncidentExtent(ctx context.Context) (*domain.Extent, error) {
 	ext, err := s.extent(ctx, "incidents")
 	if err != nil {

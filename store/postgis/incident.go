@@ -167,10 +167,10 @@ func (s *Store) writeWithAlerts(ctx context.Context, fn func(tx *gorm.DB, alerts
 	return err
 }
 
-// searchWords is the text the search column indexes, folded words joined
-// by spaces (array_to_tsvector(string_to_array(…)) makes the lexemes).
+// searchWords is the text the search column indexes, its lexemes joined
+// by spaces (array_to_tsvector(string_to_array(…)) makes the tsvector).
 func searchWords(inc *domain.Incident) string {
-	return strings.Join(domain.SearchWords(inc.Title+" "+inc.Description), " ")
+	return strings.Join(store.SearchLexemes(inc.Title+" "+inc.Description), " ")
 }
 
 // insertIncident writes a checked incident, its actors and first version;

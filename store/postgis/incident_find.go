@@ -132,7 +132,7 @@ func (s *Store) incidentQuery(db *gorm.DB, f domain.IncidentFilter, gist bool) (
 		q = q.Where("i.severity >= ?", *f.SeverityMin)
 	}
 	// Text of only spaces has no words, and matches everything, as on SQLite.
-	if words := domain.SearchWords(f.Text); len(words) > 0 {
+	if words := store.SearchLexemes(f.Text); len(words) > 0 {
 		q = q.Where("i.search @@ CAST(? AS tsquery)", "'"+strings.Join(words, "' & '")+"'")
 	}
 	if len(f.ActorIDs) > 0 {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -738,7 +739,9 @@ func (w *importWriter) update(p *PreparedIncidents, id int64, inc *domain.Incide
 func (w *importWriter) createActors(p *PreparedIncidents, inc *domain.Incident) ([]string, error) {
 	var actors []*domain.Actor
 	for _, a := range inc.Actors {
-		if w.actors[a.ActorID] != actorMissing {
+		// An actor named in several roles is created once.
+		if w.actors[a.ActorID] != actorMissing ||
+			slices.ContainsFunc(actors, func(c *domain.Actor) bool { return c.ID == a.ActorID }) {
 			continue
 		}
 		actor, err := store.ImportedActor(a.ActorID, p.names)
@@ -760,9 +763,13 @@ func (w *importWriter) createActors(p *PreparedIncidents, inc *domain.Incident) 
 
 // internal marks a failure after checks passed as internal, so that it
 // rolls back the whole batch instead of rejecting one half-written record.
+// A domain error keeps only its text: its code would reject the record.
 func internal(err error) error {
-	if err == nil {
+	switch {
+	case err == nil:
 		return nil
+	case domain.ErrorCodeOf(err) != domain.EINTERNAL:
+		return fmt.Errorf("import write: %s", err)
 	}
 	return fmt.Errorf("import write: %w", err)
 }

@@ -556,3 +556,61 @@ func TestImportStreamCheckpoints(t *testing.T) {
 	}
 	checkImportedStore(t, s, batches*250)
 }
+
+// TestImportCreatesActorsOnce: through ImportStream, as `postwatch import`
+// writes, a record naming a new actor in two roles creates it once and is
+// stored with both roles; and a record whose actor cannot be created after
+// another of its actors was (here, one a trigger created meanwhile) fails
+// its batch instead of being rejected with that actor left behind.
+func TestImportCreatesActorsOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		trigger string // created before the import
+		actors  []domain.IncidentActor
+		// want is the actor rows afterwards, or nil for a failed batch.
+		want []string
+	}{
+		{name: "one actor in two roles",
+			actors: []domain.IncidentActor{{ActorID: "newgroup", Role: "perpetrator"}, {ActorID: "newgroup", Role: "claimant"}},
+			want:   []string{"newgroup"}},
+		{name: "an actor created meanwhile",
+			trigger: `CREATE TRIGGER meanwhile AFTER INSERT ON actors WHEN new.id = 'first' BEGIN
+				INSERT INTO actors (id, name, kind, created_at, updated_at, version) VALUES ('second', 'Second', 'unknown', 0, 0, 1); END`,
+			actors: []domain.IncidentActor{{ActorID: "first", Role: "perpetrator"}, {ActorID: "second", Role: "claimant"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTestStore(t)
+			if tc.trigger != "" {
+				if err := s.write.Exec(tc.trigger).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			inc := importTestIncident("", "IRGC missile strike on Erbil")
+			inc.Actors = tc.actors
+			in := make(chan *PreparedIncidents, 1)
+			in <- PrepareIncidents([]*domain.Incident{inc}, nil)
+			close(in)
+			var results []domain.ImportResult
+			err := s.ImportStream(context.Background(), in, func(_ *PreparedIncidents, r []domain.ImportResult) { results = r })
+			switch {
+			case tc.want == nil && err == nil:
+				t.Fatalf("the import answered %+v, want its batch failed", results)
+			case tc.want != nil && (err != nil || results[0].Outcome != domain.ImportCreated):
+				t.Fatalf("the import answered %+v, %v; want the record created", results, err)
+			}
+			var actors []string
+			if err := s.read.Raw(`SELECT id FROM actors ORDER BY id`).Scan(&actors).Error; err != nil {
+				t.Fatal(err)
+			}
+			var versions, links int
+			if err := s.read.Raw(`SELECT (SELECT count(*) FROM history WHERE collection = 'actors'), (SELECT count(*) FROM incident_actors)`).
+				Row().Scan(&versions, &links); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(actors, tc.want) || versions != len(tc.want) || links != len(tc.actors)*len(tc.want) {
+				t.Errorf("actors %v with %d versions and %d incident links, want %v with one version each and %d links",
+					actors, versions, links, tc.want, len(tc.actors)*len(tc.want))
+			}
+		})
+	}
+}

@@ -138,6 +138,7 @@ func TestRebuildIncidentTree(t *testing.T) {
 			t.Fatalf("%d incidents: %v", n, err)
 		}
 		checkTree(t, s)
+		checkTreeExtent(t, s)
 		if after := treeEntries(t, s); !slices.Equal(after, before) {
 			t.Errorf("%d incidents: the packed tree holds %d entries, the trigger's %d, or other boxes", n, len(after), len(before))
 		}
@@ -177,6 +178,25 @@ func TestRebuildIncidentTree(t *testing.T) {
 			}
 		}
 		checkTree(t, s)
+		checkTreeExtent(t, s)
+	}
+}
+
+// checkTreeExtent checks that the extent read from the R*Tree is the exact
+// box of the live rows.
+func checkTreeExtent(t *testing.T, s *Store) {
+	t.Helper()
+	ctx := context.Background()
+	tree, err := s.IncidentExtent(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.rowExtent(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if (tree.BBox == nil) != (rows.BBox == nil) || (tree.BBox != nil && *tree.BBox != *rows.BBox) {
+		t.Errorf("extent from the tree %v, from the rows %v", tree.BBox, rows.BBox)
 	}
 }
 

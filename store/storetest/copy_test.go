@@ -46,6 +46,9 @@ func TestCopyKeepsAnswers(t *testing.T) {
 	for _, inc := range seeds.Synthetic(300, 11) {
 		batch = append(batch, inc)
 	}
+	// A word over PostgreSQL's 2,047-byte lexeme is copied and found.
+	long := strings.Repeat("a", 2100)
+	batch[7].Description = "See http://example.org/" + long
 	if _, err := src.ImportIncidents(ctx, batch, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +95,7 @@ func TestCopyKeepsAnswers(t *testing.T) {
 		"bbox":        {BBox: []orb.Bound{{Min: orb.Point{centre[0] - 1, centre[1] - 1}, Max: orb.Point{centre[0] + 1, centre[1] + 1}}}},
 		"near":        {Near: &domain.Near{Center: centre, RadiusM: 50_000}},
 		"words":       {Text: "ROCKETS"},
+		"long word":   {Text: "example " + long},
 		"actor chain": {ActorIDs: []string{"irgc-qf"}, Attribution: domain.AttributionChain},
 	}
 	stores := map[string]store.Services{"postgis": pg, "sqlite again": back}

@@ -170,3 +170,116 @@ func TestImportBatch(t *testing.T) {
 		t.Errorf("%d live incidents, want 3", page.Matched)
 	}
 }
+
+// TestImportActorInSeveralRoles: a record naming a new actor in two roles
+// (the seed data's IRGC strike: perpetrator and claimant), whether it
+// creates an incident or updates one, is stored with both roles and one
+// actor, created once; and a record rejected for any reason leaves none of
+// the actors it names behind.
+func TestImportActorInSeveralRoles(t *testing.T) {
+	twoRoles := []domain.IncidentActor{{ActorID: "newgroup", Role: "perpetrator"}, {ActorID: "newgroup", Role: "claimant"}}
+	for _, tc := range []struct {
+		name string
+		// before sets the store up, and returns the incident the record
+		// updates (0 for none).
+		before func(t *testing.T, db *storetest.DB) int64
+		edit   func(inc *domain.Incident)
+		want   domain.ImportOutcome
+		msg    string
+	}{
+		{name: "created", want: domain.ImportCreated},
+		{name: "updated", before: func(t *testing.T, db *storetest.DB) int64 {
+			return mustImport(t, db, "x")
+		}, want: domain.ImportUpdated},
+		{name: "rejected: a bad actor id after it", edit: func(inc *domain.Incident) {
+			inc.Actors = append(inc.Actors, domain.IncidentActor{ActorID: "BAD ID !!", Role: "target"})
+		}, want: domain.ImportRejected, msg: `"BAD ID !!" must be`},
+		{name: "rejected: a deleted actor beside it", before: func(t *testing.T, db *storetest.DB) int64 {
+			a := &domain.Actor{ID: "disbanded", Name: "Disbanded"}
+			a.ApplyDefaults()
+			if err := db.CreateActor(context.Background(), a); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.DeleteActor(context.Background(), a.ID, 0); err != nil {
+				t.Fatal(err)
+			}
+			return 0
+		}, edit: func(inc *domain.Incident) {
+			inc.Actors = append(inc.Actors, domain.IncidentActor{ActorID: "disbanded", Role: "target"})
+		}, want: domain.ImportRejected, msg: `actor "disbanded" was deleted`},
+		{name: "rejected: a missing facility", edit: func(inc *domain.Incident) {
+			inc.FacilityID = new(int64)
+			*inc.FacilityID = 999
+		}, want: domain.ImportRejected, msg: "properties.facility_id"},
+		{name: "rejected: an update to a missing facility", before: func(t *testing.T, db *storetest.DB) int64 {
+			mustImport(t, db, "x")
+			return 0
+		}, edit: func(inc *domain.Incident) {
+			inc.FacilityID = new(int64)
+			*inc.FacilityID = 999
+		}, want: domain.ImportRejected, msg: "properties.facility_id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := storetest.Open(t)
+			ctx := context.Background()
+			var updates int64
+			if tc.before != nil {
+				updates = tc.before(t, db)
+			}
+			inc := importIncident("x", "IRGC missile strike on Erbil")
+			inc.Actors = slices.Clone(twoRoles)
+			if tc.edit != nil {
+				tc.edit(inc)
+			}
+			results, err := db.ImportIncidents(ctx, []*domain.Incident{inc}, map[string]string{"newgroup": "New Group"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := results[0]
+			if r.Outcome != tc.want || (tc.msg != "" && (r.Err == nil || !strings.Contains(r.Err.Error(), tc.msg))) {
+				t.Fatalf("%s %v, want %s %q", r.Outcome, r.Err, tc.want, tc.msg)
+			}
+			if updates != 0 && r.ID != updates {
+				t.Errorf("updated incident %d, want %d", r.ID, updates)
+			}
+			versions, err := db.ActorHistory(ctx, "newgroup")
+			if tc.want == domain.ImportRejected {
+				if domain.ErrorCodeOf(err) != domain.ENOTFOUND {
+					t.Errorf("the rejected record left actor newgroup behind: %d versions, %v", len(versions), err)
+				}
+				return
+			}
+			if err != nil || len(versions) != 1 || versions[0].Record.Name != "New Group" {
+				t.Fatalf("actor newgroup has versions %+v (%v), want one, created under its given name", versions, err)
+			}
+			actors, n, err := db.FindActors(ctx, domain.ActorFilter{Page: domain.Page{Limit: 10}})
+			if err != nil || n != 1 || len(actors) != 1 {
+				t.Errorf("%d actors %+v (%v), want newgroup alone", n, actors, err)
+			}
+			got, err := db.FindIncidentByID(ctx, r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			roles := map[domain.IncidentActor]bool{}
+			for _, a := range got.Actors {
+				roles[a] = true
+			}
+			if len(got.Actors) != 2 || !roles[twoRoles[0]] || !roles[twoRoles[1]] {
+				t.Errorf("incident %d has actors %+v, want %+v", r.ID, got.Actors, twoRoles)
+			}
+		})
+	}
+}
+
+// mustImport imports a record with external_id ext naming no actor, which
+// must be created, and returns its id.
+func mustImport(t *testing.T, db *storetest.DB, ext string) int64 {
+	t.Helper()
+	inc := importIncident(ext, "Missiles on Erbil")
+	inc.Actors = nil
+	results, err := db.ImportIncidents(context.Background(), []*domain.Incident{inc}, nil)
+	if err != nil || results[0].Outcome != domain.ImportCreated {
+		t.Fatalf("import %q: %+v %v", ext, results, err)
+	}
+	return results[0].ID
+}

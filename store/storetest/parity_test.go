@@ -6,6 +6,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -393,6 +394,48 @@ func TestParity(t *testing.T) {
 			slices.Sort(seen)
 			if !slices.Equal(seen, want) {
 				t.Fatalf("the follower saw alerts of %v, want one of each of %v", seen, want)
+			}
+		}},
+		{"a word over PostgreSQL's 2,047 bytes is stored, imported and updated, and found by it and by the others", func(t *testing.T, db *storetest.DB) {
+			// PostGIS tells such words apart by their first 2,047 bytes
+			// (store.SearchLexemes), SQLite by their first 32 KiB.
+			long := strings.Repeat("a", 2100)
+			// "㌕" folds to キロクラム: 498 bytes of q= make a word of 2,490.
+			kilo := strings.Repeat("㌕", 166)
+			posted := add(t, db, 44.36, 33.31, func(inc *domain.Incident) { inc.Description = "See http://example.org/" + long })
+			replaced := add(t, db, 44.36, 33.31, nil)
+			replaced.Description = "Weighed in " + kilo
+			if err := db.ReplaceIncident(ctx, replaced.ID, replaced, 0); err != nil {
+				t.Fatalf("replace: %v", err)
+			}
+			batch := []*domain.Incident{{}, {}, {}}
+			for i, desc := range []string{"before", "Imported from http://example.net/b" + long, "after"} {
+				batch[i] = &domain.Incident{Location: orb.Point{44.36, 33.31}, Type: "protest", Title: "Imported " + desc[:5],
+					Description: desc, OccurredAt: at(9, i, 0), Severity: 2}
+			}
+			results, err := db.ImportIncidents(ctx, batch, nil)
+			if err != nil {
+				t.Fatalf("import: %v", err)
+			}
+			for i, r := range results {
+				if r.Outcome != domain.ImportCreated {
+					t.Errorf("imported record %d: %s %v, want created", i, r.Outcome, r.Err)
+				}
+			}
+			for q, want := range map[string][]int64{
+				"example org":  {posted.ID},
+				long:           {posted.ID},
+				"example":      {posted.ID, results[1].ID},
+				"b" + long:     {results[1].ID},
+				"weighed":      {replaced.ID},
+				kilo:           {replaced.ID},
+				"before after": nil,
+			} {
+				got := idsOf(find(t, db, domain.IncidentFilter{Text: q, SortBy: domain.SortOccurredAt}))
+				slices.Sort(got)
+				if !slices.Equal(got, want) {
+					t.Errorf("q=%.40s finds %v, want %v", q, got, want)
+				}
 			}
 		}},
 	} {
