@@ -40,13 +40,18 @@ func Round(v float64) float64 {
 }
 
 // Floor and Ceil round v down or up to CoordDecimals decimals: the
-// corners of a box that must still contain what it bounds. v*1e7 may
-// round to the whole number past v (59.241619199999995 to 592416192),
-// so a result on the wrong side of v moves one decimal outwards.
+// corners of a box that must still contain what it bounds, and no wider.
+// v*1e7 may round past a whole number either way (59.241619199999995 to
+// 592416192; 179.1234568, a value Round wrote, to 1791234568.0000002),
+// so the result moves one decimal back when it lands on the wrong side of
+// v, or when the decimal before it still holds v.
 func Floor(v float64) float64 {
 	n := math.Floor(v * 1e7)
-	if n/1e7 > v {
+	switch {
+	case n/1e7 > v:
 		n--
+	case (n+1)/1e7 <= v:
+		n++
 	}
 	return NoNegativeZero(n / 1e7)
 }
@@ -54,8 +59,11 @@ func Floor(v float64) float64 {
 // Ceil: see Floor.
 func Ceil(v float64) float64 {
 	n := math.Ceil(v * 1e7)
-	if n/1e7 < v {
+	switch {
+	case n/1e7 < v:
 		n++
+	case (n-1)/1e7 >= v:
+		n--
 	}
 	return NoNegativeZero(n / 1e7)
 }

@@ -2,6 +2,7 @@ package geo_test
 
 import (
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
@@ -318,6 +319,18 @@ func TestRound(t *testing.T) {
 // TestFloorCeil: the corners of a box rounded to CoordDecimals still hold
 // the value, also where v*1e7 rounds to the whole number past it, and
 // print with at most CoordDecimals decimals.
+// TestFloorCeilKeepRounded: a value Round wrote is its own Floor and
+// Ceil, so the extent of stored points is their exact box.
+func TestFloorCeilKeepRounded(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for range 200000 {
+		v := geo.Round(rng.Float64()*360 - 180)
+		if f, c := geo.Floor(v), geo.Ceil(v); f != v || c != v {
+			t.Fatalf("Floor, Ceil(%v) = %v, %v", v, f, c)
+		}
+	}
+}
+
 func TestFloorCeil(t *testing.T) {
 	for _, tt := range []struct {
 		in, floor, ceil float64
@@ -332,6 +345,8 @@ func TestFloorCeil(t *testing.T) {
 		{-123.00182000000001, -123.0018201, -123.00182},
 		{180, 180, 180},
 		{-180, -180, -180},
+		{179.1234568, 179.1234568, 179.1234568}, // 179.1234568e7 is 1791234568.0000002
+		{84.1234567, 84.1234567, 84.1234567},
 	} {
 		t.Run(strconv.FormatFloat(tt.in, 'g', -1, 64), func(t *testing.T) {
 			f, c := geo.Floor(tt.in), geo.Ceil(tt.in)
