@@ -132,10 +132,13 @@ var (
 // leaves both to its end (treeStaleTable).
 const DefaultImportCacheMiB = 192
 
-// importCheckpointPages is the WAL's size in pages, about 256 MiB, at
-// which an import's writer has it start over (walCheckpointer.restart):
-// each start costs the writer a checkpoint's two fsyncs.
-var importCheckpointPages int64 = 64000
+// Sizes of the writer connection while ImportStream runs (importPragmas).
+const (
+	// importCheckpointPages lets the WAL grow to about 256 MiB between
+	// checkpoints, so a page the transactions between them all change is
+	// copied to the database once rather than once per transaction.
+	importCheckpointPages = 64000
+)
 
 // ImportStream stores the prepared batches it receives on in, in order,
 // several to a write transaction, until in is closed or ctx is done. done
@@ -169,19 +172,14 @@ func (s *Store) ImportStream(ctx context.Context, in <-chan *PreparedIncidents, 
 	if err != nil {
 		return err
 	}
-	ckpt, err := s.startCheckpointer()
-	if err != nil {
-		return errors.Join(err, tuned())
-	}
-	// restore stops the checkpointer and sets the settings back, once;
-	// later calls report nothing.
+	// restore sets the settings back once; later calls report nothing.
 	restored := false
 	restore := func() error {
 		if restored {
 			return nil
 		}
 		restored = true
-		return errors.Join(ckpt.stop(), tuned())
+		return tuned()
 	}
 	var live int64
 	if err := s.write.WithContext(ctx).Raw(`SELECT coalesce((SELECT n FROM live_counts WHERE collection = 'incidents'), 0)`).Scan(&live).Error; err != nil {
@@ -218,7 +216,7 @@ func (s *Store) ImportStream(ctx context.Context, in <-chan *PreparedIncidents, 
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		if err := s.importTransaction(ctx, p, in, done, t, ckpt); err != nil {
+		if err := s.importTransaction(ctx, p, in, done, t); err != nil {
 			return err
 		}
 	}
@@ -248,15 +246,7 @@ type writtenBatch struct {
 
 // importTransaction writes p and the batches that follow it on in in one
 // transaction, until a limit of ImportStream's is reached.
-func (s *Store) importTransaction(ctx context.Context, p *PreparedIncidents, in <-chan *PreparedIncidents, done func(*PreparedIncidents, []domain.ImportResult), t *treeDeferral, ckpt *walCheckpointer) error {
-	writer, err := s.write.DB()
-	if err != nil {
-		return err
-	}
-	// Not cancelled by ctx, for the reason given below.
-	if err := ckpt.restart(context.WithoutCancel(ctx), writer, importCheckpointPages); err != nil {
-		return err
-	}
+func (s *Store) importTransaction(ctx context.Context, p *PreparedIncidents, in <-chan *PreparedIncidents, done func(*PreparedIncidents, []domain.ImportResult), t *treeDeferral) error {
 	tx := s.write.WithContext(ctx).Begin()
 	if tx.Error != nil {
 		return tx.Error
@@ -265,7 +255,7 @@ func (s *Store) importTransaction(ctx context.Context, p *PreparedIncidents, in 
 	start := time.Now()
 	var written []writtenBatch
 	var w *importWriter
-	err = func() (err error) {
+	err := func() (err error) {
 		// The statements do not watch ctx: given a context that can be
 		// cancelled, the driver runs each statement on a goroutine of its
 		// own, so on another thread. ctx is checked between batches, and
@@ -351,8 +341,7 @@ type pragma struct {
 // importPragmas are the writer connection's settings while ImportStream
 // runs, besides cache_size (Options.ImportCacheMiB).
 var importPragmas = []pragma{
-	// The walCheckpointer checkpoints instead, on another thread.
-	{"wal_autocheckpoint", 0},
+	{"wal_autocheckpoint", importCheckpointPages},
 	// Commits do not wait for the disk; see ImportStream.
 	{"synchronous", 1},
 	// A statement that inserts many rows inside a transaction keeps a

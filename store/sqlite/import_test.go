@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -495,66 +494,6 @@ func TestImportFailureRollsBackTheBatch(t *testing.T) {
 		}
 	}
 	checkImportedStore(t, s, 0)
-}
-
-// TestImportStreamCheckpoints: while an import runs, another connection
-// copies its commits into the database file, and the writer has the WAL
-// start over once it holds importCheckpointPages frames, so the WAL stays
-// near that size however much the import writes; the records are all
-// there and the file is sound.
-func TestImportStreamCheckpoints(t *testing.T) {
-	s := openTestStore(t)
-	defer func(rows int, after time.Duration, pages int64, every time.Duration) {
-		importCommitRows, importCommitAfter, importCheckpointPages, walCheckpointEvery = rows, after, pages, every
-	}(importCommitRows, importCommitAfter, importCheckpointPages, walCheckpointEvery)
-	importCommitRows, importCommitAfter = 250, time.Minute // a transaction per batch
-	importCheckpointPages, walCheckpointEvery = 64, time.Millisecond
-
-	const batches = 24
-	var all []*domain.Incident
-	for _, inc := range seeds.Synthetic(batches*250, 5) {
-		all = append(all, inc)
-	}
-	in := make(chan *PreparedIncidents)
-	go func() {
-		defer close(in)
-		for batch := range slices.Chunk(all, 250) {
-			in <- PrepareIncidents(batch, nil)
-			// Time for the background passes between transactions.
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
-	// SQLite never shrinks the WAL file: its size after a commit is the
-	// most it has held so far. The rebuild after the last batch is not
-	// the import's writing.
-	var walBytes int64
-	err := s.ImportStream(context.Background(), in, func(*PreparedIncidents, []domain.ImportResult) {
-		st, err := os.Stat(s.path + "-wal")
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		walBytes = st.Size()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pageSize, written int64
-	if err := s.read.Raw(`PRAGMA page_size`).Scan(&pageSize).Error; err != nil {
-		t.Fatal(err)
-	}
-	if err := s.read.Raw(`PRAGMA page_count`).Scan(&written).Error; err != nil {
-		t.Fatal(err)
-	}
-	// Frames past the limit: the transaction that crossed it, and the
-	// transactions that ended while a pass, fsyncs included, was still
-	// running (about 700 frames here; 3,600 when the WAL never starts over).
-	frames := walBytes / (pageSize + 24)
-	t.Logf("the WAL held up to %d frames; the database has %d pages", frames, written)
-	if frames > written/2 {
-		t.Errorf("the WAL grew to %d frames for an import of %d pages; want it to start over past %d", frames, written, importCheckpointPages)
-	}
-	checkImportedStore(t, s, batches*250)
 }
 
 // TestImportCreatesActorsOnce: through ImportStream, as `postwatch import`
