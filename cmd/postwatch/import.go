@@ -197,6 +197,12 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else {
 		sum, err = runImport(ctx, f, read, batchWriter(st), rejects, stderr, heapLimit)
 	}
+	if errors.Is(err, context.Canceled) {
+		// Committed transactions stay; records are matched by external_id,
+		// so the same import again completes the file.
+		return fmt.Errorf("import interrupted after %d records were committed (%d created, %d updated, %d unchanged, %d rejected); import the file again to finish it: %w",
+			sum.records(), sum.created, sum.updated, sum.unchanged, sum.rejected, err)
+	}
 	if err != nil {
 		return err
 	}

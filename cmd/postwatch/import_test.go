@@ -144,7 +144,8 @@ func TestImportFeatureCollection(t *testing.T) {
 }
 
 // TestImportCancelled: an import interrupted (SIGINT cancels the context)
-// stops and says so instead of reporting a summary.
+// stops and says so, with what it committed and how to finish, instead of
+// reporting a summary.
 func TestImportCancelled(t *testing.T) {
 	dir := t.TempDir()
 	var b strings.Builder
@@ -159,8 +160,9 @@ func TestImportCancelled(t *testing.T) {
 	cancel()
 	var stdout, stderr bytes.Buffer
 	err := importFile(ctx, []string{"--db", filepath.Join(dir, "c.db"), "--format", "geojson", file}, &stdout, &stderr)
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled import returned %v, want context.Canceled", err)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(fmt.Sprint(err), "records were committed") ||
+		!strings.Contains(fmt.Sprint(err), "import the file again") {
+		t.Errorf("cancelled import returned %v, want context.Canceled saying what was committed and how to finish", err)
 	}
 	if strings.Contains(stdout.String(), "imported") {
 		t.Errorf("a cancelled import printed a summary:\n%s", stdout.String())
